@@ -1,0 +1,52 @@
+# Everything a fresh clone needs: `make demo` and `make test` install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# Quieter, reproducible runs of ape and hypothesis.
+export APE_DISABLE_TELEMETRY := 1
+
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+BUILD_STAMP := .build/.compiled
+CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
+
+.PHONY: install compile test test-fast demo bench deploy lint clean
+
+install: $(PY_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	anvil --version >/dev/null
+	touch $@
+
+$(BUILD_STAMP): $(PY_STAMP) $(NPM_STAMP) $(CONTRACTS) ape-config.yaml
+	ape compile
+	touch $@
+
+compile: $(BUILD_STAMP)
+
+test: $(BUILD_STAMP)
+	ape test tests -q -p no:cacheprovider
+
+demo: $(BUILD_STAMP)
+	ape run demo
+
+bench: $(BUILD_STAMP)
+	ape run bench
+
+deploy: $(BUILD_STAMP)
+	ape run deploy --config $(or $(CONFIG),config/local.yaml)
+
+lint: $(PY_STAMP)
+	ruff check keeper scripts tests
+
+clean:
+	rm -rf .build $(VENV) node_modules

@@ -1,0 +1,958 @@
+# pragma version ~=0.4.3
+"""
+@title CircuitBreaker: a per-market halt with on-chain evidence and conditional resume
+@custom:contract-name CircuitBreaker
+@license MIT
+@notice A registry of markets. Each market watches a venue (`IVenue`) against a reference
+        oracle and moves through NORMAL -> HALTED -> COOLDOWN -> AUCTION -> NORMAL.
+
+        Glossary (all ratios in basis points, prices and values 18 decimals):
+          CVD  cross-venue deviation  |venue spot - reference| / reference
+          R_L  depth ratio            venue depth within +-band / median of the daily depth samples
+          S_I  slippage impact        (spot - execution price of a sell of notional V) / spot
+          V_P  price velocity         (highest observation in the window - spot) / highest
+          LCE  liquidation-cluster exposure, computed off-chain and attested by a KEEPER
+          N    halt window            max(T_DLP, T_priority) + T_buffer
+
+        Trips: rule A (anyone) CVD and R_L hold, armed in one block and confirmed in a later
+        one; rule B (KEEPER) V_P and S_I hold on-chain and the keeper attests LCE; GUARDIAN
+        any time (tighten-only). Rules A and B stop after the daily trip budget; the guardian
+        does not. Resume (anyone): after N, CVD and R_L recovered, armed and confirmed in two
+        blocks. A halt lapses at max_halt. Cool-down and auction then elapse by time.
+@custom:kill Governance sets a market's CVD trip threshold and daily budget so that rules A
+        and B cannot fire and revokes the KEEPER and GUARDIAN roles; `force_resume` ends a halt.
+        Consumers then always read NORMAL.
+"""
+
+from snekmate.auth import access_control
+from .interfaces import IVenue
+from .interfaces import IReferenceOracle
+from .interfaces import IBreakerConsumer
+from .modules import stats
+
+initializes: access_control
+
+exports: (
+    access_control.hasRole,
+    access_control.getRoleAdmin,
+    access_control.grantRole,
+    access_control.revokeRole,
+    access_control.renounceRole,
+    access_control.supportsInterface,
+    access_control.DEFAULT_ADMIN_ROLE,
+)
+
+
+flag State:
+    NORMAL
+    HALTED
+    COOLDOWN
+    AUCTION
+
+
+struct Market:
+    venue: address
+    oracle: address
+
+
+# @dev Unpacked view of a market's status word (one storage slot, see `_load` / `_store`).
+struct Status:
+    state: State
+    since: uint256
+    resume_after: uint256
+    lapse_at: uint256
+    trip_day: uint256
+    trips_today: uint256
+    armed_block: uint256
+    armed_at: uint256
+
+
+struct Indicators:
+    spot: uint256
+    reference: uint256
+    reference_valid: bool
+    cvd_bps: uint256
+    rl_bps: uint256
+    si_bps: uint256
+    vp_bps: uint256
+
+
+# @dev Roles. Governance is snekmate's DEFAULT_ADMIN_ROLE: it administers every role.
+GOVERNANCE_ROLE: public(constant(bytes32)) = empty(bytes32)
+GUARDIAN_ROLE: public(constant(bytes32)) = keccak256("GUARDIAN_ROLE")
+KEEPER_ROLE: public(constant(bytes32)) = keccak256("KEEPER_ROLE")
+
+# @dev Reason codes carried by every transition event.
+REASON_RULE_A: public(constant(uint256)) = 1  # CVD + depth, armed and confirmed
+REASON_RULE_B: public(constant(uint256)) = 2  # velocity + slippage + attested LCE
+REASON_GUARDIAN: public(constant(uint256)) = 3  # emergency trip or extension
+REASON_RECOVERED: public(constant(uint256)) = 4  # CVD and depth recovered after N
+REASON_LAPSED: public(constant(uint256)) = 5  # max halt reached
+REASON_FORCED: public(constant(uint256)) = 6  # governance forced resume
+REASON_COOLDOWN_ELAPSED: public(constant(uint256)) = 7  # cool-down over, auction opens
+REASON_AUCTION_ELAPSED: public(constant(uint256)) = 8  # auction over, trading reopens
+REASON_LCE_CRITICAL: public(constant(uint256)) = 9  # keeper extension
+
+# @dev One in basis points.
+BPS: constant(uint256) = 10_000
+# @dev One UTC day: the trip budget window and the depth sampling interval.
+DAY: constant(uint256) = 86_400
+# @dev Most consumers notified per market (bounds the gas of a transition).
+MAX_CONSUMERS: constant(uint256) = 8
+# @dev Daily depth samples the R_L baseline is the median of.
+MAX_DEPTH_SAMPLES: constant(uint256) = 30
+# @dev Price observations kept for V_P; spacing is vp_window / OBS_PER_WINDOW.
+MAX_OBSERVATIONS: constant(uint256) = 32
+OBS_PER_WINDOW: constant(uint256) = 24
+# @dev Bit masks for the packed status and sampling words.
+MASK_8: constant(uint256) = 2**8 - 1
+MASK_32: constant(uint256) = 2**32 - 1
+MASK_40: constant(uint256) = 2**40 - 1
+MASK_48: constant(uint256) = 2**48 - 1
+MASK_128: constant(uint256) = 2**128 - 1
+# @dev The observation half of the packed sampling word (head 8 bits, count 8, last time 40).
+LOW_56_BITS: constant(uint256) = 2**56 - 1
+# @dev Bounds of the derived halt window N (the seed recommends 5-10 minutes).
+MIN_HALT_WINDOW: public(constant(uint256)) = 60
+MAX_HALT_WINDOW: public(constant(uint256)) = 3_600
+
+# @dev Parameter keys: index into a market's parameter array. Bounds sit next to each key.
+NUM_PARAMS: public(constant(uint256)) = 18
+P_CVD_TRIP_BPS: public(constant(uint256)) = 0  # default 300, bounds [50, 5000]
+P_CVD_RESUME_BPS: public(constant(uint256)) = 1  # default 100, bounds [10, 5000], < CVD trip
+P_RL_TRIP_BPS: public(constant(uint256)) = 2  # default 2000, bounds [100, 9000]
+P_RL_RESUME_BPS: public(constant(uint256)) = 3  # default 5000, bounds [100, 10000], > R_L trip
+P_SI_TRIP_BPS: public(constant(uint256)) = 4  # default 500, bounds [10, 5000]
+P_SI_NOTIONAL: public(constant(uint256)) = 5  # default 1e6 quote (1e24), bounds [1e18, 1e30]
+P_VP_TRIP_BPS: public(constant(uint256)) = 6  # default 1000, bounds [100, 5000]
+P_VP_WINDOW_S: public(constant(uint256)) = 7  # default 300, bounds [60, 3600]
+P_LCE_CRITICAL_BPS: public(constant(uint256)) = 8  # default 10000, bounds [100, 1000000]
+P_DEPTH_BAND_BPS: public(constant(uint256)) = 9  # default 100, bounds [10, 1000]
+P_T_DLP_S: public(constant(uint256)) = 10  # default 300, bounds [0, 3600]
+P_T_PRIORITY_S: public(constant(uint256)) = 11  # default 12, bounds [0, 600]
+P_T_BUFFER_S: public(constant(uint256)) = 12  # default 60, bounds [0, 1800]
+P_ARM_TTL_S: public(constant(uint256)) = 13  # default 120, bounds [12, 900]
+P_COOLDOWN_S: public(constant(uint256)) = 14  # default 180, bounds [30, 1800]
+P_AUCTION_S: public(constant(uint256)) = 15  # default 180, bounds [30, 1800]
+P_MAX_HALT_S: public(constant(uint256)) = 16  # default 14400, bounds [900, 86400]
+P_DAILY_TRIP_BUDGET: public(constant(uint256)) = 17  # default 3, bounds [1, 24]
+
+PARAM_MIN: constant(uint256[NUM_PARAMS]) = [
+    50, 10, 100, 100, 10, 10**18, 100, 60, 100, 10, 0, 0, 0, 12, 30, 30, 900, 1
+]
+PARAM_MAX: constant(uint256[NUM_PARAMS]) = [
+    5_000, 5_000, 9_000, 10_000, 5_000, 10**30, 5_000, 3_600, 1_000_000, 1_000, 3_600, 600, 1_800, 900,
+    1_800, 1_800, 86_400, 24
+]
+
+
+# @dev Number of registered markets; market ids are 0 .. market_count - 1.
+market_count: public(uint256)
+# @dev Venue and reference oracle of each market.
+markets: public(HashMap[uint256, Market])
+# @dev Thresholds and durations of each market, indexed by the P_* keys.
+params: public(HashMap[uint256, uint256[NUM_PARAMS]])
+# @dev Packed Status word of each market (state, timestamps, trip budget, arm).
+_status: HashMap[uint256, uint256]
+# @dev Last valid reference price seen; frozen at a trip for lending consumers.
+frozen_price: public(HashMap[uint256, uint256])
+# @dev Contracts told about every stored transition.
+_consumers: HashMap[uint256, DynArray[address, MAX_CONSUMERS]]
+# @dev Packed sampling bookkeeping: next/count/last time of observations and depth samples.
+_sampling: HashMap[uint256, uint256]
+# @dev Ring of packed price observations (price in the low 128 bits, timestamp above).
+_observations: HashMap[uint256, uint256[MAX_OBSERVATIONS]]
+# @dev Ring of daily depth samples.
+_depth_samples: HashMap[uint256, uint256[MAX_DEPTH_SAMPLES]]
+# @dev Median of the depth samples, recomputed when a sample is added.
+depth_baseline: public(HashMap[uint256, uint256])
+
+
+event MarketRegistered:
+    market_id: indexed(uint256)
+    venue: indexed(address)
+    oracle: address
+    actor: indexed(address)
+
+event ParameterSet:
+    market_id: indexed(uint256)
+    key: indexed(uint256)
+    old: uint256
+    new: uint256
+    actor: indexed(address)
+
+event ConsumerAdded:
+    market_id: indexed(uint256)
+    consumer: indexed(address)
+    actor: indexed(address)
+
+event ConsumerRemoved:
+    market_id: indexed(uint256)
+    consumer: indexed(address)
+    actor: indexed(address)
+
+event TripArmed:
+    market_id: indexed(uint256)
+    actor: indexed(address)
+    cvd_bps: uint256
+    rl_bps: uint256
+    expires_at: uint256
+
+event ResumeArmed:
+    market_id: indexed(uint256)
+    actor: indexed(address)
+    cvd_bps: uint256
+    rl_bps: uint256
+    expires_at: uint256
+
+event MarketTripped:
+    market_id: indexed(uint256)
+    actor: indexed(address)
+    reason: indexed(uint256)
+    cvd_bps: uint256
+    rl_bps: uint256
+    si_bps: uint256
+    vp_bps: uint256
+    lce_bps: uint256
+    frozen_price: uint256
+    resume_after: uint256
+    lapse_at: uint256
+
+event MarketResumed:
+    market_id: indexed(uint256)
+    actor: indexed(address)
+    reason: indexed(uint256)
+    cvd_bps: uint256
+    rl_bps: uint256
+    halted_s: uint256
+
+event HaltExtended:
+    market_id: indexed(uint256)
+    actor: indexed(address)
+    reason: indexed(uint256)
+    lce_bps: uint256
+    old_resume_after: uint256
+    new_resume_after: uint256
+
+event StateAdvanced:
+    market_id: indexed(uint256)
+    actor: indexed(address)
+    reason: indexed(uint256)
+    old_state: State
+    new_state: State
+
+event DepthSampled:
+    market_id: indexed(uint256)
+    depth: uint256
+    baseline: uint256
+    samples: uint256
+
+
+@deploy
+def __init__():
+    """
+    @notice The deployer holds the governance role until it hands it on (the deploy script
+            grants the configured governance and renounces).
+    """
+    access_control.__init__()
+
+
+# ---------------------------------------------------------------- governance
+
+
+@external
+@nonreentrant
+def register_market(venue: address, oracle: address, market_params: uint256[NUM_PARAMS]) -> uint256:
+    """
+    @notice Registers a market; the venue's current depth is the first depth sample.
+    @dev Only governance.
+    @return The new market id.
+    """
+    access_control._check_role(GOVERNANCE_ROLE, msg.sender)
+    assert venue.is_contract, "CircuitBreaker: venue is not a contract"
+    assert oracle.is_contract, "CircuitBreaker: oracle is not a contract"
+    for key: uint256 in range(NUM_PARAMS):
+        self._check_bounds(key, market_params[key])
+    self._check_consistency(market_params)
+
+    market_id: uint256 = self.market_count
+    self.market_count = market_id + 1
+    self.markets[market_id] = Market(venue=venue, oracle=oracle)
+    self.params[market_id] = market_params
+    self._store(market_id, Status(
+        state=State.NORMAL, since=block.timestamp, resume_after=0, lapse_at=0,
+        trip_day=0, trips_today=0, armed_block=0, armed_at=0,
+    ))
+    log MarketRegistered(market_id=market_id, venue=venue, oracle=oracle, actor=msg.sender)
+    for key: uint256 in range(NUM_PARAMS):
+        log ParameterSet(market_id=market_id, key=key, old=0, new=market_params[key], actor=msg.sender)
+
+    depth: uint256 = staticcall IVenue(venue).depth(market_params[P_DEPTH_BAND_BPS])
+    assert depth > 0, "CircuitBreaker: venue has no depth"
+    sampling: uint256 = self._add_depth_sample(market_id, depth, 0)
+    spot: uint256 = staticcall IVenue(venue).spot_price()
+    assert spot > 0, "CircuitBreaker: venue has no price"
+    self._record_observation(market_id, spot, sampling)
+    return market_id
+
+
+@external
+@nonreentrant
+def set_param(market_id: uint256, key: uint256, new_value: uint256):
+    """
+    @notice Sets one parameter of a market within its bounds.
+    @dev Only governance. Changes apply to future checks; a running halt keeps its deadlines.
+    """
+    access_control._check_role(GOVERNANCE_ROLE, msg.sender)
+    self._check_market(market_id)
+    assert key < NUM_PARAMS, "CircuitBreaker: unknown parameter"
+    self._check_bounds(key, new_value)
+    updated: uint256[NUM_PARAMS] = self.params[market_id]
+    old_value: uint256 = updated[key]
+    updated[key] = new_value
+    self._check_consistency(updated)
+    self.params[market_id] = updated
+    log ParameterSet(market_id=market_id, key=key, old=old_value, new=new_value, actor=msg.sender)
+
+
+@external
+@nonreentrant
+def add_consumer(market_id: uint256, consumer: address):
+    """
+    @notice Adds a contract to notify on every stored transition of the market.
+    @dev Only governance. The consumer is told the current state at once.
+    """
+    access_control._check_role(GOVERNANCE_ROLE, msg.sender)
+    self._check_market(market_id)
+    assert consumer.is_contract, "CircuitBreaker: consumer is not a contract"
+    assert consumer not in self._consumers[market_id], "CircuitBreaker: consumer already added"
+    assert len(self._consumers[market_id]) < MAX_CONSUMERS, "CircuitBreaker: too many consumers"
+    self._consumers[market_id].append(consumer)
+    log ConsumerAdded(market_id=market_id, consumer=consumer, actor=msg.sender)
+    s: Status = self._load(market_id)
+    extcall IBreakerConsumer(consumer).on_breaker_state(
+        market_id, convert(s.state, uint256), self.frozen_price[market_id]
+    )
+
+
+@external
+@nonreentrant
+def remove_consumer(market_id: uint256, consumer: address):
+    """
+    @notice Stops notifying a consumer.
+    @dev Only governance.
+    """
+    access_control._check_role(GOVERNANCE_ROLE, msg.sender)
+    kept: DynArray[address, MAX_CONSUMERS] = []
+    for c: address in self._consumers[market_id]:
+        if c != consumer:
+            kept.append(c)
+    assert len(kept) < len(self._consumers[market_id]), "CircuitBreaker: unknown consumer"
+    self._consumers[market_id] = kept
+    log ConsumerRemoved(market_id=market_id, consumer=consumer, actor=msg.sender)
+
+
+@external
+@nonreentrant
+def force_resume(market_id: uint256):
+    """
+    @notice Ends a halt now (HALTED -> COOLDOWN), whatever the indicators say.
+    @dev Only governance.
+    """
+    access_control._check_role(GOVERNANCE_ROLE, msg.sender)
+    s: Status = self._sync(market_id)
+    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    self._resume(market_id, s, REASON_FORCED, 0, 0)
+
+
+# ---------------------------------------------------------------- observations
+
+
+@external
+@nonreentrant
+def poke(market_id: uint256) -> bool:
+    """
+    @notice Records a price observation (at most one per vp_window / 24 seconds) and a
+            depth sample (at most one a day), and stores any transition that time has made.
+            Permissionless.
+    @return True when something was recorded.
+    """
+    self._check_market(market_id)
+    self._sync(market_id)
+    venue: address = self.markets[market_id].venue
+    sampling: uint256 = self._sampling[market_id]
+    recorded: bool = False
+    spacing: uint256 = self.params[market_id][P_VP_WINDOW_S] // OBS_PER_WINDOW
+    if block.timestamp >= self._obs_last(sampling) + spacing:
+        sampling = self._record_observation(market_id, staticcall IVenue(venue).spot_price(), sampling)
+        recorded = True
+    if block.timestamp >= self._depth_last(sampling) + DAY:
+        depth: uint256 = staticcall IVenue(venue).depth(self.params[market_id][P_DEPTH_BAND_BPS])
+        sampling = self._add_depth_sample(market_id, depth, sampling)
+        recorded = True
+    return recorded
+
+
+# ---------------------------------------------------------------- trips
+
+
+@external
+@nonreentrant
+def arm_trip(market_id: uint256):
+    """
+    @notice Rule A, first block: records that CVD and R_L hold now. Permissionless.
+    @dev An unexpired arm is kept, so nobody can push the confirmation block forward.
+    """
+    s: Status = self._sync(market_id)
+    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    self._check_budget(market_id, s)
+    assert not self._arm_live(market_id, s), "CircuitBreaker: already armed"
+    cvd: uint256 = 0
+    rl: uint256 = 0
+    cvd, rl = self._check_rule_a(market_id)
+    s.armed_block = block.number
+    s.armed_at = block.timestamp
+    self._store(market_id, s)
+    log TripArmed(
+        market_id=market_id, actor=msg.sender, cvd_bps=cvd, rl_bps=rl,
+        expires_at=block.timestamp + self.params[market_id][P_ARM_TTL_S],
+    )
+
+
+@external
+@nonreentrant
+def trip(market_id: uint256):
+    """
+    @notice Rule A, confirmation: trips when the arm is from an earlier block, unexpired,
+            and CVD and R_L still hold. Permissionless.
+    """
+    s: Status = self._sync(market_id)
+    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    self._check_budget(market_id, s)
+    self._check_confirmable(market_id, s)
+    cvd: uint256 = 0
+    rl: uint256 = 0
+    cvd, rl = self._check_rule_a(market_id)
+    self._trip(market_id, s, REASON_RULE_A, cvd, rl, 0, 0, 0)
+
+
+@external
+@nonreentrant
+def trip_attested(market_id: uint256, lce_bps: uint256):
+    """
+    @notice Rule B: a KEEPER trips when V_P and S_I hold on-chain and it attests that the
+            liquidation-cluster exposure is at or above the critical level.
+    """
+    access_control._check_role(KEEPER_ROLE, msg.sender)
+    s: Status = self._sync(market_id)
+    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    self._check_budget(market_id, s)
+    assert lce_bps >= self.params[market_id][P_LCE_CRITICAL_BPS], "CircuitBreaker: attested LCE below critical"
+    venue: address = self.markets[market_id].venue
+    spot: uint256 = staticcall IVenue(venue).spot_price()
+    vp: uint256 = self._vp_bps(market_id, spot, self.params[market_id][P_VP_WINDOW_S])
+    assert vp > self.params[market_id][P_VP_TRIP_BPS], "CircuitBreaker: price velocity below trip threshold"
+    si: uint256 = self._si_bps(venue, spot, self.params[market_id][P_SI_NOTIONAL])
+    assert si > self.params[market_id][P_SI_TRIP_BPS], "CircuitBreaker: slippage impact below trip threshold"
+    self._trip(market_id, s, REASON_RULE_B, 0, 0, si, vp, lce_bps)
+
+
+@external
+@nonreentrant
+def guardian_trip(market_id: uint256):
+    """
+    @notice Emergency trip by the GUARDIAN, outside the daily budget. Tighten-only: it can
+            halt, never resume.
+    """
+    access_control._check_role(GUARDIAN_ROLE, msg.sender)
+    s: Status = self._sync(market_id)
+    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    self._trip(market_id, s, REASON_GUARDIAN, 0, 0, 0, 0, 0)
+
+
+# ---------------------------------------------------------------- extensions
+
+
+@external
+@nonreentrant
+def extend_halt(market_id: uint256, lce_bps: uint256):
+    """
+    @notice A KEEPER attesting critical LCE pushes the earliest resume to now + N, never
+            past the halt's lapse time.
+    """
+    access_control._check_role(KEEPER_ROLE, msg.sender)
+    s: Status = self._sync(market_id)
+    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    assert lce_bps >= self.params[market_id][P_LCE_CRITICAL_BPS], "CircuitBreaker: attested LCE below critical"
+    self._extend(market_id, s, block.timestamp + self._halt_window_of(market_id), REASON_LCE_CRITICAL, lce_bps)
+
+
+@external
+@nonreentrant
+def guardian_extend(market_id: uint256, duration: uint256):
+    """
+    @notice The GUARDIAN pushes the earliest resume to now + duration, never past the halt's
+            lapse time (max halt stays a hard bound without governance).
+    """
+    access_control._check_role(GUARDIAN_ROLE, msg.sender)
+    s: Status = self._sync(market_id)
+    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    assert duration > 0 and duration <= self.params[market_id][P_MAX_HALT_S], "CircuitBreaker: duration out of bounds"
+    self._extend(market_id, s, block.timestamp + duration, REASON_GUARDIAN, 0)
+
+
+# ---------------------------------------------------------------- resume
+
+
+@external
+@nonreentrant
+def arm_resume(market_id: uint256):
+    """
+    @notice Resume, first block: after the halt window, records that CVD and R_L have
+            recovered. Permissionless.
+    """
+    s: Status = self._sync(market_id)
+    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    assert block.timestamp >= s.resume_after, "CircuitBreaker: halt window not over"
+    assert not self._arm_live(market_id, s), "CircuitBreaker: already armed"
+    cvd: uint256 = 0
+    rl: uint256 = 0
+    cvd, rl = self._check_recovery(market_id)
+    s.armed_block = block.number
+    s.armed_at = block.timestamp
+    self._store(market_id, s)
+    log ResumeArmed(
+        market_id=market_id, actor=msg.sender, cvd_bps=cvd, rl_bps=rl,
+        expires_at=block.timestamp + self.params[market_id][P_ARM_TTL_S],
+    )
+
+
+@external
+@nonreentrant
+def resume(market_id: uint256):
+    """
+    @notice Resume, confirmation: HALTED -> COOLDOWN when the arm is from an earlier block,
+            unexpired, the halt window is over and recovery still holds. Permissionless.
+    """
+    s: Status = self._sync(market_id)
+    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    assert block.timestamp >= s.resume_after, "CircuitBreaker: halt window not over"
+    self._check_confirmable(market_id, s)
+    cvd: uint256 = 0
+    rl: uint256 = 0
+    cvd, rl = self._check_recovery(market_id)
+    self._resume(market_id, s, REASON_RECOVERED, cvd, rl)
+
+
+@external
+@nonreentrant
+def sync(market_id: uint256) -> State:
+    """
+    @notice Stores the transitions that time has made (lapse, end of cool-down, end of
+            auction) and notifies consumers. Permissionless.
+    @return The state now.
+    """
+    return self._sync(market_id).state
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def state(market_id: uint256) -> State:
+    """
+    @notice The market's state now, including transitions time has made but nobody stored.
+    """
+    self._check_market(market_id)
+    s: Status = self._load(market_id)
+    reason: uint256 = 0
+    for _: uint256 in range(3):
+        s, reason = self._advance(market_id, s)
+        if reason == 0:
+            break
+    return s.state
+
+
+@external
+@view
+def status(market_id: uint256) -> Status:
+    """
+    @notice The stored status word, unpacked (`state` is as stored; see `state()` for now).
+    """
+    self._check_market(market_id)
+    return self._load(market_id)
+
+
+@external
+@view
+def indicators(market_id: uint256) -> Indicators:
+    """
+    @notice The on-chain indicators now. With an invalid reference, `reference_valid` is
+            False and CVD reads 0.
+    """
+    self._check_market(market_id)
+    m: Market = self.markets[market_id]
+    spot: uint256 = staticcall IVenue(m.venue).spot_price()
+    reference: uint256 = 0
+    valid_feeds: uint256 = 0
+    reference, valid_feeds = staticcall IReferenceOracle(m.oracle).latest()
+    depth: uint256 = staticcall IVenue(m.venue).depth(self.params[market_id][P_DEPTH_BAND_BPS])
+    return Indicators(
+        spot=spot,
+        reference=reference,
+        reference_valid=reference > 0,
+        cvd_bps=stats._deviation_bps(spot, reference) if reference > 0 else 0,
+        rl_bps=stats._ratio_bps(depth, self.depth_baseline[market_id]),
+        si_bps=self._si_bps(m.venue, spot, self.params[market_id][P_SI_NOTIONAL]),
+        vp_bps=self._vp_bps(market_id, spot, self.params[market_id][P_VP_WINDOW_S]),
+    )
+
+
+@external
+@view
+def halt_window(market_id: uint256) -> uint256:
+    """
+    @notice N = max(T_DLP, T_priority) + T_buffer, in seconds.
+    """
+    self._check_market(market_id)
+    return self._halt_window_of(market_id)
+
+
+@external
+@view
+def consumers(market_id: uint256) -> DynArray[address, MAX_CONSUMERS]:
+    """
+    @notice The contracts notified on every stored transition of the market.
+    """
+    return self._consumers[market_id]
+
+
+@external
+@pure
+def param_bounds(key: uint256) -> (uint256, uint256):
+    """
+    @notice (min, max) of a parameter key.
+    """
+    assert key < NUM_PARAMS, "CircuitBreaker: unknown parameter"
+    return PARAM_MIN[key], PARAM_MAX[key]
+
+
+# ---------------------------------------------------------------- internal: rules
+
+
+@internal
+@view
+def _check_rule_a(market_id: uint256) -> (uint256, uint256):
+    cvd: uint256 = 0
+    rl: uint256 = 0
+    cvd, rl = self._cvd_rl(market_id)
+    assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation below trip threshold"
+    assert rl < self.params[market_id][P_RL_TRIP_BPS], "CircuitBreaker: depth above trip threshold"
+    return cvd, rl
+
+
+@internal
+@view
+def _check_recovery(market_id: uint256) -> (uint256, uint256):
+    cvd: uint256 = 0
+    rl: uint256 = 0
+    cvd, rl = self._cvd_rl(market_id)
+    assert cvd < self.params[market_id][P_CVD_RESUME_BPS], "CircuitBreaker: deviation above resume threshold"
+    assert rl > self.params[market_id][P_RL_RESUME_BPS], "CircuitBreaker: depth below resume threshold"
+    return cvd, rl
+
+
+@internal
+@view
+def _cvd_rl(market_id: uint256) -> (uint256, uint256):
+    """
+    @dev Reverts with the oracle's reason when the reference price is invalid.
+    """
+    m: Market = self.markets[market_id]
+    spot: uint256 = staticcall IVenue(m.venue).spot_price()
+    reference: uint256 = staticcall IReferenceOracle(m.oracle).price()
+    depth: uint256 = staticcall IVenue(m.venue).depth(self.params[market_id][P_DEPTH_BAND_BPS])
+    return stats._deviation_bps(spot, reference), stats._ratio_bps(depth, self.depth_baseline[market_id])
+
+
+@internal
+@view
+def _si_bps(venue: address, spot: uint256, notional: uint256) -> uint256:
+    """
+    @dev A venue that cannot fill the notional returns 0, which reads as 100% slippage.
+    """
+    exec_price: uint256 = staticcall IVenue(venue).exec_price(notional)
+    return stats._drop_bps(spot, exec_price) if spot > 0 else BPS
+
+
+@internal
+@view
+def _vp_bps(market_id: uint256, spot: uint256, window: uint256) -> uint256:
+    """
+    @dev Largest drop from the highest observation inside the window to the spot price.
+    """
+    count: uint256 = (self._sampling[market_id] >> 8) & MASK_8
+    high: uint256 = spot
+    for i: uint256 in range(MAX_OBSERVATIONS):
+        if i >= count:
+            break
+        obs: uint256 = self._observations[market_id][i]
+        if (obs >> 128) + window >= block.timestamp:
+            high = max(high, obs & MASK_128)
+    return stats._drop_bps(high, spot)
+
+
+@internal
+@view
+def _check_budget(market_id: uint256, s: Status):
+    if s.trip_day == block.timestamp // DAY:
+        assert s.trips_today < self.params[market_id][P_DAILY_TRIP_BUDGET], "CircuitBreaker: daily trip budget spent, guardian only"
+
+
+@internal
+@view
+def _arm_live(market_id: uint256, s: Status) -> bool:
+    return s.armed_block != 0 and block.timestamp <= s.armed_at + self.params[market_id][P_ARM_TTL_S]
+
+
+@internal
+@view
+def _check_confirmable(market_id: uint256, s: Status):
+    assert s.armed_block != 0, "CircuitBreaker: not armed"
+    assert block.number > s.armed_block, "CircuitBreaker: confirm in a later block than the arm"
+    assert block.timestamp <= s.armed_at + self.params[market_id][P_ARM_TTL_S], "CircuitBreaker: arm expired"
+
+
+# ---------------------------------------------------------------- internal: transitions
+
+
+@internal
+def _trip(market_id: uint256, s: Status, reason: uint256, cvd: uint256, rl: uint256, si: uint256, vp: uint256, lce: uint256):
+    reference: uint256 = 0
+    valid_feeds: uint256 = 0
+    reference, valid_feeds = staticcall IReferenceOracle(self.markets[market_id].oracle).latest()
+    frozen: uint256 = self.frozen_price[market_id]
+    if reference > 0:
+        frozen = reference
+        self.frozen_price[market_id] = reference
+
+    today: uint256 = block.timestamp // DAY
+    new: Status = Status(
+        state=State.HALTED,
+        since=block.timestamp,
+        resume_after=block.timestamp + self._halt_window_of(market_id),
+        lapse_at=block.timestamp + self.params[market_id][P_MAX_HALT_S],
+        trip_day=today,
+        trips_today=s.trips_today + 1 if s.trip_day == today else 1,
+        armed_block=0,
+        armed_at=0,
+    )
+    self._store(market_id, new)
+    log MarketTripped(
+        market_id=market_id, actor=msg.sender, reason=reason, cvd_bps=cvd, rl_bps=rl, si_bps=si,
+        vp_bps=vp, lce_bps=lce, frozen_price=frozen, resume_after=new.resume_after, lapse_at=new.lapse_at,
+    )
+    self._notify(market_id, State.HALTED, frozen)
+
+
+@internal
+def _resume(market_id: uint256, s: Status, reason: uint256, cvd: uint256, rl: uint256):
+    new: Status = s
+    new.state = State.COOLDOWN
+    new.since = block.timestamp
+    new.armed_block = 0
+    new.armed_at = 0
+    self._store(market_id, new)
+    log MarketResumed(
+        market_id=market_id, actor=msg.sender, reason=reason, cvd_bps=cvd, rl_bps=rl,
+        halted_s=block.timestamp - s.since,
+    )
+    self._notify(market_id, State.COOLDOWN, self.frozen_price[market_id])
+
+
+@internal
+def _extend(market_id: uint256, s: Status, until: uint256, reason: uint256, lce: uint256):
+    new: Status = s
+    new.resume_after = min(max(s.resume_after, until), s.lapse_at)
+    new.armed_block = 0
+    new.armed_at = 0
+    self._store(market_id, new)
+    log HaltExtended(
+        market_id=market_id, actor=msg.sender, reason=reason, lce_bps=lce,
+        old_resume_after=s.resume_after, new_resume_after=new.resume_after,
+    )
+
+
+@internal
+def _sync(market_id: uint256) -> Status:
+    """
+    @dev Stores what time has changed (at most lapse -> cool-down -> auction -> normal).
+    """
+    self._check_market(market_id)
+    s: Status = self._load(market_id)
+    old_state: State = s.state
+    for _: uint256 in range(3):
+        reason: uint256 = 0
+        before: State = s.state
+        s, reason = self._advance(market_id, s)
+        if reason == 0:
+            break
+        log StateAdvanced(market_id=market_id, actor=msg.sender, reason=reason, old_state=before, new_state=s.state)
+    if s.state != old_state:
+        self._store(market_id, s)
+        self._notify(market_id, s.state, self.frozen_price[market_id])
+    return s
+
+
+@internal
+@view
+def _advance(market_id: uint256, s: Status) -> (Status, uint256):
+    """
+    @dev One time-driven step, with its reason; reason 0 when time changed nothing.
+    """
+    new: Status = s
+    new.armed_block = 0
+    new.armed_at = 0
+    if s.state == State.HALTED and block.timestamp >= s.lapse_at:
+        new.state = State.COOLDOWN
+        new.since = s.lapse_at
+        return new, REASON_LAPSED
+    if s.state == State.COOLDOWN and block.timestamp >= s.since + self.params[market_id][P_COOLDOWN_S]:
+        new.state = State.AUCTION
+        new.since = s.since + self.params[market_id][P_COOLDOWN_S]
+        return new, REASON_COOLDOWN_ELAPSED
+    if s.state == State.AUCTION and block.timestamp >= s.since + self.params[market_id][P_AUCTION_S]:
+        new.state = State.NORMAL
+        new.since = s.since + self.params[market_id][P_AUCTION_S]
+        return new, REASON_AUCTION_ELAPSED
+    return s, 0
+
+
+@internal
+def _notify(market_id: uint256, new_state: State, frozen: uint256):
+    for consumer: address in self._consumers[market_id]:
+        extcall IBreakerConsumer(consumer).on_breaker_state(market_id, convert(new_state, uint256), frozen)
+
+
+# ---------------------------------------------------------------- internal: sampling
+
+
+@internal
+def _record_observation(market_id: uint256, spot: uint256, sampling: uint256) -> uint256:
+    assert spot > 0 and spot <= MASK_128, "CircuitBreaker: venue price out of range"
+    head: uint256 = sampling & MASK_8
+    count: uint256 = (sampling >> 8) & MASK_8
+    self._observations[market_id][head] = (block.timestamp << 128) | spot
+    head = (head + 1) % MAX_OBSERVATIONS
+    count = min(count + 1, MAX_OBSERVATIONS)
+    updated: uint256 = (sampling & ~LOW_56_BITS) | (block.timestamp << 16) | (count << 8) | head
+    self._sampling[market_id] = updated
+    return updated
+
+
+@internal
+def _add_depth_sample(market_id: uint256, depth: uint256, sampling: uint256) -> uint256:
+    head: uint256 = (sampling >> 56) & MASK_8
+    count: uint256 = (sampling >> 64) & MASK_8
+    self._depth_samples[market_id][head] = depth
+    head = (head + 1) % MAX_DEPTH_SAMPLES
+    count = min(count + 1, MAX_DEPTH_SAMPLES)
+
+    samples: DynArray[uint256, stats.MAX_VALUES] = []
+    for i: uint256 in range(MAX_DEPTH_SAMPLES):
+        if i >= count:
+            break
+        samples.append(self._depth_samples[market_id][i])
+    baseline: uint256 = stats._median(samples)
+    self.depth_baseline[market_id] = baseline
+
+    low: uint256 = sampling & LOW_56_BITS
+    updated: uint256 = (block.timestamp << 72) | (count << 64) | (head << 56) | low
+    self._sampling[market_id] = updated
+    log DepthSampled(market_id=market_id, depth=depth, baseline=baseline, samples=count)
+    return updated
+
+
+@internal
+@pure
+def _obs_last(sampling: uint256) -> uint256:
+    return (sampling >> 16) & MASK_40
+
+
+@internal
+@pure
+def _depth_last(sampling: uint256) -> uint256:
+    return (sampling >> 72) & MASK_40
+
+
+# ---------------------------------------------------------------- internal: storage and checks
+
+
+@internal
+@view
+def _load(market_id: uint256) -> Status:
+    w: uint256 = self._status[market_id]
+    return Status(
+        state=convert(w & MASK_8, State),
+        since=(w >> 8) & MASK_40,
+        resume_after=(w >> 48) & MASK_40,
+        lapse_at=(w >> 88) & MASK_40,
+        trip_day=(w >> 128) & MASK_32,
+        trips_today=(w >> 160) & MASK_8,
+        armed_block=(w >> 168) & MASK_48,
+        armed_at=(w >> 216) & MASK_40,
+    )
+
+
+@internal
+def _store(market_id: uint256, s: Status):
+    self._status[market_id] = (
+        convert(s.state, uint256)
+        | (s.since << 8)
+        | (s.resume_after << 48)
+        | (s.lapse_at << 88)
+        | (s.trip_day << 128)
+        | (min(s.trips_today, 255) << 160)
+        | (s.armed_block << 168)
+        | (s.armed_at << 216)
+    )
+
+
+@internal
+@view
+def _check_market(market_id: uint256):
+    assert market_id < self.market_count, "CircuitBreaker: unknown market"
+
+
+@internal
+@view
+def _halt_window_of(market_id: uint256) -> uint256:
+    return (
+        max(self.params[market_id][P_T_DLP_S], self.params[market_id][P_T_PRIORITY_S])
+        + self.params[market_id][P_T_BUFFER_S]
+    )
+
+
+@internal
+@pure
+def _halt_window(p: uint256[NUM_PARAMS]) -> uint256:
+    return max(p[P_T_DLP_S], p[P_T_PRIORITY_S]) + p[P_T_BUFFER_S]
+
+
+@internal
+@pure
+def _check_bounds(key: uint256, new_value: uint256):
+    assert new_value >= PARAM_MIN[key] and new_value <= PARAM_MAX[key], concat(
+        "CircuitBreaker: parameter ", uint2str(key), " out of bounds"
+    )
+
+
+@internal
+@pure
+def _check_consistency(p: uint256[NUM_PARAMS]):
+    assert p[P_CVD_RESUME_BPS] < p[P_CVD_TRIP_BPS], "CircuitBreaker: CVD resume must be below CVD trip"
+    assert p[P_RL_RESUME_BPS] > p[P_RL_TRIP_BPS], "CircuitBreaker: R_L resume must be above R_L trip"
+    n: uint256 = self._halt_window(p)
+    assert n >= MIN_HALT_WINDOW and n <= MAX_HALT_WINDOW, "CircuitBreaker: halt window N out of bounds"
+    assert n < p[P_MAX_HALT_S], "CircuitBreaker: halt window N must be below max halt"

@@ -1,0 +1,252 @@
+# pragma version ~=0.4.3
+"""
+@title Reference oracle: median of Chainlink-compatible feeds
+@custom:contract-name ReferenceOracle
+@license MIT
+@notice The price the breaker compares a venue against, and the price a lending market
+        freezes at a trip. Each feed is read with `latestRoundData`, normalised to 18
+        decimals, and skipped when its answer is <= 0, its round is incomplete, it is
+        older than its own heartbeat, it is dated in the future, or the call fails.
+        Below `quorum` valid feeds the price is invalid: `price()` reverts naming why,
+        `latest()` returns zero.
+@custom:kill Remove every feed (or raise the quorum above the feed count): `price()` then
+        reverts for every caller, which halts nothing by itself and fails closed.
+"""
+
+from snekmate.auth import ownable
+from .interfaces import IAggregatorV3
+from .interfaces import IReferenceOracle
+from .modules import stats
+
+implements: IReferenceOracle
+
+initializes: ownable
+
+exports: (ownable.owner, ownable.transfer_ownership, ownable.renounce_ownership)
+
+
+# @dev Most feeds one oracle medians over (keeps `price()` cheap and bounded).
+MAX_FEEDS: constant(uint256) = 7
+# @dev Heartbeat bounds: Chainlink heartbeats run from minutes to a day.
+MIN_HEARTBEAT: constant(uint256) = 60
+MAX_HEARTBEAT: constant(uint256) = 2 * 86_400
+# @dev Feed decimals accepted (Chainlink uses 8 or 18).
+MAX_FEED_DECIMALS: constant(uint8) = 36
+# @dev Status codes returned by `feed_status`.
+FEED_OK: public(constant(uint256)) = 0
+FEED_NON_POSITIVE: public(constant(uint256)) = 1
+FEED_INCOMPLETE_ROUND: public(constant(uint256)) = 2
+FEED_STALE: public(constant(uint256)) = 3
+FEED_CALL_FAILED: public(constant(uint256)) = 4
+
+
+struct Feed:
+    aggregator: address
+    heartbeat: uint256
+    scale: uint256
+
+
+# @dev The configured feeds, in the order they were added.
+feeds: public(DynArray[Feed, MAX_FEEDS])
+# @dev Least number of valid feeds for the price to be valid.
+quorum: public(uint256)
+
+
+event FeedAdded:
+    aggregator: indexed(address)
+    heartbeat: uint256
+    decimals: uint8
+
+event FeedRemoved:
+    aggregator: indexed(address)
+
+event HeartbeatSet:
+    aggregator: indexed(address)
+    old: uint256
+    new: uint256
+
+event QuorumSet:
+    old: uint256
+    new: uint256
+
+
+@deploy
+def __init__(quorum: uint256):
+    """
+    @param quorum Least number of valid feeds; feeds are added after deployment, so the
+           oracle is invalid until `quorum` feeds are configured.
+    """
+    ownable.__init__()
+    assert quorum >= 1 and quorum <= MAX_FEEDS, "ReferenceOracle: quorum out of bounds"
+    self.quorum = quorum
+    log QuorumSet(old=0, new=quorum)
+
+
+@external
+def add_feed(aggregator: address, heartbeat: uint256):
+    """
+    @notice Adds a Chainlink-compatible feed with its own heartbeat (seconds).
+    @dev Only the owner (governance).
+    """
+    ownable._check_owner()
+    assert aggregator.is_contract, "ReferenceOracle: feed is not a contract"
+    assert heartbeat >= MIN_HEARTBEAT and heartbeat <= MAX_HEARTBEAT, "ReferenceOracle: heartbeat out of bounds"
+    assert len(self.feeds) < MAX_FEEDS, "ReferenceOracle: too many feeds"
+    for feed: Feed in self.feeds:
+        assert feed.aggregator != aggregator, "ReferenceOracle: feed already added"
+    feed_decimals: uint8 = staticcall IAggregatorV3(aggregator).decimals()
+    assert feed_decimals <= MAX_FEED_DECIMALS, "ReferenceOracle: feed decimals out of bounds"
+    self.feeds.append(Feed(aggregator=aggregator, heartbeat=heartbeat, scale=10 ** convert(feed_decimals, uint256)))
+    log FeedAdded(aggregator=aggregator, heartbeat=heartbeat, decimals=feed_decimals)
+
+
+@external
+def remove_feed(aggregator: address):
+    """
+    @notice Removes a feed (order of the others is kept).
+    @dev Only the owner (governance).
+    """
+    ownable._check_owner()
+    kept: DynArray[Feed, MAX_FEEDS] = []
+    for feed: Feed in self.feeds:
+        if feed.aggregator != aggregator:
+            kept.append(feed)
+    assert len(kept) < len(self.feeds), "ReferenceOracle: unknown feed"
+    self.feeds = kept
+    log FeedRemoved(aggregator=aggregator)
+
+
+@external
+def set_heartbeat(aggregator: address, heartbeat: uint256):
+    """
+    @notice Changes one feed's heartbeat (seconds).
+    @dev Only the owner (governance).
+    """
+    ownable._check_owner()
+    assert heartbeat >= MIN_HEARTBEAT and heartbeat <= MAX_HEARTBEAT, "ReferenceOracle: heartbeat out of bounds"
+    for i: uint256 in range(MAX_FEEDS):
+        if i >= len(self.feeds):
+            break
+        if self.feeds[i].aggregator == aggregator:
+            old: uint256 = self.feeds[i].heartbeat
+            self.feeds[i].heartbeat = heartbeat
+            log HeartbeatSet(aggregator=aggregator, old=old, new=heartbeat)
+            return
+    raise "ReferenceOracle: unknown feed"
+
+
+@external
+def set_quorum(quorum: uint256):
+    """
+    @notice Sets the least number of valid feeds.
+    @dev Only the owner (governance).
+    """
+    ownable._check_owner()
+    assert quorum >= 1 and quorum <= MAX_FEEDS, "ReferenceOracle: quorum out of bounds"
+    log QuorumSet(old=self.quorum, new=quorum)
+    self.quorum = quorum
+
+
+@external
+@view
+def feed_count() -> uint256:
+    """
+    @notice Number of configured feeds.
+    """
+    return len(self.feeds)
+
+
+@external
+@view
+def feed_status(index: uint256) -> (uint256, uint256):
+    """
+    @notice One feed as the oracle sees it now.
+    @return (answer normalised to 18 decimals, status code FEED_*)
+    """
+    return self._read(self.feeds[index])
+
+
+@external
+@view
+def latest() -> (uint256, uint256):
+    """
+    @notice The median of the valid feeds, or 0 when fewer than `quorum` are valid.
+    @return (price with 18 decimals or 0, number of valid feeds)
+    """
+    valid: DynArray[uint256, stats.MAX_VALUES] = []
+    skipped: uint256[5] = empty(uint256[5])
+    valid, skipped = self._valid_answers()
+    if len(valid) < self.quorum:
+        return 0, len(valid)
+    return stats._median(valid), len(valid)
+
+
+@external
+@view
+def price() -> uint256:
+    """
+    @notice The median of the valid feeds, 18 decimals.
+    @dev Reverts naming the count of valid feeds and why the others were skipped.
+    """
+    valid: DynArray[uint256, stats.MAX_VALUES] = []
+    skipped: uint256[5] = empty(uint256[5])
+    valid, skipped = self._valid_answers()
+    if len(valid) < self.quorum:
+        raise concat(
+            "ReferenceOracle: below quorum, ",
+            uint2str(len(valid)), " of ", uint2str(self.quorum), " feeds valid (stale ",
+            uint2str(skipped[FEED_STALE]), ", non-positive ", uint2str(skipped[FEED_NON_POSITIVE]),
+            ", incomplete ", uint2str(skipped[FEED_INCOMPLETE_ROUND]), ", failed ",
+            uint2str(skipped[FEED_CALL_FAILED]), ")",
+        )
+    return stats._median(valid)
+
+
+@internal
+@view
+def _valid_answers() -> (DynArray[uint256, stats.MAX_VALUES], uint256[5]):
+    valid: DynArray[uint256, stats.MAX_VALUES] = []
+    skipped: uint256[5] = empty(uint256[5])
+    for feed: Feed in self.feeds:
+        answer: uint256 = 0
+        status: uint256 = 0
+        answer, status = self._read(feed)
+        if status == FEED_OK:
+            valid.append(answer)
+        else:
+            skipped[status] += 1
+    return valid, skipped
+
+
+@internal
+@view
+def _read(feed: Feed) -> (uint256, uint256):
+    """
+    @dev A feed that reverts or returns malformed data is skipped, never fatal.
+    """
+    ok: bool = False
+    data: Bytes[160] = b""
+    ok, data = raw_call(
+        feed.aggregator,
+        method_id("latestRoundData()"),
+        max_outsize=160,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(data) != 160:
+        return 0, FEED_CALL_FAILED
+    round_id: uint80 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    answered_in_round: uint80 = 0
+    round_id, answer, started_at, updated_at, answered_in_round = abi_decode(
+        data, (uint80, int256, uint256, uint256, uint80)
+    )
+    if answer <= 0:
+        return 0, FEED_NON_POSITIVE
+    if updated_at == 0 or answered_in_round < round_id:
+        return 0, FEED_INCOMPLETE_ROUND
+    if updated_at > block.timestamp or block.timestamp - updated_at > feed.heartbeat:
+        return 0, FEED_STALE
+    return convert(answer, uint256) * 10**18 // feed.scale, FEED_OK

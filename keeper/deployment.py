@@ -1,0 +1,255 @@
+"""Deploy configuration (validated with pydantic) and the deployment itself.
+
+Used by `ape run deploy`, the demo, the benchmarks and the tests: one code path from a YAML
+file to a running system. A deployment:
+
+1. deploys the mock venues and feeds a local config asks for (never on a live network),
+2. deploys one ReferenceOracle per market, adds its feeds, hands ownership to governance,
+3. deploys the CircuitBreaker, registers the markets, grants GUARDIAN and KEEPER roles,
+   grants governance and renounces every power of the deployer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from keeper import params as P
+
+WAD = 10**18
+GOVERNANCE_ROLE = b"\x00" * 32
+
+
+class ConfigError(ValueError):
+    """A deploy config that cannot be used; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _checksum(value: str) -> str:
+    from eth_utils import is_address, to_checksum_address
+
+    if not isinstance(value, str) or not is_address(value):
+        raise ValueError(f"not an address: {value!r}")
+    return to_checksum_address(value)
+
+
+Address = Annotated[str, Field(description="0x-prefixed address")]
+
+
+class MockVenueSpec(_Strict):
+    """A settable venue for local chains (demo, tests)."""
+
+    price: Decimal = Field(gt=0, description="spot price in quote units")
+    depth_usd: Decimal = Field(gt=0, description="depth within the band, quote units")
+
+
+class MockFeedSpec(_Strict):
+    """A settable Chainlink-style aggregator for local chains."""
+
+    decimals: int = Field(ge=0, le=36)
+    answer: Decimal = Field(gt=0)
+
+
+class FeedConfig(_Strict):
+    address: Address | None = None
+    mock: MockFeedSpec | None = None
+    heartbeat: int = Field(ge=60, le=172_800, description="seconds")
+
+    _check_address = field_validator("address")(lambda cls, v: None if v is None else _checksum(v))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FeedConfig:
+        if (self.address is None) == (self.mock is None):
+            raise ValueError("give exactly one of 'address' or 'mock'")
+        return self
+
+
+class OracleConfig(_Strict):
+    quorum: int = Field(ge=1, le=7)
+    feeds: list[FeedConfig] = Field(min_length=1, max_length=7)
+
+    @model_validator(mode="after")
+    def _quorum_reachable(self) -> OracleConfig:
+        if self.quorum > len(self.feeds):
+            raise ValueError(f"quorum {self.quorum} is more than the {len(self.feeds)} feeds configured")
+        return self
+
+
+class VenueConfig(_Strict):
+    address: Address | None = None
+    mock: MockVenueSpec | None = None
+
+    _check_address = field_validator("address")(lambda cls, v: None if v is None else _checksum(v))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VenueConfig:
+        if (self.address is None) == (self.mock is None):
+            raise ValueError("give exactly one of 'address' or 'mock'")
+        return self
+
+
+class MarketConfig(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    venue: VenueConfig
+    oracle: OracleConfig
+    params: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _params_in_bounds(cls, v: dict[str, int]) -> dict[str, int]:
+        P.resolve(v)
+        return v
+
+    def resolved_params(self) -> dict[str, int]:
+        return P.resolve(self.params)
+
+
+class DeployConfig(_Strict):
+    governance: Address
+    guardian: Address
+    keepers: list[Address] = Field(min_length=1)
+    markets: list[MarketConfig] = Field(min_length=1)
+
+    _check_roles = field_validator("governance", "guardian")(lambda cls, v: _checksum(v))
+    _check_keepers = field_validator("keepers")(lambda cls, v: [_checksum(a) for a in v])
+
+    @property
+    def uses_mocks(self) -> bool:
+        return any(m.venue.mock or any(f.mock for f in m.oracle.feeds) for m in self.markets)
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{source}: {where}: {message}"
+
+
+def load_config(path: str | Path) -> DeployConfig:
+    """Reads and validates a YAML deploy config; raises ConfigError naming the bad field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"deploy config {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: Any, source: str = "config") -> DeployConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        return DeployConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from exc
+
+
+@dataclass
+class DeployedMarket:
+    market_id: int
+    name: str
+    venue: Any
+    oracle: Any
+    feeds: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Deployment:
+    breaker: Any
+    markets: list[DeployedMarket]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "breaker": str(self.breaker.address),
+            "markets": [
+                {
+                    "id": m.market_id,
+                    "name": m.name,
+                    "venue": str(m.venue.address),
+                    "oracle": str(m.oracle.address),
+                    "feeds": [str(f.address) for f in m.feeds],
+                }
+                for m in self.markets
+            ],
+        }
+
+
+def _wad(x: Decimal, decimals: int = 18) -> int:
+    return int(x * (Decimal(10) ** decimals))
+
+
+def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = False, log=print) -> Deployment:
+    """Deploys the system described by `config` from `deployer` (an ape account).
+
+    `live` refuses mock venues and feeds, which only make sense on a local chain.
+    """
+    if live and config.uses_mocks:
+        raise ConfigError("mock venues and feeds are for local chains only; give addresses on a live network")
+    tx = {"sender": deployer}
+    breaker = project.CircuitBreaker.deploy(**tx)
+    log(f"CircuitBreaker    {breaker.address}")
+
+    deployed: list[DeployedMarket] = []
+    for market in config.markets:
+        if market.venue.mock:
+            spec = market.venue.mock
+            venue = project.MockVenue.deploy(_wad(spec.price), _wad(spec.depth_usd), **tx)
+        else:
+            venue = _at_venue(project, market.venue.address)
+        oracle = project.ReferenceOracle.deploy(market.oracle.quorum, **tx)
+        feeds = []
+        for feed in market.oracle.feeds:
+            if feed.mock:
+                agg = project.MockAggregator.deploy(
+                    feed.mock.decimals, _wad(feed.mock.answer, feed.mock.decimals), **tx
+                )
+                address = agg.address
+                feeds.append(agg)
+            else:
+                address = feed.address
+                feeds.append(_Addressed(address))
+            oracle.add_feed(address, feed.heartbeat, **tx)
+        oracle.transfer_ownership(config.governance, **tx)
+
+        values = market.resolved_params()
+        receipt = breaker.register_market(venue.address, oracle.address, P.as_array(values), **tx)
+        market_id = receipt.return_value if receipt.return_value is not None else breaker.market_count() - 1
+        deployed.append(DeployedMarket(market_id, market.name, venue, oracle, feeds))
+        log(f"market {market_id} {market.name}: venue {venue.address}, oracle {oracle.address}")
+
+    guardian_role = breaker.GUARDIAN_ROLE()
+    keeper_role = breaker.KEEPER_ROLE()
+    breaker.grantRole(guardian_role, config.guardian, **tx)
+    for keeper in config.keepers:
+        breaker.grantRole(keeper_role, keeper, **tx)
+    if config.governance != deployer.address:
+        breaker.grantRole(GOVERNANCE_ROLE, config.governance, **tx)
+        breaker.renounceRole(GOVERNANCE_ROLE, deployer.address, **tx)
+    return Deployment(breaker, deployed)
+
+
+@dataclass
+class _Addressed:
+    address: str
+
+
+def _at_venue(project: Any, address: str) -> Any:
+    """A venue we do not deploy, read through the IVenue ABI."""
+    return project.MockVenue.at(address)
+
+
+def write_deployment(deployment: Deployment, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(deployment.to_json(), indent=2) + "\n")
