@@ -287,12 +287,21 @@ def register_market(venue: address, oracle: address, market_params: uint256[NUM_
     for key: uint256 in range(NUM_PARAMS):
         log ParameterSet(market_id=market_id, key=key, old=0, new=market_params[key], actor=msg.sender)
 
+    # Pre-warm the observation ring (timestamp 0 marks an empty slot), so that every poke
+    # is a cheap nonzero-to-nonzero write instead of a first write to a fresh slot.
+    for i: uint256 in range(MAX_OBSERVATIONS):
+        self._observations[market_id][i] = 1
     depth: uint256 = staticcall IVenue(venue).depth(market_params[P_DEPTH_BAND_BPS])
     assert depth > 0, "CircuitBreaker: venue has no depth"
     sampling: uint256 = self._add_depth_sample(market_id, depth, 0)
     spot: uint256 = staticcall IVenue(venue).spot_price()
     assert spot > 0, "CircuitBreaker: venue has no price"
     self._record_observation(market_id, spot, sampling)
+    # Until the first trip, the frozen price is the reference price at registration.
+    reference: uint256 = 0
+    valid_feeds: uint256 = 0
+    reference, valid_feeds = staticcall IReferenceOracle(oracle).latest()
+    self.frozen_price[market_id] = reference
     return market_id
 
 

@@ -6,9 +6,9 @@ import pytest
 
 from keeper import params as P
 
-WAD = 10**18
+from tests.helpers import DEPTH, WAD
+
 NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
-DEPTH = 8_000_000 * WAD  # calm depth of the mock venue, quote units
 
 
 @pytest.fixture(scope="session")

@@ -1,33 +1,125 @@
-"""Rule A: CVD and R_L, armed in one block and confirmed in a later one, by anyone."""
+"""Rule A: CVD and R_L hold, armed in one block and confirmed in a later one, by anyone."""
 
 import ape
 import pytest
 
-from tests.conftest import DEPTH, HALTED, NORMAL, WAD
+from tests.conftest import HALTED, NORMAL
+from tests.helpers import DEPTH, WAD, advance, crash, move_venue
 
 
-def crash(venue, price=0.90, depth_ratio=0.10, sender=None):
-    venue.set_price(int(price * WAD), sender=sender)
-    venue.set_depth(int(DEPTH * depth_ratio), sender=sender)
-
-
-def test_trip__cvd_and_depth_hold(breaker, market_id, venue, anyone, oracle):
-    crash(venue, sender=anyone)
-    breaker.arm_trip(market_id, sender=anyone)
+def test_trip__cvd_and_depth_hold(breaker, market_id, venue, anyone):
+    crash(venue, anyone)
+    arm = breaker.arm_trip(market_id, sender=anyone)
     receipt = breaker.trip(market_id, sender=anyone)
+
+    assert arm.decode_logs(breaker.TripArmed)[0].expires_at == arm.timestamp + 120
     assert breaker.state(market_id) == HALTED
     [event] = receipt.decode_logs(breaker.MarketTripped)
-    assert event.market_id == market_id
-    assert event.actor == anyone
-    assert event.reason == breaker.REASON_RULE_A()
-    assert event.cvd_bps == 1000
-    assert event.rl_bps == 1000
+    assert (event.market_id, event.actor, event.reason) == (market_id, anyone, breaker.REASON_RULE_A())
+    assert (event.cvd_bps, event.rl_bps, event.si_bps, event.vp_bps, event.lce_bps) == (1000, 1000, 0, 0, 0)
     assert event.frozen_price == WAD
+    assert event.resume_after == receipt.timestamp + 360
+    assert event.lapse_at == receipt.timestamp + 14_400
     assert breaker.frozen_price(market_id) == WAD
+    assert breaker.status(market_id).armed_block == 0
 
 
 def test_trip__without_arm_reverts(breaker, market_id, venue, anyone):
-    crash(venue, sender=anyone)
+    crash(venue, anyone)
     with ape.reverts("CircuitBreaker: not armed"):
         breaker.trip(market_id, sender=anyone)
     assert breaker.state(market_id) == NORMAL
+
+
+@pytest.mark.parametrize("price, trips", [(1.0301, True), (1.03, False), (0.9699, True), (0.97, False)])
+def test_trip__cvd_just_above_and_below_threshold(breaker, market_id, venue, anyone, price, trips):
+    move_venue(venue, anyone, price=price, depth_ratio=0.10)
+    if trips:
+        breaker.arm_trip(market_id, sender=anyone)
+        breaker.trip(market_id, sender=anyone)
+        assert breaker.state(market_id) == HALTED
+    else:
+        with ape.reverts("CircuitBreaker: deviation below trip threshold"):
+            breaker.arm_trip(market_id, sender=anyone)
+        assert breaker.state(market_id) == NORMAL
+
+
+@pytest.mark.parametrize("depth_ratio, trips", [(0.1999, True), (0.20, False)])
+def test_trip__depth_just_below_and_above_threshold(breaker, market_id, venue, anyone, depth_ratio, trips):
+    move_venue(venue, anyone, price=0.90, depth_ratio=depth_ratio)
+    if trips:
+        breaker.arm_trip(market_id, sender=anyone)
+        breaker.trip(market_id, sender=anyone)
+        assert breaker.state(market_id) == HALTED
+    else:
+        with ape.reverts("CircuitBreaker: depth above trip threshold"):
+            breaker.arm_trip(market_id, sender=anyone)
+
+
+def test_trip__condition_gone_at_confirmation_reverts(breaker, market_id, venue, anyone):
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, depth_ratio=1.0)
+    with ape.reverts("CircuitBreaker: depth above trip threshold"):
+        breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_trip__arm_and_confirm_in_one_transaction_reverts(project, breaker, market_id, venue, anyone):
+    """The flash-loan shape: distort, arm, confirm and restore inside one transaction."""
+    attacker = project.FlashTripper.deploy(sender=anyone)
+    with ape.reverts("CircuitBreaker: confirm in a later block than the arm"):
+        attacker.attack(breaker, market_id, venue, 90 * WAD // 100, DEPTH // 10, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+    assert breaker.status(market_id).armed_block == 0
+
+
+def test_trip__after_arm_expired_reverts(breaker, market_id, venue, anyone):
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    advance(121)
+    with ape.reverts("CircuitBreaker: arm expired"):
+        breaker.trip(market_id, sender=anyone)
+
+
+def test_trip__at_arm_expiry_succeeds(breaker, market_id, venue, anyone):
+    crash(venue, anyone)
+    arm = breaker.arm_trip(market_id, sender=anyone)
+    ape.chain.pending_timestamp = arm.timestamp + 120
+    breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == HALTED
+
+
+def test_arm_trip__live_arm_cannot_be_overwritten_reverts(breaker, market_id, venue, anyone, keeper):
+    """Re-arming would push the confirmation block forward forever (griefing)."""
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    with ape.reverts("CircuitBreaker: already armed"):
+        breaker.arm_trip(market_id, sender=keeper)
+
+
+def test_arm_trip__expired_arm_can_be_renewed(breaker, market_id, venue, anyone):
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    advance(121)
+    receipt = breaker.arm_trip(market_id, sender=anyone)
+    assert breaker.status(market_id).armed_block == receipt.block_number
+
+
+def test_arm_trip__while_halted_reverts(breaker, market_id, venue, anyone, guardian):
+    breaker.guardian_trip(market_id, sender=guardian)
+    crash(venue, anyone)
+    with ape.reverts("CircuitBreaker: market is halted"):
+        breaker.arm_trip(market_id, sender=anyone)
+
+
+def test_arm_trip__invalid_reference_reverts_with_oracle_reason(breaker, market_id, venue, feed, anyone):
+    crash(venue, anyone)
+    feed.set_answer(0, sender=anyone)
+    with ape.reverts("ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 1, incomplete 0, failed 0)"):
+        breaker.arm_trip(market_id, sender=anyone)
+
+
+def test_arm_trip__unknown_market_reverts(breaker, market_id, anyone):
+    with ape.reverts("CircuitBreaker: unknown market"):
+        breaker.arm_trip(market_id + 1, sender=anyone)

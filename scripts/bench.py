@@ -1,0 +1,49 @@
+"""`make bench`: run every benchmark module on a local anvil, print a table, write bench/results.json.
+
+Modules live in bench/ and expose `run(project, accounts) -> dict[str, float]`; one run
+measures everything, so ratios compare figures from the same machine and moment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from ape import accounts, project
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+sys.path.insert(0, str(ROOT))  # bench/ is a folder of the project, not an installed package
+MODULES = ("breaker", "pool", "lending", "auction", "keeper")
+
+
+def _available(name: str):
+    if not (ROOT / "bench" / f"{name}.py").is_file():
+        return None
+    return importlib.import_module(f"bench.{name}")
+
+
+def main():
+    results: dict[str, float] = {}
+    for name in MODULES:
+        module = _available(name)
+        if module is None:
+            continue
+        started = time.perf_counter()
+        figures = module.run(project, accounts.test_accounts)
+        click.echo(f"bench.{name}: {len(figures)} figures in {time.perf_counter() - started:.1f} s")
+        results.update(figures)
+
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    width = max(len(k) for k in results)
+    click.echo("")
+    click.echo(f"{'key':<{width}}  value")
+    for key, value in sorted(results.items()):
+        shown = f"{value:,.3f}" if isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"
+        click.echo(f"{key:<{width}}  {shown}")
+    click.echo(f"\nwritten to {RESULTS.relative_to(ROOT)}")

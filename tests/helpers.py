@@ -1,0 +1,41 @@
+"""Small helpers shared by the tests: time travel and venue moves."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ape import chain
+
+WAD = 10**18
+DEPTH = 8_000_000 * WAD
+
+
+def advance(seconds: int) -> None:
+    """Move the next block's timestamp forward and mine it."""
+    chain.pending_timestamp += seconds
+    chain.mine()
+
+
+def move_venue(venue, sender, price: float | None = None, depth_ratio: float | None = None,
+               slippage_bps: int | None = None) -> None:
+    if price is not None:
+        venue.set_price(int(Decimal(str(price)) * WAD), sender=sender)
+    if depth_ratio is not None:
+        venue.set_depth(int(Decimal(str(depth_ratio)) * DEPTH), sender=sender)
+    if slippage_bps is not None:
+        venue.set_slippage_bps(slippage_bps, sender=sender)
+
+
+def crash(venue, sender, price: float = 0.90, depth_ratio: float = 0.10) -> None:
+    """A rule A crash: the venue dislocates 10% below the reference with 10% of its depth."""
+    move_venue(venue, sender, price=price, depth_ratio=depth_ratio)
+
+
+def recover(venue, sender) -> None:
+    move_venue(venue, sender, price=1.0, depth_ratio=1.0, slippage_bps=0)
+
+
+def trip_rule_a(breaker, market_id, venue, sender) -> None:
+    crash(venue, sender)
+    breaker.arm_trip(market_id, sender=sender)
+    breaker.trip(market_id, sender=sender)

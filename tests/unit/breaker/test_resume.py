@@ -1,0 +1,158 @@
+"""Resume: after N, recovery confirmed in two blocks; extension, lapse, restart phases."""
+
+import ape
+import pytest
+
+from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.helpers import advance, move_venue, recover, trip_rule_a
+
+
+@pytest.fixture
+def halted(breaker, market_id, venue, anyone):
+    trip_rule_a(breaker, market_id, venue, anyone)
+    recover(venue, anyone)
+    return breaker.status(market_id)
+
+
+def test_resume__after_halt_window_with_recovery(breaker, market_id, anyone, halted):
+    ape.chain.pending_timestamp = halted.resume_after
+    breaker.arm_resume(market_id, sender=anyone)
+    receipt = breaker.resume(market_id, sender=anyone)
+    assert breaker.state(market_id) == COOLDOWN
+    [event] = receipt.decode_logs(breaker.MarketResumed)
+    assert (event.actor, event.reason, event.cvd_bps, event.rl_bps) == (anyone, breaker.REASON_RECOVERED(), 0, 10_000)
+    assert event.halted_s == receipt.timestamp - halted.since
+
+
+def test_arm_resume__before_halt_window_reverts(breaker, market_id, anyone, halted):
+    ape.chain.pending_timestamp = halted.resume_after - 1
+    with ape.reverts("CircuitBreaker: halt window not over"):
+        breaker.arm_resume(market_id, sender=anyone)
+
+
+def test_resume__in_same_block_as_arm_reverts(breaker, market_id, anyone, halted):
+    """Confirmation needs a later block; a resume without an arm is refused too."""
+    ape.chain.pending_timestamp = halted.resume_after
+    with ape.reverts("CircuitBreaker: not armed"):
+        breaker.resume(market_id, sender=anyone)
+
+
+@pytest.mark.parametrize("price, resumes", [(1.0099, True), (1.01, False)])
+def test_resume__cvd_just_below_and_at_threshold(breaker, market_id, venue, anyone, halted, price, resumes):
+    move_venue(venue, anyone, price=price)
+    ape.chain.pending_timestamp = halted.resume_after
+    if resumes:
+        breaker.arm_resume(market_id, sender=anyone)
+        breaker.resume(market_id, sender=anyone)
+        assert breaker.state(market_id) == COOLDOWN
+    else:
+        with ape.reverts("CircuitBreaker: deviation above resume threshold"):
+            breaker.arm_resume(market_id, sender=anyone)
+
+
+@pytest.mark.parametrize("depth_ratio, resumes", [(0.5001, True), (0.50, False)])
+def test_resume__depth_just_above_and_at_threshold(breaker, market_id, venue, anyone, halted, depth_ratio, resumes):
+    move_venue(venue, anyone, depth_ratio=depth_ratio)
+    ape.chain.pending_timestamp = halted.resume_after
+    if resumes:
+        breaker.arm_resume(market_id, sender=anyone)
+        breaker.resume(market_id, sender=anyone)
+        assert breaker.state(market_id) == COOLDOWN
+    else:
+        with ape.reverts("CircuitBreaker: depth below resume threshold"):
+            breaker.arm_resume(market_id, sender=anyone)
+
+
+def test_resume__relapse_between_arm_and_confirm_reverts(breaker, market_id, venue, anyone, halted):
+    ape.chain.pending_timestamp = halted.resume_after
+    breaker.arm_resume(market_id, sender=anyone)
+    move_venue(venue, anyone, depth_ratio=0.3)
+    with ape.reverts("CircuitBreaker: depth below resume threshold"):
+        breaker.resume(market_id, sender=anyone)
+    assert breaker.state(market_id) == HALTED
+
+
+def test_extend_halt__keeper_attests_critical_lce(breaker, market_id, keeper, halted):
+    receipt = breaker.extend_halt(market_id, 10_000, sender=keeper)
+    [event] = receipt.decode_logs(breaker.HaltExtended)
+    assert (event.actor, event.reason, event.lce_bps) == (keeper, breaker.REASON_LCE_CRITICAL(), 10_000)
+    assert event.new_resume_after == receipt.timestamp + 360
+
+
+def test_extend_halt__lce_below_critical_reverts(breaker, market_id, keeper, halted):
+    with ape.reverts("CircuitBreaker: attested LCE below critical"):
+        breaker.extend_halt(market_id, 9_999, sender=keeper)
+
+
+def test_extend_halt__cancels_pending_resume_arm(breaker, market_id, keeper, anyone, halted):
+    ape.chain.pending_timestamp = halted.resume_after
+    breaker.arm_resume(market_id, sender=anyone)
+    breaker.extend_halt(market_id, 10_000, sender=keeper)
+    with ape.reverts("CircuitBreaker: halt window not over"):
+        breaker.resume(market_id, sender=anyone)
+
+
+def test_extend_halt__never_past_max_halt(breaker, market_id, keeper, halted):
+    advance(14_300)
+    breaker.extend_halt(market_id, 10_000, sender=keeper)
+    assert breaker.status(market_id).resume_after == halted.lapse_at
+
+
+def test_halt__lapses_at_max_halt(breaker, market_id, venue, anyone, keeper, halted):
+    """No halt outlives max_halt without governance, even if the keeper keeps extending."""
+    move_venue(venue, anyone, price=0.9, depth_ratio=0.1)
+    breaker.extend_halt(market_id, 10_000, sender=keeper)
+    ape.chain.pending_timestamp = halted.lapse_at - 1
+    ape.chain.mine()
+    assert breaker.state(market_id) == HALTED
+    ape.chain.pending_timestamp = halted.lapse_at
+    ape.chain.mine()
+    assert breaker.state(market_id) == COOLDOWN
+    receipt = breaker.sync(market_id, sender=anyone)
+    [event] = receipt.decode_logs(breaker.StateAdvanced)
+    assert (event.reason, event.old_state, event.new_state) == (breaker.REASON_LAPSED(), HALTED, COOLDOWN)
+    assert breaker.status(market_id).state == COOLDOWN
+
+
+def test_sync__cooldown_then_auction_then_normal(breaker, market_id, anyone, governance, halted):
+    resumed = breaker.force_resume(market_id, sender=governance)
+    ape.chain.pending_timestamp = resumed.timestamp + 179
+    ape.chain.mine()
+    assert breaker.state(market_id) == COOLDOWN
+    ape.chain.pending_timestamp = resumed.timestamp + 180
+    breaker.sync(market_id, sender=anyone)
+    assert breaker.status(market_id).state == AUCTION
+    ape.chain.pending_timestamp = resumed.timestamp + 360
+    receipt = breaker.sync(market_id, sender=anyone)
+    assert [e.reason for e in receipt.decode_logs(breaker.StateAdvanced)] == [breaker.REASON_AUCTION_ELAPSED()]
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_sync__several_phases_at_once(breaker, market_id, anyone, halted):
+    ape.chain.pending_timestamp = halted.lapse_at + 360
+    receipt = breaker.sync(market_id, sender=anyone)
+    reasons = [e.reason for e in receipt.decode_logs(breaker.StateAdvanced)]
+    assert reasons == [breaker.REASON_LAPSED(), breaker.REASON_COOLDOWN_ELAPSED(), breaker.REASON_AUCTION_ELAPSED()]
+    assert breaker.status(market_id).state == NORMAL
+
+
+def test_sync__nothing_to_do_emits_nothing(breaker, market_id, anyone):
+    receipt = breaker.sync(market_id, sender=anyone)
+    assert receipt.decode_logs(breaker.StateAdvanced) == []
+
+
+def test_force_resume__governance(breaker, market_id, governance, halted):
+    receipt = breaker.force_resume(market_id, sender=governance)
+    assert receipt.decode_logs(breaker.MarketResumed)[0].reason == breaker.REASON_FORCED()
+    assert breaker.state(market_id) == COOLDOWN
+
+
+def test_force_resume__not_halted_reverts(breaker, market_id, governance):
+    with ape.reverts("CircuitBreaker: market is not halted"):
+        breaker.force_resume(market_id, sender=governance)
+
+
+def test_trip__from_cooldown_retrips(breaker, market_id, venue, anyone, governance, halted):
+    breaker.force_resume(market_id, sender=governance)
+    trip_rule_a(breaker, market_id, venue, anyone)
+    assert breaker.state(market_id) == HALTED

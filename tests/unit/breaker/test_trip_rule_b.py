@@ -1,0 +1,92 @@
+"""Rule B: a KEEPER trips when V_P and S_I hold on-chain and it attests critical LCE."""
+
+import ape
+import pytest
+
+from tests.conftest import HALTED, NORMAL
+from tests.helpers import WAD, advance, move_venue
+
+LCE = 20_000  # attested exposure, above the default critical level of 10,000 bps
+
+
+@pytest.fixture
+def fast_drop(breaker, market_id, venue, anyone):
+    """An observation at 1.0 inside the V_P window, then the price falls 15% with 8% slippage."""
+    advance(13)
+    breaker.poke(market_id, sender=anyone)
+    move_venue(venue, anyone, price=0.85, slippage_bps=800)
+
+
+def test_trip_attested__velocity_slippage_and_lce_hold(breaker, market_id, keeper, fast_drop):
+    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+    assert breaker.state(market_id) == HALTED
+    [event] = receipt.decode_logs(breaker.MarketTripped)
+    assert (event.actor, event.reason) == (keeper, breaker.REASON_RULE_B())
+    assert (event.vp_bps, event.si_bps, event.lce_bps) == (1500, 800, LCE)
+    assert event.frozen_price == WAD
+
+
+def test_trip_attested__lce_below_critical_reverts(breaker, market_id, keeper, fast_drop):
+    with ape.reverts("CircuitBreaker: attested LCE below critical"):
+        breaker.trip_attested(market_id, 9_999, sender=keeper)
+
+
+def test_trip_attested__lce_at_critical_trips(breaker, market_id, keeper, fast_drop):
+    breaker.trip_attested(market_id, 10_000, sender=keeper)
+    assert breaker.state(market_id) == HALTED
+
+
+@pytest.mark.parametrize("price, trips", [(0.8999, True), (0.90, False)])
+def test_trip_attested__velocity_just_above_and_below_threshold(breaker, market_id, venue, keeper, anyone, fast_drop,
+                                                               price, trips):
+    move_venue(venue, anyone, price=price)
+    if trips:
+        breaker.trip_attested(market_id, LCE, sender=keeper)
+        assert breaker.state(market_id) == HALTED
+    else:
+        with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
+            breaker.trip_attested(market_id, LCE, sender=keeper)
+
+
+@pytest.mark.parametrize("slippage, trips", [(501, True), (500, False)])
+def test_trip_attested__slippage_just_above_and_below_threshold(breaker, market_id, venue, keeper, anyone, fast_drop,
+                                                               slippage, trips):
+    move_venue(venue, anyone, slippage_bps=slippage)
+    if trips:
+        breaker.trip_attested(market_id, LCE, sender=keeper)
+        assert breaker.state(market_id) == HALTED
+    else:
+        with ape.reverts("CircuitBreaker: slippage impact below trip threshold"):
+            breaker.trip_attested(market_id, LCE, sender=keeper)
+
+
+def test_trip_attested__high_outside_window_reverts(breaker, market_id, venue, keeper, anyone):
+    """A high older than the V_P window does not count: the drop is not fast."""
+    advance(13)
+    breaker.poke(market_id, sender=anyone)
+    advance(301)
+    move_venue(venue, anyone, price=0.85, slippage_bps=800)
+    with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
+        breaker.trip_attested(market_id, LCE, sender=keeper)
+
+
+def test_trip_attested__keeper_cannot_trip_without_evidence(breaker, market_id, keeper):
+    """A compromised keeper with a huge attestation cannot trip a calm market."""
+    with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
+        breaker.trip_attested(market_id, 1_000_000, sender=keeper)
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_trip_attested__not_keeper_reverts(breaker, market_id, anyone, guardian, fast_drop):
+    for account in (anyone, guardian):
+        with ape.reverts("access_control: account is missing role"):
+            breaker.trip_attested(market_id, LCE, sender=account)
+
+
+def test_trip_attested__invalid_reference_still_trips_with_last_frozen_price(breaker, market_id, keeper, feed,
+                                                                           anyone, fast_drop):
+    """Rule B needs no reference price; the frozen price is the last valid one."""
+    feed.set_answer(-1, sender=anyone)
+    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].frozen_price == WAD
+    assert breaker.frozen_price(market_id) == WAD
