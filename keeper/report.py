@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 STATE_NAMES = {1: "NORMAL", 2: "HALTED", 4: "COOLDOWN", 8: "AUCTION"}
 WAD = 10**18

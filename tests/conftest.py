@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from keeper import params as P
-
 from tests.helpers import DEPTH, WAD
 
 NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8

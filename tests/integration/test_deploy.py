@@ -44,7 +44,7 @@ def test_deploy_script__bad_config_exits_with_named_field(tmp_path):
     bad.write_text((ROOT / "config" / "local.yaml").read_text().replace("params: {}", "params: {cvd_trip_bps: 1}"))
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--config", str(bad)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 2
     assert "markets.0.params: cvd_trip_bps must be between 50 and 5,000 bps (got 1)" in result.stderr

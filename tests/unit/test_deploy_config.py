@@ -51,11 +51,11 @@ def _market(**changes):
          "config: markets.0.params: cvd_trip_bps must be between 50 and 5,000 bps (got 10)"),
         ({"params": {"cvd_resume_bps": 400}},
          "config: markets.0.params: cvd_resume_bps must be below cvd_trip_bps (hysteresis)"),
-        ({"params": {"typo_bps": 1}}, "config: markets.0.params: unknown parameter 'typo_bps'; known: "
-         + ", ".join(P.BY_NAME)),
+        ({"params": {"typo_bps": 1}},
+         f"config: markets.0.params: unknown parameter 'typo_bps'; known: {', '.join(P.BY_NAME)}"),
         ({"params": {"t_dlp_s": 3_600, "t_buffer_s": 60}},
-         "config: markets.0.params: halt window N = max(t_dlp_s, t_priority_s) + t_buffer_s = 3660 s must be "
-         "between 60 and 3600 s"),
+         ("config: markets.0.params: halt window N = max(t_dlp_s, t_priority_s) + t_buffer_s = 3660 s must be "
+          "between 60 and 3600 s")),
         ({"venue": {}}, "config: markets.0.venue: give exactly one of 'address' or 'mock'"),
         ({"venue": {"mock": {"price": -1, "depth_usd": 1}}},
          "config: markets.0.venue.mock.price: Input should be greater than 0"),

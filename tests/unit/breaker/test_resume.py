@@ -16,7 +16,9 @@ def halted(breaker, market_id, venue, anyone):
 
 def test_resume__after_halt_window_with_recovery(breaker, market_id, anyone, halted):
     ape.chain.pending_timestamp = halted.resume_after
-    breaker.arm_resume(market_id, sender=anyone)
+    arm = breaker.arm_resume(market_id, sender=anyone)
+    [armed] = arm.decode_logs(breaker.ResumeArmed)
+    assert (armed.actor, armed.cvd_bps, armed.rl_bps, armed.expires_at) == (anyone, 0, 10_000, arm.timestamp + 120)
     receipt = breaker.resume(market_id, sender=anyone)
     assert breaker.state(market_id) == COOLDOWN
     [event] = receipt.decode_logs(breaker.MarketResumed)

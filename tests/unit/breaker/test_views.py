@@ -1,0 +1,49 @@
+"""Views: state, status, indicators, halt window, consumers, parameter bounds."""
+
+import ape
+
+from tests.conftest import HALTED, NORMAL
+from tests.helpers import WAD, crash
+
+
+def test_state__normal_after_registration(breaker, market_id):
+    assert breaker.state(market_id) == NORMAL
+    assert breaker.status(market_id).state == NORMAL
+
+
+def test_views__unknown_market_reverts(breaker, market_id):
+    for view in (breaker.state, breaker.status, breaker.indicators, breaker.halt_window):
+        with ape.reverts("CircuitBreaker: unknown market"):
+            view(market_id + 1)
+
+
+def test_indicators__crash(breaker, market_id, venue, anyone):
+    crash(venue, anyone)
+    ind = breaker.indicators(market_id)
+    assert (ind.spot, ind.reference, ind.reference_valid) == (9 * WAD // 10, WAD, True)
+    assert (ind.cvd_bps, ind.rl_bps, ind.si_bps) == (1000, 1000, 0)
+
+
+def test_indicators__invalid_reference_reads_zero_cvd(breaker, market_id, venue, feed, anyone):
+    crash(venue, anyone)
+    feed.set_answer(0, sender=anyone)
+    ind = breaker.indicators(market_id)
+    assert (ind.reference, ind.reference_valid, ind.cvd_bps) == (0, False, 0)
+
+
+def test_indicators__unfillable_notional_reads_full_slippage(breaker, market_id, venue, anyone):
+    venue.set_slippage_bps(10_000, sender=anyone)
+    assert breaker.indicators(market_id).si_bps == 10_000
+
+
+def test_param_bounds__unknown_key_reverts(breaker):
+    with ape.reverts("CircuitBreaker: unknown parameter"):
+        breaker.param_bounds(18)
+
+
+def test_status__halted_fields(breaker, market_id, guardian):
+    receipt = breaker.guardian_trip(market_id, sender=guardian)
+    s = breaker.status(market_id)
+    assert (s.state, s.since, s.resume_after, s.lapse_at) == (
+        HALTED, receipt.timestamp, receipt.timestamp + 360, receipt.timestamp + 14_400)
+    assert (s.trip_day, s.trips_today) == (receipt.timestamp // 86_400, 1)
