@@ -37,10 +37,10 @@ test: $(BUILD_STAMP)
 	ape test tests -q -p no:cacheprovider
 
 demo: $(BUILD_STAMP)
-	ape run demo
+	ape run demo -v WARNING
 
 bench: $(BUILD_STAMP)
-	ape run bench
+	ape run bench -v WARNING
 
 deploy: $(BUILD_STAMP)
 	ape run deploy --config $(or $(CONFIG),config/local.yaml)
