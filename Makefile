@@ -11,7 +11,7 @@ NPM_STAMP := node_modules/.installed
 BUILD_STAMP := .build/.compiled
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: install compile test test-fast demo bench deploy lint clean
+.PHONY: install compile test test-fork demo bench deploy lint clean
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
@@ -33,8 +33,14 @@ $(BUILD_STAMP): $(PY_STAMP) $(NPM_STAMP) $(CONTRACTS) ape-config.yaml
 
 compile: $(BUILD_STAMP)
 
+# The whole suite: everything on a local anvil, then the forked-mainnet suite (offline unless
+# FORK_RPC_URL is set), which runs in its own session because it switches networks.
 test: $(BUILD_STAMP)
-	ape test tests -q -p no:cacheprovider
+	ape test tests -q -p no:cacheprovider --ignore=tests/fork
+	$(MAKE) --no-print-directory test-fork
+
+test-fork: $(BUILD_STAMP)
+	ape test tests/fork -q -p no:cacheprovider --disable-isolation
 
 demo: $(BUILD_STAMP)
 	ape run demo -v WARNING

@@ -1,0 +1,116 @@
+# pragma version ~=0.4.3
+"""
+@title Uniswap V2 pair as a breaker venue
+@custom:contract-name UniswapV2Venue
+@license MIT
+@notice Reads a Uniswap V2 pair we do not control through `IVenue`. Prices and values are in
+        the debt token per whole collateral token, scaled to 18 decimals whatever the tokens'
+        decimals. Everything derives from the reserves (x*y=k), so it is exact for the pair
+        and costs one `getReserves` call.
+@custom:kill Stateless: governance stops using it by registering another venue.
+"""
+
+from ..interfaces import IVenue
+
+implements: IVenue
+
+
+interface IUniswapV2Pair:
+    def getReserves() -> (uint112, uint112, uint32): view
+    def token0() -> address: view
+    def token1() -> address: view
+
+interface IERC20Decimals:
+    def decimals() -> uint8: view
+
+
+# @dev One in basis points, and the Uniswap V2 swap fee (0.3%) as the share kept.
+BPS: constant(uint256) = 10_000
+FEE_KEPT_BPS: constant(uint256) = 9_970
+WAD: constant(uint256) = 10**18
+
+# @dev The pair, which side is collateral, and the factors that scale each side to 18 decimals.
+PAIR: public(immutable(address))
+COLLATERAL: public(immutable(address))
+COLLATERAL_IS_TOKEN0: immutable(bool)
+COLLATERAL_SCALE: immutable(uint256)
+DEBT_SCALE: immutable(uint256)
+
+
+@deploy
+def __init__(pair: address, collateral: address):
+    """
+    @param pair The Uniswap V2 pair.
+    @param collateral The pair's token that is the market's collateral; the other is debt.
+    """
+    token0: address = staticcall IUniswapV2Pair(pair).token0()
+    token1: address = staticcall IUniswapV2Pair(pair).token1()
+    assert collateral == token0 or collateral == token1, "UniswapV2Venue: collateral not in pair"
+    debt: address = token1 if collateral == token0 else token0
+    collateral_decimals: uint256 = convert(staticcall IERC20Decimals(collateral).decimals(), uint256)
+    debt_decimals: uint256 = convert(staticcall IERC20Decimals(debt).decimals(), uint256)
+    assert collateral_decimals <= 18 and debt_decimals <= 18, "UniswapV2Venue: more than 18 decimals"
+    PAIR = pair
+    COLLATERAL = collateral
+    COLLATERAL_IS_TOKEN0 = collateral == token0
+    COLLATERAL_SCALE = 10 ** (18 - collateral_decimals)
+    DEBT_SCALE = 10 ** (18 - debt_decimals)
+
+
+@external
+@view
+def spot_price() -> uint256:
+    """
+    @notice Marginal price y / x, 18 decimals.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    x, y = self._reserves()
+    return y * WAD // x
+
+
+@external
+@view
+def depth(band_bps: uint256) -> uint256:
+    """
+    @notice Debt value that sellers take out while the price falls by `band_bps`:
+            with y' = y * sqrt(1 - band), depth = y - y'.
+    """
+    assert band_bps < BPS, "UniswapV2Venue: band must be below 100%"
+    x: uint256 = 0
+    y: uint256 = 0
+    x, y = self._reserves()
+    root: uint256 = isqrt((BPS - band_bps) * WAD * WAD // BPS)
+    return y * (WAD - root) // WAD
+
+
+@external
+@view
+def exec_price(notional: uint256) -> uint256:
+    """
+    @notice Average price of a sell of collateral worth `notional` at spot, after the 0.3% fee.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    x, y = self._reserves()
+    dx: uint256 = notional * x // y
+    if dx == 0:
+        return y * WAD // x
+    dy: uint256 = y * dx * FEE_KEPT_BPS // (x * BPS + dx * FEE_KEPT_BPS)
+    return dy * WAD // dx
+
+
+@internal
+@view
+def _reserves() -> (uint256, uint256):
+    """
+    @dev (collateral, debt) reserves scaled to 18 decimals; reverts on an empty pair.
+    """
+    r0: uint112 = 0
+    r1: uint112 = 0
+    ts: uint32 = 0
+    r0, r1, ts = staticcall IUniswapV2Pair(PAIR).getReserves()
+    x: uint256 = convert(r0 if COLLATERAL_IS_TOKEN0 else r1, uint256) * COLLATERAL_SCALE
+    y: uint256 = convert(r1 if COLLATERAL_IS_TOKEN0 else r0, uint256) * DEBT_SCALE
+    assert x > 0 and y > 0, "UniswapV2Venue: empty pair"
+    return x, y
