@@ -47,3 +47,18 @@ def test_status__halted_fields(breaker, market_id, guardian):
     assert (s.state, s.since, s.resume_after, s.lapse_at) == (
         HALTED, receipt.timestamp, receipt.timestamp + 360, receipt.timestamp + 14_400)
     assert (s.trip_day, s.trips_today) == (receipt.timestamp // 86_400, 1)
+
+
+REASON_CODES = {
+    "REASON_RULE_A": 1, "REASON_RULE_B": 2, "REASON_GUARDIAN": 3, "REASON_RECOVERED": 4, "REASON_LAPSED": 5,
+    "REASON_FORCED": 6, "REASON_COOLDOWN_ELAPSED": 7, "REASON_AUCTION_ELAPSED": 8, "REASON_LCE_CRITICAL": 9,
+}
+
+
+def test_reason_codes__are_the_documented_values(breaker):
+    """Indexers and the keeper decode events by these numbers: they are part of the interface."""
+    assert {name: getattr(breaker, name)() for name in REASON_CODES} == REASON_CODES
+
+
+def test_halt_window_bounds__are_the_documented_values(breaker):
+    assert (breaker.MIN_HALT_WINDOW(), breaker.MAX_HALT_WINDOW()) == (60, 3_600)
