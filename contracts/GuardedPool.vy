@@ -1,0 +1,727 @@
+# pragma version ~=0.4.3
+"""
+@title GuardedPool: a constant-product AMM protected by the circuit breaker
+@custom:contract-name GuardedPool
+@license MIT
+@notice One collateral/debt pair (any decimals up to 18), x * y = k with a swap fee on the
+        input, LP shares as an ERC-20. The pool is a venue the breaker watches (`IVenue`)
+        and a consumer it notifies (`IBreakerConsumer`).
+
+        Glossary (prices and values in debt units per whole collateral unit, 18 decimals):
+          x, y   collateral and debt reserves in raw token units
+          X, Y   the same scaled to 18 decimals (x * COLLATERAL_SCALE, y * DEBT_SCALE)
+          p      spot price Y * 1e18 / X
+          k      x * y; grows with fees and deposits, shrinks only by proportional withdrawal
+          f      swap fee in bps, taken from the input
+          c      band centre: the reference oracle's price, cached with its time
+          b      band width in bps; a sell may not leave p below c * (1 - b), a buy may not
+                 leave p above c * (1 + b)
+
+        Breaker coupling: the breaker pushes every stored transition to `on_breaker_state`;
+        the state is cached next to the reserves, in the slot a swap reads anyway. Swaps run
+        only in NORMAL. Adding liquidity works in every state; proportional withdrawal works
+        in every state and never calls anything but the two tokens.
+
+        Price band (Limit Up-Limit Down) in NORMAL, when a reference oracle is set: the
+        centre is refreshed from `IReferenceOracle.latest()` by the first swap after
+        `refresh_s` seconds (and by anyone through `refresh_band`), so a swap calls the
+        oracle at most once per `refresh_s`. When the reference is invalid (below quorum),
+        the last centre keeps serving until it is `max_age_s` old; after that swaps revert
+        (fail closed) until the reference is valid again. On reopening (any state -> NORMAL)
+        the centre is marked stale, so the first swap after a halt re-reads the reference.
+        The check is one-sided per direction: a trade that moves the price toward the
+        centre is always allowed, so arbitrage can bring back a pool that the reference
+        left outside its band; no trade can push the price further outside.
+
+        Reserves are internal accounting: tokens sent to the pool without a call are not
+        counted, and fee-on-transfer or rebasing tokens are not supported.
+
+        Unguarded variant: `breaker` and `oracle` set to empty(address). The state stays
+        NORMAL and the band is never read (same bytecode, for the gas comparison).
+@custom:kill Governance cannot pause the pool by itself: the breaker's guardian halts swaps
+        (`guardian_trip`), LPs withdraw their share in every state. An unguarded pool has no
+        kill switch; its LPs withdraw.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+from snekmate.auth import ownable
+from snekmate.tokens import erc20
+from .interfaces import IBreakerConsumer
+from .interfaces import IGuardedPool
+from .interfaces import IReferenceOracle
+from .interfaces import IVenue
+
+implements: IBreakerConsumer
+implements: IGuardedPool
+implements: IVenue
+
+initializes: ownable
+initializes: erc20[ownable := ownable]
+
+exports: (
+    erc20.transfer,
+    erc20.transferFrom,
+    erc20.approve,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.totalSupply,
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+    erc20.permit,
+    erc20.nonces,
+    erc20.DOMAIN_SEPARATOR,
+    ownable.owner,
+    ownable.transfer_ownership,
+    ownable.renounce_ownership,
+)
+
+
+# @dev Unpacked view of the band word (see `band()`).
+struct Band:
+    centre: uint256
+    updated_at: uint256
+    width_bps: uint256
+    refresh_s: uint256
+    max_age_s: uint256
+
+
+# @dev One in basis points.
+BPS: constant(uint256) = 10_000
+# @dev One in 18-decimal fixed point.
+WAD: constant(uint256) = 10**18
+# @dev Most decimals a pool token may have (prices are scaled up to 18 decimals).
+MAX_TOKEN_DECIMALS: constant(uint256) = 18
+# @dev Shares minted to DEAD at the first deposit and never redeemable (keeps supply > 0).
+MINIMUM_LIQUIDITY: public(constant(uint256)) = 1_000
+# @dev Holder of the locked minimum liquidity.
+DEAD: constant(address) = 0x000000000000000000000000000000000000dEaD
+# @dev Largest reserve (raw units): two reserves, the state and the fee share one slot.
+MAX_RESERVE: public(constant(uint256)) = 2**112 - 1
+# @dev Largest notional `exec_price` quotes; above it the sell is reported unfillable.
+MAX_NOTIONAL: constant(uint256) = 2**128
+
+# @dev The breaker's `State` flag values, as pushed to `on_breaker_state`.
+NORMAL: public(constant(uint256)) = 1
+HALTED: public(constant(uint256)) = 2
+COOLDOWN: public(constant(uint256)) = 4
+AUCTION: public(constant(uint256)) = 8
+
+# @dev Swap fee bounds, bps of the input (UniV2 charges 30).
+MIN_FEE_BPS: public(constant(uint256)) = 0
+MAX_FEE_BPS: public(constant(uint256)) = 100
+# @dev Band width bounds, bps of the centre (equity LULD bands run 5-20%).
+MIN_BAND_BPS: public(constant(uint256)) = 10
+MAX_BAND_BPS: public(constant(uint256)) = 5_000
+# @dev Bounds of the age after which a swap re-reads the reference (one block to one hour).
+MIN_BAND_REFRESH_S: public(constant(uint256)) = 12
+MAX_BAND_REFRESH_S: public(constant(uint256)) = 3_600
+# @dev Bounds of the age after which a centre the reference cannot refresh stops swaps;
+#      also at least the refresh interval.
+MIN_BAND_MAX_AGE_S: public(constant(uint256)) = 60
+MAX_BAND_MAX_AGE_S: public(constant(uint256)) = 86_400
+
+# @dev Layout of the pool word: x (112 bits) | y (112) | state (8) | fee (16).
+Y_SHIFT: constant(uint256) = 112
+STATE_SHIFT: constant(uint256) = 224
+FEE_SHIFT: constant(uint256) = 232
+# @dev Layout of the band word: centre (128) | updated_at (40) | width (16) | refresh (16) | max age (32).
+UPDATED_SHIFT: constant(uint256) = 128
+WIDTH_SHIFT: constant(uint256) = 168
+REFRESH_SHIFT: constant(uint256) = 184
+MAX_AGE_SHIFT: constant(uint256) = 200
+MASK_8: constant(uint256) = 2**8 - 1
+MASK_16: constant(uint256) = 2**16 - 1
+MASK_32: constant(uint256) = 2**32 - 1
+MASK_40: constant(uint256) = 2**40 - 1
+MASK_112: constant(uint256) = 2**112 - 1
+MASK_128: constant(uint256) = 2**128 - 1
+# @dev Centre and time bits of the band word (what a refresh rewrites).
+CENTRE_AND_TIME: constant(uint256) = 2**168 - 1
+
+
+# @dev The collateral asset (sold in a crash) and the debt asset (quote).
+COLLATERAL: public(immutable(address))
+DEBT: public(immutable(address))
+# @dev 10**(18 - decimals) of each token: raw units to 18 decimals.
+COLLATERAL_SCALE: public(immutable(uint256))
+DEBT_SCALE: public(immutable(uint256))
+# @dev The breaker allowed to push state, and the market it pushes; empty when unguarded.
+BREAKER: public(immutable(address))
+MARKET_ID: public(immutable(uint256))
+# @dev The reference oracle the band is centred on; empty means no band.
+ORACLE: public(immutable(address))
+
+
+# @dev Reserves, cached breaker state and fee, packed: the one slot every swap reads and writes.
+_pool: uint256
+# @dev Price band, packed: centre, when it was read, width, refresh interval, max age.
+_band: uint256
+
+
+@deploy
+def __init__(
+    collateral: address,
+    debt: address,
+    fee_bps: uint256,
+    breaker: address,
+    market_id: uint256,
+    oracle: address,
+    band_bps: uint256,
+    band_refresh_s: uint256,
+    band_max_age_s: uint256,
+    owner: address,
+    name: String[25],
+    symbol: String[5],
+):
+    """
+    @param collateral The asset sold in a crash (priced by the reference oracle).
+    @param debt The quote asset prices are expressed in.
+    @param fee_bps Swap fee, in [MIN_FEE_BPS, MAX_FEE_BPS].
+    @param breaker The CircuitBreaker that pushes this market's state; empty for none.
+    @param market_id The breaker market whose state halts this pool.
+    @param oracle The reference oracle the band is centred on; empty for no band.
+    @param band_bps Band half-width, in [MIN_BAND_BPS, MAX_BAND_BPS].
+    @param band_refresh_s Age after which a swap re-reads the reference.
+    @param band_max_age_s Age after which a centre the reference cannot refresh stops swaps.
+    @param owner Governance: sets the fee and band parameters.
+    """
+    ownable.__init__()
+    erc20.__init__(name, symbol, 18, name, "1")
+    assert owner != empty(address), "GuardedPool: owner is the zero address"
+    ownable._transfer_ownership(owner)
+
+    assert collateral.is_contract and debt.is_contract, "GuardedPool: token is not a contract"
+    assert collateral != debt, "GuardedPool: identical tokens"
+    assert breaker == empty(address) or breaker.is_contract, "GuardedPool: breaker is not a contract"
+    assert oracle == empty(address) or oracle.is_contract, "GuardedPool: oracle is not a contract"
+    collateral_decimals: uint256 = convert(staticcall IERC20Detailed(collateral).decimals(), uint256)
+    debt_decimals: uint256 = convert(staticcall IERC20Detailed(debt).decimals(), uint256)
+    assert collateral_decimals <= MAX_TOKEN_DECIMALS and debt_decimals <= MAX_TOKEN_DECIMALS, "GuardedPool: token decimals above 18"
+
+    self._check_fee(fee_bps)
+    self._check_band_width(band_bps)
+    self._check_band_timing(band_refresh_s, band_max_age_s)
+
+    COLLATERAL = collateral
+    DEBT = debt
+    COLLATERAL_SCALE = 10 ** (MAX_TOKEN_DECIMALS - collateral_decimals)
+    DEBT_SCALE = 10 ** (MAX_TOKEN_DECIMALS - debt_decimals)
+    BREAKER = breaker
+    MARKET_ID = market_id
+    ORACLE = oracle
+
+    self._pool = (NORMAL << STATE_SHIFT) | (fee_bps << FEE_SHIFT)
+    self._band = (band_bps << WIDTH_SHIFT) | (band_refresh_s << REFRESH_SHIFT) | (band_max_age_s << MAX_AGE_SHIFT)
+    log IGuardedPool.FeeSet(actor=msg.sender, old=0, new=fee_bps)
+    log IGuardedPool.BandWidthSet(actor=msg.sender, old=0, new=band_bps)
+    log IGuardedPool.BandTimingSet(
+        actor=msg.sender, old_refresh_s=0, new_refresh_s=band_refresh_s, old_max_age_s=0,
+        new_max_age_s=band_max_age_s,
+    )
+
+
+# ---------------------------------------------------------------- trading
+
+
+@external
+@nonreentrant
+def swap(
+    sell_collateral: bool,
+    amount_in: uint256,
+    min_amount_out: uint256,
+    deadline: uint256,
+    receiver: address = msg.sender,
+) -> uint256:
+    """
+    @notice Sells `amount_in` collateral for debt (`sell_collateral`) or debt for collateral.
+    @dev Reverts while the breaker state is not NORMAL, and in NORMAL when the post-trade
+         price leaves the band on the side the trade moves it to. The input is pulled with
+         `transferFrom`; fee-on-transfer tokens are not supported.
+    @param sell_collateral True to sell collateral, False to buy it with the debt asset.
+    @param amount_in Input amount, raw units of the input token.
+    @param min_amount_out Least output accepted, raw units of the output token.
+    @param deadline Latest block timestamp at which the swap may execute.
+    @param receiver Who receives the output.
+    @return The output amount.
+    """
+    assert block.timestamp <= deadline, "GuardedPool: deadline passed"
+    w: uint256 = self._pool
+    state: uint256 = (w >> STATE_SHIFT) & MASK_8
+    if state != NORMAL:
+        self._raise_closed(state)
+    x: uint256 = w & MASK_112
+    y: uint256 = (w >> Y_SHIFT) & MASK_112
+    fee_bps: uint256 = w >> FEE_SHIFT
+
+    r_in: uint256 = y
+    r_out: uint256 = x
+    if sell_collateral:
+        r_in = x
+        r_out = y
+    assert r_in + amount_in <= MAX_RESERVE, "GuardedPool: reserve overflow"
+    amount_out: uint256 = self._amount_out(amount_in, r_in, r_out, fee_bps)
+    assert amount_out > 0, "GuardedPool: output is zero"
+    assert amount_out >= min_amount_out, "GuardedPool: output below minimum"
+    r_in += amount_in
+    r_out -= amount_out
+
+    token_in: address = DEBT
+    token_out: address = COLLATERAL
+    if sell_collateral:
+        x = r_in
+        y = r_out
+        token_in = COLLATERAL
+        token_out = DEBT
+    else:
+        x = r_out
+        y = r_in
+    if ORACLE != empty(address):
+        # Price band, one-sided (see `_refresh_centre` for the centre). Unchecked arithmetic
+        # cannot overflow: x, y < 2**112, scales and WAD < 2**60, centre < 2**128, width < BPS,
+        # and x > 0 after any swap.
+        b: uint256 = self._band
+        centre: uint256 = b & MASK_128
+        if block.timestamp > unsafe_add((b >> UPDATED_SHIFT) & MASK_40, (b >> REFRESH_SHIFT) & MASK_16):
+            centre = self._refresh_centre(b)
+        width: uint256 = (b >> WIDTH_SHIFT) & MASK_16
+        numerator: uint256 = unsafe_mul(unsafe_mul(y, DEBT_SCALE), WAD)
+        denominator: uint256 = unsafe_mul(x, COLLATERAL_SCALE)
+        if sell_collateral:
+            assert unsafe_mul(unsafe_div(numerator, denominator), BPS) >= unsafe_mul(centre, unsafe_sub(BPS, width)), "GuardedPool: price below band"
+        else:
+            price_up: uint256 = unsafe_div(unsafe_add(numerator, unsafe_sub(denominator, 1)), denominator)
+            assert unsafe_mul(price_up, BPS) <= unsafe_mul(centre, unsafe_add(BPS, width)), "GuardedPool: price above band"
+
+    self._pool = (w & ~MASK_112 & ~(MASK_112 << Y_SHIFT)) | x | (y << Y_SHIFT)
+    assert extcall IERC20(token_in).transferFrom(msg.sender, self, amount_in, default_return_value=True), "GuardedPool: transfer in failed"
+    assert extcall IERC20(token_out).transfer(receiver, amount_out, default_return_value=True), "GuardedPool: transfer out failed"
+    log IGuardedPool.Swapped(
+        trader=msg.sender, receiver=receiver, sell_collateral=sell_collateral, amount_in=amount_in,
+        amount_out=amount_out, fee=amount_in * fee_bps // BPS, reserve_collateral=x, reserve_debt=y,
+    )
+    return amount_out
+
+
+@external
+@nonreentrant
+def add_liquidity(
+    max_collateral: uint256,
+    max_debt: uint256,
+    min_shares: uint256,
+    deadline: uint256,
+    receiver: address = msg.sender,
+) -> uint256:
+    """
+    @notice Deposits both assets in the pool's current ratio (the first deposit sets the
+            ratio) and mints LP shares. Allowed in every breaker state: it does not move
+            the price.
+    @dev Takes at most `max_collateral` and `max_debt`, rounding what it takes up and the
+         shares down. The first deposit locks MINIMUM_LIQUIDITY shares at DEAD.
+    @param max_collateral Most collateral to deposit, raw units.
+    @param max_debt Most debt asset to deposit, raw units.
+    @param min_shares Least shares accepted.
+    @param deadline Latest block timestamp at which the deposit may execute.
+    @param receiver Who receives the shares.
+    @return The shares minted to `receiver`.
+    """
+    assert block.timestamp <= deadline, "GuardedPool: deadline passed"
+    w: uint256 = self._pool
+    x: uint256 = w & MASK_112
+    y: uint256 = (w >> Y_SHIFT) & MASK_112
+    supply: uint256 = erc20.totalSupply
+
+    shares: uint256 = 0
+    amount_x: uint256 = max_collateral
+    amount_y: uint256 = max_debt
+    if supply == 0:
+        assert max_collateral <= MAX_RESERVE and max_debt <= MAX_RESERVE, "GuardedPool: reserve overflow"
+        shares = isqrt(max_collateral * max_debt)
+        assert shares > MINIMUM_LIQUIDITY, "GuardedPool: initial liquidity too small"
+        erc20._mint(DEAD, MINIMUM_LIQUIDITY)
+        shares -= MINIMUM_LIQUIDITY
+    else:
+        shares = min(max_collateral * supply // x, max_debt * supply // y)
+        amount_x = self._div_up(shares * x, supply)
+        amount_y = self._div_up(shares * y, supply)
+    assert shares > 0, "GuardedPool: zero shares"
+    assert shares >= min_shares, "GuardedPool: shares below minimum"
+    x += amount_x
+    y += amount_y
+    assert x <= MAX_RESERVE and y <= MAX_RESERVE, "GuardedPool: reserve overflow"
+
+    self._pool = (w & ~MASK_112 & ~(MASK_112 << Y_SHIFT)) | x | (y << Y_SHIFT)
+    erc20._mint(receiver, shares)
+    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount_x, default_return_value=True), "GuardedPool: transfer in failed"
+    assert extcall IERC20(DEBT).transferFrom(msg.sender, self, amount_y, default_return_value=True), "GuardedPool: transfer in failed"
+    log IGuardedPool.LiquidityAdded(
+        provider=msg.sender, receiver=receiver, collateral=amount_x, debt=amount_y, shares=shares,
+        reserve_collateral=x, reserve_debt=y, supply=erc20.totalSupply,
+    )
+    return shares
+
+
+@external
+@nonreentrant
+def remove_liquidity(
+    shares: uint256,
+    min_collateral: uint256,
+    min_debt: uint256,
+    receiver: address = msg.sender,
+) -> (uint256, uint256):
+    """
+    @notice Burns `shares` for the same fraction of both reserves. Works in every breaker
+            state, with or without a valid reference: LP funds are never locked.
+    @dev Rounds both amounts down. Calls nothing but the two token transfers.
+    @param shares LP shares to burn from the caller.
+    @param min_collateral Least collateral accepted, raw units.
+    @param min_debt Least debt asset accepted, raw units.
+    @param receiver Who receives both assets.
+    @return (collateral, debt) paid out.
+    """
+    w: uint256 = self._pool
+    x: uint256 = w & MASK_112
+    y: uint256 = (w >> Y_SHIFT) & MASK_112
+    supply: uint256 = erc20.totalSupply
+    assert shares > 0, "GuardedPool: zero shares"
+    erc20._burn(msg.sender, shares)
+    amount_x: uint256 = shares * x // supply
+    amount_y: uint256 = shares * y // supply
+    assert amount_x >= min_collateral, "GuardedPool: collateral below minimum"
+    assert amount_y >= min_debt, "GuardedPool: debt below minimum"
+
+    x -= amount_x
+    y -= amount_y
+    self._pool = (w & ~MASK_112 & ~(MASK_112 << Y_SHIFT)) | x | (y << Y_SHIFT)
+    assert extcall IERC20(COLLATERAL).transfer(receiver, amount_x, default_return_value=True), "GuardedPool: transfer out failed"
+    assert extcall IERC20(DEBT).transfer(receiver, amount_y, default_return_value=True), "GuardedPool: transfer out failed"
+    log IGuardedPool.LiquidityRemoved(
+        provider=msg.sender, receiver=receiver, collateral=amount_x, debt=amount_y, shares=shares,
+        reserve_collateral=x, reserve_debt=y, supply=supply - shares,
+    )
+    return amount_x, amount_y
+
+
+# ---------------------------------------------------------------- breaker and band
+
+
+@external
+@nonreentrant
+def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
+    """
+    @notice The breaker pushes every stored transition of its market here.
+    @dev Only the configured breaker, only for the configured market. Entering NORMAL from
+         any other state marks the band centre stale, so the first swap after a halt
+         re-reads the reference. Nonreentrant: a token hook cannot change the state in the
+         middle of a swap (the breaker's transition reverts instead).
+    @param market_id The breaker market.
+    @param state The breaker's State flag value (NORMAL=1, HALTED=2, COOLDOWN=4, AUCTION=8).
+    @param frozen_price The last valid reference price captured at the trip (logged).
+    """
+    assert msg.sender == BREAKER, "GuardedPool: caller is not the breaker"
+    assert market_id == MARKET_ID, "GuardedPool: wrong market"
+    assert state == NORMAL or state == HALTED or state == COOLDOWN or state == AUCTION, "GuardedPool: unknown breaker state"
+    w: uint256 = self._pool
+    old_state: uint256 = (w >> STATE_SHIFT) & MASK_8
+    self._pool = (w & ~(MASK_8 << STATE_SHIFT)) | (state << STATE_SHIFT)
+    if state == NORMAL and old_state != NORMAL:
+        self._band = self._band & ~(MASK_40 << UPDATED_SHIFT)
+    log IGuardedPool.BreakerStateChanged(
+        market_id=market_id, actor=msg.sender, old_state=old_state, new_state=state, frozen_price=frozen_price
+    )
+
+
+@external
+@nonreentrant
+def refresh_band() -> uint256:
+    """
+    @notice Re-centres the price band on the reference price now. Permissionless: the
+            centre can only become the reference oracle's own valid price.
+    @dev Reverts when the pool has no band or the reference is invalid (the old centre is
+         then kept, and stops swaps once it is `max_age_s` old).
+    @return The new centre, 18 decimals.
+    """
+    assert ORACLE != empty(address), "GuardedPool: pool has no price band"
+    b: uint256 = self._band
+    price: uint256 = 0
+    valid_feeds: uint256 = 0
+    price, valid_feeds = staticcall IReferenceOracle(ORACLE).latest()
+    assert price > 0 and price <= MASK_128, "GuardedPool: reference price invalid"
+    self._band = (b & ~CENTRE_AND_TIME) | (block.timestamp << UPDATED_SHIFT) | price
+    log IGuardedPool.BandRefreshed(actor=msg.sender, old_centre=b & MASK_128, new_centre=price, valid_feeds=valid_feeds)
+    return price
+
+
+# ---------------------------------------------------------------- governance
+
+
+@external
+@nonreentrant
+def set_fee_bps(new_fee_bps: uint256):
+    """
+    @notice Sets the swap fee.
+    @dev Only the owner (governance). Bounds [MIN_FEE_BPS, MAX_FEE_BPS].
+    """
+    ownable._check_owner()
+    self._check_fee(new_fee_bps)
+    w: uint256 = self._pool
+    self._pool = (w & ~(MASK_16 << FEE_SHIFT)) | (new_fee_bps << FEE_SHIFT)
+    log IGuardedPool.FeeSet(actor=msg.sender, old=w >> FEE_SHIFT, new=new_fee_bps)
+
+
+@external
+@nonreentrant
+def set_band_bps(new_band_bps: uint256):
+    """
+    @notice Sets the band half-width around the reference price.
+    @dev Only the owner (governance). Bounds [MIN_BAND_BPS, MAX_BAND_BPS].
+    """
+    ownable._check_owner()
+    self._check_band_width(new_band_bps)
+    b: uint256 = self._band
+    self._band = (b & ~(MASK_16 << WIDTH_SHIFT)) | (new_band_bps << WIDTH_SHIFT)
+    log IGuardedPool.BandWidthSet(actor=msg.sender, old=(b >> WIDTH_SHIFT) & MASK_16, new=new_band_bps)
+
+
+@external
+@nonreentrant
+def set_band_timing(new_refresh_s: uint256, new_max_age_s: uint256):
+    """
+    @notice Sets when a swap re-reads the reference, and how old a centre may serve while
+            the reference is invalid.
+    @dev Only the owner (governance). Bounds [MIN_BAND_REFRESH_S, MAX_BAND_REFRESH_S] and
+         [MIN_BAND_MAX_AGE_S, MAX_BAND_MAX_AGE_S], refresh <= max age.
+    """
+    ownable._check_owner()
+    self._check_band_timing(new_refresh_s, new_max_age_s)
+    b: uint256 = self._band
+    self._band = (
+        (b & ~(MASK_16 << REFRESH_SHIFT) & ~(MASK_32 << MAX_AGE_SHIFT))
+        | (new_refresh_s << REFRESH_SHIFT)
+        | (new_max_age_s << MAX_AGE_SHIFT)
+    )
+    log IGuardedPool.BandTimingSet(
+        actor=msg.sender,
+        old_refresh_s=(b >> REFRESH_SHIFT) & MASK_16,
+        new_refresh_s=new_refresh_s,
+        old_max_age_s=(b >> MAX_AGE_SHIFT) & MASK_32,
+        new_max_age_s=new_max_age_s,
+    )
+
+
+# ---------------------------------------------------------------- IVenue views
+
+
+@external
+@view
+@nonreentrant
+def spot_price() -> uint256:
+    """
+    @notice Marginal price of one collateral unit in debt units, 18 decimals (0 when empty).
+    """
+    w: uint256 = self._pool
+    return self._price(w & MASK_112, (w >> Y_SHIFT) & MASK_112)
+
+
+@external
+@view
+@nonreentrant
+def depth(band_bps: uint256) -> uint256:
+    """
+    @notice Debt value (18 decimals) the pool pays out to sellers before its price falls by
+            `band_bps`: Y * (1 - sqrt(1 - b)), exact on the x * y = k curve (the fee only
+            adds to it and is not counted).
+    @dev A band of 100% or more returns all of Y.
+    """
+    y18: uint256 = ((self._pool >> Y_SHIFT) & MASK_112) * DEBT_SCALE
+    if band_bps >= BPS:
+        return y18
+    root: uint256 = isqrt((BPS - band_bps) * WAD * WAD // BPS)
+    return y18 * (WAD - root) // WAD
+
+
+@external
+@view
+@nonreentrant
+def exec_price(notional: uint256) -> uint256:
+    """
+    @notice Average execution price (18 decimals, fee included) of a sell of collateral
+            worth `notional` debt units (18 decimals) at the spot price.
+    @return 0 when the pool is empty or the sell is unfillable (above the reserve bound);
+            the spot price for a sell too small to be one raw collateral unit.
+    """
+    w: uint256 = self._pool
+    x: uint256 = w & MASK_112
+    y: uint256 = (w >> Y_SHIFT) & MASK_112
+    spot: uint256 = self._price(x, y)
+    if spot == 0 or notional > MAX_NOTIONAL:
+        return 0
+    amount_in: uint256 = notional * WAD // spot // COLLATERAL_SCALE
+    if amount_in == 0:
+        return spot
+    if amount_in > MAX_RESERVE - x:
+        return 0
+    amount_out: uint256 = self._amount_out(amount_in, x, y, w >> FEE_SHIFT)
+    return amount_out * DEBT_SCALE * WAD // (amount_in * COLLATERAL_SCALE)
+
+
+# ---------------------------------------------------------------- other views
+
+
+@external
+@view
+@nonreentrant
+def get_amount_out(sell_collateral: bool, amount_in: uint256) -> uint256:
+    """
+    @notice What `swap` pays for `amount_in` now, ignoring the breaker state and the band.
+    """
+    w: uint256 = self._pool
+    x: uint256 = w & MASK_112
+    y: uint256 = (w >> Y_SHIFT) & MASK_112
+    if sell_collateral:
+        return self._amount_out(amount_in, x, y, w >> FEE_SHIFT)
+    return self._amount_out(amount_in, y, x, w >> FEE_SHIFT)
+
+
+@external
+@view
+def reserves() -> (uint256, uint256):
+    """
+    @notice (collateral, debt) reserves in raw token units.
+    """
+    w: uint256 = self._pool
+    return w & MASK_112, (w >> Y_SHIFT) & MASK_112
+
+
+@external
+@view
+def breaker_state() -> uint256:
+    """
+    @notice The breaker state cached from the last push (NORMAL=1, HALTED=2, COOLDOWN=4,
+            AUCTION=8); always NORMAL on an unguarded pool.
+    """
+    return (self._pool >> STATE_SHIFT) & MASK_8
+
+
+@external
+@view
+def fee_bps() -> uint256:
+    """
+    @notice The swap fee in bps of the input.
+    """
+    return self._pool >> FEE_SHIFT
+
+
+@external
+@view
+def band() -> Band:
+    """
+    @notice The band word unpacked: centre (18 decimals, 0 before the first refresh), the
+            time it was read (0 when marked stale at a reopening), width and timing.
+    """
+    b: uint256 = self._band
+    return Band(
+        centre=b & MASK_128,
+        updated_at=(b >> UPDATED_SHIFT) & MASK_40,
+        width_bps=(b >> WIDTH_SHIFT) & MASK_16,
+        refresh_s=(b >> REFRESH_SHIFT) & MASK_16,
+        max_age_s=(b >> MAX_AGE_SHIFT) & MASK_32,
+    )
+
+
+@external
+@view
+def band_limits() -> (uint256, uint256):
+    """
+    @notice (lowest price a sell may leave, highest price a buy may leave), 18 decimals,
+            around the cached centre; (0, max) when the pool has no band.
+    """
+    if ORACLE == empty(address):
+        return 0, max_value(uint256)
+    b: uint256 = self._band
+    centre: uint256 = b & MASK_128
+    width: uint256 = (b >> WIDTH_SHIFT) & MASK_16
+    return self._div_up(centre * (BPS - width), BPS), centre * (BPS + width) // BPS
+
+
+# ---------------------------------------------------------------- internal
+
+
+@internal
+@pure
+def _amount_out(amount_in: uint256, r_in: uint256, r_out: uint256, fee_bps: uint256) -> uint256:
+    """
+    @dev x * y = k with the fee taken from the input; rounds down, so k never decreases.
+         Every input is below 2**112, so no product overflows.
+    """
+    in_after_fee: uint256 = amount_in * (BPS - fee_bps)
+    denominator: uint256 = r_in * BPS + in_after_fee
+    if denominator == 0:
+        return 0
+    return in_after_fee * r_out // denominator
+
+
+@internal
+@view
+def _price(x: uint256, y: uint256) -> uint256:
+    """
+    @dev Y * 1e18 / X, rounded down; 0 for an empty pool.
+    """
+    if x == 0:
+        return 0
+    return y * DEBT_SCALE * WAD // (x * COLLATERAL_SCALE)
+
+
+@internal
+def _refresh_centre(b: uint256) -> uint256:
+    """
+    @dev The centre is older than `refresh_s` (or marked stale): re-read the reference.
+         With an invalid reference the old centre serves until it is `max_age_s` old,
+         then swaps revert.
+    """
+    centre: uint256 = b & MASK_128
+    updated_at: uint256 = (b >> UPDATED_SHIFT) & MASK_40
+    price: uint256 = 0
+    valid_feeds: uint256 = 0
+    price, valid_feeds = staticcall IReferenceOracle(ORACLE).latest()
+    if price > 0 and price <= MASK_128:
+        self._band = (b & ~CENTRE_AND_TIME) | (block.timestamp << UPDATED_SHIFT) | price
+        log IGuardedPool.BandRefreshed(actor=msg.sender, old_centre=centre, new_centre=price, valid_feeds=valid_feeds)
+        return price
+    assert updated_at != 0 and block.timestamp <= updated_at + ((b >> MAX_AGE_SHIFT) & MASK_32), "GuardedPool: reference price invalid and band centre stale"
+    return centre
+
+
+@internal
+@pure
+def _raise_closed(state: uint256):
+    assert state != HALTED, "GuardedPool: market halted"
+    assert state != COOLDOWN, "GuardedPool: market in cooldown"
+    raise "GuardedPool: market in reopening auction"
+
+
+@internal
+@pure
+def _div_up(a: uint256, b: uint256) -> uint256:
+    return (a + b - 1) // b
+
+
+@internal
+@pure
+def _check_fee(fee_bps: uint256):
+    assert fee_bps >= MIN_FEE_BPS and fee_bps <= MAX_FEE_BPS, "GuardedPool: fee out of bounds"
+
+
+@internal
+@pure
+def _check_band_width(band_bps: uint256):
+    assert band_bps >= MIN_BAND_BPS and band_bps <= MAX_BAND_BPS, "GuardedPool: band width out of bounds"
+
+
+@internal
+@pure
+def _check_band_timing(refresh_s: uint256, max_age_s: uint256):
+    assert refresh_s >= MIN_BAND_REFRESH_S and refresh_s <= MAX_BAND_REFRESH_S, "GuardedPool: band refresh out of bounds"
+    assert max_age_s >= MIN_BAND_MAX_AGE_S and max_age_s <= MAX_BAND_MAX_AGE_S, "GuardedPool: band max age out of bounds"
+    assert max_age_s >= refresh_s, "GuardedPool: band max age below refresh"
