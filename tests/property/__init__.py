@@ -1,0 +1,1 @@
+"""Property (stateful) tests: hypothesis state machines over the contracts."""
