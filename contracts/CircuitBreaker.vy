@@ -664,12 +664,24 @@ def _check_rule_a(market_id: uint256) -> (uint256, uint256):
 @internal
 @view
 def _check_recovery(market_id: uint256) -> (uint256, uint256):
+    """
+    @dev A venue that is itself a consumer (a guarded pool) is closed by the halt: its price
+         cannot recover before it reopens, so for it recovery is judged on depth and a valid
+         reference (the reopening phases then set its price). Any other venue must show both.
+    """
     cvd: uint256 = 0
     rl: uint256 = 0
     cvd, rl = self._cvd_rl(market_id)
-    assert cvd < self.params[market_id][P_CVD_RESUME_BPS], "CircuitBreaker: deviation above resume threshold"
+    if not self._venue_halts_with_market(market_id):
+        assert cvd < self.params[market_id][P_CVD_RESUME_BPS], "CircuitBreaker: deviation above resume threshold"
     assert rl > self.params[market_id][P_RL_RESUME_BPS], "CircuitBreaker: depth below resume threshold"
     return cvd, rl
+
+
+@internal
+@view
+def _venue_halts_with_market(market_id: uint256) -> bool:
+    return self.markets[market_id].venue in self._consumers[market_id]
 
 
 @internal

@@ -158,3 +158,33 @@ def test_trip__from_cooldown_retrips(breaker, market_id, venue, anyone, governan
     breaker.force_resume(market_id, sender=governance)
     trip_rule_a(breaker, market_id, venue, anyone)
     assert breaker.state(market_id) == HALTED
+
+
+def test_resume__venue_closed_by_the_halt_resumes_on_depth(project, breaker, oracle, deployer, governance, guardian,
+                                                         anyone):
+    """A guarded pool that is its own venue cannot trade back to the reference while halted:
+    its recovery is judged on depth (and a valid reference), not on its frozen price."""
+    from keeper.pool_deployment import NO_DEADLINE, deploy_pool
+
+    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1.0)
+    market, pool = deployed.market_id, deployed.pool
+    collateral = deployed.collateral
+    # a dump moves the pool 4% below the reference, then the market halts
+    collateral.mint(anyone, 25_000 * 10**18, sender=deployer)
+    collateral.approve(pool, 2**256 - 1, sender=anyone)
+    pool.swap(True, 20_000 * 10**18, 0, NO_DEADLINE, sender=anyone)
+    breaker.guardian_trip(market, sender=guardian)
+    assert breaker.indicators(market).cvd_bps > 100
+    ape.chain.pending_timestamp += breaker.halt_window(market)
+    breaker.arm_resume(market, sender=anyone)
+    receipt = breaker.resume(market, sender=anyone)
+    assert receipt.decode_logs(breaker.MarketResumed)[0].cvd_bps > 100
+    assert breaker.state(market) == COOLDOWN
+
+
+def test_resume__external_venue_still_needs_price_recovery(breaker, market_id, venue, anyone, guardian):
+    breaker.guardian_trip(market_id, sender=guardian)
+    move_venue(venue, anyone, price=0.95)
+    advance(breaker.halt_window(market_id))
+    with ape.reverts("CircuitBreaker: deviation above resume threshold"):
+        breaker.arm_resume(market_id, sender=anyone)
