@@ -1,1 +1,2 @@
-"""Python side of the circuit breaker: parameters, deployment, and (later) the keeper bot."""
+"""The Python side of the circuit breaker: parameters, deployment, reports, and the keeper bot
+(sources -> indicators -> policy -> executor, with its CLI and metrics)."""

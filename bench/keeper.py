@@ -1,0 +1,191 @@
+"""Keeper benchmarks (BENCH.md keeper.* keys).
+
+- keeper.indicators_1000_markets_ms: CVD, R_L, S_I, V_P, LCE (and basis) for 1,000 markets from
+  in-memory inputs (3 quotes, 2 recorded order books, open interest, 1,000 lending positions and
+  300 price points per market); median of 5 passes.
+- keeper.decision_ms_20_markets: one keeper cycle (batched chain read, CEX recordings, indicators,
+  decide) for 20 calm markets on anvil; median of 15 cycles.
+- keeper.rss_mb: peak resident memory of `python -m keeper run` doing 20 such cycles (its own
+  process, measured with wait4, so ape and this script do not count).
+- keeper.next_block_inclusion_rate / keeper.inclusion_trials: rule-B trips sent by the keeper
+  (default fee policy) into a pool of >= 120 competing transfers whose gas exceeds the block gas
+  limit (1M), fees drawn from a spread (keeper.devchain.Crowd); share mined in the very next block.
+  keeper.next_block_inclusion_rate_no_urgency is the control in the same run: the same crowd and
+  a keeper paying the median tip, no urgency, max fee 1.25 x base + tip.
+
+The keeper uses web3.py only, so it runs against its own anvil (started here on a free port).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import numpy as np
+import yaml
+
+from keeper import indicators as I
+from keeper.config import load_account, load_settings
+from keeper.devchain import Anvil, Crowd, deploy_system, dev_key
+from keeper.metrics import Metrics
+from keeper.runner import Keeper
+from keeper.sources import CcxtSource, RecordedExchange
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "keeper" / "fixtures"
+GWEI = 10**9
+MARKETS = 20
+TRIALS = 10
+COMPETITORS = 120
+GAS_LIMIT = 1_000_000
+
+
+def _recorded(name: str) -> RecordedExchange:
+    return RecordedExchange(FIXTURES / f"{name}.json", restamp=time.time)
+
+
+def indicators_1000_markets_ms(markets: int = 1_000, passes: int = 5) -> float:
+    now = 1_760_126_400.0
+    rng = np.random.default_rng(1)
+    books = [I.OrderBook.from_ccxt(_recorded(n).fetch_order_book("USDE/USDT"), n)
+             for n in ("binance_usde_calm", "bybit_usde_calm")]
+    books = [I.OrderBook(b.source, b.bids, b.asks, now) for b in books]
+    inputs = []
+    for m in range(markets):
+        drift = 1 + rng.normal(0, 0.002)
+        coll = rng.lognormal(10, 1.2, 1_000)
+        inputs.append(I.MarketInputs(
+            now=now, venue_price=drift, venue_depth_usd=8e6,
+            quotes=[I.Quote(f"s{k}", drift * (1 + rng.normal(0, 1e-4)), now - 2) for k in range(3)],
+            books=books, calm_depth_usd=7e6, perp_quotes=[I.Quote("perp", drift * 1.0001, now - 1)],
+            open_interest=[I.OpenInterest("oi", 3e8, now - 5)],
+            positions=I.Positions(coll, coll * rng.uniform(0.5, 0.88, 1_000), np.full(1_000, 9_000.0)),
+            price_times=np.linspace(now - 600, now, 300), price_history=drift * (1 + rng.normal(0, 1e-3, 300)),
+        ))
+    cfg = I.Settings()
+    times = []
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        for inp in inputs:
+            I.compute_market(inp, cfg)
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(median(times), 1)
+
+
+def _settings(node: Anvil, system: Any, state: Path, **extra: Any):
+    values = {"breaker": system.breaker.address, "rpc_urls": [node.url], "private_key": dev_key(1),
+              "metrics_port": 0, "state_dir": str(state),
+              "markets": [{"id": m.market_id, "name": f"m{m.market_id}", "cex": [
+                  {"exchange": "binance", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT",
+                   "calm_depth_usd": 4.2e6},
+                  {"exchange": "bybit", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT",
+                   "calm_depth_usd": 2.6e6}]} for m in system.markets]}
+    values.update(extra)
+    return load_settings(None, **values)
+
+
+def decision_ms_20_markets(tmp: Path) -> float:
+    with Anvil() as node:
+        system = deploy_system(node.w3, markets=MARKETS)
+        settings = _settings(node, system, tmp / "decide")
+        source = CcxtSource(settings.markets, exchanges={"binance": _recorded("binance_usde_calm"),
+                                                         "bybit": _recorded("bybit_usde_calm")})
+        keeper = Keeper(settings, account=load_account(settings), sources=[source], metrics=Metrics())
+        keeper.cycle()  # warm: parameters and roles are read once, then cached
+        times = []
+        for _ in range(15):
+            report = keeper.cycle()
+            assert all(m.action is None for m in report.markets)
+            times.append(report.seconds * 1000)
+        return round(median(times), 1)
+
+
+def rss_mb(tmp: Path) -> float:
+    with Anvil() as node:
+        system = deploy_system(node.w3, markets=MARKETS)
+        config = tmp / "rss.yaml"
+        config.write_text(yaml.safe_dump({
+            "breaker": system.breaker.address, "rpc_urls": [node.url], "metrics_port": 0,
+            "state_dir": str(tmp / "rss"), "poll_interval_s": 0.01, "idle_cycle_s": 0.01, "log_level": "WARNING",
+            "markets": [{"id": m.market_id, "name": f"m{m.market_id}"} for m in system.markets]}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
+        env["KEEPER_PRIVATE_KEY"] = dev_key(1)
+        proc = subprocess.Popen([sys.executable, "-m", "keeper", "--config", str(config), "run", "--max-cycles",
+                                 "20"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"keeper exited {proc.returncode}: {proc.stderr.read().decode()[-1000:]}")
+        return round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+def inclusion(tmp: Path, trials: int = TRIALS, fees: dict[str, Any] | None = None) -> tuple[float, int]:
+    with Anvil(accounts=4) as node:
+        system = deploy_system(node.w3, markets=trials)
+        settings = _settings(node, system, tmp / f"inclusion{id(fees)}", fees=fees or {},
+                             markets=[{"id": m.market_id, "name": f"m{m.market_id}", "cex": [
+                                 {"exchange": "binance", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT"}]}
+                                 for m in system.markets])
+        source = CcxtSource(settings.markets, exchanges={"binance": _recorded("binance_usde_crash")})
+        keeper = Keeper(settings, account=load_account(settings), sources=[source], metrics=Metrics())
+        node.set_automine(False)
+        node.rpc("evm_setBlockGasLimit", [hex(GAS_LIMIT)])
+        crowd = Crowd(node, seed=11)
+        base = GWEI
+        for _ in range(3):  # a congested fee history before the first trial
+            node.rpc("anvil_setNextBlockBaseFeePerGas", [hex(base)])
+            crowd.send(60, base)
+            node.mine()
+        hits = 0
+        for trial in range(trials):
+            venue = system.markets[trial].venue
+            for fn in (venue.functions.set_price(85 * 10**16), venue.functions.set_slippage_bps(800)):
+                fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
+                             "maxPriorityFeePerGas": 100 * GWEI})
+            node.mine()  # the crash itself (priced to land at once)
+            base = node.w3.eth.get_block("latest").baseFeePerGas
+            crowd.send(COMPETITORS, base)
+            waiting = int(node.rpc("txpool_status")["pending"], 16)
+            assert waiting >= 100 and waiting * 21_000 > GAS_LIMIT, waiting
+            report = keeper.cycle()
+            sent = [m for m in report.markets if m.outcome and m.outcome.status == "sent"]
+            assert [m.action.kind.value for m in sent] == ["trip_attested"], [m.outcome for m in report.markets]
+            node.mine()
+            tx = node.w3.eth.get_transaction(sent[0].outcome.tx_hash)
+            if tx.blockNumber == report.block + 1:
+                hits += node.w3.eth.get_transaction_receipt(tx.hash).status == 1
+            for _ in range(40):  # let the trip land (if it missed) before the next trial
+                keeper.executor.tick(node.w3.eth.block_number)
+                if not keeper.executor.journal.items:
+                    break
+                node.mine()
+        return round(hits / trials, 3), trials
+
+
+def run(project: Any = None, accounts: Any = None) -> dict[str, float]:
+    """Keeper figures; `project` and `accounts` (ape) are unused: the keeper runs on web3.py alone."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        rate, trials = inclusion(tmp)
+        # Control, same crowd (same seed): a keeper that pays the median tip with no urgency.
+        control, _ = inclusion(tmp, fees={"reward_percentile": 50, "urgency_trip": 1.0, "base_fee_multiplier": 1.25})
+        return {
+            "keeper.next_block_inclusion_rate_no_urgency": control,
+            "keeper.indicators_1000_markets_ms": indicators_1000_markets_ms(),
+            "keeper.decision_ms_20_markets": decision_ms_20_markets(tmp),
+            "keeper.rss_mb": rss_mb(tmp),
+            "keeper.next_block_inclusion_rate": rate,
+            "keeper.inclusion_trials": trials,
+        }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))

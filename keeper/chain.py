@@ -1,0 +1,285 @@
+"""RPC endpoints with failover, and consistent batched reads of the breaker.
+
+`RpcPool.call(fn)` runs `fn(web3)` on the preferred healthy endpoint; a transport failure
+(connection refused, timeout, HTTP 5xx/429, garbage) marks that endpoint down with a growing
+back-off and tries the next. Answers from the node (a revert, "nonce too low") are not transport
+failures and propagate. The primary comes back into use once its back-off has passed and it answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_utils import get_abi_output_types
+from web3 import Web3
+from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
+
+from keeper import params as P
+from keeper.config import redact_url
+from keeper.model import ChainIndicators, OnChainMarket, State, Status
+
+log = logging.getLogger("keeper.chain")
+T = TypeVar("T")
+
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.RequestException,
+    ConnectionError,
+    TimeoutError,
+    ProviderConnectionError,
+    BadResponseFormat,
+    json.JSONDecodeError,
+)
+# JSON-RPC error codes that mean "this node cannot serve you now", not "your request is wrong".
+_BUSY_CODES = {-32005, 429, -32603}
+
+IVENUE_ABI = [
+    {"type": "function", "name": "depth", "stateMutability": "view",
+     "inputs": [{"name": "band_bps", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]},
+]
+
+
+class RpcUnavailable(RuntimeError):
+    """Every configured RPC endpoint failed."""
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    if isinstance(exc, TRANSPORT_ERRORS):
+        return True
+    if isinstance(exc, Web3RPCError):
+        code = None
+        if isinstance(exc.rpc_response, dict):
+            code = (exc.rpc_response.get("error") or {}).get("code")
+        return code in _BUSY_CODES and "revert" not in str(exc).lower()
+    return False
+
+
+@dataclass
+class Endpoint:
+    name: str
+    url: str
+    w3: Web3
+    down_until: float = 0.0
+    failures: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({redact_url(self.url)})"
+
+
+def make_web3(url: str, timeout: float) -> Web3:
+    # No web3 retries: failing over to another endpoint is faster than retrying a dead one.
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
+
+
+@dataclass
+class RpcPool:
+    endpoints: list[Endpoint]
+    on_error: Callable[[str], None] = lambda name: None
+    clock: Callable[[], float] = time.monotonic
+    max_backoff_s: float = 60.0
+    _current: int = 0
+    switches: int = field(default=0)
+
+    @classmethod
+    def from_urls(cls, urls: Sequence[str], timeout: float = 5.0, **kw: Any) -> RpcPool:
+        eps = [Endpoint(f"rpc{i}", str(u), make_web3(str(u), timeout)) for i, u in enumerate(urls)]
+        return cls(eps, **kw)
+
+    @property
+    def current(self) -> Endpoint:
+        return self.endpoints[self._current]
+
+    @property
+    def w3(self) -> Web3:
+        return self.current.w3
+
+    def _order(self) -> list[int]:
+        now = self.clock()
+        up = [i for i, e in enumerate(self.endpoints) if e.down_until <= now]
+        down = sorted((i for i, e in enumerate(self.endpoints) if e.down_until > now),
+                      key=lambda i: self.endpoints[i].down_until)
+        return up + down  # healthy by preference (primary first), then the soonest to recover
+
+    def call(self, fn: Callable[[Web3], T], what: str = "rpc") -> T:
+        errors = []
+        for i in self._order():
+            ep = self.endpoints[i]
+            try:
+                result = fn(ep.w3)
+            except Exception as exc:
+                if not is_transport_error(exc):
+                    raise
+                ep.failures += 1
+                ep.down_until = self.clock() + min(self.max_backoff_s, 2.0 ** min(ep.failures, 6))
+                self.on_error(ep.name)
+                errors.append(f"{ep.label}: {type(exc).__name__}")
+                log.warning("rpc endpoint failed", extra={"endpoint": ep.label, "what": what,
+                                                          "error": type(exc).__name__})
+                continue
+            if ep.failures:
+                log.info("rpc endpoint answering again", extra={"endpoint": ep.label})
+            ep.failures = 0
+            ep.down_until = 0.0
+            if i != self._current:
+                log.warning("rpc failover", extra={"from": self.current.label, "to": ep.label})
+                self.switches += 1
+                self._current = i
+            return result
+        raise RpcUnavailable(f"all {len(self.endpoints)} RPC endpoints failed for {what}: " + "; ".join(errors))
+
+    def each(self, fn: Callable[[Web3], T], what: str = "rpc") -> list[T | BaseException]:
+        """Runs `fn` on every endpoint (e.g. broadcasting a raw transaction to all of them)."""
+        out: list[T | BaseException] = []
+        for ep in self.endpoints:
+            try:
+                out.append(fn(ep.w3))
+            except Exception as exc:  # noqa: BLE001 - reported to the caller
+                if is_transport_error(exc):
+                    self.on_error(ep.name)
+                out.append(exc)
+        return out
+
+
+def batch_eth_call(w3: Web3, calls: Sequence[tuple[str, bytes | str]],
+                   block: int | str) -> list[tuple[bool, bytes | str]]:
+    """One JSON-RPC batch of eth_calls at one block: (True, return data) or (False, error message) each."""
+    tag = hex(block) if isinstance(block, int) else block
+    reqs = [("eth_call", [{"to": to, "data": data if isinstance(data, str) else "0x" + data.hex()}, tag])
+            for to, data in calls]
+    if not reqs:
+        return []
+    resp = w3.provider.make_batch_request(reqs)
+    if not isinstance(resp, list):
+        err = resp.get("error") if isinstance(resp, dict) else resp
+        raise BadResponseFormat(f"batch rejected: {err}")
+    out: list[tuple[bool, bytes | str]] = []
+    for r in resp:
+        if "error" in r:
+            out.append((False, str(r["error"].get("message", r["error"]))))
+        else:
+            out.append((True, bytes.fromhex(r["result"][2:])))
+    return out
+
+
+def _data(result: tuple[bool, bytes | str], what: str) -> bytes:
+    ok, payload = result
+    if not ok:
+        raise RuntimeError(f"{what} failed: {payload}")
+    return payload  # type: ignore[return-value]
+
+
+class BreakerReader:
+    """Reads markets of a CircuitBreaker at one block: state, status, indicators (+ cached params)."""
+
+    def __init__(self, pool: RpcPool, breaker: str, abi: list[dict[str, Any]], keeper: str | None,
+                 params_refresh_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.pool = pool
+        self.address = Web3.to_checksum_address(breaker)
+        self.contract = Web3().eth.contract(address=self.address, abi=abi)
+        self.venue_abi = Web3().eth.contract(abi=IVENUE_ABI)
+        self.keeper = keeper
+        self.params_refresh_s = params_refresh_s
+        self.clock = clock
+        self._static: dict[int, tuple[dict[str, int], str]] = {}
+        self._static_at = -1e18
+        self._role = False
+
+    def _fn(self, name: str, *args: Any) -> tuple[bytes, list[str]]:
+        f = self.contract.get_function_by_name(name)(*args)
+        return bytes.fromhex(f._encode_transaction_data()[2:]), list(get_abi_output_types(f.abi))
+
+    def _load_static(self, w3: Web3, ids: Sequence[int], block: int) -> None:
+        calls: list[tuple[str, bytes]] = []
+        types: list[list[str]] = []
+        for mid in ids:
+            for spec in P.PARAMS:
+                data, t = self._fn("params", mid, spec.key)
+                calls.append((self.address, data))
+                types.append(t)
+            data, t = self._fn("markets", mid)
+            calls.append((self.address, data))
+            types.append(t)
+        if self.keeper:
+            role_data, _ = self._fn("KEEPER_ROLE")
+            role = _data(batch_eth_call(w3, [(self.address, role_data)], block)[0],
+                         f"breaker {self.address}: KEEPER_ROLE()")
+            data, t = self._fn("hasRole", role[:32], self.keeper)
+            calls.append((self.address, data))
+            types.append(t)
+        raw = batch_eth_call(w3, calls, block)
+        k = 0
+        static: dict[int, tuple[dict[str, int], str]] = {}
+        for mid in ids:
+            values: dict[str, int] = {}
+            for spec in P.PARAMS:
+                r = _data(raw[k], f"market {mid}: params({mid}, {spec.key})")
+                values[spec.name] = int(abi_decode(types[k], r)[0])
+                k += 1
+            market = abi_decode(types[k], _data(raw[k], f"market {mid}: markets({mid})"))[0]
+            venue = market[0] if isinstance(market, tuple) else market
+            k += 1
+            static[mid] = (values, Web3.to_checksum_address(venue))
+        if self.keeper:
+            ok, r = raw[k]
+            self._role = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
+        self._static = static
+        self._static_at = self.clock()
+
+    def market_count(self) -> int:
+        return self.pool.call(lambda w3: w3.eth.contract(self.address, abi=self.contract.abi)
+                              .functions.market_count().call(), "market_count")
+
+    def snapshot(self, ids: Sequence[int], with_depth: bool = True) -> tuple[dict[str, Any], dict[int, OnChainMarket]]:
+        """(head block, {market id: OnChainMarket}) read at one block number."""
+
+        def read(w3: Web3) -> tuple[dict[str, Any], dict[int, OnChainMarket]]:
+            head = w3.eth.get_block("latest")
+            number = int(head["number"])
+            if self.clock() - self._static_at > self.params_refresh_s or any(i not in self._static for i in ids):
+                self._load_static(w3, ids, number)
+            calls: list[tuple[str, bytes]] = []
+            types: list[list[str]] = []
+            for mid in ids:
+                for name in ("state", "status", "indicators"):
+                    data, t = self._fn(name, mid)
+                    calls.append((self.address, data))
+                    types.append(t)
+                if with_depth:
+                    params, venue = self._static[mid]
+                    f = self.venue_abi.functions.depth(params["depth_band_bps"])
+                    calls.append((venue, bytes.fromhex(f._encode_transaction_data()[2:])))
+                    types.append(["uint256"])
+            raw = batch_eth_call(w3, calls, number)
+            out: dict[int, OnChainMarket] = {}
+            k = 0
+            per = 4 if with_depth else 3
+            for mid in ids:
+                chunk = raw[k:k + per]
+                tchunk = types[k:k + per]
+                k += per
+                state_raw, status_raw, ind_raw = (_data(r, f"market {mid}: {name}({mid})") for r, name in
+                                                  zip(chunk[:3], ("state", "status", "indicators")))
+                state = State(abi_decode(tchunk[0], state_raw)[0])
+                status = Status.from_tuple(abi_decode(tchunk[1], status_raw)[0])
+                ind = ChainIndicators.from_tuple(abi_decode(tchunk[2], ind_raw)[0])
+                depth = None
+                if with_depth and chunk[3][0] and chunk[3][1]:  # a venue that reverts just gives no depth
+                    depth = int(abi_decode(["uint256"], chunk[3][1])[0])
+                params, venue = self._static[mid]
+                out[mid] = OnChainMarket(mid, number, int(head["timestamp"]), state, status, ind,
+                                         dict(params), self._role, venue, depth)
+            return {"number": number, "timestamp": int(head["timestamp"]),
+                    "base_fee": int(head.get("baseFeePerGas") or 0)}, out
+
+        return self.pool.call(read, "snapshot")
+
+    def invalidate(self) -> None:
+        """Re-read parameters and roles on the next snapshot (e.g. after a ParameterSet event)."""
+        self._static_at = -1e18

@@ -1,0 +1,277 @@
+"""A local anvil chain and a web3-only deployment of the contracts, for tests, benchmarks and demos.
+
+Never used against a live network: it deploys mock venues and feeds and uses anvil's
+well-known development keys.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+from eth_account import Account
+from web3 import Web3
+from web3.contract import Contract
+
+from keeper import abi
+from keeper import params as P
+
+WAD = 10**18
+MNEMONIC = "test test test test test test test test test test test junk"
+CALM_DEPTH = 8_000_000 * WAD
+
+
+def dev_key(index: int) -> str:
+    """Private key (0x hex) of anvil's development account `index`."""
+    Account.enable_unaudited_hdwallet_features()
+    acct = Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return acct.key.hex() if acct.key.hex().startswith("0x") else "0x" + acct.key.hex()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Anvil:
+    """An anvil subprocess on a free loopback port; stopped by its own pid."""
+
+    def __init__(self, *, automine: bool = True, block_time: float | None = None,
+                 gas_limit: int | None = None, base_fee: int = 1_000_000_000, accounts: int = 10,
+                 extra: list[str] | None = None) -> None:
+        exe = shutil.which("anvil")
+        if exe is None:
+            raise RuntimeError("anvil not found on PATH: add node_modules/.bin (make install)")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [exe, "--host", "127.0.0.1", "--port", str(self.port), "--silent",
+               "--accounts", str(accounts), "--mnemonic", MNEMONIC, "--base-fee", str(base_fee)]
+        if not automine:
+            cmd.append("--no-mining")
+        if block_time is not None:
+            cmd += ["--block-time", str(block_time)]
+        if gas_limit is not None:
+            cmd += ["--gas-limit", str(gas_limit)]
+        cmd += extra or []
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 10}))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"anvil exited: {self.proc.stderr.read().decode()[-500:]}")
+            try:
+                _ = self.w3.eth.block_number
+                return
+            except Exception:  # noqa: BLE001 - not listening yet, whatever the error
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("anvil did not answer within 20 s")
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        resp = self.w3.provider.make_request(method, params or [])
+        if "error" in resp:
+            raise RuntimeError(f"{method}: {resp['error']}")
+        return resp.get("result")
+
+    def mine(self, blocks: int = 1) -> None:
+        self.rpc("anvil_mine", [hex(blocks)])
+
+    def set_automine(self, on: bool) -> None:
+        self.rpc("evm_setAutomine", [on])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 15)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(5)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Crowd:
+    """Competing users for congestion tests and benchmarks.
+
+    Each pending transfer comes from a fresh funded address (impersonated on anvil), with fees
+    drawn from a spread: tip lognormal around `tip_median_gwei` (sigma 0.6, clipped to
+    [0.05, 20] gwei), max fee = base fee x U(1.25, 2.5) + tip. One transaction per sender:
+    anvil evicts a sender's later transaction that outbids an earlier one still waiting.
+    """
+
+    def __init__(self, anvil: Anvil, seed: int = 7, tip_median_gwei: float = 1.5) -> None:
+        self.anvil = anvil
+        self.rng = random.Random(seed)
+        self.tip_median = tip_median_gwei
+        self.count = 0
+
+    def send(self, n: int, base_fee: int, gas: int = 21_000) -> int:
+        w3 = self.anvil.w3
+        for _ in range(n):
+            self.count += 1
+            who = Web3.to_checksum_address(f"0x{0xC0FFEE:06x}{self.count:034x}")
+            self.anvil.rpc("anvil_setBalance", [who, hex(10**18)])
+            self.anvil.rpc("anvil_impersonateAccount", [who])
+            tip = int(min(20.0, max(0.05, self.rng.lognormvariate(math.log(self.tip_median), 0.6))) * 10**9)
+            w3.eth.send_transaction({"from": who, "to": who, "value": 1, "gas": gas, "type": 2,
+                                     "maxPriorityFeePerGas": tip,
+                                     "maxFeePerGas": int(base_fee * self.rng.uniform(1.25, 2.5)) + tip})
+        return n
+
+
+def transact(w3: Web3, fn: Any, sender: str, **tx: Any) -> Any:
+    """Sends a contract call from an unlocked dev account and waits for its receipt."""
+    tx_hash = fn.transact({"from": sender, **tx})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    if receipt["status"] != 1:
+        raise RuntimeError(f"transaction {tx_hash.hex()} reverted")
+    return receipt
+
+
+def deploy(w3: Web3, name: str, *args: Any, sender: str) -> Contract:
+    factory = w3.eth.contract(abi=abi.load_abi(name), bytecode=abi.load_bytecode(name))
+    receipt = transact(w3, factory.constructor(*args), sender)
+    return w3.eth.contract(address=receipt["contractAddress"], abi=abi.load_abi(name))
+
+
+@dataclass
+class DevMarket:
+    market_id: int
+    venue: Contract
+    oracle: Contract
+    feed: Contract
+
+
+@dataclass
+class DevSystem:
+    """Contracts deployed on a dev chain, and the roles' addresses."""
+
+    w3: Web3
+    breaker: Contract
+    markets: list[DevMarket]
+    governance: str
+    keepers: list[str]
+    anyone: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def crash(self, market: int = 0, price: float = 0.90, depth_ratio: float = 0.10,
+              slippage_bps: int = 0) -> None:
+        """Moves the mock venue so that rule A holds (CVD 10%, R_L 10% by default)."""
+        self.move(market, price=price, depth_ratio=depth_ratio, slippage_bps=slippage_bps)
+
+    def move(self, market: int = 0, *, price: float | None = None, depth_ratio: float | None = None,
+             slippage_bps: int | None = None) -> None:
+        venue = self.markets[market].venue
+        if price is not None:
+            transact(self.w3, venue.functions.set_price(int(price * WAD)), self.anyone)
+        if depth_ratio is not None:
+            transact(self.w3, venue.functions.set_depth(int(CALM_DEPTH * depth_ratio)), self.anyone)
+        if slippage_bps is not None:
+            transact(self.w3, venue.functions.set_slippage_bps(slippage_bps), self.anyone)
+
+    def refresh_feeds(self) -> None:
+        """A new round on every feed (keeps the reference valid across time jumps)."""
+        for m in self.markets:
+            answer = m.feed.functions.answer().call()
+            transact(self.w3, m.feed.functions.set_answer(answer), self.anyone)
+
+
+def deploy_system(w3: Web3, *, markets: int = 1, keepers: int = 1, accounts_offset: int = 0,
+                  params: dict[str, int] | None = None) -> DevSystem:
+    """Deploys a CircuitBreaker with `markets` mock markets (venue at 1.0, calm depth, one feed).
+
+    Accounts: 0 deployer/governance, 1.. `keepers` hold KEEPER_ROLE, the next one is `anyone`.
+    Senders are anvil's unlocked dev accounts.
+    """
+    accts = w3.eth.accounts
+    gov = accts[accounts_offset]
+    keeper_addrs = [accts[accounts_offset + 1 + i] for i in range(keepers)]
+    anyone = accts[accounts_offset + 1 + keepers]
+    breaker = deploy(w3, "CircuitBreaker", sender=gov)
+    values = P.as_array(P.resolve(params))
+    deployed: list[DevMarket] = []
+    for i in range(markets):
+        venue = deploy(w3, "MockVenue", WAD, CALM_DEPTH, sender=gov)
+        feed = deploy(w3, "MockAggregator", 8, 10**8, sender=gov)
+        oracle = deploy(w3, "ReferenceOracle", 1, sender=gov)
+        transact(w3, oracle.functions.add_feed(feed.address, 86_400), gov)
+        transact(w3, breaker.functions.register_market(venue.address, oracle.address, values), gov)
+        deployed.append(DevMarket(i, venue, oracle, feed))
+    role = breaker.functions.KEEPER_ROLE().call()
+    for k in keeper_addrs:
+        transact(w3, breaker.functions.grantRole(role, k), gov)
+    return DevSystem(w3, breaker, deployed, gov, keeper_addrs, anyone)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m keeper.devchain deploy|crash|recover|warp`: a demo system on a running local anvil."""
+    import argparse
+
+    import yaml
+
+    parser = argparse.ArgumentParser(prog="python -m keeper.devchain",
+                                     description="local anvil only: deploy mock markets, crash or recover a venue")
+    parser.add_argument("--rpc", default="http://127.0.0.1:8545")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dep = sub.add_parser("deploy", help="deploy a breaker with mock markets; write a keeper config")
+    dep.add_argument("--markets", type=int, default=1)
+    dep.add_argument("--write", default=None, help="write a keeper YAML config here")
+    for name in ("crash", "recover"):
+        cmd = sub.add_parser(name, help=f"{name} a market's mock venue")
+        cmd.add_argument("--breaker", required=True)
+        cmd.add_argument("--market", type=int, default=0)
+    warp = sub.add_parser("warp", help="move the chain's clock forward and mine a block")
+    warp.add_argument("--seconds", type=int, required=True)
+    args = parser.parse_args(argv)
+    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 10}))
+    if w3.eth.chain_id != 31337:
+        parser.error(f"{args.rpc} is chain {w3.eth.chain_id}, not a local anvil (31337)")
+    if args.command == "deploy":
+        system = deploy_system(w3, markets=args.markets)
+        print(f"CircuitBreaker {system.breaker.address}; keeper {system.keepers[0]} (anvil account 1)")
+        if args.write:
+            Path(args.write).write_text(yaml.safe_dump({
+                "breaker": system.breaker.address, "chain_id": 31337, "rpc_urls": [args.rpc],
+                "markets": [{"id": m.market_id, "name": f"demo-{m.market_id}"} for m in system.markets],
+            }, sort_keys=False))
+            print(f"keeper config written to {args.write}")
+        print(f"anvil's well-known dev key for account 1 (local only): export KEEPER_PRIVATE_KEY={dev_key(1)}")
+        return 0
+    if args.command == "warp":
+        w3.provider.make_request("evm_increaseTime", [args.seconds])
+        w3.provider.make_request("evm_mine", [])
+        print(f"block {w3.eth.block_number} at {w3.eth.get_block('latest')['timestamp']}")
+        return 0
+    breaker = w3.eth.contract(Web3.to_checksum_address(args.breaker), abi=abi.load_abi("CircuitBreaker"))
+    venue_address = breaker.functions.markets(args.market).call()[0]
+    venue = w3.eth.contract(venue_address, abi=abi.load_abi("MockVenue"))
+    price, depth = (0.90, 0.10) if args.command == "crash" else (1.0, 1.0)
+    sender = w3.eth.accounts[2]
+    transact(w3, venue.functions.set_price(int(price * WAD)), sender)
+    transact(w3, venue.functions.set_depth(int(CALM_DEPTH * depth)), sender)
+    print(f"market {args.market}: venue at {price} with {depth:.0%} of calm depth")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""Prometheus metrics and the health endpoint.
+
+Each Keeper owns a `Metrics` with its own registry (several keepers can live in one process,
+as in the tests). `serve` exposes `/metrics` (Prometheus text) and `/health` (JSON; 200 when
+the last successful cycle is recent, 503 otherwise) on one small HTTP server thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.indicator = Gauge("keeper_indicator_bps", "Indicator value in basis points",
+                               ["market", "indicator", "source"], registry=r)
+        self.index_price = Gauge("keeper_index_price", "Off-chain reference index price", ["market"], registry=r)
+        self.market_state = Gauge("keeper_market_state", "Breaker state flag (1 NORMAL, 2 HALTED, 4 COOLDOWN, "
+                                  "8 AUCTION)", ["market"], registry=r)
+        self.decisions = Counter("keeper_decisions", "Actions the policy chose", ["market", "action"], registry=r)
+        self.tx_sent = Counter("keeper_transactions_sent", "Transactions broadcast (first send)", ["action"],
+                               registry=r)
+        self.tx_landed = Counter("keeper_transactions_landed", "Transactions mined", ["action", "status"],
+                                 registry=r)
+        self.tx_replaced = Counter("keeper_transactions_replaced", "Replacements with bumped fees", ["action"],
+                                   registry=r)
+        self.tx_dropped = Counter("keeper_transactions_dropped", "In-flight transactions given up", ["action"],
+                                  registry=r)
+        self.sim_reverts = Counter("keeper_simulation_reverts", "Actions not sent because eth_call reverted",
+                                   ["action"], registry=r)
+        self.dry_run = Counter("keeper_dry_run_actions", "Actions a dry run would have sent", ["action"],
+                               registry=r)
+        self.in_flight = Gauge("keeper_transactions_in_flight", "Transactions sent and not yet mined", registry=r)
+        self.rpc_errors = Counter("keeper_rpc_errors", "Transport failures per RPC endpoint", ["endpoint"],
+                                  registry=r)
+        self.head_block = Gauge("keeper_head_block", "Latest block number seen", registry=r)
+        self.block_lag = Gauge("keeper_block_lag_seconds", "Wall clock minus the latest block's timestamp",
+                               registry=r)
+        self.data_rejected = Counter("keeper_data_rejected", "Off-chain inputs rejected", ["market", "source"],
+                                     registry=r)
+        self.source_errors = Counter("keeper_source_errors", "Sources that failed to answer", ["source"],
+                                     registry=r)
+        self.cycle_seconds = Histogram("keeper_cycle_seconds", "Duration of one read-compute-decide-act cycle",
+                                       registry=r, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.cycle_errors = Counter("keeper_cycle_errors", "Cycles that raised", registry=r)
+        self.last_cycle = Gauge("keeper_last_successful_cycle_timestamp", "Unix time of the last good cycle",
+                                registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """A sample's current value (0 if absent): handy for tests and `keeper status`."""
+        v = self.registry.get_sample_value(name, labels or {})
+        return 0.0 if v is None else v
+
+
+class MetricsServer:
+    def __init__(self, metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]],
+                 host: str = "127.0.0.1", port: int = 9_108) -> None:
+        outer_metrics, outer_health = metrics, health
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.startswith("/metrics"):
+                    body, ctype, code = outer_metrics.render(), CONTENT_TYPE_LATEST, 200
+                elif self.path.startswith("/health"):
+                    ok, info = outer_health()
+                    body, ctype, code = json.dumps(info).encode(), "application/json", 200 if ok else 503
+                else:
+                    body, ctype, code = b"not found: try /metrics or /health\n", "text/plain", 404
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, name="keeper-metrics", daemon=True)
+
+    def start(self) -> MetricsServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,237 @@
+"""The keeper loop: sources -> indicators -> policy -> executor, once per new block.
+
+A cycle that fails (RPC down everywhere, a bug) is logged and counted, and the loop goes on:
+the keeper is meant to run unattended through a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from keeper import indicators as I
+from keeper.abi import load_abi
+from keeper.chain import BreakerReader, RpcPool
+from keeper.config import KeeperSettings, MarketSettings, redact_url, sender_address
+from keeper.executor import Executor, Outcome
+from keeper.metrics import Metrics
+from keeper.model import Action, MarketView, OnChainMarket
+from keeper.policy import decide
+from keeper.sources import CcxtSource, OnChainSource, PositionsFileSource, Source, merge
+
+log = logging.getLogger("keeper.runner")
+WAD = 10**18
+
+
+class ChainMismatch(RuntimeError):
+    pass
+
+
+@dataclass
+class MarketReport:
+    market_id: int
+    chain: OnChainMarket
+    keeper: I.MarketIndicators
+    action: Action | None
+    outcome: Outcome | None
+
+
+@dataclass
+class CycleReport:
+    block: int
+    seconds: float
+    markets: list[MarketReport] = field(default_factory=list)
+    landed: list[Any] = field(default_factory=list)
+
+
+def indicator_settings(market: MarketSettings, chain: OnChainMarket, settings: KeeperSettings) -> I.Settings:
+    p = chain.params
+    return I.Settings(
+        max_age_s=settings.thresholds.max_age_s, outlier_bps=settings.thresholds.outlier_bps,
+        min_sources=settings.thresholds.min_sources, band_bps=p["depth_band_bps"],
+        si_notional=p["si_notional"] / WAD, vp_window_s=p["vp_window_s"], lce_move_bps=market.lce.move_bps,
+        leverage_shares=market.lce.leverage_shares, oi_long_share=market.lce.oi_long_share,
+        maintenance_margin_bps=market.lce.maintenance_margin_bps,
+    )
+
+
+def default_sources(settings: KeeperSettings, metrics: Metrics) -> list[Source]:
+    sources: list[Source] = []
+    if any(m.cex for m in settings.markets):
+        sources.append(CcxtSource(settings.markets, timeout_s=settings.rpc_timeout_s,
+                                  on_error=lambda s: metrics.source_errors.labels(s).inc()))
+    files = {m.id: m.lce.positions_file for m in settings.markets if m.lce.positions_file}
+    if files:
+        sources.append(PositionsFileSource(files))
+    return sources
+
+
+class Keeper:
+    def __init__(self, settings: KeeperSettings, *, account: Any = None, sources: Sequence[Source] | None = None,
+                 metrics: Metrics | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.pool = RpcPool.from_urls([str(u) for u in settings.rpc_urls], settings.rpc_timeout_s,
+                                      on_error=lambda name: self.metrics.rpc_errors.labels(name).inc())
+        self.abi = load_abi("CircuitBreaker", settings.build_path)
+        self.sender = sender_address(settings, account)
+        self.chain_id = int(self.pool.call(lambda w3: w3.eth.chain_id, "eth_chainId"))
+        if settings.chain_id is not None and settings.chain_id != self.chain_id:
+            raise ChainMismatch(f"configured chain_id {settings.chain_id} but the RPC serves chain {self.chain_id}")
+        self.reader = BreakerReader(self.pool, settings.breaker, self.abi, self.sender, settings.params_refresh_s)
+        self.chain_source = OnChainSource(self.reader)
+        self.sources: list[Source] = list(sources) if sources is not None else default_sources(settings, self.metrics)
+        journal = None
+        if self.sender and not settings.dry_run:
+            journal = settings.state_dir / f"journal-{self.chain_id}-{self.sender.lower()}.json"
+        self.executor = Executor(
+            self.pool, settings.breaker, self.abi, settings.fees, account=account, sender=self.sender,
+            chain_id=self.chain_id, metrics=self.metrics, journal_path=journal, dry_run=settings.dry_run,
+            simulate_block=settings.simulate_block,
+            relay_url=str(settings.private_relay_url) if settings.private_relay_url else None,
+            relay_fallback_public=settings.relay_fallback_public, timeout=settings.rpc_timeout_s,
+        )
+        self.history: dict[int, deque[tuple[float, float]]] = {m: deque(maxlen=4_096) for m in settings.market_ids}
+        self._rejected_seen: dict[int, frozenset[str]] = {}
+        self.last_ok: float | None = None
+        self.last_block: int | None = None
+        self.cycles = 0
+        if self.executor.journal.items:
+            log.info("adopting in-flight transactions from the journal",
+                     extra={"count": len(self.executor.journal.items),
+                            "nonces": sorted(self.executor.journal.items)})
+        log.info("keeper ready", extra={"chain_id": self.chain_id, "sender": self.sender, "breaker": settings.breaker,
+                                        "markets": settings.market_ids, "dry_run": settings.dry_run,
+                                        "rpc": [redact_url(str(u)) for u in settings.rpc_urls]})
+
+    # ------------------------------------------------------------ one cycle
+
+    def _collect(self, ids: Sequence[int], now: float) -> list[dict[int, Any]]:
+        parts = []
+        for source in self.sources:
+            try:
+                parts.append(source.collect(ids, now))
+            except Exception as exc:  # noqa: BLE001 - one source down never stops the keeper
+                self.metrics.source_errors.labels(source.name).inc()
+                log.warning("source failed", extra={"source": source.name, "error": f"{type(exc).__name__}: {exc}"})
+        return parts
+
+    def _indicators(self, market: MarketSettings, chain: OnChainMarket, obs: Any, now: float) -> I.MarketIndicators:
+        cfg = indicator_settings(market, chain, self.settings)
+        hist = self.history[market.id]
+        index = I.reference_index(obs.quotes, now, max_age_s=cfg.max_age_s, outlier_bps=cfg.outlier_bps,
+                                  min_sources=cfg.min_sources)
+        if index.price is not None:
+            hist.append((now, index.price))  # the keeper's own V_P runs on the off-chain index
+        inputs = I.MarketInputs(
+            now=now, venue_price=chain.indicators.spot / WAD,
+            venue_depth_usd=None if chain.venue_depth is None else chain.venue_depth / WAD,
+            quotes=obs.quotes, books=obs.books, calm_depth_usd=obs.calm_depth_usd, perp_quotes=obs.perp_quotes,
+            open_interest=obs.open_interest, positions=obs.positions,
+            price_times=np.fromiter((t for t, _ in hist), float, len(hist)),
+            price_history=np.fromiter((p for _, p in hist), float, len(hist)),
+        )
+        return I.compute_market(inputs, cfg)
+
+    def _record(self, mid: int, chain: OnChainMarket, ind: I.MarketIndicators, obs: Any) -> None:
+        m = self.metrics
+        label = str(mid)
+        m.market_state.labels(label).set(int(chain.state))
+        ci = chain.indicators
+        for name, value in (("cvd", ci.cvd_bps), ("rl", ci.rl_bps), ("si", ci.si_bps), ("vp", ci.vp_bps)):
+            m.indicator.labels(label, name, "chain").set(value)
+        for name in ("cvd", "rl", "si", "vp", "lce", "basis"):
+            value = getattr(ind, f"{name}_bps")
+            m.indicator.labels(label, name, "keeper").set(float("nan") if value is None else value)
+        if ind.index_price is not None:
+            m.index_price.labels(label).set(ind.index_price)
+        for source in ind.rejected:
+            m.data_rejected.labels(label, source).inc()
+        seen = frozenset(f"{k}: {v.split(' (')[0]}" for k, v in ind.rejected.items()) | frozenset(obs.errors)
+        if seen != self._rejected_seen.get(mid, frozenset()):
+            if seen:
+                log.warning("off-chain data rejected", extra={"market": mid, "rejected": dict(ind.rejected),
+                                                              "errors": obs.errors})
+            else:
+                log.info("off-chain data clean again", extra={"market": mid})
+            self._rejected_seen[mid] = seen
+
+    def cycle(self) -> CycleReport:
+        t0 = time.perf_counter()
+        now = self.clock()
+        ids = self.settings.market_ids
+        chain_obs = self.chain_source.collect(ids, now)
+        head = self.chain_source.head
+        block = head["number"]
+        self.metrics.head_block.set(block)
+        self.metrics.block_lag.set(max(0.0, now - head["timestamp"]))
+        report = CycleReport(block, 0.0)
+        report.landed = self.executor.tick(block)
+        parts = self._collect(ids, now)
+        for market in self.settings.markets:
+            mid = market.id
+            obs = merge([chain_obs[mid]] + [p[mid] for p in parts if mid in p])
+            chain = chain_obs[mid].chain
+            assert chain is not None
+            ind = self._indicators(market, chain, obs, now)
+            self._record(mid, chain, ind, obs)
+            view = MarketView(chain, ind.lce_bps, market.lce.safe_bps, self.settings.thresholds.extend_lead_s)
+            action = decide(view)
+            outcome = None
+            if action is not None:
+                self.metrics.decisions.labels(str(mid), action.kind.value).inc()
+                outcome = self.executor.submit(action, block)
+            report.markets.append(MarketReport(mid, chain, ind, action, outcome))
+        report.seconds = time.perf_counter() - t0
+        self.metrics.cycle_seconds.observe(report.seconds)
+        self.metrics.last_cycle.set(self.clock())
+        self.last_ok = self.clock()
+        self.last_block = block
+        self.cycles += 1
+        return report
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self, stop: threading.Event | None = None, max_cycles: int | None = None) -> None:
+        stop = stop or threading.Event()
+        last_cycle_at = 0.0
+        seen_block: int | None = None
+        failures = 0
+        done = 0
+        while not stop.is_set():
+            try:
+                number = int(self.pool.call(lambda w3: w3.eth.block_number, "eth_blockNumber"))
+                due = number != seen_block or time.monotonic() - last_cycle_at >= self.settings.idle_cycle_s
+                if due:
+                    self.cycle()
+                    seen_block = number
+                    last_cycle_at = time.monotonic()
+                    failures = 0
+                    done += 1
+                    if max_cycles is not None and done >= max_cycles:
+                        return
+            except Exception as exc:
+                failures += 1
+                self.metrics.cycle_errors.inc()
+                log.error("cycle failed", extra={"error": f"{type(exc).__name__}: {exc}", "failures": failures},
+                          exc_info=failures == 1)
+                stop.wait(min(30.0, self.settings.poll_interval_s * 2 ** min(failures, 5)))
+                continue
+            stop.wait(self.settings.poll_interval_s)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        age = None if self.last_ok is None else self.clock() - self.last_ok
+        ok = age is not None and age <= self.settings.health_max_age_s
+        return ok, {
+            "ok": ok, "last_cycle_age_s": age, "last_block": self.last_block, "cycles": self.cycles,
+            "in_flight": len(self.executor.journal.items), "rpc": self.pool.current.name,
+            "dry_run": self.settings.dry_run,
+        }

@@ -1,0 +1,146 @@
+"""Keeper tests: each chain test gets its own anvil on a free loopback port (no network, no ape provider),
+so automine, block gas limit and base fee can be changed without touching other tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from keeper.config import KeeperSettings, load_account, load_settings
+from keeper.devchain import Anvil, DevSystem, deploy_system, dev_key
+from keeper.metrics import Metrics
+from keeper.runner import Keeper
+from keeper.sources import CcxtSource, RecordedExchange
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GWEI = 10**9
+
+
+@pytest.fixture
+def anvil():
+    with Anvil(accounts=12) as node:
+        yield node
+
+
+@pytest.fixture
+def system(anvil) -> DevSystem:
+    """Breaker with one mock market; account 1 is the keeper (KEEPER_ROLE), account 2 a second keeper."""
+    return deploy_system(anvil.w3, markets=1, keepers=2)
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    def make_settings(system: DevSystem, url: str | list[str], key_index: int = 1, **overrides: Any) -> KeeperSettings:
+        urls = url if isinstance(url, list) else [url]
+        values: dict[str, Any] = {
+            "breaker": system.breaker.address, "rpc_urls": urls,
+            "markets": [{"id": m.market_id, "name": f"m{m.market_id}"} for m in system.markets],
+            "private_key": dev_key(key_index), "metrics_port": 0, "state_dir": str(tmp_path / f"state{key_index}"),
+            "rpc_timeout_s": 2.0,
+        }
+        values.update(overrides)
+        if values.get("private_key") is None:
+            values.pop("private_key")
+        return load_settings(None, **values)
+
+    return make_settings
+
+
+@pytest.fixture
+def make_keeper(make_settings):
+    def make_keeper(system: DevSystem, url: str | list[str], key_index: int = 1, sources: Any = None,
+                    **overrides: Any) -> Keeper:
+        settings = make_settings(system, url, key_index, **overrides)
+        return Keeper(settings, account=load_account(settings), sources=sources or [], metrics=Metrics())
+
+    return make_keeper
+
+
+def recorded(name: str, restamp: Any = None) -> RecordedExchange:
+    return RecordedExchange(FIXTURES / f"{name}.json", restamp=restamp)
+
+
+def cex_source(markets: Any, exchanges: dict[str, RecordedExchange]) -> CcxtSource:
+    return CcxtSource(markets, exchanges=exchanges)
+
+
+class RpcProxy:
+    """A loopback JSON-RPC forwarder in front of anvil that a test can kill or inspect.
+
+    `methods` records every JSON-RPC method it forwarded (batches flattened).
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.methods: list[str] = []
+        self.session = requests.Session()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                req = json.loads(body)
+                for r in req if isinstance(req, list) else [req]:
+                    proxy.methods.append(r.get("method"))
+                resp = proxy.session.post(proxy.target, data=body, headers={"Content-Type": "application/json"},
+                                          timeout=10)
+                self.send_response(resp.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(resp.content)))
+                self.end_headers()
+                self.wfile.write(resp.content)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.alive = True
+
+    def kill(self) -> None:
+        if self.alive:
+            self.server.shutdown()
+            self.server.server_close()
+            self.alive = False
+
+
+@pytest.fixture
+def rpc_proxy():
+    proxies: list[RpcProxy] = []
+
+    def start(target: str) -> RpcProxy:
+        p = RpcProxy(target)
+        proxies.append(p)
+        return p
+
+    yield start
+    for p in proxies:
+        p.kill()
+
+
+def tripped_events(system: DevSystem) -> list[Any]:
+    return list(system.breaker.events.MarketTripped().get_logs(from_block=0))
+
+
+def nonce_of(system: DevSystem, address: str, block: str = "latest") -> int:
+    return system.w3.eth.get_transaction_count(address, block)
+
+
+@pytest.fixture(autouse=True)
+def _restore_keeper_logger():
+    """`python -m keeper` (cli.main) installs a JSON handler on the `keeper` logger: undo it per test."""
+    import logging
+
+    logger = logging.getLogger("keeper")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
