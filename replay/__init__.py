@@ -1,0 +1,1 @@
+"""Replay engine: drives the real contracts on anvil through a scenario (SCENARIOS.md)."""

@@ -1,0 +1,249 @@
+"""Scenario files (SCENARIOS.md): the validated model and its series, evaluated at scenario time.
+
+`load_scenario(path)` returns a `Scenario` or raises `ScenarioError` with one line naming the
+field ("scenario.yaml: series.venue_price.csv: file data/x.csv not found"). Every field of
+SCENARIOS.md is accepted; unknown fields are refused, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from keeper.sources.replay import Series, parse_time
+
+
+class ScenarioError(ValueError):
+    """An invalid scenario; the message is one line naming the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Token(_Strict):
+    symbol: str = Field(min_length=1, max_length=5)
+    decimals: int = Field(ge=0, le=18)
+
+
+class PoolSpec(_Strict):
+    liquidity_usd: float = Field(gt=0, le=1e12)
+    fee_bps: int = Field(default=4, ge=0, le=1_000)
+
+
+class LendingSpec(_Strict):
+    price_source: Literal["venue", "reference"] = "venue"
+    liquidation_threshold_bps: int = Field(default=9_000, ge=1_000, le=9_800)
+    liquidation_bonus_bps: int = Field(default=500, ge=0, le=2_000)
+    close_factor_bps: int = Field(default=5_000, ge=1_000, le=10_000)
+
+
+class Lognormal(_Strict):
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0, le=5)
+
+
+class CollateralDistribution(_Strict):
+    lognormal: Lognormal
+
+
+class HealthDistribution(_Strict):
+    uniform: tuple[float, float]
+
+    @field_validator("uniform")
+    @classmethod
+    def _ordered_above_one(cls, v: tuple[float, float]) -> tuple[float, float]:
+        low, high = v
+        if not 1.0 <= low <= high <= 100:
+            raise ValueError("expected [low, high] with 1 <= low <= high")
+        return v
+
+
+class GeneratedBorrowers(_Strict):
+    count: int = Field(ge=1, le=5_000)
+    seed: int = 0
+    collateral_usd: CollateralDistribution
+    health_factor: HealthDistribution
+
+
+class BorrowersFile(_Strict):
+    file: str
+
+
+class MarketSpec(_Strict):
+    collateral: Token
+    debt: Token
+    pool: PoolSpec
+    lending: LendingSpec = LendingSpec()
+    borrowers: GeneratedBorrowers | BorrowersFile
+
+
+class SeriesSpec(_Strict):
+    """One of the three series forms; `name` is allowed where a list names its entries."""
+
+    constant: float | None = None
+    points: list[tuple[float, float]] | None = None
+    csv: str | None = None
+    time: str | None = None
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SeriesSpec:
+        forms = [f for f in ("constant", "points", "csv") if getattr(self, f) is not None]
+        if len(forms) != 1:
+            raise ValueError("give exactly one of constant, points or csv")
+        if self.csv is None and (self.time or self.value):
+            raise ValueError("time and value go with csv")
+        if self.points is not None and not self.points:
+            raise ValueError("points must not be empty")
+        return self
+
+    def raw(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class NamedSeries(SeriesSpec):
+    name: str = Field(min_length=1)
+
+
+class CexSpec(_Strict):
+    name: str = Field(min_length=1)
+    mid: SeriesSpec
+    depth_1pct_usd: SeriesSpec | None = None
+
+
+class SeriesSet(_Strict):
+    venue_price: SeriesSpec
+    venue_depth_ratio: SeriesSpec = SeriesSpec(constant=1.0)
+    reference: Annotated[list[NamedSeries], Field(min_length=1, max_length=7)]
+    fair_price: SeriesSpec
+    cex: list[CexSpec] = []
+    open_interest_usd: SeriesSpec | None = None
+
+
+class Liquidator(_Strict):
+    enabled: bool = True
+
+
+class Flow(_Strict):
+    t: float = Field(ge=0)
+    sell: Literal["collateral", "debt"]
+    usd: float = Field(gt=0)
+
+
+class Actors(_Strict):
+    liquidator: Liquidator = Liquidator()
+    flows: list[Flow] = []
+
+
+class Bound(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class TripsExpectation(Bound):
+    first_within: tuple[float, float] | None = None
+
+
+class Expectations(_Strict):
+    """Any result key can be bounded with {min, max}; `trips` also takes first_within [t0, t1]."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    trips: TripsExpectation | None = None
+
+    @model_validator(mode="after")
+    def _extra_are_bounds(self) -> Expectations:
+        for value in (self.model_extra or {}).values():
+            Bound.model_validate(value)
+        return self
+
+    def bounds(self) -> dict[str, Bound]:
+        out = {k: Bound.model_validate(v) for k, v in (self.model_extra or {}).items()}
+        if self.trips is not None:
+            out["trips"] = self.trips
+        return out
+
+
+class Scenario(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9-]+$")
+    description: str = ""
+    start: str | None = None
+    duration_s: int = Field(gt=0, le=7 * 86_400)
+    block_time_s: int = Field(default=12, ge=1, le=600)
+    market: MarketSpec
+    series: SeriesSet
+    actors: Actors = Actors()
+    expect: Expectations | None = None
+
+    @field_validator("start")
+    @classmethod
+    def _parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_time(v)
+        return v
+
+    @property
+    def blocks(self) -> int:
+        return self.duration_s // self.block_time_s
+
+    @property
+    def start_ts(self) -> float:
+        return parse_time(self.start) if self.start else 0.0
+
+
+class Curves:
+    """Every series of a scenario, parsed once (CSV files read here), evaluated by t."""
+
+    def __init__(self, scenario: Scenario, base_dir: Path):
+        start = scenario.start_ts
+
+        def parse(spec: SeriesSpec, where: str) -> Series:
+            raw = spec.raw()
+            raw.pop("name", None)
+            return Series.parse(raw, base_dir, start, where)
+
+        s = scenario.series
+        self.venue_price = parse(s.venue_price, "series.venue_price")
+        self.venue_depth_ratio = parse(s.venue_depth_ratio, "series.venue_depth_ratio")
+        self.reference = [(r.name, parse(r, f"series.reference.{i}")) for i, r in enumerate(s.reference)]
+        self.fair_price = parse(s.fair_price, "series.fair_price")
+
+
+def _format(err: ValidationError) -> str:
+    first = err.errors()[0]
+    # Union members appear in the location by class name (GeneratedBorrowers); fields are lowercase.
+    where = ".".join(str(p) for p in first["loc"] if not str(p)[:1].isupper()) or "(top level)"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+
+
+def parse_scenario(raw: Any, base_dir: Path, source: str = "scenario") -> tuple[Scenario, Curves]:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{source}: expected a mapping at the top level")
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(f"{source}: {_format(exc)}") from exc
+    try:
+        curves = Curves(scenario, base_dir)
+        if isinstance(scenario.market.borrowers, BorrowersFile):
+            path = base_dir / scenario.market.borrowers.file
+            if not path.is_file():
+                raise ValueError(f"market.borrowers.file: file {path} not found")
+    except ValueError as exc:
+        raise ScenarioError(f"{source}: {exc}") from exc
+    return scenario, curves
+
+
+def load_scenario(path: str | Path) -> tuple[Scenario, Curves]:
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"scenario file {path} not found")
+    try:
+        text = path.read_text()
+        raw = yaml.safe_load(text)  # JSON is YAML too
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: not valid YAML or JSON ({exc})") from exc
+    return parse_scenario(raw, path.parent, source=str(path))
