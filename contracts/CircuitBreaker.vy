@@ -18,7 +18,10 @@
         one; rule B (KEEPER) V_P and S_I hold on-chain and the keeper attests LCE; GUARDIAN
         any time (tighten-only). Rules A and B stop after the daily trip budget; the guardian
         does not. Resume (anyone): after N, CVD and R_L recovered, armed and confirmed in two
-        blocks. A halt lapses at max_halt. Cool-down and auction then elapse by time.
+        blocks. A halt lapses at max_halt. Cool-down and auction then elapse by time; a
+        market's reopening auction contract (set by governance) ends the auction phase
+        early when it settles (`settle_auction`). Without one, or if it never settles, the
+        phase elapses by time as before.
 @custom:kill Governance sets a market's CVD trip threshold and daily budget so that rules A
         and B cannot fire and revokes the KEEPER and GUARDIAN roles; `force_resume` ends a halt.
         Consumers then always read NORMAL.
@@ -92,6 +95,7 @@ REASON_FORCED: public(constant(uint256)) = 6  # governance forced resume
 REASON_COOLDOWN_ELAPSED: public(constant(uint256)) = 7  # cool-down over, auction opens
 REASON_AUCTION_ELAPSED: public(constant(uint256)) = 8  # auction over, trading reopens
 REASON_LCE_CRITICAL: public(constant(uint256)) = 9  # keeper extension
+REASON_AUCTION_SETTLED: public(constant(uint256)) = 10  # the market's reopening auction settled
 
 # @dev One in basis points.
 BPS: constant(uint256) = 10_000
@@ -166,6 +170,8 @@ _observations: HashMap[uint256, uint256[MAX_OBSERVATIONS]]
 _depth_samples: HashMap[uint256, uint256[MAX_DEPTH_SAMPLES]]
 # @dev Median of the depth samples, recomputed when a sample is added.
 depth_baseline: public(HashMap[uint256, uint256])
+# @dev The reopening auction allowed to end each market's AUCTION phase; empty: time only.
+auction_of: public(HashMap[uint256, address])
 
 
 event MarketRegistered:
@@ -240,6 +246,12 @@ event StateAdvanced:
     reason: indexed(uint256)
     old_state: State
     new_state: State
+
+event AuctionSet:
+    market_id: indexed(uint256)
+    old: address
+    new: address
+    actor: indexed(address)
 
 event DepthSampled:
     market_id: indexed(uint256)
@@ -372,6 +384,46 @@ def force_resume(market_id: uint256):
     s: Status = self._sync(market_id)
     assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
     self._resume(market_id, s, REASON_FORCED, 0, 0)
+
+
+@external
+@nonreentrant
+def set_auction(market_id: uint256, auction: address):
+    """
+    @notice Names the reopening auction contract that may end the market's AUCTION phase
+            by settling; empty removes it (the phase then elapses by time only).
+    @dev Only governance.
+    """
+    access_control._check_role(GOVERNANCE_ROLE, msg.sender)
+    self._check_market(market_id)
+    assert auction == empty(address) or auction.is_contract, "CircuitBreaker: auction is not a contract"
+    log AuctionSet(market_id=market_id, old=self.auction_of[market_id], new=auction, actor=msg.sender)
+    self.auction_of[market_id] = auction
+
+
+@external
+@nonreentrant
+def settle_auction(market_id: uint256):
+    """
+    @notice AUCTION -> NORMAL now: the market's reopening auction has cleared and traded
+            the venue to its clearing price.
+    @dev Only the market's auction contract, only in AUCTION (time-made transitions are
+         stored first). Consumers are notified like any transition.
+    """
+    self._check_market(market_id)
+    auction: address = self.auction_of[market_id]
+    assert auction != empty(address) and msg.sender == auction, "CircuitBreaker: caller is not the market's auction"
+    s: Status = self._sync(market_id)
+    assert s.state == State.AUCTION, "CircuitBreaker: market is not in auction"
+    new: Status = s
+    new.state = State.NORMAL
+    new.since = block.timestamp
+    self._store(market_id, new)
+    log StateAdvanced(
+        market_id=market_id, actor=msg.sender, reason=REASON_AUCTION_SETTLED, old_state=State.AUCTION,
+        new_state=State.NORMAL,
+    )
+    self._notify(market_id, State.NORMAL, self.frozen_price[market_id])
 
 
 # ---------------------------------------------------------------- observations
@@ -635,6 +687,16 @@ def consumers(market_id: uint256) -> DynArray[address, MAX_CONSUMERS]:
     @notice The contracts notified on every stored transition of the market.
     """
     return self._consumers[market_id]
+
+
+@external
+@view
+def venue_halts_with_market(market_id: uint256) -> bool:
+    """
+    @notice True when the market's venue is one of its consumers (a guarded pool): the halt
+            closes it, so its resume is judged on depth and a valid reference, not on its price.
+    """
+    return self._venue_halts_with_market(market_id)
 
 
 @external

@@ -187,7 +187,7 @@ class BreakerReader:
         self.keeper = keeper
         self.params_refresh_s = params_refresh_s
         self.clock = clock
-        self._static: dict[int, tuple[dict[str, int], str]] = {}
+        self._static: dict[int, tuple[dict[str, int], str, bool]] = {}
         self._static_at = -1e18
         self._role = False
 
@@ -206,6 +206,9 @@ class BreakerReader:
             data, t = self._fn("markets", mid)
             calls.append((self.address, data))
             types.append(t)
+            data, t = self._fn("venue_halts_with_market", mid)
+            calls.append((self.address, data))
+            types.append(t)
         if self.keeper:
             role_data, _ = self._fn("KEEPER_ROLE")
             role = _data(batch_eth_call(w3, [(self.address, role_data)], block)[0],
@@ -215,7 +218,7 @@ class BreakerReader:
             types.append(t)
         raw = batch_eth_call(w3, calls, block)
         k = 0
-        static: dict[int, tuple[dict[str, int], str]] = {}
+        static: dict[int, tuple[dict[str, int], str, bool]] = {}
         for mid in ids:
             values: dict[str, int] = {}
             for spec in P.PARAMS:
@@ -225,7 +228,10 @@ class BreakerReader:
             market = abi_decode(types[k], _data(raw[k], f"market {mid}: markets({mid})"))[0]
             venue = market[0] if isinstance(market, tuple) else market
             k += 1
-            static[mid] = (values, Web3.to_checksum_address(venue))
+            ok, r = raw[k]  # absent on breakers deployed before the view existed: False
+            closes_venue = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
+            k += 1
+            static[mid] = (values, Web3.to_checksum_address(venue), closes_venue)
         if self.keeper:
             ok, r = raw[k]
             self._role = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
@@ -252,7 +258,7 @@ class BreakerReader:
                     calls.append((self.address, data))
                     types.append(t)
                 if with_depth:
-                    params, venue = self._static[mid]
+                    params, venue, _ = self._static[mid]
                     f = self.venue_abi.functions.depth(params["depth_band_bps"])
                     calls.append((venue, bytes.fromhex(f._encode_transaction_data()[2:])))
                     types.append(["uint256"])
@@ -272,9 +278,9 @@ class BreakerReader:
                 depth = None
                 if with_depth and chunk[3][0] and chunk[3][1]:  # a venue that reverts just gives no depth
                     depth = int(abi_decode(["uint256"], chunk[3][1])[0])
-                params, venue = self._static[mid]
+                params, venue, closes_venue = self._static[mid]
                 out[mid] = OnChainMarket(mid, number, int(head["timestamp"]), state, status, ind,
-                                         dict(params), self._role, venue, depth)
+                                         dict(params), self._role, venue, depth, closes_venue)
             return {"number": number, "timestamp": int(head["timestamp"]),
                     "base_fee": int(head.get("baseFeePerGas") or 0)}, out
 

@@ -69,6 +69,8 @@ class OnChainMarket:
     keeper_role: bool
     venue: str = ""
     venue_depth: int | None = None  # venue depth within the band, 18 decimals
+    # the venue is a consumer (a guarded pool) closed by the halt: resume is judged without its price
+    venue_halts_with_market: bool = False
 
     @property
     def halt_window_s(self) -> int:

@@ -10,7 +10,8 @@ cheapest transition that holds:
   the arm is live.
 - HALTED: while LCE is critical, extend the halt when its window is about to end (never arm a
   resume); between the safe and the critical level, hold (hysteresis); after the halt window,
-  when on-chain CVD and R_L have recovered, arm the resume, then confirm in a later block.
+  when on-chain CVD and R_L have recovered (R_L alone for a venue the halt closes), arm the
+  resume, then confirm in a later block.
 - a stored state behind the time-driven one: `sync`, so consumers (pool, lending) reopen.
 
 Unknown LCE (bad or missing data) is no evidence: it never trips, never extends, never blocks
@@ -65,10 +66,13 @@ def decide(view: MarketView) -> Action | None:
             return None
         if next_ts < s.resume_after:
             return None
-        recovered = ind.reference_valid and ind.cvd_bps < p["cvd_resume_bps"] and ind.rl_bps > p["rl_resume_bps"]
+        # A venue closed by the halt cannot show its price recovering: the contract then checks depth only.
+        price_ok = c.venue_halts_with_market or ind.cvd_bps < p["cvd_resume_bps"]
+        recovered = ind.reference_valid and price_ok and ind.rl_bps > p["rl_resume_bps"]
         if not recovered:
             return None
-        why = f"CVD {ind.cvd_bps} < {p['cvd_resume_bps']} bps and R_L {ind.rl_bps} > {p['rl_resume_bps']} bps"
+        why = (f"venue closed by the halt, R_L {ind.rl_bps} > {p['rl_resume_bps']} bps" if c.venue_halts_with_market
+               else f"CVD {ind.cvd_bps} < {p['cvd_resume_bps']} bps and R_L {ind.rl_bps} > {p['rl_resume_bps']} bps")
         if _arm_live(view, next_ts):
             return Action(Kind.RESUME, mid, reason=why) if next_block > s.armed_block else None
         return Action(Kind.ARM_RESUME, mid, reason=why)

@@ -123,6 +123,18 @@ def test_decide__no_resume_until_recovered():
     assert decide(view(replace(RECOVERED, rl_bps=5_000), State.HALTED, halted(), ts=T0 + 400)) is None
 
 
+def test_decide__venue_closed_by_the_halt_resumes_on_depth_alone():
+    """A guarded pool that is its own venue keeps its crash price while closed (the contract then
+    checks R_L and a valid reference only)."""
+    frozen_price = replace(RECOVERED, cvd_bps=900)
+    external = view(frozen_price, State.HALTED, halted(), ts=T0 + 400)
+    assert decide(external) is None
+    closed = replace(external, chain=replace(external.chain, venue_halts_with_market=True))
+    assert decide(closed).kind == Kind.ARM_RESUME
+    thin = replace(closed, chain=replace(closed.chain, indicators=replace(frozen_price, rl_bps=5_000)))
+    assert decide(thin) is None
+
+
 def test_decide__extends_near_end_while_lce_critical():
     assert decide(view(RECOVERED, State.HALTED, halted(), ts=T0 + 100, lce=20_000)) is None  # not yet
     action = decide(view(RECOVERED, State.HALTED, halted(), ts=T0 + 250, lce=20_000))

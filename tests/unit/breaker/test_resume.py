@@ -169,6 +169,7 @@ def test_resume__venue_closed_by_the_halt_resumes_on_depth(project, breaker, ora
     deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1.0)
     market, pool = deployed.market_id, deployed.pool
     collateral = deployed.collateral
+    assert breaker.venue_halts_with_market(market)
     # a dump moves the pool 4% below the reference, then the market halts
     collateral.mint(anyone, 25_000 * 10**18, sender=deployer)
     collateral.approve(pool, 2**256 - 1, sender=anyone)
@@ -183,6 +184,7 @@ def test_resume__venue_closed_by_the_halt_resumes_on_depth(project, breaker, ora
 
 
 def test_resume__external_venue_still_needs_price_recovery(breaker, market_id, venue, anyone, guardian):
+    assert not breaker.venue_halts_with_market(market_id)
     breaker.guardian_trip(market_id, sender=guardian)
     move_venue(venue, anyone, price=0.95)
     advance(breaker.halt_window(market_id))
