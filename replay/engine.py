@@ -1,0 +1,459 @@
+"""The replay loop: one anvil block per scenario step, real contracts, the real keeper.
+
+Each step (block_time_s of scenario time) builds one block, with automine off:
+
+1. the market moves (highest fees, so first in the block): each reference feed posts a new round
+   when it moved, the market maker trades the pool toward `venue_price` (within the pool's own
+   rules: nothing while it is closed, never past its price band), the LP adds or removes liquidity
+   so the pool's depth follows `venue_depth_ratio`, scripted `flows` trade, and the liquidator
+   sells what it seized earlier;
+2. the protection acts on what the last block showed: the keeper's `cycle()` (composite, with the
+   scenario's CEX series and open interest through its replay source, and the borrowers' positions),
+   or a baseline's watcher;
+3. the liquidator liquidates every position the last block showed unhealthy (lowest fees);
+4. the block is mined at the step's timestamp and its events are recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from keeper.config import CexVenue, KeeperSettings, LceModel, MarketSettings
+from keeper.devchain import Anvil, dev_key
+from keeper.indicators import Positions
+from keeper.runner import Keeper
+from keeper.sources.base import Observations
+from keeper.sources.replay import ReplaySource
+from replay import population
+from replay.scenario import BorrowersFile, Curves, Scenario
+from replay.world import FEED_DECIMALS, WAD, World, build
+
+NORMAL, HALTED = 1, 2
+GAS = 3_000_000
+MARKET_FEE = 2_000 * 10**9  # the market's own moves go first in a block
+MARKET_TIP = 10**9
+LIQUIDATOR_TIP = 10**9
+FEED_DEVIATION = 0.0005  # a feed posts a new round when it moved 0.05%, or every half heartbeat
+PRICE_TOLERANCE = 0.0005  # the market maker leaves the pool alone within 0.05% of the target
+DEPTH_TOLERANCE = 0.03  # the LP leaves the depth alone within 3% of the target
+REASONS = {1: ("A", "cvd+depth"), 2: ("B", "velocity+slippage+lce"), 3: ("guardian", "guardian")}
+
+
+@dataclass
+class Liquidation:
+    t: float
+    block: int
+    borrower: str
+    repaid: float  # debt tokens
+    seized: float  # collateral tokens
+    debt_before: float
+    collateral_before: float
+    fair_price: float
+
+
+@dataclass
+class Record:
+    """Everything the result is computed from."""
+
+    blocks: int = 0
+    trips: list[dict[str, Any]] = field(default_factory=list)
+    resumes: list[dict[str, Any]] = field(default_factory=list)
+    extensions: list[dict[str, Any]] = field(default_factory=list)
+    liquidations: list[Liquidation] = field(default_factory=list)
+    halted_s: float = 0.0
+    states: list[tuple[float, int]] = field(default_factory=list)  # (t, breaker state) per block
+    prices: list[tuple[float, float, float, float]] = field(default_factory=list)  # t, venue, pool, reference
+    divergence_max_bps: float = 0.0  # venue vs pool while the pool could not follow
+
+
+class PositionsSource:
+    """The borrowers' positions as the keeper's LCE input (the engine tracks them from events)."""
+
+    name = "positions"
+
+    def __init__(self, book: dict[str, list[float]], lt_bps: int, market_id: int) -> None:
+        self.book, self.lt, self.market_id = book, lt_bps, market_id
+
+    def collect(self, market_ids: Sequence[int], now: float) -> dict[int, Observations]:
+        if self.market_id not in market_ids:
+            return {}
+        arr = np.array(list(self.book.values()), dtype=float).reshape(-1, 2)
+        positions = Positions(arr[:, 0], arr[:, 1], np.full(len(arr), float(self.lt)))
+        return {self.market_id: Observations(positions=positions)}
+
+
+class Engine:
+    def __init__(self, scenario: Scenario, curves: Curves, base_dir: Path, protection: str, *,
+                 progress: bool = True, params: dict[str, int] | None = None) -> None:
+        self.scenario, self.curves, self.base_dir = scenario, curves, base_dir
+        self.protection = protection
+        self.params = params or {}  # breaker parameter overrides (keeper.params names)
+        self.progress = progress
+        self.record = Record()
+        self.anvil: Anvil | None = None
+        self.world: World | None = None
+        self.keeper: Keeper | None = None
+        self.t0 = 0
+        # engine-side bookkeeping
+        self.positions: dict[str, list[float]] = {}  # borrower -> [collateral, debt] in whole tokens
+        self.to_sell = 0  # seized collateral the liquidator still has to sell (raw units)
+        self.watch: deque[tuple[float, float]] = deque()  # (t, lending price source) for single-threshold
+        self.first_source_price: float | None = None
+        self.baseline_tripped_at: float | None = None
+        self.kill_switched = False
+        self.feed_posts: list[tuple[float, float]] = []  # last (t, value) per feed
+        self.lp_contributed_usd = 0.0
+
+    # ------------------------------------------------------------ set-up
+
+    def borrowers(self, fair: float) -> list[population.Borrower]:
+        spec = self.scenario.market.borrowers
+        if isinstance(spec, BorrowersFile):
+            return population.read_file(spec, self.base_dir)
+        return population.generate(spec, fair, self.scenario.market.lending.liquidation_threshold_bps)
+
+    def setup(self) -> None:
+        c = self.curves
+        fair = c.fair_price.at(0)
+        # The chain starts an hour before the scenario: deployments and positions are in place at t = 0.
+        start = int(self.scenario.start_ts) if self.scenario.start else int(time.time())
+        self.anvil = Anvil(gas_limit=60_000_000, base_fee=1_000_000_000, accounts=10,
+                           extra=["--timestamp", str(start - 3_600)])
+        w3 = self.anvil.w3
+        self.world = build(self.anvil, self.scenario, self.protection, self.borrowers(fair),
+                           first_price=c.venue_price.at(0), first_references=[s.at(0) for _, s in c.reference],
+                           fair_price=fair, params=self.params)
+        self.feed_posts = [(0.0, s.at(0)) for _, s in c.reference]
+        wd = self.world
+        for who, b in zip(wd.actors.borrowers, wd.borrowers, strict=True):
+            self.positions[who] = [b.collateral, b.debt]
+        # the liquidator holds debt tokens to repay with
+        big = 10**12 * wd.debt_unit
+        self._tx(wd.debt.functions.mint(wd.actors.liquidator, big), wd.actors.governance, wait=True)
+        self._tx(wd.debt.functions.approve(wd.lending.address, 2**256 - 1), wd.actors.liquidator, wait=True)
+        self._tx(wd.collateral.functions.approve(wd.pool.address, 2**256 - 1), wd.actors.liquidator, wait=True)
+        for who in (wd.actors.market_maker, wd.actors.flows):
+            for token in (wd.collateral, wd.debt):
+                self._tx(token.functions.approve(wd.pool.address, 2**256 - 1), who, wait=True)
+        head = w3.eth.get_block("latest")
+        self.t0 = max(start, head["timestamp"] + 1)
+        self.anvil.set_automine(False)
+        if self.protection == "composite":
+            self.keeper = self._make_keeper()
+        self._now = self.t0
+        self.lp_start_usd = self._lp_value_usd(fair)
+
+    def _make_keeper(self) -> Keeper:
+        wd = self.world
+        cex = [CexVenue(exchange=v.name, symbol="COL/USD", calm_depth_usd=None) for v in self.scenario.series.cex]
+        market = MarketSettings(id=wd.market_id, name=self.scenario.name, cex=cex, lce=LceModel())
+        state_dir = Path(tempfile.mkdtemp(prefix="replay-keeper-"))
+        settings = KeeperSettings(
+            breaker=wd.breaker.address, rpc_urls=[self.anvil.url], markets=[market], metrics_port=0,
+            state_dir=state_dir, private_key=dev_key(3), log_level="WARNING",
+        )
+        scenario_raw = self.scenario.model_dump(mode="json", exclude_none=True)
+        replay_source = ReplaySource(scenario_raw, self.base_dir, wd.market_id)
+        self.replay_source = replay_source
+        sources = [replay_source, PositionsSource(self.positions, wd.lt_bps, wd.market_id)]
+        from eth_account import Account
+
+        return Keeper(settings, account=Account.from_key(dev_key(3)), sources=sources, clock=lambda: self._now)
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> Record:
+        self.setup()
+        steps = self.scenario.blocks
+        bar = tqdm(total=steps, desc=f"{self.scenario.name} [{self.protection}]", unit="block",
+                   disable=not self.progress, leave=False)
+        try:
+            for step in range(1, steps + 1):
+                self.step(step * self.scenario.block_time_s)
+                bar.update(1)
+        finally:
+            bar.close()
+        return self.record
+
+    def step(self, t: float) -> None:
+        wd = self.world
+        self._now = self.t0 + t
+        self.anvil.rpc("evm_setNextBlockTimestamp", [hex(int(self._now))])
+        state = self._breaker_state()
+        self._move_market(t, state)
+        if wd.breaker is not None:
+            self._tx(wd.breaker.functions.poke(wd.market_id), wd.actors.flows, fee=MARKET_FEE - 3)
+        if self.keeper is not None:
+            if getattr(self, "replay_source", None) is not None:
+                self.replay_source.set_time(t)
+            self.keeper.cycle()
+        else:
+            self._baseline(t)
+        if self.scenario.actors.liquidator.enabled:
+            self._liquidate()
+        self.anvil.rpc("evm_mine", [hex(int(self._now))])
+        self._observe(t, state)
+
+    # ------------------------------------------------------------ market moves
+
+    def _post_feeds(self, t: float) -> None:
+        wd = self.world
+        for i, ((_, series), feed) in enumerate(zip(self.curves.reference, wd.feeds, strict=True)):
+            value = series.at(t)
+            last_t, last = self.feed_posts[i]
+            if abs(value / last - 1) > FEED_DEVIATION or t - last_t >= 1_800:
+                self._tx(feed.functions.set_answer(round(value * 10**FEED_DECIMALS)), wd.actors.governance, fee=MARKET_FEE)
+                self.feed_posts[i] = (t, value)
+
+    def _move_market(self, t: float, state: int) -> None:
+        wd = self.world
+        self._post_feeds(t)
+        x, y = wd.pool.functions.reserves().call()
+        spot = (y / wd.debt_unit) / (x / wd.collateral_unit)
+        target = self.curves.venue_price.at(t)
+        open_ = wd.pool.functions.breaker_state().call() == NORMAL
+        low, high = (0.0, math.inf)
+        if wd.guarded:
+            lo, hi = wd.pool.functions.band_limits().call()
+            low, high = lo / WAD * 1.0005, hi / WAD * 0.9995
+        reachable = min(max(target, low), high)
+        if not open_ or reachable != target:  # the pool's rules keep it from the venue price
+            self.record.divergence_max_bps = max(self.record.divergence_max_bps, abs(spot / target - 1) * 10_000)
+        # 1. trade toward the venue price (x*y=k, fee on the input)
+        if open_ and abs(reachable / spot - 1) > PRICE_TOLERANCE:
+            fee = 1 - wd.pool.functions.fee_bps().call() / 10_000
+            k = x * y
+            if reachable < spot:  # sell collateral: x' = sqrt(k / p)
+                x_new = math.isqrt(int(k * wd.collateral_unit / (reachable * wd.debt_unit)))
+                amount = int((x_new - x) / fee)
+                self._ensure(wd.collateral, wd.actors.market_maker, amount)
+                self._swap(True, amount, wd.actors.market_maker)
+                x, y = x_new, k // max(x_new, 1)
+            else:  # buy collateral with debt: y' = sqrt(k p)
+                y_new = math.isqrt(int(k * reachable * wd.debt_unit / wd.collateral_unit))
+                amount = int((y_new - y) / fee)
+                self._ensure(wd.debt, wd.actors.market_maker, amount)
+                self._swap(False, amount, wd.actors.market_maker)
+                x, y = k // max(y_new, 1), y_new
+        # 2. the LP follows the depth path (depth within a band is proportional to the debt reserve)
+        ratio = self.curves.venue_depth_ratio.at(t)
+        target_y = ratio * wd.calm_debt_reserve
+        if y > 0 and abs(target_y / y - 1) > DEPTH_TOLERANCE:
+            self._follow_depth(target_y / y, x, y)
+        # 3. scripted flows and the liquidator's sales
+        for flow in self.scenario.actors.flows:
+            if t - self.scenario.block_time_s < flow.t <= t and open_:
+                self._flow(flow.sell, flow.usd, spot)
+        if self.to_sell and open_:
+            amount = self.to_sell
+            if wd.guarded:  # sell no further than the band allows
+                max_in = self._max_sell_within(x, y, low)
+                amount = min(amount, max_in)
+            if amount > 0:
+                self._swap(True, amount, wd.actors.liquidator, fee=MARKET_FEE - 1)
+                self.to_sell -= amount
+
+    def _follow_depth(self, factor: float, x: int, y: int) -> None:
+        wd = self.world
+        shares = wd.pool.functions.balanceOf(wd.actors.lp).call()
+        supply = wd.pool.functions.totalSupply().call()
+        if factor < 1:
+            burn = int(supply * (1 - factor))
+            burn = min(burn, shares)
+            if burn > 0:
+                self._tx(wd.pool.functions.remove_liquidity(burn, 0, 0), wd.actors.lp, fee=MARKET_FEE)
+        else:
+            add_x, add_y = int(x * (factor - 1)), int(y * (factor - 1))
+            self._ensure(wd.collateral, wd.actors.lp, add_x, lp=True)
+            self._ensure(wd.debt, wd.actors.lp, add_y, lp=True)
+            self._tx(wd.pool.functions.add_liquidity(add_x, add_y, 0, 2**64), wd.actors.lp, fee=MARKET_FEE)
+
+    def _max_sell_within(self, x: int, y: int, low: float) -> int:
+        if low <= 0:
+            return 2**255
+        wd = self.world
+        x_floor = math.isqrt(int(x * y * wd.collateral_unit / (low * wd.debt_unit)))
+        return max(0, int((x_floor - x) * 0.99))
+
+    def _flow(self, sell: str, usd: float, spot: float) -> None:
+        wd = self.world
+        if sell == "collateral":
+            amount = int(usd / spot * wd.collateral_unit)
+            self._ensure(wd.collateral, wd.actors.flows, amount)
+            self._swap(True, amount, wd.actors.flows)
+        else:
+            amount = int(usd * wd.debt_unit)
+            self._ensure(wd.debt, wd.actors.flows, amount)
+            self._swap(False, amount, wd.actors.flows)
+
+    def _swap(self, sell_collateral: bool, amount: int, who: str, fee: int = MARKET_FEE) -> None:
+        if amount > 0:
+            self._tx(self.world.pool.functions.swap(sell_collateral, amount, 0, 2**64), who, fee=fee)
+
+    def _ensure(self, token: Any, who: str, amount: int, lp: bool = False) -> None:
+        """Mints what an actor lacks (the market maker and flows stand for the rest of the market)."""
+        have = token.functions.balanceOf(who).call()
+        if have < amount:
+            missing = amount - have
+            self._tx(token.functions.mint(who, missing), self.world.actors.governance, fee=MARKET_FEE + 1)
+            if lp:
+                unit = self.world.collateral_unit if token is self.world.collateral else self.world.debt_unit
+                price = self.curves.fair_price.at(self._now - self.t0) if token is self.world.collateral else 1.0
+                self.lp_contributed_usd += missing / unit * price
+
+    # ------------------------------------------------------------ protections
+
+    def _source_price(self) -> float:
+        """The lending market's price source as the last block shows it."""
+        wd = self.world
+        if self.scenario.market.lending.price_source == "venue":
+            return wd.pool.functions.spot_price().call() / WAD
+        return wd.oracle.functions.latest().call()[0] / WAD
+
+    def _baseline(self, t: float) -> None:
+        wd = self.world
+        if self.protection == "single-threshold":
+            price = self._source_price()
+            self.watch.append((t, price))
+            while self.watch and self.watch[0][0] < t - 3_600:
+                self.watch.popleft()
+            high = max(p for _, p in self.watch)
+            if self.baseline_tripped_at is None and price < 0.8 * high:
+                self._tx(wd.breaker.functions.guardian_trip(wd.market_id), wd.actors.governance, fee=MARKET_FEE - 2)
+                self.baseline_tripped_at = t
+            elif self.baseline_tripped_at is not None and t - self.baseline_tripped_at >= 3_600:
+                if self._breaker_state() == HALTED:
+                    self._tx(wd.breaker.functions.force_resume(wd.market_id), wd.actors.governance,
+                             fee=MARKET_FEE - 2)
+                self.baseline_tripped_at = None
+        elif self.protection == "kill-switch" and not self.kill_switched:
+            price = self._source_price()
+            if self.first_source_price is None:
+                self.first_source_price = price
+            if price <= 0.95 * self.first_source_price:
+                self._tx(wd.lending.functions.pause(), wd.actors.governance, fee=MARKET_FEE - 2)
+                self.kill_switched = True
+
+    # ------------------------------------------------------------ liquidator
+
+    def _liquidate(self) -> None:
+        wd = self.world
+        self._base_fee = wd.w3.eth.get_block("latest")["baseFeePerGas"]
+        guard_state = wd.lending.functions.guard().call()[0]
+        if guard_state != NORMAL:
+            return  # the market is frozen: a liquidator would only waste gas
+        price = self._valuation_price()
+        if price <= 0:
+            return
+        lt = wd.lt_bps / 10_000
+        for who, (collateral, debt) in self.positions.items():
+            if debt <= 0 or collateral * price * lt / debt >= 1.002:
+                continue
+            hf = wd.lending.functions.health_factor(who).call()
+            if hf < WAD:
+                self._tx(wd.lending.functions.liquidate(who, 2**256 - 1), wd.actors.liquidator,
+                         fee=self._base_fee + LIQUIDATOR_TIP, tip=LIQUIDATOR_TIP)
+
+    def _valuation_price(self) -> float:
+        return self._source_price()
+
+    # ------------------------------------------------------------ recording
+
+    def _breaker_state(self) -> int:
+        wd = self.world
+        if wd.breaker is None:
+            return 8 if self.kill_switched else NORMAL
+        return wd.breaker.functions.state(wd.market_id).call()
+
+    def _observe(self, t: float, state_before: int) -> None:
+        wd = self.world
+        block = wd.w3.eth.get_block("latest")
+        number = block["number"]
+        self.record.blocks += 1
+        fair = self.curves.fair_price.at(t)
+        for ev in wd.lending.events.Liquidated().get_logs(from_block=number, to_block=number):
+            a = ev["args"]
+            liq = Liquidation(
+                t=t, block=number, borrower=a["borrower"], repaid=a["repaid"] / wd.debt_unit,
+                seized=a["seized"] / wd.collateral_unit, debt_before=a["debt"] / wd.debt_unit,
+                collateral_before=a["collateral"] / wd.collateral_unit, fair_price=fair,
+            )
+            self.record.liquidations.append(liq)
+            pos = self.positions[a["borrower"]]
+            pos[0] = max(0.0, liq.collateral_before - liq.seized)
+            pos[1] = max(0.0, liq.debt_before - liq.repaid)
+            self.to_sell += a["seized"]
+        if wd.breaker is not None:
+            for ev in wd.breaker.events.MarketTripped().get_logs(from_block=number, to_block=number):
+                rule, reason = REASONS.get(ev["args"]["reason"], ("?", str(ev["args"]["reason"])))
+                if self.protection == "single-threshold":
+                    rule, reason = "single-threshold", "20% below 1-hour high"
+                self.record.trips.append({"t": t, "block": len(self.record.states) + 1, "rule": rule,
+                                          "reason": reason})
+            for ev in wd.breaker.events.MarketResumed().get_logs(from_block=number, to_block=number):
+                self.record.resumes.append({"t": t, "block": len(self.record.states) + 1})
+            for ev in wd.breaker.events.HaltExtended().get_logs(from_block=number, to_block=number):
+                self.record.extensions.append({"t": t, "lce_bps": ev["args"]["lce_bps"],
+                                               "resume_after_t": ev["args"]["new_resume_after"] - self.t0})
+            for ev in wd.breaker.events.StateAdvanced().get_logs(from_block=number, to_block=number):
+                if ev["args"]["old_state"] == HALTED:
+                    self.record.resumes.append({"t": t, "block": len(self.record.states) + 1, "lapsed": True})
+        state = self._breaker_state()
+        if state == HALTED:
+            self.record.halted_s += self.scenario.block_time_s
+        self.record.states.append((t, state))
+        pool_price = wd.pool.functions.spot_price().call() / WAD
+        ref = wd.oracle.functions.latest().call()[0] / WAD
+        self.record.prices.append((t, self.curves.venue_price.at(t), pool_price, ref))
+
+    # ------------------------------------------------------------ accounting helpers
+
+    def _lp_value_usd(self, fair: float) -> float:
+        wd = self.world
+        x, y = wd.pool.functions.reserves().call()
+        shares = wd.pool.functions.balanceOf(wd.actors.lp).call()
+        supply = wd.pool.functions.totalSupply().call()
+        share = shares / supply if supply else 0.0
+        wallet_c = wd.collateral.functions.balanceOf(wd.actors.lp).call()
+        wallet_d = wd.debt.functions.balanceOf(wd.actors.lp).call()
+        collateral = share * x + wallet_c
+        debt = share * y + wallet_d
+        return collateral / wd.collateral_unit * fair + debt / wd.debt_unit
+
+    def lp_value_change_usd(self) -> float:
+        fair = self.curves.fair_price.at(self.scenario.blocks * self.scenario.block_time_s)
+        return self._lp_value_usd(fair) - self.lp_contributed_usd - self.lp_start_usd
+
+    def bad_debt_usd(self) -> float:
+        wd = self.world
+        fair = self.curves.fair_price.at(self.scenario.blocks * self.scenario.block_time_s)
+        total = 0.0
+        for who in wd.actors.borrowers:
+            debt = wd.lending.functions.debt_of(who).call() / wd.debt_unit
+            collateral = wd.lending.functions.collateral_of(who).call() / wd.collateral_unit
+            total += max(0.0, debt - collateral * fair)
+        return total
+
+    # ------------------------------------------------------------ transactions
+
+    def _tx(self, fn: Any, sender: str, *, fee: int = MARKET_FEE, tip: int | None = None, wait: bool = False) -> Any:
+        tx = {"from": sender, "gas": GAS, "maxFeePerGas": fee,
+              "maxPriorityFeePerGas": tip if tip is not None else MARKET_TIP}
+        tx_hash = fn.transact(tx)
+        if wait:
+            return self.world.w3.eth.wait_for_transaction_receipt(tx_hash)
+        return tx_hash
+
+    def close(self) -> None:
+        if self.anvil is not None:
+            self.anvil.stop()

@@ -1,0 +1,203 @@
+"""The system a replay drives: tokens, feeds, oracle, breaker, guarded pool, lending market, borrowers.
+
+Everything is deployed with web3 on a fresh anvil from the contracts' build output
+(`make compile`), so a replay runs the same bytecode as production. What differs between
+protections (`composite`, `none`, `single-threshold`, `kill-switch`) is only how the pool and the
+lending market are wired to the breaker:
+
+| protection        | pool                         | lending market                       | breaker trips by      |
+|-------------------|------------------------------|--------------------------------------|-----------------------|
+| composite         | guarded (breaker + band)     | breaker consumer (freeze + grace)    | the keeper, rules A/B |
+| none              | unguarded                    | unguarded                            | -                     |
+| single-threshold  | unguarded                    | breaker consumer                     | a 20%-drop watcher    |
+| kill-switch       | unguarded                    | unguarded, paused at 0.95 x start    | -                     |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from web3 import Web3
+from web3.contract import Contract
+
+from keeper import params as P
+from keeper.devchain import Anvil, deploy, transact
+from replay.population import Borrower
+from replay.scenario import Scenario
+
+WAD = 10**18
+PROTECTIONS = ("composite", "none", "single-threshold", "kill-switch")
+PRICE_ORACLE, PRICE_VENUE = 1, 2
+FEED_DECIMALS = 8
+FEED_HEARTBEAT_S = 3_600
+BAND_BPS = 500  # the pool's price band: +-5% around the reference
+# Grace after a halt: the design's (capped at an hour here); the single-threshold baseline models a
+# breaker without one, so it gets the contract's minimum.
+LENDING_MAX_GRACE_S = {"composite": 3_600, "single-threshold": 300, "none": 300, "kill-switch": 300}
+# Lending parameters other than the scenario's: max LTV, close factor, bonus, base rate, slopes, kink,
+# halt rate multiplier, max grace, minimum ramp (LendingMarket.P_* order).
+LENDING_RATES = {"base_rate": 0, "slope_1": 4 * 10**16, "slope_2": 75 * 10**16, "kink_bps": 8_000,
+                 "halt_rate_multiplier_bps": 10_000, "ramp_min_s": 86_400}
+NO_DEADLINE = 2**64
+
+
+@dataclass
+class Actors:
+    """Accounts (anvil's unlocked development accounts, or impersonated addresses)."""
+
+    governance: str
+    keeper: str
+    market_maker: str  # trades the pool toward the venue price
+    lp: str  # provides the pool's liquidity and follows the depth path
+    lender: str
+    liquidator: str
+    flows: str
+    borrowers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    w3: Web3
+    anvil: Anvil
+    protection: str
+    actors: Actors
+    collateral: Contract
+    debt: Contract
+    feeds: list[Contract]
+    oracle: Contract
+    breaker: Contract | None
+    market_id: int
+    pool: Contract
+    lending: Contract
+    collateral_unit: int
+    debt_unit: int
+    lt_bps: int
+    borrowers: list[Borrower]
+    # units of the pool's calm depth: the debt reserve at t = 0
+    calm_debt_reserve: int = 0
+
+    @property
+    def guarded(self) -> bool:
+        return self.protection == "composite"
+
+
+def _units(amount: float | Decimal, decimals: int) -> int:
+    return int(Decimal(str(amount)) * (Decimal(10) ** decimals))
+
+
+def _impersonated(anvil: Anvil, index: int) -> str:
+    who = Web3.to_checksum_address(f"0x{0xB0BB0:05x}{index:035x}")
+    anvil.rpc("anvil_setBalance", [who, hex(10**21)])
+    anvil.rpc("anvil_impersonateAccount", [who])
+    return who
+
+
+def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Borrower], *,
+          first_price: float, first_references: list[float], fair_price: float,
+          params: dict[str, int] | None = None) -> World:
+    """Deploys and seeds everything at t = 0 (automine on); returns the world."""
+    if protection not in PROTECTIONS:
+        raise ValueError(f"breaker must be one of {', '.join(PROTECTIONS)} (got {protection!r})")
+    w3 = anvil.w3
+    a = w3.eth.accounts
+    actors = Actors(governance=a[0], keeper=a[3], market_maker=a[4], lp=a[5], lender=a[6], liquidator=a[7],
+                    flows=a[8])
+    gov = actors.governance
+    m = scenario.market
+
+    collateral = deploy(w3, "MockERC20", m.collateral.symbol, m.collateral.symbol, m.collateral.decimals, sender=gov)
+    debt = deploy(w3, "MockERC20", m.debt.symbol, m.debt.symbol, m.debt.decimals, sender=gov)
+    c_unit, d_unit = 10**m.collateral.decimals, 10**m.debt.decimals
+
+    feeds = [deploy(w3, "MockAggregator", FEED_DECIMALS, _units(p, FEED_DECIMALS), sender=gov)
+             for p in first_references]
+    oracle = deploy(w3, "ReferenceOracle", 1, sender=gov)
+    for feed in feeds:
+        transact(w3, oracle.functions.add_feed(feed.address, FEED_HEARTBEAT_S), gov)
+
+    uses_breaker = protection in ("composite", "single-threshold")
+    breaker = deploy(w3, "CircuitBreaker", sender=gov) if uses_breaker else None
+    market_id = 0
+    zero = "0x" + "00" * 20
+    pool = deploy(
+        w3, "GuardedPool", collateral.address, debt.address, m.pool.fee_bps,
+        breaker.address if protection == "composite" else zero, market_id,
+        oracle.address if protection == "composite" else zero, BAND_BPS, 60, 900, gov,
+        "Replay pool LP", "RPLP", sender=gov,
+    )
+    # seed: half the value in each asset at the first venue price
+    half_usd = m.pool.liquidity_usd / 2
+    seed_collateral = _units(half_usd / first_price, m.collateral.decimals)
+    seed_debt = _units(half_usd, m.debt.decimals)
+    _mint_approve(w3, collateral, actors.lp, seed_collateral, pool.address, gov)
+    _mint_approve(w3, debt, actors.lp, seed_debt, pool.address, gov)
+    transact(w3, pool.functions.add_liquidity(seed_collateral, seed_debt, 0, NO_DEADLINE), actors.lp)
+
+    if breaker is not None:
+        values = P.as_array(P.resolve(params))
+        transact(w3, breaker.functions.register_market(pool.address, oracle.address, values), gov)
+        transact(w3, breaker.functions.grantRole(breaker.functions.KEEPER_ROLE().call(), actors.keeper), gov)
+        transact(w3, breaker.functions.grantRole(breaker.functions.GUARDIAN_ROLE().call(), gov), gov)
+        if protection == "composite":
+            transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
+            transact(w3, pool.functions.refresh_band(), gov)
+
+    lending = _deploy_lending(w3, scenario, protection, collateral, debt, oracle, pool, breaker, market_id, gov)
+    if breaker is not None:
+        transact(w3, breaker.functions.add_consumer(market_id, lending.address), gov)
+
+    world = World(w3, anvil, protection, actors, collateral, debt, feeds, oracle, breaker, market_id, pool, lending,
+                  c_unit, d_unit, m.lending.liquidation_threshold_bps, borrowers)
+    world.calm_debt_reserve = pool.functions.reserves().call()[1]
+    _open_positions(world, anvil, fair_price)
+    return world
+
+
+def _mint_approve(w3: Web3, token: Contract, holder: str, amount: int, spender: str, minter: str) -> None:
+    transact(w3, token.functions.mint(holder, amount), minter)
+    transact(w3, token.functions.approve(spender, 2**256 - 1), holder)
+
+
+def _deploy_lending(w3: Web3, scenario: Scenario, protection: str, collateral: Contract, debt: Contract,
+                    oracle: Contract, pool: Contract, breaker: Contract | None, market_id: int, gov: str) -> Contract:
+    spec = scenario.market.lending
+    lt = spec.liquidation_threshold_bps
+    max_ltv = min(9_000, lt - 500)
+    params = [max_ltv, spec.close_factor_bps, spec.liquidation_bonus_bps, LENDING_RATES["base_rate"],
+              LENDING_RATES["slope_1"], LENDING_RATES["slope_2"], LENDING_RATES["kink_bps"],
+              LENDING_RATES["halt_rate_multiplier_bps"], LENDING_MAX_GRACE_S[protection], LENDING_RATES["ramp_min_s"]]
+    kind, source = (PRICE_VENUE, pool.address) if spec.price_source == "venue" else (PRICE_ORACLE, oracle.address)
+    guarded = protection in ("composite", "single-threshold")
+    return deploy(w3, "LendingMarket", debt.address, collateral.address, kind, source,
+                  breaker.address if guarded else "0x" + "00" * 20, market_id, lt, params, sender=gov)
+
+
+def _open_positions(world: World, anvil: Anvil, fair_price: float) -> None:
+    """Opens every borrower's position at t = 0 so that its health factor at the fair price is the
+    scenario's: positions that old borrowed when the price was higher, so they are opened against a
+    setup price source at the level their borrowing needed, then the real price source is restored."""
+    w3, gov, lending = world.w3, world.actors.governance, world.lending
+    total_debt = sum(b.debt for b in world.borrowers)
+    supply = _units(total_debt * 1.25 + 1_000, world.debt.functions.decimals().call())
+    _mint_approve(w3, world.debt, world.actors.lender, supply, lending.address, gov)
+    transact(w3, lending.functions.supply(supply), world.actors.lender)
+
+    max_ltv = lending.functions.params(0).call() / 10_000
+    worst_ltv_at_fair = max(b.debt / (b.collateral * fair_price) for b in world.borrowers)
+    setup_price = fair_price * max(1.0, worst_ltv_at_fair / max_ltv) * 1.001
+    kind, source = lending.functions.price_kind().call(), lending.functions.price_source().call()
+    setup_venue = deploy(w3, "MockVenue", _units(setup_price, 18), WAD, sender=gov)
+    transact(w3, lending.functions.set_price_source(PRICE_VENUE, setup_venue.address), gov)
+
+    c_dec = world.collateral.functions.decimals().call()
+    d_dec = world.debt.functions.decimals().call()
+    total_collateral = sum(_units(b.collateral, c_dec) for b in world.borrowers)
+    _mint_approve(w3, world.collateral, gov, total_collateral, lending.address, gov)
+    for i, b in enumerate(world.borrowers):
+        who = _impersonated(anvil, i)
+        world.actors.borrowers.append(who)
+        transact(w3, lending.functions.deposit_collateral(who, _units(b.collateral, c_dec)), gov)
+        if b.debt > 0:
+            transact(w3, lending.functions.borrow(_units(b.debt, d_dec)), who)
+    transact(w3, lending.functions.set_price_source(kind, source), gov)
