@@ -11,7 +11,7 @@ NPM_STAMP := node_modules/.installed
 BUILD_STAMP := .build/.compiled
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: install compile test test-fork demo bench deploy lint clean
+.PHONY: install compile test test-fork demo replay sweep bench deploy lint clean
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
@@ -42,8 +42,19 @@ test: $(BUILD_STAMP)
 test-fork: $(BUILD_STAMP)
 	ape test tests/fork -q -p no:cacheprovider --disable-isolation
 
+# A tour of one market on a local chain, then the 10 October USDe crash under every protection.
 demo: $(BUILD_STAMP)
 	ape run demo -v WARNING
+	python -m replay.compare scenarios/oct10-usde.yaml
+
+SCENARIO ?= scenarios/oct10-usde.yaml
+BREAKER ?= composite
+OUT ?= results/$(notdir $(basename $(SCENARIO)))/$(BREAKER).json
+replay: $(BUILD_STAMP)
+	python -m replay --scenario $(SCENARIO) --breaker $(BREAKER) --out $(OUT)
+
+sweep: $(BUILD_STAMP)
+	python -m replay.sweep
 
 bench: $(BUILD_STAMP)
 	ape run bench -v WARNING

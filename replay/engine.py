@@ -69,6 +69,7 @@ class Record:
     trips: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)
     extensions: list[dict[str, Any]] = field(default_factory=list)
+    rule_changes: list[dict[str, Any]] = field(default_factory=list)
     liquidations: list[Liquidation] = field(default_factory=list)
     halted_s: float = 0.0
     states: list[tuple[float, int]] = field(default_factory=list)  # (t, breaker state) per block
@@ -250,7 +251,10 @@ class Engine:
         target_y = ratio * wd.calm_debt_reserve
         if y > 0 and abs(target_y / y - 1) > DEPTH_TOLERANCE:
             self._follow_depth(target_y / y, x, y)
-        # 3. scripted flows and the liquidator's sales
+        # 3. governance, scripted flows and the liquidator's sales
+        for change in self.scenario.actors.governance:
+            if t - self.scenario.block_time_s < change.t <= t:
+                self._change_threshold(change, spot)
         for flow in self.scenario.actors.flows:
             if t - self.scenario.block_time_s < flow.t <= t and open_:
                 self._flow(flow.sell, flow.usd, spot)
@@ -262,6 +266,23 @@ class Engine:
             if amount > 0:
                 self._swap(True, amount, wd.actors.liquidator, fee=MARKET_FEE - 1)
                 self.to_sell -= amount
+
+    def _change_threshold(self, change: Any, spot: float) -> None:
+        """Governance ramps the threshold; the record keeps what the same cut at once would have
+        made liquidatable at the lending price of the moment (the abrupt-rule-change counterfactual)."""
+        wd = self.world
+        price = self._source_price()
+        new_lt = change.liquidation_threshold_bps / 10_000
+        old_lt = wd.lt_bps / 10_000
+        hit = [(c, d) for c, d in self.positions.values()
+               if d > 0 and c * price * old_lt >= d > c * price * new_lt]
+        self.record.rule_changes.append({
+            "t": change.t, "from_bps": wd.lt_bps, "to_bps": change.liquidation_threshold_bps,
+            "ramp_s": change.ramp_s, "liquidatable_if_at_once": len(hit),
+            "liquidatable_if_at_once_collateral_usd": round(sum(c for c, _ in hit) * price, 2),
+        })
+        self._tx(wd.lending.functions.set_liquidation_threshold(change.liquidation_threshold_bps, change.ramp_s),
+                 wd.actors.governance, fee=MARKET_FEE)
 
     def _follow_depth(self, factor: float, x: int, y: int) -> None:
         wd = self.world
@@ -355,7 +376,7 @@ class Engine:
         price = self._valuation_price()
         if price <= 0:
             return
-        lt = wd.lt_bps / 10_000
+        lt = wd.lending.functions.liquidation_threshold().call() / 10_000
         for who, (collateral, debt) in self.positions.items():
             if debt <= 0 or collateral * price * lt / debt >= 1.002:
                 continue

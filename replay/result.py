@@ -51,6 +51,8 @@ def build_result(engine: Engine) -> dict[str, Any]:
         "bad_debt_usd": round(engine.bad_debt_usd(), 2),
         "lp_value_change_usd": round(engine.lp_value_change_usd(), 2),
     }
+    if rec.rule_changes:
+        result["rule_changes"] = rec.rule_changes
     result["expect_failures"] = check_expectations(scenario, result)
     return result
 

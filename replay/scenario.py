@@ -134,9 +134,19 @@ class Flow(_Strict):
     usd: float = Field(gt=0)
 
 
+class ThresholdChange(_Strict):
+    """Extension: governance changes the lending market's liquidation threshold at t, ramped over
+    ramp_s (the contract refuses a ramp shorter than its ramp_min_s; it never jumps)."""
+
+    t: float = Field(ge=0)
+    liquidation_threshold_bps: int = Field(ge=5_000, le=9_500)
+    ramp_s: int = Field(ge=0, le=90 * 86_400)
+
+
 class Actors(_Strict):
     liquidator: Liquidator = Liquidator()
     flows: list[Flow] = []
+    governance: list[ThresholdChange] = []
 
 
 class Bound(_Strict):
