@@ -2,7 +2,9 @@
 
 - keeper.indicators_1000_markets_ms: CVD, R_L, S_I, V_P, LCE (and basis) for 1,000 markets from
   in-memory inputs (3 quotes, 2 recorded order books, open interest, 1,000 lending positions and
-  300 price points per market); median of 5 passes.
+  300 price points per market), all markets at once (`compute_batch` over the stacked arrays);
+  median of 15 passes. In the same run: `_stack_ms` (stacking per-market inputs into the batch) and
+  `_per_market_ms` (the per-market reference, `compute_market` in a loop).
 - keeper.decision_ms_20_markets: one keeper cycle (batched chain read, CEX recordings, indicators,
   decide) for 20 calm markets on anvil; median of 15 cycles.
 - keeper.rss_mb: peak resident memory of `python -m keeper run` doing 20 such cycles (its own
@@ -50,14 +52,13 @@ def _recorded(name: str) -> RecordedExchange:
     return RecordedExchange(FIXTURES / f"{name}.json", restamp=time.time)
 
 
-def indicators_1000_markets_ms(markets: int = 1_000, passes: int = 5) -> float:
-    now = 1_760_126_400.0
+def _market_inputs(markets: int, now: float) -> list[I.MarketInputs]:
     rng = np.random.default_rng(1)
     books = [I.OrderBook.from_ccxt(_recorded(n).fetch_order_book("USDE/USDT"), n)
              for n in ("binance_usde_calm", "bybit_usde_calm")]
     books = [I.OrderBook(b.source, b.bids, b.asks, now) for b in books]
     inputs = []
-    for m in range(markets):
+    for _ in range(markets):
         drift = 1 + rng.normal(0, 0.002)
         coll = rng.lognormal(10, 1.2, 1_000)
         inputs.append(I.MarketInputs(
@@ -68,14 +69,51 @@ def indicators_1000_markets_ms(markets: int = 1_000, passes: int = 5) -> float:
             positions=I.Positions(coll, coll * rng.uniform(0.5, 0.88, 1_000), np.full(1_000, 9_000.0)),
             price_times=np.linspace(now - 600, now, 300), price_history=drift * (1 + rng.normal(0, 1e-3, 300)),
         ))
-    cfg = I.Settings()
+    return inputs
+
+
+def _median_ms(fn: Any, passes: int) -> float:
     times = []
     for _ in range(passes):
         t0 = time.perf_counter()
-        for inp in inputs:
-            I.compute_market(inp, cfg)
+        fn()
         times.append((time.perf_counter() - t0) * 1000)
     return round(median(times), 1)
+
+
+def indicators_1000_markets(markets: int = 1_000, passes: int = 15) -> dict[str, float]:
+    """The five indicators (and basis) for `markets` markets, three ways, in the same run.
+
+    - keeper.indicators_1000_markets_ms: `compute_batch` on the markets stacked as arrays
+      (`MarketBatch`: books (markets, books, levels), history (markets, samples), the 1,000,000
+      positions concatenated); the figure BENCH.md asks for.
+    - keeper.indicators_1000_markets_stack_ms: building that batch from the per-market inputs
+      (`MarketBatch.from_inputs`), for a caller that holds `MarketInputs` objects.
+    - keeper.indicators_1000_markets_per_market_ms: `compute_market` market by market (the
+      reference, and what was measured before the batch existed).
+    The batch's answer is checked against the reference's before anything is timed.
+    """
+    now = 1_760_126_400.0
+    inputs = _market_inputs(markets, now)
+    cfg = I.Settings()
+    batch = I.MarketBatch.from_inputs(inputs)
+    reference = [I.compute_market(inp, cfg) for inp in inputs]
+    out = I.compute_batch(batch, cfg)
+    for key in ("index_price", "cvd_bps", "rl_bps", "si_bps", "vp_bps", "lce_bps", "basis_bps"):
+        want = np.array([np.nan if getattr(r, key) is None else getattr(r, key) for r in reference])
+        np.testing.assert_allclose(getattr(out, key), want, rtol=1e-9, err_msg=key)
+    figures = {
+        "keeper.indicators_1000_markets_ms": _median_ms(lambda: I.compute_batch(batch, cfg), passes),
+        "keeper.indicators_1000_markets_stack_ms": _median_ms(lambda: I.MarketBatch.from_inputs(inputs), passes),
+        "keeper.indicators_1000_markets_per_market_ms": _median_ms(
+            lambda: [I.compute_market(inp, cfg) for inp in inputs], max(5, passes // 3)),
+    }
+    print("  ".join(f"{k.removeprefix('keeper.')} {v}" for k, v in figures.items()), flush=True)
+    return figures
+
+
+def indicators_1000_markets_ms(markets: int = 1_000, passes: int = 15) -> float:
+    return indicators_1000_markets(markets, passes)["keeper.indicators_1000_markets_ms"]
 
 
 def _settings(node: Anvil, system: Any, state: Path, **extra: Any):
@@ -177,7 +215,7 @@ def run(project: Any = None, accounts: Any = None) -> dict[str, float]:
         control, _ = inclusion(tmp, fees={"reward_percentile": 50, "urgency_trip": 1.0, "base_fee_multiplier": 1.25})
         return {
             "keeper.next_block_inclusion_rate_no_urgency": control,
-            "keeper.indicators_1000_markets_ms": indicators_1000_markets_ms(),
+            **indicators_1000_markets(),
             "keeper.decision_ms_20_markets": decision_ms_20_markets(tmp),
             "keeper.rss_mb": rss_mb(tmp),
             "keeper.next_block_inclusion_rate": rate,
@@ -188,4 +226,7 @@ def run(project: Any = None, accounts: Any = None) -> dict[str, float]:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(), indent=2))
+    if sys.argv[1:] == ["indicators"]:  # `python -m bench.keeper indicators`: the in-memory figures only
+        print(json.dumps(indicators_1000_markets(), indent=2))
+    else:
+        print(json.dumps(run(), indent=2))

@@ -105,6 +105,29 @@ class LceModel(_Strict):
     safe_bps: int | None = Field(
         default=None, ge=0, description="LCE below which the keeper resumes (default: half the critical level)"
     )
+    lending_market: str | None = Field(
+        default=None, description="LendingMarket whose events give the positions (instead of positions_file)"
+    )
+    from_block: int = Field(
+        default=0, ge=0, description="first block to read the lending market's events from (its deployment)"
+    )
+    log_page_blocks: int = Field(
+        default=2_000, ge=1, le=1_000_000, description="blocks per eth_getLogs call (halved when a node refuses)"
+    )
+    reorg_margin_blocks: int = Field(
+        default=5, ge=0, le=1_000, description="newest blocks re-read every cycle, never confirmed"
+    )
+
+    @field_validator("lending_market")
+    @classmethod
+    def _lending_market(cls, v: str | None) -> str | None:
+        return None if v is None else _address(v)
+
+    @model_validator(mode="after")
+    def _one_positions_source(self) -> LceModel:
+        if self.lending_market is not None and self.positions_file is not None:
+            raise ValueError("give either positions_file or lending_market, not both")
+        return self
 
     @field_validator("leverage_shares")
     @classmethod
@@ -194,7 +217,9 @@ class KeeperSettings(BaseSettings):
     metrics_port: int = Field(default=9_108, ge=0, le=65_535, description="0 disables metrics and health")
     health_max_age_s: float = Field(default=60.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    state_dir: Path = Field(default=Path("keeper-state"), description="journal of in-flight transactions")
+    state_dir: Path = Field(
+        default=Path("keeper-state"), description="journal of in-flight transactions, lending cursors and positions"
+    )
     build_path: Path | None = Field(default=None, description="ape build output with the ABIs")
 
     _check_breaker = field_validator("breaker")(lambda cls, v: _address(v))

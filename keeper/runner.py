@@ -25,6 +25,7 @@ from keeper.metrics import Metrics
 from keeper.model import Action, MarketView, OnChainMarket
 from keeper.policy import decide
 from keeper.sources import CcxtSource, OnChainSource, PositionsFileSource, Source, merge
+from keeper.sources.lending import LendingEventsSource, LendingMarketConfig
 
 log = logging.getLogger("keeper.runner")
 WAD = 10**18
@@ -62,7 +63,9 @@ def indicator_settings(market: MarketSettings, chain: OnChainMarket, settings: K
     )
 
 
-def default_sources(settings: KeeperSettings, metrics: Metrics) -> list[Source]:
+def default_sources(settings: KeeperSettings, metrics: Metrics, pool: RpcPool | None = None,
+                    chain_id: int | None = None) -> list[Source]:
+    """The sources the configuration asks for; lending events need the keeper's RPC `pool`."""
     sources: list[Source] = []
     if any(m.cex for m in settings.markets):
         sources.append(CcxtSource(settings.markets, timeout_s=settings.rpc_timeout_s,
@@ -70,6 +73,12 @@ def default_sources(settings: KeeperSettings, metrics: Metrics) -> list[Source]:
     files = {m.id: m.lce.positions_file for m in settings.markets if m.lce.positions_file}
     if files:
         sources.append(PositionsFileSource(files))
+    lending = {m.id: LendingMarketConfig(m.lce.lending_market, m.lce.from_block, m.lce.log_page_blocks,
+                                         m.lce.reorg_margin_blocks)
+               for m in settings.markets if m.lce.lending_market}
+    if lending and pool is not None:
+        sources.append(LendingEventsSource(pool, lending, state_dir=settings.state_dir, chain_id=chain_id,
+                                           on_error=lambda s: metrics.source_errors.labels(s).inc()))
     return sources
 
 
@@ -88,7 +97,8 @@ class Keeper:
             raise ChainMismatch(f"configured chain_id {settings.chain_id} but the RPC serves chain {self.chain_id}")
         self.reader = BreakerReader(self.pool, settings.breaker, self.abi, self.sender, settings.params_refresh_s)
         self.chain_source = OnChainSource(self.reader)
-        self.sources: list[Source] = list(sources) if sources is not None else default_sources(settings, self.metrics)
+        self.sources: list[Source] = (list(sources) if sources is not None
+                                      else default_sources(settings, self.metrics, self.pool, self.chain_id))
         journal = None
         if self.sender and not settings.dry_run:
             journal = settings.state_dir / f"journal-{self.chain_id}-{self.sender.lower()}.json"
