@@ -10,7 +10,8 @@ Each step (block_time_s of scenario time) builds one block, with automine off:
 2. the protection acts on what the last block showed: the keeper's `cycle()` (composite, with the
    scenario's CEX series and open interest through its replay source, and the borrowers' positions),
    or a baseline's watcher;
-3. the liquidator liquidates every position the last block showed unhealthy (lowest fees);
+3. the liquidator liquidates every position the pending block shows unhealthy (it simulates against
+   the block's earlier transactions, as searchers do; lowest fees, so last);
 4. the block is mined at the step's timestamp and its events are recorded.
 """
 
@@ -36,7 +37,7 @@ from keeper.sources.base import Observations
 from keeper.sources.replay import ReplaySource
 from replay import population
 from replay.scenario import BorrowersFile, Curves, Scenario
-from replay.world import FEED_DECIMALS, WAD, World, build
+from replay.world import FEED_DECIMALS, FEED_HEARTBEAT_S, WAD, World, build
 
 NORMAL, HALTED = 1, 2
 GAS = 3_000_000
@@ -134,7 +135,8 @@ class Engine:
         self.world = build(self.anvil, self.scenario, self.protection, self.borrowers(fair),
                            first_price=c.venue_price.at(0), first_references=[s.at(0) for _, s in c.reference],
                            fair_price=fair, params=self.params)
-        self.feed_posts = [(0.0, s.at(0)) for _, s in c.reference]
+        # every feed posts in the first block, then on a 0.05% move or every half heartbeat
+        self.feed_posts = [(-math.inf, s.at(0)) for _, s in c.reference]
         wd = self.world
         for who, b in zip(wd.actors.borrowers, wd.borrowers, strict=True):
             self.positions[who] = [b.collateral, b.debt]
@@ -212,7 +214,7 @@ class Engine:
         for i, ((_, series), feed) in enumerate(zip(self.curves.reference, wd.feeds, strict=True)):
             value = series.at(t)
             last_t, last = self.feed_posts[i]
-            if abs(value / last - 1) > FEED_DEVIATION or t - last_t >= 1_800:
+            if abs(value / last - 1) > FEED_DEVIATION or t - last_t >= FEED_HEARTBEAT_S / 2:
                 self._tx(feed.functions.set_answer(round(value * 10**FEED_DECIMALS)), wd.actors.governance, fee=MARKET_FEE)
                 self.feed_posts[i] = (t, value)
 
@@ -334,12 +336,12 @@ class Engine:
 
     # ------------------------------------------------------------ protections
 
-    def _source_price(self) -> float:
-        """The lending market's price source as the last block shows it."""
+    def _source_price(self, block: str = "latest") -> float:
+        """The lending market's price source as the last (or the pending) block shows it."""
         wd = self.world
         if self.scenario.market.lending.price_source == "venue":
-            return wd.pool.functions.spot_price().call() / WAD
-        return wd.oracle.functions.latest().call()[0] / WAD
+            return wd.pool.functions.spot_price().call(block_identifier=block) / WAD
+        return wd.oracle.functions.latest().call(block_identifier=block)[0] / WAD
 
     def _baseline(self, t: float) -> None:
         wd = self.world
@@ -368,25 +370,22 @@ class Engine:
     # ------------------------------------------------------------ liquidator
 
     def _liquidate(self) -> None:
+        """Liquidates what the pending block shows unhealthy: like a searcher, the liquidator simulates
+        against this block's earlier transactions (the market's moves, a trip with priority gas)."""
         wd = self.world
         self._base_fee = wd.w3.eth.get_block("latest")["baseFeePerGas"]
-        guard_state = wd.lending.functions.guard().call()[0]
-        if guard_state != NORMAL:
+        if wd.lending.functions.guard().call(block_identifier="pending")[0] != NORMAL:
             return  # the market is frozen: a liquidator would only waste gas
-        price = self._valuation_price()
+        price = self._source_price("pending")
         if price <= 0:
             return
-        lt = wd.lending.functions.liquidation_threshold().call() / 10_000
+        lt = wd.lending.functions.liquidation_threshold().call(block_identifier="pending") / 10_000
         for who, (collateral, debt) in self.positions.items():
             if debt <= 0 or collateral * price * lt / debt >= 1.002:
                 continue
-            hf = wd.lending.functions.health_factor(who).call()
-            if hf < WAD:
+            if wd.lending.functions.health_factor(who).call(block_identifier="pending") < WAD:
                 self._tx(wd.lending.functions.liquidate(who, 2**256 - 1), wd.actors.liquidator,
                          fee=self._base_fee + LIQUIDATOR_TIP, tip=LIQUIDATOR_TIP)
-
-    def _valuation_price(self) -> float:
-        return self._source_price()
 
     # ------------------------------------------------------------ recording
 

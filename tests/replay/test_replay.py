@@ -1,0 +1,100 @@
+"""The replay engine end to end on a short synthetic crash: real contracts, real keeper, real numbers."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from replay.__main__ import run_replay
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CRASH = {
+    "name": "short-crash",
+    "duration_s": 1440,
+    "block_time_s": 12,
+    "market": {
+        "collateral": {"symbol": "USDe", "decimals": 18},
+        "debt": {"symbol": "USDC", "decimals": 6},
+        "pool": {"liquidity_usd": 4_000_000, "fee_bps": 4},
+        "lending": {"price_source": "venue"},
+        "borrowers": {"count": 30, "seed": 1, "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
+                      "health_factor": {"uniform": [1.03, 1.4]}},
+    },
+    "series": {
+        # the venue's makers leave at t = 240, then its price falls 30% below the reference and stays there
+        "venue_price": {"points": [[0, 1.0], [300, 1.0], [420, 0.70], [1440, 0.70]]},
+        "venue_depth_ratio": {"points": [[0, 1.0], [240, 1.0], [300, 0.1], [1440, 0.1]]},
+        "reference": [{"name": "peg", "constant": 1.0}],
+        "fair_price": {"constant": 1.0},
+    },
+    "expect": {"trips": {"min": 1, "first_within": [300, 480]}, "bad_debt_usd": {"max": 0}},
+}
+
+
+@pytest.fixture(scope="module")
+def crash_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scenarios") / "short-crash.yaml"
+    path.write_text(yaml.safe_dump(CRASH))
+    return path
+
+
+@pytest.fixture(scope="module")
+def unprotected(crash_file):
+    return run_replay(crash_file, "none", progress=False)[0]
+
+
+@pytest.fixture(scope="module")
+def composite(crash_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "composite.json"
+    result, record, _ = run_replay(crash_file, "composite", out, progress=False)
+    return result, record, out
+
+
+def test_replay__unprotected_market_liquidates_healthy_positions(unprotected):
+    assert unprotected["trips"] == []
+    assert unprotected["wrongful_liquidations"] > 5
+    assert unprotected["wrongful_liquidated_usd"] > 0
+    assert unprotected["borrower_loss_usd"] > 0
+
+
+def test_replay__composite_trips_and_prevents_most_wrongful_liquidation(composite, unprotected):
+    result, record, _ = composite
+    assert [t["rule"] for t in result["trips"]] == ["A"]
+    assert result["expect_failures"] == []
+    assert result["first_condition_t"] is not None and result["trip_latency_s"] >= 0
+    assert result["wrongful_liquidated_usd"] <= 0.2 * unprotected["wrongful_liquidated_usd"]
+    assert result["halted_s"] > 0
+    assert any(state == 2 for _, state in record.states)
+
+
+def test_replay__result_file_has_every_key_of_the_format(composite):
+    _, _, out = composite
+    written = json.loads(out.read_text())
+    expected = {"scenario", "breaker", "blocks", "duration_s", "trips", "resumes", "halted_s", "first_condition_t",
+                "trip_latency_s", "liquidations", "liquidated_collateral_usd", "wrongful_liquidations",
+                "wrongful_liquidated_usd", "borrower_loss_usd", "bad_debt_usd", "lp_value_change_usd",
+                "expect_failures"}
+    assert expected <= set(written)
+    assert written["blocks"] == 120 and written["scenario"] == "short-crash"
+
+
+def test_replay_cli__invalid_scenario_one_line_naming_the_field(tmp_path):
+    bad = dict(CRASH, duration_s="six hours")
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    run = subprocess.run([sys.executable, "-m", "replay", "--scenario", str(path), "--breaker", "composite"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0
+    assert "duration_s: Input should be a valid integer" in run.stderr
+
+
+def test_replay_cli__unknown_breaker(crash_file):
+    run = subprocess.run([sys.executable, "-m", "replay", "--scenario", str(crash_file), "--breaker", "magic"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 2
+    assert "breaker: expected one of composite, none, single-threshold, kill-switch" in run.stderr
