@@ -141,3 +141,49 @@ def test_rule_a__liquidity_gone_and_price_dislocated_over_two_blocks_trips(break
     assert event.reason == breaker.REASON_RULE_A()
     assert event.cvd_bps > 300 and event.rl_bps < 2_000
     assert 0.98 * WAD < event.frozen_price < 1.02 * WAD  # frozen at the Chainlink price, not the pool's
+
+
+LENDING_PARAMS = [8_500, 5_000, 500, 0, 4 * 10**16, 75 * 10**16, 8_000, 10_000, 3_600, 86_400]
+
+
+@pytest.fixture
+def lending(project, deployment, deployer, governance, tokens, usde_whale, usdc_whale):
+    """A LendingMarket on real USDe / USDC, priced from the reference oracle, a consumer of the market:
+    the USDC whale supplies, the USDe whale borrows at a health factor of 1.2."""
+    usde, usdc = tokens
+    breaker, oracle = deployment.breaker, deployment.markets[0].oracle
+    market = project.LendingMarket.deploy(usdc.address, usde.address, 1, oracle, breaker, 0, 9_000, LENDING_PARAMS,
+                                          sender=deployer)
+    breaker.add_consumer(0, market, sender=governance)
+    usdc.approve(market, 2**256 - 1, sender=usdc_whale)
+    market.supply(2_000_000 * 10**6, sender=usdc_whale)
+    usde.approve(market, 2**256 - 1, sender=usde_whale)
+    market.deposit_collateral(usde_whale, 1_000_000 * WAD, sender=usde_whale)
+    price = oracle.price() / WAD
+    market.borrow(int(1_000_000 * price * 0.9 / 1.2 * 10**6), sender=usde_whale)
+    return market
+
+
+def test_freeze_and_grace__real_tokens(breaker, lending, guardian, anyone, usdc_whale, usde_whale, tokens):
+    """Threat: liquidations at a broken price, and the cliff when a halt ends. While halted the market
+    freezes liquidations and borrowing but repay works; after the resume a grace period follows."""
+    usde, usdc = tokens
+    breaker.guardian_trip(0, sender=guardian)
+    assert lending.guard().state == HALTED
+    with ape.reverts("LendingMarket: borrowing blocked by the breaker"):
+        lending.borrow(10**6, sender=usde_whale)
+    usdc.approve(lending, 2**256 - 1, sender=usde_whale)
+    before = lending.debt_of(usde_whale)
+    lending.repay(usde_whale, 1_000 * 10**6, sender=usde_whale)  # risk-reducing actions always work
+    assert lending.debt_of(usde_whale) < before
+    with ape.reverts("LendingMarket: liquidations frozen by the breaker"):
+        lending.liquidate(usde_whale, 10**6, sender=usdc_whale)
+    ape.chain.pending_timestamp += breaker.halt_window(0)
+    breaker.arm_resume(0, sender=anyone)
+    breaker.resume(0, sender=anyone)
+    ape.chain.pending_timestamp += 360
+    breaker.sync(0, sender=anyone)
+    assert lending.guard().state == NORMAL
+    assert lending.guard().grace_until > ape.chain.pending_timestamp
+    with ape.reverts("LendingMarket: liquidation grace period"):
+        lending.liquidate(usde_whale, 10**6, sender=usdc_whale)
