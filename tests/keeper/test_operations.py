@@ -149,11 +149,21 @@ def test_cli_run__waits_for_rpc_at_start_up_and_stops_on_sigterm(tmp_path):
         "metrics_port": 0, "markets": [{"id": 0, "name": "usde"}], "state_dir": str(tmp_path / "state")}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
     env["KEEPER_PRIVATE_KEY"] = dev_key(1)
+    import threading
+
     proc = subprocess.Popen([sys.executable, "-m", "keeper", "--config", str(config), "run"],
                             cwd=Path(__file__).resolve().parents[2], env=env, stderr=subprocess.PIPE)
-    time.sleep(2.5)
-    assert proc.poll() is None  # still waiting for its RPC, not crashed
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, b"")), daemon=True)
+    reader.start()
+    # wait for the first retry (start-up time varies with the machine's load), not a fixed delay
+    deadline = time.monotonic() + 90
+    while not any(b"start-up failed, retrying" in line for line in lines) and time.monotonic() < deadline:
+        assert proc.poll() is None  # still waiting for its RPC, not crashed
+        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=20)
+    proc.wait(timeout=30)
+    reader.join(timeout=10)
+    err = b"".join(lines)
     assert proc.returncode == 0
     assert b"start-up failed, retrying" in err and b'"msg": "stopping"' in err
