@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,8 @@ def _available(name: str):
 
 def main():
     results: dict[str, float] = {}
-    for name in MODULES:
+    only = [m for m in os.environ.get("BENCH_ONLY", "").split(",") if m]  # e.g. BENCH_ONLY=breaker,pool
+    for name in only or MODULES:
         module = _available(name)
         if module is None:
             continue
@@ -38,12 +40,13 @@ def main():
         click.echo(f"bench.{name}: {len(figures)} figures in {time.perf_counter() - started:.1f} s")
         results.update(figures)
 
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    out = RESULTS if not only else RESULTS.with_name("results.partial.json")  # a partial run keeps the full file
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     width = max(len(k) for k in results)
     click.echo("")
     click.echo(f"{'key':<{width}}  value")
     for key, value in sorted(results.items()):
         shown = f"{value:,.3f}" if isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"
         click.echo(f"{key:<{width}}  {shown}")
-    click.echo(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    click.echo(f"\nwritten to {out.relative_to(ROOT)}")
