@@ -33,6 +33,17 @@
         centre is always allowed, so arbitrage can bring back a pool that the reference
         left outside its band; no trade can push the price further outside.
 
+        Reopening auction: governance may name an auction contract (`set_auction`). During
+        AUCTION, and only then, that contract may trade the pool at the auction's uniform
+        clearing price (`clear_auction`): the pool accepts a trade whose value at that price
+        is not negative for it and that brings it to that price up to rounding: its spot
+        price after is within REOPEN_TOLERANCE_BPS of it, or (for a collateral so coarse
+        that one raw unit moves the price more) its collateral leg is within REOPEN_SLACK
+        raw units of its own quote (`clearing._pool_quote`, the trade after which its spot
+        would be the clearing price); and it centres the band on the price. The
+        breaker's NORMAL push in the same transaction keeps that centre (instead of marking
+        it stale). None of this touches the swap path.
+
         Reserves are internal accounting: tokens sent to the pool without a call are not
         counted, and fee-on-transfer or rebasing tokens are not supported.
 
@@ -51,6 +62,7 @@ from .interfaces import IBreakerConsumer
 from .interfaces import IGuardedPool
 from .interfaces import IReferenceOracle
 from .interfaces import IVenue
+from .modules import clearing
 
 implements: IBreakerConsumer
 implements: IGuardedPool
@@ -139,6 +151,13 @@ MASK_112: constant(uint256) = 2**112 - 1
 MASK_128: constant(uint256) = 2**128 - 1
 # @dev Centre and time bits of the band word (what a refresh rewrites).
 CENTRE_AND_TIME: constant(uint256) = 2**168 - 1
+# @dev How close an auction trade must bring the pool to the clearing price: its spot
+#      within REOPEN_TOLERANCE_BPS of it, or its collateral leg within REOPEN_SLACK raw
+#      units of the pool's own quote (the rounding of the order fills, one unit per order
+#      of the largest book, plus one). The first covers fine tokens on the 1-wei price grid,
+#      the second coarse tokens whose raw units are large.
+REOPEN_TOLERANCE_BPS: public(constant(uint256)) = 1
+REOPEN_SLACK: public(constant(uint256)) = clearing.MAX_ORDERS + 1
 
 
 # @dev The collateral asset (sold in a crash) and the debt asset (quote).
@@ -158,6 +177,11 @@ ORACLE: public(immutable(address))
 _pool: uint256
 # @dev Price band, packed: centre, when it was read, width, refresh interval, max age.
 _band: uint256
+# @dev The reopening auction allowed to trade the pool during AUCTION; empty for none.
+auction: public(address)
+# @dev Set by `clear_auction` for the rest of its transaction: the breaker's NORMAL push
+#      that follows keeps the band centred on the clearing price.
+_cleared_by_auction: transient(bool)
 
 
 @deploy
@@ -413,7 +437,8 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
     @notice The breaker pushes every stored transition of its market here.
     @dev Only the configured breaker, only for the configured market. Entering NORMAL from
          any other state marks the band centre stale, so the first swap after a halt
-         re-reads the reference. Nonreentrant: a token hook cannot change the state in the
+         re-reads the reference, unless the auction centred it on its clearing price
+         earlier in the same transaction. Nonreentrant: a token hook cannot change the state in the
          middle of a swap (the breaker's transition reverts instead).
     @param market_id The breaker market.
     @param state The breaker's State flag value (NORMAL=1, HALTED=2, COOLDOWN=4, AUCTION=8).
@@ -425,7 +450,7 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
     w: uint256 = self._pool
     old_state: uint256 = (w >> STATE_SHIFT) & MASK_8
     self._pool = (w & ~(MASK_8 << STATE_SHIFT)) | (state << STATE_SHIFT)
-    if state == NORMAL and old_state != NORMAL:
+    if state == NORMAL and old_state != NORMAL and not self._cleared_by_auction:
         self._band = self._band & ~(MASK_40 << UPDATED_SHIFT)
     log IGuardedPool.BreakerStateChanged(
         market_id=market_id, actor=msg.sender, old_state=old_state, new_state=state, frozen_price=frozen_price
@@ -453,7 +478,77 @@ def refresh_band() -> uint256:
     return price
 
 
+@external
+@nonreentrant
+def clear_auction(price: uint256, collateral_in: int256, debt_in: int256):
+    """
+    @notice The reopening auction trades the pool at its uniform clearing price and centres
+            the band there; the breaker reopens the market right after.
+    @dev Only the configured auction, only while the cached breaker state is AUCTION. The
+         trade must be worth at least zero to the pool at `price` (collateral_in * price +
+         debt_in >= 0, in value) and bring the pool to `price` up to rounding: spot after
+         within REOPEN_TOLERANCE_BPS of `price`, or collateral leg within REOPEN_SLACK raw
+         units of the pool's own quote q(price). Positive legs are pulled from the auction
+         with `transferFrom`, negative legs are sent to it.
+    @param price The clearing price, debt per whole collateral unit, 18 decimals.
+    @param collateral_in Collateral the pool receives (negative: pays), raw units.
+    @param debt_in Debt asset the pool receives (negative: pays), raw units.
+    """
+    assert msg.sender == self.auction and msg.sender != empty(address), "GuardedPool: caller is not the auction"
+    w: uint256 = self._pool
+    assert (w >> STATE_SHIFT) & MASK_8 == AUCTION, "GuardedPool: market not in auction"
+    assert price > 0 and price <= MASK_128, "GuardedPool: clearing price out of range"
+    value: int256 = (
+        collateral_in * convert(COLLATERAL_SCALE * price, int256)
+        + debt_in * convert(DEBT_SCALE * WAD, int256)
+    )
+    assert value >= 0, "GuardedPool: trade below the clearing price"
+    old_x: uint256 = w & MASK_112
+    old_y: uint256 = (w >> Y_SHIFT) & MASK_112
+    assert old_x > 0 and old_y > 0, "GuardedPool: pool is empty"
+    x: int256 = convert(old_x, int256) + collateral_in
+    y: int256 = convert(old_y, int256) + debt_in
+    assert x > 0 and y > 0, "GuardedPool: auction trade empties the pool"
+    new_x: uint256 = convert(x, uint256)
+    new_y: uint256 = convert(y, uint256)
+    assert new_x <= MAX_RESERVE and new_y <= MAX_RESERVE, "GuardedPool: reserve overflow"
+    spot: uint256 = self._price(new_x, new_y)
+    if (max(spot, price) - min(spot, price)) * BPS > price * REOPEN_TOLERANCE_BPS:
+        pool_buys: bool = False
+        quote: uint256 = 0
+        pool_buys, quote = clearing._pool_quote(old_x, old_y, price, COLLATERAL_SCALE, DEBT_SCALE)
+        target: int256 = convert(quote, int256)
+        if not pool_buys:
+            target = -target
+        assert abs(collateral_in - target) <= convert(REOPEN_SLACK, int256), "GuardedPool: auction trade misses the clearing price"
+
+    self._pool = (w & ~MASK_112 & ~(MASK_112 << Y_SHIFT)) | new_x | (new_y << Y_SHIFT)
+    b: uint256 = self._band
+    self._band = (b & ~CENTRE_AND_TIME) | (block.timestamp << UPDATED_SHIFT) | price
+    self._cleared_by_auction = True
+    self._settle_leg(COLLATERAL, collateral_in)
+    self._settle_leg(DEBT, debt_in)
+    log IGuardedPool.AuctionCleared(
+        actor=msg.sender, price=price, collateral_in=collateral_in, debt_in=debt_in, reserve_collateral=new_x,
+        reserve_debt=new_y, old_centre=b & MASK_128,
+    )
+
+
 # ---------------------------------------------------------------- governance
+
+
+@external
+@nonreentrant
+def set_auction(new_auction: address):
+    """
+    @notice Names the reopening auction contract allowed to trade the pool during AUCTION.
+    @dev Only the owner (governance). Empty removes it (the auction phase then only
+         elapses by time in the breaker, and the pool reopens at its own price).
+    """
+    ownable._check_owner()
+    assert new_auction == empty(address) or new_auction.is_contract, "GuardedPool: auction is not a contract"
+    log IGuardedPool.AuctionSet(actor=msg.sender, old=self.auction, new=new_auction)
+    self.auction = new_auction
 
 
 @external
@@ -691,6 +786,17 @@ def _refresh_centre(b: uint256) -> uint256:
         return price
     assert updated_at != 0 and block.timestamp <= updated_at + ((b >> MAX_AGE_SHIFT) & MASK_32), "GuardedPool: reference price invalid and band centre stale"
     return centre
+
+
+@internal
+def _settle_leg(token: address, amount_in: int256):
+    """
+    @dev Pulls a positive leg from the caller, pays a negative one to it.
+    """
+    if amount_in > 0:
+        assert extcall IERC20(token).transferFrom(msg.sender, self, convert(amount_in, uint256), default_return_value=True), "GuardedPool: transfer in failed"
+    elif amount_in < 0:
+        assert extcall IERC20(token).transfer(msg.sender, convert(-amount_in, uint256), default_return_value=True), "GuardedPool: transfer out failed"
 
 
 @internal

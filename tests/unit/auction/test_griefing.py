@@ -1,0 +1,102 @@
+"""Griefing and liveness: a full book of minimum-size orders settles far below a block; a wrong or
+front-run crossing is searched for on-chain instead of blocking settlement; refunds never depend
+on the breaker behaving."""
+
+import ape
+
+from tests.unit.auction.conftest import COL, MIN_SELL, PHASE_VOID, PRICE, WAD, wad
+from tests.unit.auction.helpers import book_orders, post, settle
+from tests.unit.auction.model import clear
+
+BLOCK_GAS_LIMIT = 30_000_000  # Ethereum mainnet's, for scale
+CS, DS = 1, 10**12
+
+
+def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, pool, phases, governance, bidder,
+                                                                    seller, anyone):
+    cap = auction.MAX_ORDERS()
+    auction.set_order_cap(cap, 0, sender=governance)
+    phases.cooldown()
+    with ape.reverts("ReopeningAuction: order below minimum size"):
+        auction.post_order(False, wad(1_950), MIN_SELL - 1, sender=seller)
+    min_buy = 10**15  # 0.001 collateral at ~2,000 escrows 2 debt units, above the 1-unit minimum
+    for i in range(cap):  # every limit distinct: the most levels the clearing can face
+        if i % 2:
+            auction.post_order(False, wad(1_900) + i * 10**15, MIN_SELL, sender=seller)
+        else:
+            auction.post_order(True, wad(2_100) - i * 10**15, min_buy, sender=bidder)
+    with ape.reverts("ReopeningAuction: order book full"):
+        auction.post_order(False, wad(1_950), MIN_SELL, sender=seller)
+    phases.auction()
+    receipt = settle(auction, anyone)
+    assert receipt.decode_logs(auction.AuctionSettled)[0].orders == cap
+    assert receipt.gas_used < 5_000_000 < BLOCK_GAS_LIMIT
+    print(f"settle({cap} orders): {receipt.gas_used:,} gas")
+    assert auction.claimable(0)[0] + auction.claimable(1)[0] > 0  # the crossing orders filled
+
+
+def test_settle__wrong_crossing_is_searched_on_chain(auction, pool, phases, bidder, seller, anyone):
+    phases.cooldown()
+    post(auction, bidder, True, wad(2_010), 3 * COL)
+    post(auction, seller, False, wad(1_950), 10 * COL)
+    phases.auction()
+    x, y = pool.reserves()
+    expected = clear(book_orders(auction), x, y, PRICE * WAD, CS, DS)
+    right = auction.crossing()
+    for hint in (0, right * 3, 2**200):
+        gas = auction.settle.estimate_gas_cost(hint, sender=anyone)
+        assert gas > auction.settle.estimate_gas_cost(right, sender=anyone)
+    receipt = auction.settle(0, sender=anyone)
+    assert receipt.return_value == expected.price
+
+
+def test_settle__front_run_liquidity_change_does_not_block(auction, pool, phases, bidder, seller, anyone, fund,
+                                                           collateral, debt):
+    """Adding liquidity in AUCTION moves the crossing after the settler read it: still settles."""
+    phases.cooldown()
+    post(auction, bidder, True, wad(2_010), 3 * COL)
+    post(auction, seller, False, wad(1_950), 10 * COL)
+    phases.auction()
+    stale = auction.crossing()
+    fund(anyone, pool, (collateral, 100 * COL), (debt, 200_000 * 10**6))
+    pool.add_liquidity(100 * COL, 200_000 * 10**6, 0, 2**64, sender=anyone)
+    assert auction.crossing() != stale
+    x, y = pool.reserves()
+    expected = clear(book_orders(auction), x, y, PRICE * WAD, CS, DS)
+    assert auction.settle(stale, sender=anyone).return_value == expected.price
+
+
+def test_cancel_order__refund_without_the_breaker_after_escape_time(chain, auction, breaker, phases, seller,
+                                                                   collateral):
+    """The breaker stops answering (its code replaced): refunds wait ORDER_ESCAPE_S, then work."""
+    phases.cooldown()
+    order_id = post(auction, seller, False, wad(1_990), 2 * COL)
+    chain.provider.set_code(breaker.address, chain.provider.get_code(collateral.address))
+    with ape.reverts():
+        auction.cancel_order(order_id, sender=seller)
+    chain.pending_timestamp += auction.ORDER_ESCAPE_S()
+    chain.mine()
+    assert auction.phase(order_id) == PHASE_VOID
+    before = collateral.balanceOf(seller)
+    auction.cancel_order(order_id, sender=seller)
+    assert collateral.balanceOf(seller) == before + 2 * COL
+
+
+def test_claim__refund_without_the_breaker_after_escape_time(chain, auction, breaker, phases, bidder, debt):
+    phases.cooldown()
+    order_id = post(auction, bidder, True, wad(2_010), COL)
+    phases.auction()  # locked: the auction never settles
+    chain.provider.set_code(breaker.address, chain.provider.get_code(debt.address))
+    chain.pending_timestamp += auction.ORDER_ESCAPE_S()
+    chain.mine()
+    before = debt.balanceOf(bidder)
+    auction.claim(order_id, sender=bidder)
+    assert debt.balanceOf(bidder) == before + 2_010 * 10**6
+
+
+def test_escape_time__outlasts_any_round_the_breaker_allows(auction, breaker):
+    """Longest round: a halt that lapses at the largest max halt, then the longest cool-down and auction."""
+    longest = 86_400 + 1_800 + 1_800
+    assert auction.ORDER_ESCAPE_S() > longest
+    assert breaker.param_bounds(breaker.P_MAX_HALT_S())[1] == 86_400
+    assert breaker.param_bounds(breaker.P_COOLDOWN_S())[1] == breaker.param_bounds(breaker.P_AUCTION_S())[1] == 1_800
