@@ -43,6 +43,13 @@ IVENUE_ABI = [
     {"type": "function", "name": "depth", "stateMutability": "view",
      "inputs": [{"name": "band_bps", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]},
 ]
+# The two views of a ReopeningAuction that say whether the current round has orders to settle.
+IAUCTION_READS_ABI = [
+    {"type": "function", "name": name, "stateMutability": "view", "inputs": [],
+     "outputs": [{"name": "", "type": "uint256"}]}
+    for name in ("book_round", "book_size")
+]
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 class RpcUnavailable(RuntimeError):
@@ -175,8 +182,24 @@ def _data(result: tuple[bool, bytes | str], what: str) -> bytes:
     return payload  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class _Static:
+    """What the reader caches per market (re-read every `params_refresh_s`)."""
+
+    params: dict[str, int]
+    venue: str
+    closes_venue: bool
+    auction: str  # "" when the market has no reopening auction
+
+
+def round_of(status: Status) -> int:
+    """The breaker's trip id, which the reopening auction uses as its round."""
+    return (status.trip_day << 8) | status.trips_today
+
+
 class BreakerReader:
-    """Reads markets of a CircuitBreaker at one block: state, status, indicators (+ cached params)."""
+    """Reads markets of a CircuitBreaker at one block: state, status, indicators, the venue's depth
+    and, for a market with a reopening auction, its book size (+ cached params)."""
 
     def __init__(self, pool: RpcPool, breaker: str, abi: list[dict[str, Any]], keeper: str | None,
                  params_refresh_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -184,10 +207,11 @@ class BreakerReader:
         self.address = Web3.to_checksum_address(breaker)
         self.contract = Web3().eth.contract(address=self.address, abi=abi)
         self.venue_abi = Web3().eth.contract(abi=IVENUE_ABI)
+        self.auction_abi = Web3().eth.contract(abi=IAUCTION_READS_ABI)
         self.keeper = keeper
         self.params_refresh_s = params_refresh_s
         self.clock = clock
-        self._static: dict[int, tuple[dict[str, int], str, bool]] = {}
+        self._static: dict[int, _Static] = {}
         self._static_at = -1e18
         self._role = False
 
@@ -206,9 +230,10 @@ class BreakerReader:
             data, t = self._fn("markets", mid)
             calls.append((self.address, data))
             types.append(t)
-            data, t = self._fn("venue_halts_with_market", mid)
-            calls.append((self.address, data))
-            types.append(t)
+            for name in ("venue_halts_with_market", "auction_of"):
+                data, t = self._fn(name, mid)
+                calls.append((self.address, data))
+                types.append(t)
         if self.keeper:
             role_data, _ = self._fn("KEEPER_ROLE")
             role = _data(batch_eth_call(w3, [(self.address, role_data)], block)[0],
@@ -218,7 +243,7 @@ class BreakerReader:
             types.append(t)
         raw = batch_eth_call(w3, calls, block)
         k = 0
-        static: dict[int, tuple[dict[str, int], str, bool]] = {}
+        static: dict[int, _Static] = {}
         for mid in ids:
             values: dict[str, int] = {}
             for spec in P.PARAMS:
@@ -231,7 +256,11 @@ class BreakerReader:
             ok, r = raw[k]  # absent on breakers deployed before the view existed: False
             closes_venue = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
             k += 1
-            static[mid] = (values, Web3.to_checksum_address(venue), closes_venue)
+            ok, r = raw[k]  # absent on breakers without reopening auctions: no auction
+            auction = Web3.to_checksum_address(abi_decode(types[k], r)[0]) if ok and len(r) == 32 else ZERO_ADDRESS
+            k += 1
+            static[mid] = _Static(values, Web3.to_checksum_address(venue), closes_venue,
+                                  "" if auction == ZERO_ADDRESS else auction)
         if self.keeper:
             ok, r = raw[k]
             self._role = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
@@ -257,16 +286,22 @@ class BreakerReader:
                     data, t = self._fn(name, mid)
                     calls.append((self.address, data))
                     types.append(t)
+                static = self._static[mid]
                 if with_depth:
-                    params, venue, _ = self._static[mid]
-                    f = self.venue_abi.functions.depth(params["depth_band_bps"])
-                    calls.append((venue, bytes.fromhex(f._encode_transaction_data()[2:])))
+                    f = self.venue_abi.functions.depth(static.params["depth_band_bps"])
+                    calls.append((static.venue, bytes.fromhex(f._encode_transaction_data()[2:])))
                     types.append(["uint256"])
+                if static.auction:
+                    for name in ("book_round", "book_size"):
+                        f = self.auction_abi.get_function_by_name(name)()
+                        calls.append((static.auction, bytes.fromhex(f._encode_transaction_data()[2:])))
+                        types.append(["uint256"])
             raw = batch_eth_call(w3, calls, number)
             out: dict[int, OnChainMarket] = {}
             k = 0
-            per = 4 if with_depth else 3
             for mid in ids:
+                static = self._static[mid]
+                per = 3 + with_depth + 2 * bool(static.auction)
                 chunk = raw[k:k + per]
                 tchunk = types[k:k + per]
                 k += per
@@ -278,9 +313,17 @@ class BreakerReader:
                 depth = None
                 if with_depth and chunk[3][0] and chunk[3][1]:  # a venue that reverts just gives no depth
                     depth = int(abi_decode(["uint256"], chunk[3][1])[0])
-                params, venue, closes_venue = self._static[mid]
+                orders = 0
+                if static.auction:
+                    (ok_round, book_round), (ok_size, book_size) = chunk[-2:]
+                    # An auction that does not answer has nothing the keeper can settle; its book belongs
+                    # to the last round anyone posted in, so it counts only if that round is this one.
+                    answered = ok_round and ok_size and len(book_round) == 32 and len(book_size) == 32
+                    if answered and int(abi_decode(["uint256"], book_round)[0]) == round_of(status):
+                        orders = int(abi_decode(["uint256"], book_size)[0])
                 out[mid] = OnChainMarket(mid, number, int(head["timestamp"]), state, status, ind,
-                                         dict(params), self._role, venue, depth, closes_venue)
+                                         dict(static.params), self._role, static.venue, depth,
+                                         static.closes_venue, static.auction, orders)
             return {"number": number, "timestamp": int(head["timestamp"]),
                     "base_fee": int(head.get("baseFeePerGas") or 0)}, out
 

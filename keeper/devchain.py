@@ -23,6 +23,13 @@ from web3.contract import Contract
 
 from keeper import abi
 from keeper import params as P
+from keeper.auction_deployment import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
+from keeper.pool_deployment import (
+    DEFAULT_BAND_BPS,
+    DEFAULT_BAND_MAX_AGE_S,
+    DEFAULT_BAND_REFRESH_S,
+    NO_DEADLINE,
+)
 
 WAD = 10**18
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -221,6 +228,59 @@ def deploy_system(w3: Web3, *, markets: int = 1, keepers: int = 1, accounts_offs
     for k in keeper_addrs:
         transact(w3, breaker.functions.grantRole(role, k), gov)
     return DevSystem(w3, breaker, deployed, gov, keeper_addrs, anyone)
+
+
+@dataclass
+class DevPoolMarket:
+    """A GuardedPool that is its own breaker market (venue and consumer), with its reopening auction."""
+
+    market_id: int
+    pool: Contract
+    collateral: Contract
+    debt: Contract
+    oracle: Contract
+    feed: Contract
+    auction: Contract | None
+
+
+def deploy_pool_market(system: DevSystem, *, price: float = 1.0, liquidity: int = 1_000_000,
+                       with_auction: bool = True, dlps: tuple[str, ...] = (),
+                       params: dict[str, int] | None = None) -> DevPoolMarket:
+    """Adds a guarded pool market to `system`: tokens (collateral 18 decimals, debt 6), a feed and
+    oracle at `price`, the pool seeded with `liquidity` collateral units at that price, registered
+    as a new market with the pool as venue and consumer, band centred on the oracle. With
+    `with_auction`, its ReopeningAuction (`deploy_auction`'s defaults) is named on both sides
+    and `dlps` are registered. The web3-only counterpart of `keeper.pool_deployment.deploy_pool`
+    plus `keeper.auction_deployment.deploy_auction`.
+    """
+    w3, gov, breaker = system.w3, system.governance, system.breaker
+    collateral = deploy(w3, "MockERC20", "Mock collateral", "COL", 18, sender=gov)
+    debt = deploy(w3, "MockERC20", "Mock debt", "DEBT", 6, sender=gov)
+    feed = deploy(w3, "MockAggregator", 8, round(price * 10**8), sender=gov)
+    oracle = deploy(w3, "ReferenceOracle", 1, sender=gov)
+    transact(w3, oracle.functions.add_feed(feed.address, 86_400), gov)
+    market_id = breaker.functions.market_count().call()
+    pool = deploy(w3, "GuardedPool", collateral.address, debt.address, 30, breaker.address, market_id,
+                  oracle.address, DEFAULT_BAND_BPS, DEFAULT_BAND_REFRESH_S, DEFAULT_BAND_MAX_AGE_S, gov,
+                  "GuardedPool LP", "GPLP", sender=gov)
+    amount_collateral, amount_debt = liquidity * 10**18, round(liquidity * price * 10**6)
+    for token, amount in ((collateral, amount_collateral), (debt, amount_debt)):
+        transact(w3, token.functions.mint(gov, amount), gov)
+        transact(w3, token.functions.approve(pool.address, amount), gov)
+    transact(w3, pool.functions.add_liquidity(amount_collateral, amount_debt, 0, NO_DEADLINE), gov)
+    transact(w3, breaker.functions.register_market(pool.address, oracle.address, P.as_array(P.resolve(params))), gov)
+    transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
+    transact(w3, pool.functions.refresh_band(), gov)
+    auction = None
+    if with_auction:
+        min_sell, min_buy = default_minimums(18, 6)
+        auction = deploy(w3, "ReopeningAuction", pool.address, gov, min_sell, min_buy, DEFAULT_MAX_ORDERS,
+                         DEFAULT_DLP_SLOTS, sender=gov)
+        transact(w3, pool.functions.set_auction(auction.address), gov)
+        transact(w3, breaker.functions.set_auction(market_id, auction.address), gov)
+        for dlp in dlps:
+            transact(w3, auction.functions.add_dlp(dlp), gov)
+    return DevPoolMarket(market_id, pool, collateral, debt, oracle, feed, auction)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,10 @@
   includes transactions already in the pool): a transaction that would revert is never sent;
   the revert reason is logged. This is also what makes several keepers idempotent: once one
   keeper's trip is pending or mined, the others' simulations revert ("market is halted").
+- A reopening auction's `settle(crossing)` goes to the auction, not the breaker: the crossing is
+  read by eth_call (`crossing()`) at the simulation's block right before simulating and sending.
+  Somebody else's settlement, pending or mined, makes the simulation revert ("market is not in
+  auction"), so a settled round is never settled twice.
 - EIP-1559 fees from eth_feeHistory: the configured reward percentile, its median over the
   window or over the last 3 blocks when that is higher, times an urgency multiplier, clamped; max fee = next base fee x multiplier + tip,
   never above the cap.
@@ -34,6 +38,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
+from keeper.abi import load_abi
 from keeper.chain import RpcPool, RpcUnavailable, is_transport_error, make_web3
 from keeper.config import FeeSettings, redact_url
 from keeper.metrics import Metrics
@@ -45,6 +50,8 @@ GWEI = 10**9
 DEFAULT_GAS = {
     Kind.ARM_TRIP: 250_000, Kind.TRIP: 400_000, Kind.TRIP_ATTESTED: 400_000, Kind.EXTEND_HALT: 200_000,
     Kind.ARM_RESUME: 250_000, Kind.RESUME: 400_000, Kind.SYNC: 300_000,
+    # a full book (256 orders) settles in about 1.9 M gas with a right crossing; a stale one costs more
+    Kind.SETTLE_AUCTION: 3_000_000,
 }
 CANCEL_GAS = 21_000
 # Blocks whose reward percentile can lift the tip above the longer window's median.
@@ -98,6 +105,16 @@ def bumped(old: Fees, suggested: Fees, bump_percent: int, cap_wei: int) -> Fees 
     return Fees(max_fee, tip, suggested.base_fee)
 
 
+@dataclass(frozen=True)
+class Call:
+    """One transaction of an action: target, calldata, the arguments it was encoded with."""
+
+    to: str
+    data: str
+    args: tuple[int, ...]
+    label: str
+
+
 @dataclass
 class InFlight:
     """A journaled transaction: every hash signed for this nonce, and the last raw bytes."""
@@ -117,6 +134,7 @@ class InFlight:
     cancel: bool = False
     via_relay: bool = False
     created: float = field(default_factory=time.time)
+    to: str = ""  # the contract called; "" (journals written before auctions) is the breaker
 
     @property
     def fees(self) -> Fees:
@@ -125,6 +143,8 @@ class InFlight:
     @property
     def action(self) -> Action:
         kind = Kind(self.kind)
+        if kind == Kind.SETTLE_AUCTION:
+            return Action(kind, self.market_id, auction=self.to)
         lce = self.args[1] if len(self.args) > 1 else None
         return Action(kind, self.market_id, lce)
 
@@ -174,17 +194,24 @@ def _msg(exc: BaseException) -> str:
     return str(exc).lower()
 
 
+def _revert_reason(exc: ContractLogicError | Web3RPCError) -> str:
+    if isinstance(exc, ContractLogicError):
+        return (exc.message or str(exc)).removeprefix("execution reverted: ")
+    return str(exc)
+
+
 class Executor:
     def __init__(self, pool: RpcPool, breaker: str, abi: list[dict[str, Any]], fees: FeeSettings, *,
                  account: LocalAccount | None, sender: str | None, chain_id: int, metrics: Metrics,
                  journal_path: Path | None = None, dry_run: bool = False, simulate_block: str = "pending",
                  relay_url: str | None = None, relay_fallback_public: bool = False, timeout: float = 5.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, auction_abi: list[dict[str, Any]] | None = None) -> None:
         if account is None and not dry_run:
             raise ValueError("an executor that sends needs a signing account")
         self.pool = pool
         self.breaker = Web3.to_checksum_address(breaker)
         self.contract = Web3().eth.contract(address=self.breaker, abi=abi)
+        self.auction_abi = auction_abi
         self.fees = fees
         self.account = account
         self.sender = Web3.to_checksum_address(sender) if sender else (account.address if account else None)
@@ -203,28 +230,49 @@ class Executor:
     # ------------------------------------------------------------ reads
 
     def calldata(self, action: Action) -> str:
+        """Calldata of a breaker action (`prepare` builds every action's call, `settle` included)."""
         return self.contract.get_function_by_name(action.kind.value)(*action.args)._encode_transaction_data()
 
-    def simulate(self, action: Action, block: str | None = None) -> str | None:
+    def prepare(self, action: Action, block: str | None = None) -> Call:
+        """The transaction for `action`. For `settle`, reads the auction's crossing at `block` now:
+        the hint is then as fresh as the simulation that follows (a stale one costs gas, not the
+        settlement). Raises ContractLogicError when `crossing()` itself reverts."""
+        if action.kind != Kind.SETTLE_AUCTION:
+            return Call(self.breaker, self.calldata(action), action.args, action.describe())
+        if self.auction_abi is None:
+            self.auction_abi = load_abi("ReopeningAuction")
+        address, abi, at = Web3.to_checksum_address(action.auction), self.auction_abi, block or self.simulate_block
+        crossing = int(self.pool.call(
+            lambda w3: w3.eth.contract(address, abi=abi).functions.crossing().call(block_identifier=at), "crossing"))
+        data = Web3().eth.contract(address, abi=abi).functions.settle(crossing)._encode_transaction_data()
+        return Call(address, data, (crossing,), f"settle({crossing}) on auction {address} of market {action.market_id}")
+
+    def simulate(self, call: Call, block: str | None = None) -> str | None:
         """None when the call succeeds at `block`; otherwise the revert reason."""
-        tx = {"from": self.sender, "to": self.breaker, "data": self.calldata(action)}
+        tx = {"from": self.sender, "to": call.to, "data": call.data}
         try:
             self.pool.call(lambda w3: w3.eth.call(tx, block or self.simulate_block), "eth_call")
-        except ContractLogicError as exc:
-            return (exc.message or str(exc)).removeprefix("execution reverted: ")
-        except Web3RPCError as exc:
-            return str(exc)
+        except (ContractLogicError, Web3RPCError) as exc:
+            return _revert_reason(exc)
         return None
 
-    def gas_limit(self, action: Action) -> int:
-        tx = {"from": self.sender, "to": self.breaker, "data": self.calldata(action)}
+    def prepare_and_simulate(self, action: Action, block: str | None = None) -> tuple[Call | None, str | None]:
+        """(call, None) when the action would succeed at `block`, else (call or None, revert reason)."""
+        try:
+            call = self.prepare(action, block)
+        except (ContractLogicError, Web3RPCError) as exc:
+            return None, _revert_reason(exc)
+        return call, self.simulate(call, block)
+
+    def gas_limit(self, call: Call, kind: Kind) -> int:
+        tx = {"from": self.sender, "to": call.to, "data": call.data}
         for block in (self.simulate_block, "latest"):
             try:
                 est = self.pool.call(lambda w3, b=block: w3.eth.estimate_gas(tx, b), "eth_estimateGas")
                 return int(est * (100 + self.fees.gas_margin_percent) / 100)
             except (ContractLogicError, Web3RPCError):
                 continue
-        return DEFAULT_GAS[action.kind]
+        return DEFAULT_GAS[kind]
 
     def suggest(self, urgent: bool) -> Fees:
         history = self.pool.call(lambda w3: w3.eth.fee_history(self.fees.history_blocks, "latest",
@@ -258,20 +306,21 @@ class Executor:
         pending = self.journal.for_market(action.market_id)
         if pending is not None:
             return Outcome("in-flight", f"{pending.kind} nonce {pending.nonce} not mined yet", pending.hashes[-1])
-        reason = self.simulate(action)
+        call, reason = self.prepare_and_simulate(action)
         if reason is not None:
             self.metrics.sim_reverts.labels(name).inc()
             log.info("simulation reverted, not sending", extra={"action": action.describe(), "revert": reason})
             return Outcome("reverted", reason)
+        assert call is not None
         if self.dry_run:
             self.metrics.dry_run.labels(name).inc()
-            log.info("dry run: would send", extra={"action": action.describe(), "reason": action.reason})
-            return Outcome("dry-run", action.describe())
-        gas = self.gas_limit(action)
+            log.info("dry run: would send", extra={"action": call.label, "reason": action.reason})
+            return Outcome("dry-run", call.label)
+        gas = self.gas_limit(call, action.kind)
         fees = self.suggest(action.kind.urgent)
         if self._next_nonce is None:
             self.reconcile_nonce()
-        tx = {"to": self.breaker, "data": self.calldata(action), "value": 0, "gas": gas}
+        tx = {"to": call.to, "data": call.data, "value": 0, "gas": gas}
         for attempt in range(3):
             nonce = self._next_nonce
             assert nonce is not None
@@ -306,16 +355,16 @@ class Executor:
                 log.error("send failed on every endpoint; will retry next cycle",
                           extra={"action": action.describe(), "error": str(exc)})
                 return Outcome("failed", str(exc))
-            rec = InFlight(action.market_id, name, list(action.args), nonce, gas, fees.max_fee, fees.priority,
-                           [tx_hash], raw, head_block, head_block, via_relay=via_relay)
+            rec = InFlight(action.market_id, name, list(call.args), nonce, gas, fees.max_fee, fees.priority,
+                           [tx_hash], raw, head_block, head_block, via_relay=via_relay, to=call.to)
             self.journal.put(rec)
             self._next_nonce = nonce + 1
             self.metrics.tx_sent.labels(name).inc()
             self.metrics.in_flight.set(len(self.journal.items))
-            log.info("transaction sent", extra={"action": action.describe(), "reason": action.reason, "nonce": nonce,
+            log.info("transaction sent", extra={"action": call.label, "reason": action.reason, "nonce": nonce,
                                                 "tx": tx_hash, "fees": fees.describe(), "gas": gas,
                                                 "via": self.relay_label or "public"})
-            return Outcome("sent", action.describe(), tx_hash)
+            return Outcome("sent", call.label, tx_hash)
         return Outcome("failed", "could not find a usable nonce after 3 attempts")
 
     def _sign_and_send(self, tx: dict[str, Any], nonce: int, fees: Fees) -> tuple[str, str, bool]:
@@ -431,8 +480,10 @@ class Executor:
     def _replace(self, rec: InFlight, head_block: int) -> None:
         action = rec.action
         cancel = rec.cancel
+        call = None
         if not cancel:
-            reason = self.simulate(action, "latest")
+            # rebuilt at the latest block: a settlement's replacement carries a fresh crossing
+            call, reason = self.prepare_and_simulate(action, "latest")
             if reason is not None:
                 log.warning("stuck transaction would now revert: cancelling it",
                             extra={"action": action.describe(), "revert": reason, "nonce": rec.nonce})
@@ -446,10 +497,10 @@ class Executor:
             rec.sent_block = head_block
             self.journal.put(rec)
             return
-        if cancel:
+        if cancel or call is None:
             tx = {"to": self.sender, "data": "0x", "value": 0, "gas": CANCEL_GAS}
         else:
-            tx = {"to": self.breaker, "data": self.calldata(action), "value": 0, "gas": rec.gas}
+            tx = {"to": call.to, "data": call.data, "value": 0, "gas": rec.gas}
         try:
             tx_hash, raw, via_relay = self._sign_and_send(tx, rec.nonce, new)
         except Web3RPCError as exc:
@@ -476,6 +527,8 @@ class Executor:
         rec.replacements += 1
         rec.cancel = cancel
         rec.via_relay = via_relay
+        if call is not None and not cancel:
+            rec.args = list(call.args)
         if cancel:
             rec.gas = CANCEL_GAS
         self.journal.put(rec)

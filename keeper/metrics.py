@@ -54,6 +54,12 @@ class Metrics:
                                      registry=r)
         self.source_errors = Counter("keeper_source_errors", "Sources that failed to answer", ["source"],
                                      registry=r)
+        self.auctions_settled = Counter("keeper_auctions_settled", "Reopening auctions this keeper settled",
+                                        ["market"], registry=r)
+        self.auction_price = Gauge("keeper_auction_clearing_price", "Clearing price of the last settlement this "
+                                   "keeper sent (debt per collateral)", ["market"], registry=r)
+        self.auction_volume = Gauge("keeper_auction_volume", "Volume of that settlement, raw collateral units",
+                                    ["market"], registry=r)
         self.cycle_seconds = Histogram("keeper_cycle_seconds", "Duration of one read-compute-decide-act cycle",
                                        registry=r, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.cycle_errors = Counter("keeper_cycle_errors", "Cycles that raised", registry=r)

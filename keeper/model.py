@@ -71,6 +71,8 @@ class OnChainMarket:
     venue_depth: int | None = None  # venue depth within the band, 18 decimals
     # the venue is a consumer (a guarded pool) closed by the halt: resume is judged without its price
     venue_halts_with_market: bool = False
+    auction: str = ""  # the market's reopening auction (`auction_of`); "" when it has none
+    auction_orders: int = 0  # live orders in the auction's book for the current round (the trip id)
 
     @property
     def halt_window_s(self) -> int:
@@ -78,7 +80,8 @@ class OnChainMarket:
 
 
 class Kind(enum.Enum):
-    """Breaker functions the keeper calls; the value is the function name."""
+    """Functions the keeper calls, the breaker's and the reopening auction's `settle`; the value is
+    the function name."""
 
     ARM_TRIP = "arm_trip"
     TRIP = "trip"
@@ -87,6 +90,7 @@ class Kind(enum.Enum):
     ARM_RESUME = "arm_resume"
     RESUME = "resume"
     SYNC = "sync"
+    SETTLE_AUCTION = "settle"  # on the market's auction, not the breaker
 
     @property
     def urgent(self) -> bool:
@@ -99,16 +103,45 @@ class Action:
     market_id: int
     lce_bps: int | None = None
     reason: str = ""
+    auction: str = ""  # SETTLE_AUCTION: the auction contract called
+
+    def __post_init__(self) -> None:
+        if self.kind == Kind.SETTLE_AUCTION and not self.auction:
+            raise ValueError(f"settling market {self.market_id} needs its auction's address")
 
     @property
     def args(self) -> tuple[int, ...]:
+        """The breaker call's arguments; `settle` takes the crossing, which the executor reads when sending."""
+        if self.kind == Kind.SETTLE_AUCTION:
+            return ()
         if self.kind in (Kind.TRIP_ATTESTED, Kind.EXTEND_HALT):
             assert self.lce_bps is not None
             return (self.market_id, self.lce_bps)
         return (self.market_id,)
 
     def describe(self) -> str:
+        if self.kind == Kind.SETTLE_AUCTION:
+            return f"settle(crossing) on auction {self.auction} of market {self.market_id}"
         return f"{self.kind.value}({', '.join(str(a) for a in self.args)})"
+
+
+@dataclass(frozen=True)
+class AuctionSettlement:
+    """An `AuctionSettled` event of a settlement the keeper sent; prices 18 decimals, amounts raw collateral."""
+
+    market_id: int
+    auction: str
+    round: int
+    price: int
+    volume: int
+    imbalance: int
+    bought: int
+    sold: int
+    pool_collateral_in: int
+    pool_debt_in: int
+    orders: int
+    reference: int
+    tx: str
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ cheapest transition that holds:
   resume); between the safe and the critical level, hold (hysteresis); after the halt window,
   when on-chain CVD and R_L have recovered (R_L alone for a venue the halt closes), arm the
   resume, then confirm in a later block.
+- AUCTION (time-driven; the stored state may still say COOLDOWN) and the market has a reopening
+  auction whose book holds orders for this round: `settle(crossing)` on the auction, before the
+  trip rules. The settlement trades the pool to the clearing price and reopens the market, so
+  rule A's evidence (the pool's spot and depth) is judged again on the reopened pool in the next
+  block. An empty book is left to elapse by time: nothing would execute, and the settlement would
+  only reopen early at the pool's own spot with the band centred there, where the time-driven
+  reopening re-reads the reference.
 - a stored state behind the time-driven one: `sync`, so consumers (pool, lending) reopen.
 
 Unknown LCE (bad or missing data) is no evidence: it never trips, never extends, never blocks
@@ -76,6 +83,10 @@ def decide(view: MarketView) -> Action | None:
         if _arm_live(view, next_ts):
             return Action(Kind.RESUME, mid, reason=why) if next_block > s.armed_block else None
         return Action(Kind.ARM_RESUME, mid, reason=why)
+
+    if c.state == State.AUCTION and c.auction and c.auction_orders > 0:
+        return Action(Kind.SETTLE_AUCTION, mid, reason=f"{c.auction_orders} orders in the round's book",
+                      auction=c.auction)
 
     s = c.status
     budget_spent = s.trip_day == next_ts // DAY and s.trips_today >= p["daily_trip_budget"]

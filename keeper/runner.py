@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from web3 import Web3
+from web3.logs import DISCARD
 
 from keeper import indicators as I
 from keeper.abi import load_abi
@@ -22,7 +24,7 @@ from keeper.chain import BreakerReader, RpcPool
 from keeper.config import KeeperSettings, MarketSettings, redact_url, sender_address
 from keeper.executor import Executor, Outcome
 from keeper.metrics import Metrics
-from keeper.model import Action, MarketView, OnChainMarket
+from keeper.model import Action, AuctionSettlement, Kind, MarketView, OnChainMarket
 from keeper.policy import decide
 from keeper.sources import CcxtSource, OnChainSource, PositionsFileSource, Source, merge
 from keeper.sources.lending import LendingEventsSource, LendingMarketConfig
@@ -50,6 +52,24 @@ class CycleReport:
     seconds: float
     markets: list[MarketReport] = field(default_factory=list)
     landed: list[Any] = field(default_factory=list)
+    settlements: list[AuctionSettlement] = field(default_factory=list)  # the keeper's settlements that landed
+
+
+def settlements_in(receipt: Any, auction: str, market_id: int,
+                   auction_abi: list[dict[str, Any]]) -> list[AuctionSettlement]:
+    """The `AuctionSettled` events that `auction` logged in a receipt."""
+    event = Web3().eth.contract(abi=auction_abi).events.AuctionSettled()
+    tx = receipt["transactionHash"]
+    out = []
+    for e in event.process_receipt(receipt, errors=DISCARD):
+        if e["address"].lower() != auction.lower():
+            continue
+        a = e["args"]
+        out.append(AuctionSettlement(
+            market_id, Web3.to_checksum_address(e["address"]), a["round"], a["price"], a["volume"], a["imbalance"],
+            a["bought"], a["sold"], a["pool_collateral_in"], a["pool_debt_in"], a["orders"], a["reference"],
+            tx.to_0x_hex() if hasattr(tx, "to_0x_hex") else str(tx)))
+    return out
 
 
 def indicator_settings(market: MarketSettings, chain: OnChainMarket, settings: KeeperSettings) -> I.Settings:
@@ -91,6 +111,7 @@ class Keeper:
         self.pool = RpcPool.from_urls([str(u) for u in settings.rpc_urls], settings.rpc_timeout_s,
                                       on_error=lambda name: self.metrics.rpc_errors.labels(name).inc())
         self.abi = load_abi("CircuitBreaker", settings.build_path)
+        self.auction_abi = load_abi("ReopeningAuction", settings.build_path)
         self.sender = sender_address(settings, account)
         self.chain_id = int(self.pool.call(lambda w3: w3.eth.chain_id, "eth_chainId"))
         if settings.chain_id is not None and settings.chain_id != self.chain_id:
@@ -108,6 +129,7 @@ class Keeper:
             simulate_block=settings.simulate_block,
             relay_url=str(settings.private_relay_url) if settings.private_relay_url else None,
             relay_fallback_public=settings.relay_fallback_public, timeout=settings.rpc_timeout_s,
+            auction_abi=self.auction_abi,
         )
         self.history: dict[int, deque[tuple[float, float]]] = {m: deque(maxlen=4_096) for m in settings.market_ids}
         self._rejected_seen: dict[int, frozenset[str]] = {}
@@ -174,6 +196,25 @@ class Keeper:
                 log.info("off-chain data clean again", extra={"market": mid})
             self._rejected_seen[mid] = seen
 
+    def _settled(self, landed: list[Any]) -> list[AuctionSettlement]:
+        """Reports the keeper's settlements that landed: one log line each, and the clearing metrics."""
+        found: list[AuctionSettlement] = []
+        for rec, receipt in landed:
+            if rec.kind != Kind.SETTLE_AUCTION.value or rec.cancel or receipt["status"] != 1:
+                continue
+            for s in settlements_in(receipt, rec.to, rec.market_id, self.auction_abi):
+                label = str(s.market_id)
+                self.metrics.auction_price.labels(label).set(s.price / WAD)
+                self.metrics.auction_volume.labels(label).set(s.volume)
+                self.metrics.auctions_settled.labels(label).inc()
+                log.info("auction settled", extra={
+                    "market": s.market_id, "auction": s.auction, "round": s.round, "price": s.price / WAD,
+                    "volume": s.volume, "imbalance": s.imbalance, "bought": s.bought, "sold": s.sold,
+                    "pool_collateral_in": s.pool_collateral_in, "pool_debt_in": s.pool_debt_in,
+                    "orders": s.orders, "reference": s.reference / WAD, "tx": s.tx})
+                found.append(s)
+        return found
+
     def cycle(self) -> CycleReport:
         t0 = time.perf_counter()
         now = self.clock()
@@ -185,6 +226,7 @@ class Keeper:
         self.metrics.block_lag.set(max(0.0, now - head["timestamp"]))
         report = CycleReport(block, 0.0)
         report.landed = self.executor.tick(block)
+        report.settlements = self._settled(report.landed)
         parts = self._collect(ids, now)
         for market in self.settings.markets:
             mid = market.id

@@ -7,19 +7,29 @@
 2. A guarded pool as a second market's venue, with a lending market priced from that pool:
    the makers pull their liquidity and a seller dumps, the market trips, the pool refuses swaps,
    and the lending positions are valued at the frozen price instead of the pool's.
+3. The pool's restart through its reopening auction, driven by the real keeper (`keeper.runner`):
+   a designated liquidity provider bids while the market is halted, the makers return and the
+   keeper resumes, a holder sells in the cool-down, and in AUCTION the keeper settles: the pool
+   reopens at the clearing price.
 (`make demo` then replays the 10 October crash: `python -m replay.compare`.)
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
 from ape import accounts, chain, project
 
+from keeper.auction_deployment import deploy_auction
+from keeper.config import load_account, load_settings
 from keeper.deployment import deploy, load_config
+from keeper.devchain import dev_key
+from keeper.model import Kind
 from keeper.pool_deployment import NO_DEADLINE, deploy_pool
 from keeper.report import market_lines, print_markets, state_name
+from keeper.runner import Keeper
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "local.yaml"
 WAD = 10**18
@@ -66,10 +76,11 @@ def main():
     for line in market_lines(breaker, market.market_id, market.name):
         click.echo(line)
     governance = accounts.test_accounts[1]  # config/local.yaml's governance
-    pool_and_lending(breaker, governance, deployer, anyone)
+    pooled = pool_and_lending(breaker, governance, deployer, anyone)
+    reopening_auction(breaker, governance, deployer, pooled)
 
 
-def pool_and_lending(breaker, governance, deployer, anyone) -> None:
+def pool_and_lending(breaker, governance, deployer, anyone):
     """Part two: a GuardedPool market and a LendingMarket priced from the pool."""
     click.echo("\n== a guarded pool (USDe/USDC, $2M) as the venue of market 1, a lending market priced from it")
     feed = project.MockAggregator.deploy(8, 10**8, sender=deployer)
@@ -121,6 +132,85 @@ def pool_and_lending(breaker, governance, deployer, anyone) -> None:
     pool.remove_liquidity(pool.balanceOf(deployer) // 2, 0, 0, sender=deployer)
     click.echo(f"an LP withdraws while halted: received {(usde.balanceOf(deployer) - lp_before) / 10**18:,.0f} USDe "
                "and its USDC share (LP funds are never locked)")
+    return pooled
+
+
+KEEPER_ACCOUNT = 3  # config/local.yaml's keeper: anvil's development account 3
+
+
+def reopening_auction(breaker, governance, deployer, pooled) -> None:
+    """Part three: the halted pool market restarts through its reopening auction; the keeper settles it."""
+    pool, usde, usdc, market = pooled.pool, pooled.collateral, pooled.debt, pooled.market_id
+    dlp, holder = accounts.test_accounts[4], accounts.test_accounts[9]
+    click.echo(f"\n== market {market} restarts through a reopening auction ({_short(dlp)}: designated LP)")
+    auction = deploy_auction(project, deployer, pool, breaker, governance=governance, dlps=[dlp]).auction
+    for who in (dlp, holder):
+        usde.mint(who, 100_000 * 10**18, sender=deployer)
+        usdc.mint(who, 100_000 * 10**6, sender=deployer)
+        usde.approve(auction, 2**256 - 1, sender=who)
+        usdc.approve(auction, 2**256 - 1, sender=who)
+    settings = load_settings(
+        None, breaker=breaker.address, rpc_urls=[chain.provider.http_uri], private_key=dev_key(KEEPER_ACCOUNT),
+        markets=[{"id": market, "name": "USDe-USDC-pool"}], metrics_port=0, state_dir=tempfile.mkdtemp())
+    keeper = Keeper(settings, account=load_account(settings), sources=[])  # on-chain evidence only
+    click.echo(f"ReopeningAuction {auction.address}; the keeper runs `keeper.runner.Keeper.cycle()` once a block")
+
+    orders = [
+        ("DLP", auction.post_order(True, 999 * WAD // 1_000, 40_000 * 10**18, sender=dlp).return_value),
+        ("DLP", auction.post_order(False, 1_002 * WAD // 1_000, 10_000 * 10**18, sender=dlp).return_value),
+    ]
+    click.echo("HALTED: the DLP bids for 40,000 USDe at 0.9990 and offers 10,000 at 1.0020")
+    click.echo(f"  a public order now: {_revert_reason(auction, 'post_order', False, WAD, 10**18, sender=holder)}")
+
+    usde.approve(pool, 2**256 - 1, sender=deployer)
+    usdc.approve(pool, 2**256 - 1, sender=deployer)
+    pool.add_liquidity(600_000 * 10**18, 2**112, 0, NO_DEADLINE, sender=deployer)  # at the pool's ratio
+    chain.mine(deltatime=breaker.halt_window(market))
+    kinds = _cycle_until(keeper, lambda: breaker.state(market) != 2)
+    click.echo(f"the makers bring back 600,000 USDe of liquidity; after the halt window the keeper sends "
+               f"{' then '.join(kinds)}: {state_name(breaker.state(market))}")
+
+    sell = auction.post_order(False, 960 * WAD // 1_000, 10_000 * 10**18, sender=holder)
+    orders.append(("public", sell.return_value))
+    click.echo("COOLDOWN: a holder sells 10,000 USDe at 0.9600 or better")
+
+    chain.mine(deltatime=breaker.params(market, breaker.P_COOLDOWN_S()))
+    click.echo(f"the cool-down ends: {state_name(breaker.state(market))}, pool spot {pool.spot_price() / WAD:.4f} "
+               f"(frozen since the trip), {auction.book_size()} orders")
+    kinds = _cycle_until(keeper, lambda: breaker.state(market) != 8)
+    [settled] = keeper.cycle().settlements  # the next cycle reads the receipt and reports it
+    pool_side = "bought" if settled.pool_collateral_in > 0 else "sold"
+    click.echo(f"the keeper sends {' then '.join(kinds)} (crossing read by eth_call): clearing price "
+               f"{settled.price / WAD:.4f}, volume {settled.volume / 10**18:,.0f} USDe, imbalance "
+               f"{settled.imbalance / 10**18:,.0f} USDe; the pool {pool_side} "
+               f"{abs(settled.pool_collateral_in) / 10**18:,.0f} USDe")
+    for who, order_id in orders:
+        o = auction.order(order_id)
+        filled, _collateral_out, _debt_out = auction.claimable(order_id)
+        side = "buy " if o.is_buy else "sell"
+        click.echo(f"  order {order_id} {who:<6} {side} {o.amount / 10**18:>7,.0f} USDe, limit "
+                   f"{o.limit_price / WAD:.4f}: filled {filled / 10**18:>7,.0f}")
+    reopened = chain.provider.get_receipt(settled.tx).decode_logs(breaker.StateAdvanced)[-1]
+    low, high = pool.band_limits()
+    click.echo(f"market {market} {state_name(breaker.state(market))} (reason {reopened.reason}, auction settled): "
+               f"pool spot {pool.spot_price() / WAD:.4f}, band {low / WAD:.4f}-{high / WAD:.4f} around "
+               "the clearing price; each order claims its fill with `claim(id)`")
+
+
+def _cycle_until(keeper, done, cycles: int = 6) -> list[str]:
+    """Runs keeper cycles (each of its transactions mines a block) until `done()`; the calls it sent."""
+    sent = []
+    for _ in range(cycles):
+        for m in keeper.cycle().markets:
+            if m.outcome is not None and m.outcome.status == "sent":
+                sent.append("settle(crossing)" if m.action.kind == Kind.SETTLE_AUCTION else m.action.kind.value)
+        if done():
+            return sent
+    raise RuntimeError(f"the keeper did not get there in {cycles} cycles (sent {sent})")
+
+
+def _short(account) -> str:
+    return f"{account.address[:10]}.."
 
 
 def _revert_reason(contract, method: str, *args, sender) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +27,13 @@ def status(state=State.NORMAL, **kw) -> Status:
     return Status(**values)
 
 
-def view(ind=CALM, state=State.NORMAL, stored=None, block=100, ts=T0, lce=None, role=True, **kw) -> MarketView:
-    chain = OnChainMarket(0, block, ts, state, stored or status(state), ind, dict(PARAMS), role)
+AUCTION = "0x00000000000000000000000000000000000A0C71"
+
+
+def view(ind=CALM, state=State.NORMAL, stored=None, block=100, ts=T0, lce=None, role=True, auction="", orders=0,
+         **kw) -> MarketView:
+    chain = OnChainMarket(0, block, ts, state, stored or status(state), ind, dict(PARAMS), role,
+                          auction=auction, auction_orders=orders)
     return MarketView(chain, lce, kw.get("safe"), kw.get("lead", 30))
 
 
@@ -160,6 +166,45 @@ def test_decide__sync_when_stored_state_lags():
     assert action.kind == Kind.SYNC
 
 
+# ---------------------------------------------------------------- reopening auction
+
+
+def test_decide__settles_the_auction_when_its_book_has_orders():
+    # time moved COOLDOWN to AUCTION; `settle` stores that itself, so no sync first
+    action = decide(view(state=State.AUCTION, stored=status(State.COOLDOWN), auction=AUCTION, orders=3))
+    assert action == Action(Kind.SETTLE_AUCTION, 0, reason="3 orders in the round's book", auction=AUCTION)
+    assert action.args == ()  # the crossing is read when sending
+    assert decide(view(state=State.AUCTION, auction=AUCTION, orders=1)).kind == Kind.SETTLE_AUCTION
+
+
+def test_decide__empty_book_is_left_to_elapse():
+    assert decide(view(state=State.AUCTION, auction=AUCTION, orders=0)) is None
+    assert decide(view(state=State.AUCTION, stored=status(State.COOLDOWN), auction=AUCTION)).kind == Kind.SYNC
+
+
+def test_decide__no_auction_syncs_as_before():
+    assert decide(view(state=State.AUCTION, stored=status(State.COOLDOWN), orders=5)).kind == Kind.SYNC
+    assert decide(view(state=State.AUCTION, orders=5)) is None
+
+
+def test_decide__settles_only_in_auction():
+    for state in (State.NORMAL, State.HALTED, State.COOLDOWN):
+        stored = halted() if state == State.HALTED else status(state)
+        assert decide(view(state=state, stored=stored, auction=AUCTION, orders=3)) is None
+
+
+def test_decide__settlement_preferred_over_a_trip_in_auction():
+    # the settlement moves the pool to the clearing price: rule A is judged again on the reopened pool
+    assert decide(view(CRASH_A, State.AUCTION, auction=AUCTION, orders=2)).kind == Kind.SETTLE_AUCTION
+    assert decide(view(CRASH_B, State.AUCTION, lce=20_000, auction=AUCTION, orders=2)).kind == Kind.SETTLE_AUCTION
+    assert decide(view(CRASH_A, State.AUCTION, auction=AUCTION, orders=0)).kind == Kind.ARM_TRIP
+
+
+def test_action__settle_needs_the_auction_address():
+    with pytest.raises(ValueError, match="needs its auction's address"):
+        Action(Kind.SETTLE_AUCTION, 0)
+
+
 # ---------------------------------------------------------------- property: never act without on-chain evidence
 
 
@@ -169,13 +214,15 @@ bps = st.integers(0, 12_000)
 @settings(max_examples=300, deadline=None)
 @given(cvd=bps, rl=bps, si=bps, vp=bps, valid=st.booleans(), lce=st.none() | st.floats(0, 100_000),
        role=st.booleans(), state=st.sampled_from([State.NORMAL, State.COOLDOWN, State.AUCTION, State.HALTED]),
-       dt=st.integers(0, 20_000), armed=st.booleans())
-def test_decide__actions_only_when_the_contract_would_accept(cvd, rl, si, vp, valid, lce, role, state, dt, armed):
+       dt=st.integers(0, 20_000), armed=st.booleans(), has_auction=st.booleans(), orders=st.integers(0, 3))
+def test_decide__actions_only_when_the_contract_would_accept(cvd, rl, si, vp, valid, lce, role, state, dt, armed,
+                                                            has_auction, orders):
     ind = ChainIndicators(10**18, 10**18, valid, cvd, rl, si, vp)
     stored = (halted(armed_block=99 if armed else 0, armed_at=T0 + dt - 10 if armed else 0)
               if state == State.HALTED else status(state, armed_block=99 if armed else 0,
                                                    armed_at=T0 + dt - 10 if armed else 0))
-    v = view(ind, state, stored, block=100, ts=T0 + dt, lce=lce, role=role)
+    v = view(ind, state, stored, block=100, ts=T0 + dt, lce=lce, role=role, auction=AUCTION if has_auction else "",
+             orders=orders)
     action = decide(v)
     if action is None:
         return
@@ -190,6 +237,10 @@ def test_decide__actions_only_when_the_contract_would_accept(cvd, rl, si, vp, va
         assert vp > p["vp_trip_bps"] and si > p["si_trip_bps"] and action.lce_bps >= p["lce_critical_bps"]
     if k == Kind.EXTEND_HALT:
         assert role and state == State.HALTED and lce >= p["lce_critical_bps"]
+    if k == Kind.SETTLE_AUCTION:
+        assert state == State.AUCTION and has_auction and orders > 0 and action.auction == AUCTION
+    if state == State.AUCTION and has_auction and orders > 0:
+        assert k == Kind.SETTLE_AUCTION  # nothing else is chosen over a settlement that can happen
     if k in (Kind.ARM_RESUME, Kind.RESUME):
         assert state == State.HALTED and valid and cvd < p["cvd_resume_bps"] and rl > p["rl_resume_bps"]
         assert T0 + dt + 1 >= stored.resume_after
