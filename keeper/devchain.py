@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+import requests
 from eth_account import Account
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import RPCEndpoint
 
 from keeper import abi
 from keeper import params as P
@@ -71,7 +73,12 @@ class Anvil:
         cmd += extra or []
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True)
-        self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 10}))
+        # A local node: no proxy lookup per request (requests reads the environment every time), and
+        # the chain id, which web3 asks for before every call and transaction, asked once.
+        session = requests.Session()
+        session.trust_env = False
+        self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 10}, session=session,
+                                         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")}))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

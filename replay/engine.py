@@ -20,13 +20,14 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from eth_utils import event_abi_to_log_topic
 from tqdm import tqdm
 
 from keeper.config import CexVenue, KeeperSettings, LceModel, MarketSettings
@@ -36,6 +37,7 @@ from keeper.runner import Keeper
 from keeper.sources.base import Observations
 from keeper.sources.replay import ReplaySource
 from replay import population
+from replay.calls import Calls, request
 from replay.scenario import BorrowersFile, Curves, Scenario
 from replay.world import FEED_DECIMALS, FEED_HEARTBEAT_S, WAD, World, build
 
@@ -59,6 +61,7 @@ class Liquidation:
     seized: float  # collateral tokens
     debt_before: float
     collateral_before: float
+    threshold_bps: int  # the liquidation threshold the market applied (a ramp moves it)
     fair_price: float
 
 
@@ -72,10 +75,32 @@ class Record:
     extensions: list[dict[str, Any]] = field(default_factory=list)
     rule_changes: list[dict[str, Any]] = field(default_factory=list)
     liquidations: list[Liquidation] = field(default_factory=list)
+    opened: dict[str, tuple[float, float]] = field(default_factory=dict)  # borrower -> (collateral, debt) at t = 0
     halted_s: float = 0.0
     states: list[tuple[float, int]] = field(default_factory=list)  # (t, breaker state) per block
     prices: list[tuple[float, float, float, float]] = field(default_factory=list)  # t, venue, pool, reference
     divergence_max_bps: float = 0.0  # venue vs pool while the pool could not follow
+
+
+@dataclass
+class _Calls:
+    """The world's contracts as raw calls (see replay/calls.py)."""
+
+    pool: Calls
+    lending: Calls
+    oracle: Calls
+    breaker: Calls | None
+    collateral: Calls
+    debt: Calls
+    feeds: list[Calls]
+
+    @classmethod
+    def of(cls, wd: World) -> _Calls:
+        w3 = wd.w3
+        return cls(pool=Calls(w3, wd.pool), lending=Calls(w3, wd.lending), oracle=Calls(w3, wd.oracle),
+                   breaker=Calls(w3, wd.breaker) if wd.breaker is not None else None,
+                   collateral=Calls(w3, wd.collateral), debt=Calls(w3, wd.debt),
+                   feeds=[Calls(w3, f) for f in wd.feeds])
 
 
 class PositionsSource:
@@ -115,6 +140,7 @@ class Engine:
         self.kill_switched = False
         self.feed_posts: list[tuple[float, float]] = []  # last (t, value) per feed
         self.lp_contributed_usd = 0.0
+        self._decoders: dict[tuple[str, bytes], tuple[str, Any]] = {}  # (address, topic0) -> event
 
     # ------------------------------------------------------------ set-up
 
@@ -139,16 +165,19 @@ class Engine:
         # every feed posts in the first block, then on a 0.05% move or every half heartbeat
         self.feed_posts = [(-math.inf, s.at(0)) for _, s in c.reference]
         wd = self.world
+        self.c = _Calls.of(wd)
         for who, b in zip(wd.actors.borrowers, wd.borrowers, strict=True):
             self.positions[who] = [b.collateral, b.debt]
+            self.record.opened[who] = (b.collateral, b.debt)
         # the liquidator holds debt tokens to repay with
         big = 10**12 * wd.debt_unit
-        self._tx(wd.debt.functions.mint(wd.actors.liquidator, big), wd.actors.governance, wait=True)
-        self._tx(wd.debt.functions.approve(wd.lending.address, 2**256 - 1), wd.actors.liquidator, wait=True)
-        self._tx(wd.collateral.functions.approve(wd.pool.address, 2**256 - 1), wd.actors.liquidator, wait=True)
+        self._tx(self.c.debt, "mint", wd.actors.liquidator, big, sender=wd.actors.governance, wait=True)
+        self._tx(self.c.debt, "approve", wd.lending.address, 2**256 - 1, sender=wd.actors.liquidator, wait=True)
+        self._tx(self.c.collateral, "approve", wd.pool.address, 2**256 - 1, sender=wd.actors.liquidator,
+                 wait=True)
         for who in (wd.actors.market_maker, wd.actors.flows):
-            for token in (wd.collateral, wd.debt):
-                self._tx(token.functions.approve(wd.pool.address, 2**256 - 1), who, wait=True)
+            for token in (self.c.collateral, self.c.debt):
+                self._tx(token, "approve", wd.pool.address, 2**256 - 1, sender=who, wait=True)
         head = w3.eth.get_block("latest")
         self.t0 = max(start, head["timestamp"] + 1)
         self.anvil.set_automine(False)
@@ -196,7 +225,7 @@ class Engine:
         state = self._breaker_state()
         self._move_market(t, state)
         if wd.breaker is not None:
-            self._tx(wd.breaker.functions.poke(wd.market_id), wd.actors.flows, fee=MARKET_FEE - 3)
+            self._tx(self.c.breaker, "poke", wd.market_id, sender=wd.actors.flows, fee=MARKET_FEE - 3)
         if self.keeper is not None:
             if getattr(self, "replay_source", None) is not None:
                 self.replay_source.set_time(t)
@@ -212,41 +241,42 @@ class Engine:
 
     def _post_feeds(self, t: float) -> None:
         wd = self.world
-        for i, ((_, series), feed) in enumerate(zip(self.curves.reference, wd.feeds, strict=True)):
+        for i, ((_, series), feed) in enumerate(zip(self.curves.reference, self.c.feeds, strict=True)):
             value = series.at(t)
             last_t, last = self.feed_posts[i]
             if abs(value / last - 1) > FEED_DEVIATION or t - last_t >= FEED_HEARTBEAT_S / 2:
-                self._tx(feed.functions.set_answer(round(value * 10**FEED_DECIMALS)), wd.actors.governance, fee=MARKET_FEE)
+                self._tx(feed, "set_answer", round(value * 10**FEED_DECIMALS), sender=wd.actors.governance,
+                         fee=MARKET_FEE)
                 self.feed_posts[i] = (t, value)
 
     def _move_market(self, t: float, state: int) -> None:
         wd = self.world
         self._post_feeds(t)
-        x, y = wd.pool.functions.reserves().call()
+        x, y = self.c.pool.call("reserves")
         spot = (y / wd.debt_unit) / (x / wd.collateral_unit)
         target = self.curves.venue_price.at(t)
-        open_ = wd.pool.functions.breaker_state().call() == NORMAL
+        open_ = self.c.pool.call("breaker_state") == NORMAL
         low, high = (0.0, math.inf)
         if wd.guarded:
-            lo, hi = wd.pool.functions.band_limits().call()
+            lo, hi = self.c.pool.call("band_limits")
             low, high = lo / WAD * 1.0005, hi / WAD * 0.9995
         reachable = min(max(target, low), high)
         if not open_ or reachable != target:  # the pool's rules keep it from the venue price
             self.record.divergence_max_bps = max(self.record.divergence_max_bps, abs(spot / target - 1) * 10_000)
         # 1. trade toward the venue price (x*y=k, fee on the input)
         if open_ and abs(reachable / spot - 1) > PRICE_TOLERANCE:
-            fee = 1 - wd.pool.functions.fee_bps().call() / 10_000
+            fee = 1 - self.c.pool.call("fee_bps") / 10_000
             k = x * y
             if reachable < spot:  # sell collateral: x' = sqrt(k / p)
                 x_new = math.isqrt(int(k * wd.collateral_unit / (reachable * wd.debt_unit)))
                 amount = int((x_new - x) / fee)
-                self._ensure(wd.collateral, wd.actors.market_maker, amount)
+                self._ensure(self.c.collateral, wd.actors.market_maker, amount)
                 self._swap(True, amount, wd.actors.market_maker)
                 x, y = x_new, k // max(x_new, 1)
             else:  # buy collateral with debt: y' = sqrt(k p)
                 y_new = math.isqrt(int(k * reachable * wd.debt_unit / wd.collateral_unit))
                 amount = int((y_new - y) / fee)
-                self._ensure(wd.debt, wd.actors.market_maker, amount)
+                self._ensure(self.c.debt, wd.actors.market_maker, amount)
                 self._swap(False, amount, wd.actors.market_maker)
                 x, y = k // max(y_new, 1), y_new
         # 2. the LP follows the depth path (depth within a band is proportional to the debt reserve)
@@ -284,23 +314,23 @@ class Engine:
             "ramp_s": change.ramp_s, "liquidatable_if_at_once": len(hit),
             "liquidatable_if_at_once_collateral_usd": round(sum(c for c, _ in hit) * price, 2),
         })
-        self._tx(wd.lending.functions.set_liquidation_threshold(change.liquidation_threshold_bps, change.ramp_s),
-                 wd.actors.governance, fee=MARKET_FEE)
+        self._tx(self.c.lending, "set_liquidation_threshold", change.liquidation_threshold_bps, change.ramp_s,
+                 sender=wd.actors.governance, fee=MARKET_FEE)
 
     def _follow_depth(self, factor: float, x: int, y: int) -> None:
         wd = self.world
-        shares = wd.pool.functions.balanceOf(wd.actors.lp).call()
-        supply = wd.pool.functions.totalSupply().call()
+        shares = self.c.pool.call("balanceOf", wd.actors.lp)
+        supply = self.c.pool.call("totalSupply")
         if factor < 1:
             burn = int(supply * (1 - factor))
             burn = min(burn, shares)
             if burn > 0:
-                self._tx(wd.pool.functions.remove_liquidity(burn, 0, 0), wd.actors.lp, fee=MARKET_FEE)
+                self._tx(self.c.pool, "remove_liquidity", burn, 0, 0, sender=wd.actors.lp, fee=MARKET_FEE)
         else:
             add_x, add_y = int(x * (factor - 1)), int(y * (factor - 1))
-            self._ensure(wd.collateral, wd.actors.lp, add_x, lp=True)
-            self._ensure(wd.debt, wd.actors.lp, add_y, lp=True)
-            self._tx(wd.pool.functions.add_liquidity(add_x, add_y, 0, 2**64), wd.actors.lp, fee=MARKET_FEE)
+            self._ensure(self.c.collateral, wd.actors.lp, add_x, lp=True)
+            self._ensure(self.c.debt, wd.actors.lp, add_y, lp=True)
+            self._tx(self.c.pool, "add_liquidity", add_x, add_y, 0, 2**64, sender=wd.actors.lp, fee=MARKET_FEE)
 
     def _max_sell_within(self, x: int, y: int, low: float) -> int:
         if low <= 0:
@@ -313,36 +343,35 @@ class Engine:
         wd = self.world
         if sell == "collateral":
             amount = int(usd / spot * wd.collateral_unit)
-            self._ensure(wd.collateral, wd.actors.flows, amount)
+            self._ensure(self.c.collateral, wd.actors.flows, amount)
             self._swap(True, amount, wd.actors.flows)
         else:
             amount = int(usd * wd.debt_unit)
-            self._ensure(wd.debt, wd.actors.flows, amount)
+            self._ensure(self.c.debt, wd.actors.flows, amount)
             self._swap(False, amount, wd.actors.flows)
 
     def _swap(self, sell_collateral: bool, amount: int, who: str, fee: int = MARKET_FEE) -> None:
         if amount > 0:
-            self._tx(self.world.pool.functions.swap(sell_collateral, amount, 0, 2**64), who, fee=fee)
+            self._tx(self.c.pool, "swap", sell_collateral, amount, 0, 2**64, sender=who, fee=fee)
 
     def _ensure(self, token: Any, who: str, amount: int, lp: bool = False) -> None:
         """Mints what an actor lacks (the market maker and flows stand for the rest of the market)."""
-        have = token.functions.balanceOf(who).call()
+        have = token.call("balanceOf", who)
         if have < amount:
             missing = amount - have
-            self._tx(token.functions.mint(who, missing), self.world.actors.governance, fee=MARKET_FEE + 1)
+            self._tx(token, "mint", who, missing, sender=self.world.actors.governance, fee=MARKET_FEE + 1)
             if lp:
-                unit = self.world.collateral_unit if token is self.world.collateral else self.world.debt_unit
-                price = self.curves.fair_price.at(self._now - self.t0) if token is self.world.collateral else 1.0
+                unit = self.world.collateral_unit if token is self.c.collateral else self.world.debt_unit
+                price = self.curves.fair_price.at(self._now - self.t0) if token is self.c.collateral else 1.0
                 self.lp_contributed_usd += missing / unit * price
 
     # ------------------------------------------------------------ protections
 
     def _source_price(self, block: str = "latest") -> float:
         """The lending market's price source as the last (or the pending) block shows it."""
-        wd = self.world
         if self.scenario.market.lending.price_source == "venue":
-            return wd.pool.functions.spot_price().call(block_identifier=block) / WAD
-        return wd.oracle.functions.latest().call(block_identifier=block)[0] / WAD
+            return self.c.pool.call("spot_price", block=block) / WAD
+        return self.c.oracle.call("latest", block=block)[0] / WAD
 
     def _baseline(self, t: float) -> None:
         wd = self.world
@@ -353,11 +382,12 @@ class Engine:
                 self.watch.popleft()
             high = max(p for _, p in self.watch)
             if self.baseline_tripped_at is None and price < 0.8 * high:
-                self._tx(wd.breaker.functions.guardian_trip(wd.market_id), wd.actors.governance, fee=MARKET_FEE - 2)
+                self._tx(self.c.breaker, "guardian_trip", wd.market_id, sender=wd.actors.governance,
+                         fee=MARKET_FEE - 2)
                 self.baseline_tripped_at = t
             elif self.baseline_tripped_at is not None and t - self.baseline_tripped_at >= 3_600:
                 if self._breaker_state() == HALTED:
-                    self._tx(wd.breaker.functions.force_resume(wd.market_id), wd.actors.governance,
+                    self._tx(self.c.breaker, "force_resume", wd.market_id, sender=wd.actors.governance,
                              fee=MARKET_FEE - 2)
                 self.baseline_tripped_at = None
         elif self.protection == "kill-switch" and not self.kill_switched:
@@ -365,7 +395,7 @@ class Engine:
             if self.first_source_price is None:
                 self.first_source_price = price
             if price <= 0.95 * self.first_source_price:
-                self._tx(wd.lending.functions.pause(), wd.actors.governance, fee=MARKET_FEE - 2)
+                self._tx(self.c.lending, "pause", sender=wd.actors.governance, fee=MARKET_FEE - 2)
                 self.kill_switched = True
 
     # ------------------------------------------------------------ liquidator
@@ -374,79 +404,102 @@ class Engine:
         """Liquidates what the pending block shows unhealthy: like a searcher, the liquidator simulates
         against this block's earlier transactions (the market's moves, a trip with priority gas)."""
         wd = self.world
-        self._base_fee = wd.w3.eth.get_block("latest")["baseFeePerGas"]
-        if wd.lending.functions.guard().call(block_identifier="pending")[0] != NORMAL:
+        self._base_fee = int(request(wd.w3, "eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
+        if self.c.lending.call("guard", block="pending")[0] != NORMAL:
             return  # the market is frozen: a liquidator would only waste gas
         price = self._source_price("pending")
         if price <= 0:
             return
-        lt = wd.lending.functions.liquidation_threshold().call(block_identifier="pending") / 10_000
+        lt = self.c.lending.call("liquidation_threshold", block="pending") / 10_000
         for who, (collateral, debt) in self.positions.items():
             if debt <= 0 or collateral * price * lt / debt >= 1.002:
                 continue
-            if wd.lending.functions.health_factor(who).call(block_identifier="pending") < WAD:
-                self._tx(wd.lending.functions.liquidate(who, 2**256 - 1), wd.actors.liquidator,
+            if self.c.lending.call("health_factor", who, block="pending") < WAD:
+                self._tx(self.c.lending, "liquidate", who, 2**256 - 1, sender=wd.actors.liquidator,
                          fee=self._base_fee + LIQUIDATOR_TIP, tip=LIQUIDATOR_TIP)
 
     # ------------------------------------------------------------ recording
+
+    def _events(self, number: int) -> dict[str, list[Any]]:
+        """The block's recorded events by name, from one eth_getLogs over the lending market and breaker."""
+        wd = self.world
+        if not self._decoders:
+            watched = [(wd.lending, ("Liquidated", "BadDebtRealized"))]
+            if wd.breaker is not None:
+                watched.append((wd.breaker, ("MarketTripped", "MarketResumed", "HaltExtended", "StateAdvanced")))
+            for contract, names in watched:
+                for name in names:
+                    event = contract.events[name]()
+                    self._decoders[(contract.address, bytes(event_abi_to_log_topic(event.abi)))] = (name, event)
+        out: dict[str, list[Any]] = defaultdict(list)
+        addresses = sorted({address for address, _ in self._decoders})
+        for log in wd.w3.eth.get_logs({"fromBlock": number, "toBlock": number, "address": addresses}):
+            decoder = self._decoders.get((log["address"], bytes(log["topics"][0]))) if log["topics"] else None
+            if decoder is not None:
+                out[decoder[0]].append(decoder[1].process_log(log))
+        return out
 
     def _breaker_state(self) -> int:
         wd = self.world
         if wd.breaker is None:
             return 8 if self.kill_switched else NORMAL
-        return wd.breaker.functions.state(wd.market_id).call()
+        return self.c.breaker.call("state", wd.market_id)
 
     def _observe(self, t: float, state_before: int) -> None:
         wd = self.world
-        block = wd.w3.eth.get_block("latest")
-        number = block["number"]
+        number = int(request(wd.w3, "eth_blockNumber", []), 16)
         self.record.blocks += 1
         fair = self.curves.fair_price.at(t)
-        for ev in wd.lending.events.Liquidated().get_logs(from_block=number, to_block=number):
+        events = self._events(number)
+        # The event carries the position after the liquidation; the debt written off as bad debt in
+        # the same transaction was part of the debt before it.
+        written_off = {(ev["transactionHash"], ev["args"]["borrower"]): ev["args"]["amount"]
+                       for ev in events["BadDebtRealized"]}
+        for ev in events["Liquidated"]:
             a = ev["args"]
+            bad_debt = written_off.get((ev["transactionHash"], a["borrower"]), 0)
             liq = Liquidation(
                 t=t, block=number, borrower=a["borrower"], repaid=a["repaid"] / wd.debt_unit,
-                seized=a["seized"] / wd.collateral_unit, debt_before=a["debt"] / wd.debt_unit,
-                collateral_before=a["collateral"] / wd.collateral_unit, fair_price=fair,
+                seized=a["seized"] / wd.collateral_unit,
+                debt_before=(a["debt"] + a["repaid"] + bad_debt) / wd.debt_unit,
+                collateral_before=(a["collateral"] + a["seized"]) / wd.collateral_unit,
+                threshold_bps=a["threshold_bps"], fair_price=fair,
             )
             self.record.liquidations.append(liq)
-            pos = self.positions[a["borrower"]]
-            pos[0] = max(0.0, liq.collateral_before - liq.seized)
-            pos[1] = max(0.0, liq.debt_before - liq.repaid)
+            self.positions[a["borrower"]] = [a["collateral"] / wd.collateral_unit, a["debt"] / wd.debt_unit]
             self.to_sell += a["seized"]
-        if wd.breaker is not None:
-            for ev in wd.breaker.events.MarketTripped().get_logs(from_block=number, to_block=number):
-                rule, reason = REASONS.get(ev["args"]["reason"], ("?", str(ev["args"]["reason"])))
-                if self.protection == "single-threshold":
-                    rule, reason = "single-threshold", "20% below 1-hour high"
-                self.record.trips.append({"t": t, "block": len(self.record.states) + 1, "rule": rule,
-                                          "reason": reason})
-            for ev in wd.breaker.events.MarketResumed().get_logs(from_block=number, to_block=number):
-                self.record.resumes.append({"t": t, "block": len(self.record.states) + 1})
-            for ev in wd.breaker.events.HaltExtended().get_logs(from_block=number, to_block=number):
-                self.record.extensions.append({"t": t, "lce_bps": ev["args"]["lce_bps"],
-                                               "resume_after_t": ev["args"]["new_resume_after"] - self.t0})
-            for ev in wd.breaker.events.StateAdvanced().get_logs(from_block=number, to_block=number):
-                if ev["args"]["old_state"] == HALTED:
-                    self.record.resumes.append({"t": t, "block": len(self.record.states) + 1, "lapsed": True})
+        block = len(self.record.states) + 1
+        for ev in events["MarketTripped"]:
+            rule, reason = REASONS.get(ev["args"]["reason"], ("?", str(ev["args"]["reason"])))
+            if self.protection == "single-threshold":
+                rule, reason = "single-threshold", "20% below 1-hour high"
+            self.record.trips.append({"t": t, "block": block, "rule": rule, "reason": reason})
+        for ev in events["MarketResumed"]:
+            self.record.resumes.append({"t": t, "block": block})
+        for ev in events["HaltExtended"]:
+            self.record.extensions.append({"t": t, "lce_bps": ev["args"]["lce_bps"],
+                                           "resume_after_t": ev["args"]["new_resume_after"] - self.t0})
+        for ev in events["StateAdvanced"]:
+            if ev["args"]["old_state"] == HALTED:
+                self.record.resumes.append({"t": t, "block": block, "lapsed": True})
         state = self._breaker_state()
         if state == HALTED:
             self.record.halted_s += self.scenario.block_time_s
         self.record.states.append((t, state))
-        pool_price = wd.pool.functions.spot_price().call() / WAD
-        ref = wd.oracle.functions.latest().call()[0] / WAD
+        pool_price = self.c.pool.call("spot_price") / WAD
+        ref = self.c.oracle.call("latest")[0] / WAD
         self.record.prices.append((t, self.curves.venue_price.at(t), pool_price, ref))
 
     # ------------------------------------------------------------ accounting helpers
 
     def _lp_value_usd(self, fair: float) -> float:
         wd = self.world
-        x, y = wd.pool.functions.reserves().call()
-        shares = wd.pool.functions.balanceOf(wd.actors.lp).call()
-        supply = wd.pool.functions.totalSupply().call()
+        x, y = self.c.pool.call("reserves")
+        shares = self.c.pool.call("balanceOf", wd.actors.lp)
+        supply = self.c.pool.call("totalSupply")
         share = shares / supply if supply else 0.0
-        wallet_c = wd.collateral.functions.balanceOf(wd.actors.lp).call()
-        wallet_d = wd.debt.functions.balanceOf(wd.actors.lp).call()
+        wallet_c = self.c.collateral.call("balanceOf", wd.actors.lp)
+        wallet_d = self.c.debt.call("balanceOf", wd.actors.lp)
         collateral = share * x + wallet_c
         debt = share * y + wallet_d
         return collateral / wd.collateral_unit * fair + debt / wd.debt_unit
@@ -460,17 +513,17 @@ class Engine:
         fair = self.curves.fair_price.at(self.scenario.blocks * self.scenario.block_time_s)
         total = 0.0
         for who in wd.actors.borrowers:
-            debt = wd.lending.functions.debt_of(who).call() / wd.debt_unit
-            collateral = wd.lending.functions.collateral_of(who).call() / wd.collateral_unit
+            debt = self.c.lending.call("debt_of", who) / wd.debt_unit
+            collateral = self.c.lending.call("collateral_of", who) / wd.collateral_unit
             total += max(0.0, debt - collateral * fair)
         return total
 
     # ------------------------------------------------------------ transactions
 
-    def _tx(self, fn: Any, sender: str, *, fee: int = MARKET_FEE, tip: int | None = None, wait: bool = False) -> Any:
-        tx = {"from": sender, "gas": GAS, "maxFeePerGas": fee,
-              "maxPriorityFeePerGas": tip if tip is not None else MARKET_TIP}
-        tx_hash = fn.transact(tx)
+    def _tx(self, target: Calls, name: str, *args: Any, sender: str, fee: int = MARKET_FEE, tip: int | None = None,
+            wait: bool = False) -> Any:
+        tx_hash = target.send(name, *args, sender=sender, gas=GAS, max_fee=fee,
+                              tip=tip if tip is not None else MARKET_TIP)
         if wait:
             return self.world.w3.eth.wait_for_transaction_receipt(tx_hash)
         return tx_hash

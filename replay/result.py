@@ -27,9 +27,9 @@ def first_condition_t(scenario: Scenario, curves: Curves, overrides: dict[str, i
 
 def build_result(engine: Engine) -> dict[str, Any]:
     scenario, curves, rec = engine.scenario, engine.curves, engine.record
-    lt = scenario.market.lending.liquidation_threshold_bps / 10_000
-    wrongful = [liq for liq in rec.liquidations
-                if liq.debt_before > 0 and liq.collateral_before * liq.fair_price * lt / liq.debt_before >= 1]
+    # health factor at the fair price, with the threshold the market applied at that moment
+    wrongful = [liq for liq in rec.liquidations if liq.debt_before > 0
+                and liq.collateral_before * liq.fair_price * liq.threshold_bps / 10_000 / liq.debt_before >= 1]
     first_cond = first_condition_t(scenario, curves, engine.params)
     first_trip = rec.trips[0]["t"] if rec.trips else None
     result: dict[str, Any] = {

@@ -43,8 +43,14 @@ def crash_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def unprotected(crash_file):
-    return run_replay(crash_file, "none", progress=False)[0]
+def unprotected_run(crash_file):
+    result, record, _ = run_replay(crash_file, "none", progress=False)
+    return result, record
+
+
+@pytest.fixture(scope="module")
+def unprotected(unprotected_run):
+    return unprotected_run[0]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +65,23 @@ def test_replay__unprotected_market_liquidates_healthy_positions(unprotected):
     assert unprotected["wrongful_liquidations"] > 5
     assert unprotected["wrongful_liquidated_usd"] > 0
     assert unprotected["borrower_loss_usd"] > 0
+
+
+def test_replay__each_liquidation_is_judged_on_the_position_before_it(unprotected_run):
+    # The market's event carries the position after the liquidation: the record must rebuild the one
+    # before, or a second liquidation of a drained position would hide the first one's wrongfulness.
+    _, record = unprotected_run
+    assert record.liquidations
+    last: dict[str, tuple[float, float]] = {}
+    for liq in record.liquidations:
+        opened_collateral, opened_debt = record.opened[liq.borrower]
+        expected_collateral = last.get(liq.borrower, (opened_collateral, None))[0]
+        assert liq.collateral_before == pytest.approx(expected_collateral, rel=1e-9)
+        if liq.borrower not in last:  # interest accrues between opening and the first liquidation
+            assert opened_debt <= liq.debt_before <= opened_debt * 1.001
+        last[liq.borrower] = (liq.collateral_before - liq.seized, liq.debt_before - liq.repaid)
+    liquidated_twice = [b for b in last if sum(liq.borrower == b for liq in record.liquidations) > 1]
+    assert liquidated_twice, "the crash should liquidate some positions more than once"
 
 
 def test_replay__composite_trips_and_prevents_most_wrongful_liquidation(composite, unprotected):
