@@ -76,6 +76,7 @@ class Record:
     rule_changes: list[dict[str, Any]] = field(default_factory=list)
     liquidations: list[Liquidation] = field(default_factory=list)
     opened: dict[str, tuple[float, float]] = field(default_factory=dict)  # borrower -> (collateral, debt) at t = 0
+    written_off: float = 0.0  # debt the lending market wrote off as bad debt (debt tokens)
     halted_s: float = 0.0
     states: list[tuple[float, int]] = field(default_factory=list)  # (t, breaker state) per block
     prices: list[tuple[float, float, float, float]] = field(default_factory=list)  # t, venue, pool, reference
@@ -455,6 +456,7 @@ class Engine:
         # the same transaction was part of the debt before it.
         written_off = {(ev["transactionHash"], ev["args"]["borrower"]): ev["args"]["amount"]
                        for ev in events["BadDebtRealized"]}
+        self.record.written_off += sum(written_off.values()) / wd.debt_unit
         for ev in events["Liquidated"]:
             a = ev["args"]
             bad_debt = written_off.get((ev["transactionHash"], a["borrower"]), 0)
@@ -509,9 +511,11 @@ class Engine:
         return self._lp_value_usd(fair) - self.lp_contributed_usd - self.lp_start_usd
 
     def bad_debt_usd(self) -> float:
+        """Debt no collateral covers at the end, plus what the market already wrote off on the way
+        (it realises bad debt at once, so the positions alone would hide it)."""
         wd = self.world
         fair = self.curves.fair_price.at(self.scenario.blocks * self.scenario.block_time_s)
-        total = 0.0
+        total = self.record.written_off
         for who in wd.actors.borrowers:
             debt = self.c.lending.call("debt_of", who) / wd.debt_unit
             collateral = self.c.lending.call("collateral_of", who) / wd.collateral_unit

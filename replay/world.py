@@ -32,6 +32,7 @@ PRICE_ORACLE, PRICE_VENUE = 1, 2
 FEED_DECIMALS = 8
 FEED_HEARTBEAT_S = 3_600
 BAND_BPS = 500  # the pool's price band: +-5% around the reference
+SI_NOTIONAL_SHARE = 0.01  # S_I's market sell, as a share of the pool's calm liquidity
 # Grace after a halt: the design's (capped at an hour here); the single-threshold baseline models a
 # breaker without one, so it gets the contract's minimum.
 LENDING_MAX_GRACE_S = {"composite": 3_600, "single-threshold": 300, "none": 300, "kill-switch": 300}
@@ -135,7 +136,10 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
     transact(w3, pool.functions.add_liquidity(seed_collateral, seed_debt, 0, NO_DEADLINE), actors.lp)
 
     if breaker is not None:
-        values = P.as_array(P.resolve(params))
+        # Governance sizes S_I's notional to the pool: 1% of its calm liquidity, so S_I sits near 2%
+        # in calm markets and passes the 5% trip level only once depth has fallen below about 40%.
+        sized = {"si_notional": int(m.pool.liquidity_usd * SI_NOTIONAL_SHARE) * WAD}
+        values = P.as_array(P.resolve(sized | (params or {})))
         transact(w3, breaker.functions.register_market(pool.address, oracle.address, values), gov)
         transact(w3, breaker.functions.grantRole(breaker.functions.KEEPER_ROLE().call(), actors.keeper), gov)
         transact(w3, breaker.functions.grantRole(breaker.functions.GUARDIAN_ROLE().call(), gov), gov)
