@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = out_dir / "summary.json"
     summary.write_text(json.dumps({p: {k: v for k, v in r.items() if k != "trips"} | {"trips": len(r["trips"])}
                                    for p, r in results.items()}, indent=2) + "\n")
+    for auction in results["composite"].get("auctions", []):
+        print(f"composite: the halt ended through the reopening auction at t = {auction['t']:,.0f} s: clearing price "
+              f"{auction['price']:.4f} (reference {auction['reference']:.4f}), volume {auction['volume']:,.0f}, "
+              f"{auction['orders']} orders")
     for protection, result in results.items():
         for failure in result["expect_failures"] if protection == "composite" else []:
             print(f"expectation not met ({protection}): {failure}")

@@ -49,6 +49,8 @@ LIQUIDATOR_TIP = 10**9
 FEED_DEVIATION = 0.0005  # a feed posts a new round when it moved 0.05%, or every half heartbeat
 PRICE_TOLERANCE = 0.0005  # the market maker leaves the pool alone within 0.05% of the target
 DEPTH_TOLERANCE = 0.03  # the LP leaves the depth alone within 3% of the target
+DLP_QUOTE_SHARE = 0.01  # each side of the DLP's reopening quote, as a share of the pool's calm liquidity
+DLP_QUOTE_SPREAD = 0.002  # the DLP bids 0.2% below the reference and offers 0.2% above
 REASONS = {1: ("A", "cvd+depth"), 2: ("B", "velocity+slippage+lce"), 3: ("guardian", "guardian")}
 
 
@@ -77,6 +79,7 @@ class Record:
     liquidations: list[Liquidation] = field(default_factory=list)
     opened: dict[str, tuple[float, float]] = field(default_factory=dict)  # borrower -> (collateral, debt) at t = 0
     written_off: float = 0.0  # debt the lending market wrote off as bad debt (debt tokens)
+    auctions: list[dict[str, Any]] = field(default_factory=list)  # reopening auctions settled
     halted_s: float = 0.0
     states: list[tuple[float, int]] = field(default_factory=list)  # (t, breaker state) per block
     prices: list[tuple[float, float, float, float]] = field(default_factory=list)  # t, venue, pool, reference
@@ -94,6 +97,7 @@ class _Calls:
     collateral: Calls
     debt: Calls
     feeds: list[Calls]
+    auction: Calls | None
 
     @classmethod
     def of(cls, wd: World) -> _Calls:
@@ -101,7 +105,8 @@ class _Calls:
         return cls(pool=Calls(w3, wd.pool), lending=Calls(w3, wd.lending), oracle=Calls(w3, wd.oracle),
                    breaker=Calls(w3, wd.breaker) if wd.breaker is not None else None,
                    collateral=Calls(w3, wd.collateral), debt=Calls(w3, wd.debt),
-                   feeds=[Calls(w3, f) for f in wd.feeds])
+                   feeds=[Calls(w3, f) for f in wd.feeds],
+                   auction=Calls(w3, wd.auction) if wd.auction is not None else None)
 
 
 class PositionsSource:
@@ -142,6 +147,7 @@ class Engine:
         self.feed_posts: list[tuple[float, float]] = []  # last (t, value) per feed
         self.lp_contributed_usd = 0.0
         self._decoders: dict[tuple[str, bytes], tuple[str, Any]] = {}  # (address, topic0) -> event
+        self.dlp_quoted_trips = 0  # trips the DLP has quoted the reopening auction for
 
     # ------------------------------------------------------------ set-up
 
@@ -179,6 +185,9 @@ class Engine:
         for who in (wd.actors.market_maker, wd.actors.flows):
             for token in (self.c.collateral, self.c.debt):
                 self._tx(token, "approve", wd.pool.address, 2**256 - 1, sender=who, wait=True)
+        if self.c.auction is not None:
+            for token in (self.c.collateral, self.c.debt):
+                self._tx(token, "approve", wd.auction.address, 2**256 - 1, sender=wd.actors.dlp, wait=True)
         head = w3.eth.get_block("latest")
         self.t0 = max(start, head["timestamp"] + 1)
         self.anvil.set_automine(False)
@@ -227,6 +236,7 @@ class Engine:
         self._move_market(t, state)
         if wd.breaker is not None:
             self._tx(self.c.breaker, "poke", wd.market_id, sender=wd.actors.flows, fee=MARKET_FEE - 3)
+        self._dlp_quote(state)
         if self.keeper is not None:
             if getattr(self, "replay_source", None) is not None:
                 self.replay_source.set_time(t)
@@ -366,6 +376,21 @@ class Engine:
                 price = self.curves.fair_price.at(self._now - self.t0) if token is self.c.collateral else 1.0
                 self.lp_contributed_usd += missing / unit * price
 
+    def _dlp_quote(self, state: int) -> None:
+        """Once per halt the designated liquidity provider quotes the reopening auction both ways
+        around the reference (the seed's priority channel: only DLPs may post while HALTED)."""
+        wd = self.world
+        if self.c.auction is None or state != HALTED or self.dlp_quoted_trips == len(self.record.trips):
+            return
+        self.dlp_quoted_trips = len(self.record.trips)
+        reference = self.c.oracle.call("latest")[0] / WAD
+        amount = int(self.scenario.market.pool.liquidity_usd * DLP_QUOTE_SHARE / reference * wd.collateral_unit)
+        bid, offer = reference * (1 - DLP_QUOTE_SPREAD), reference * (1 + DLP_QUOTE_SPREAD)
+        self._ensure(self.c.debt, wd.actors.dlp, math.ceil(amount / wd.collateral_unit * bid * wd.debt_unit * 1.001))
+        self._ensure(self.c.collateral, wd.actors.dlp, amount)
+        self._tx(self.c.auction, "post_order", True, int(bid * WAD), amount, sender=wd.actors.dlp, fee=MARKET_FEE)
+        self._tx(self.c.auction, "post_order", False, int(offer * WAD), amount, sender=wd.actors.dlp, fee=MARKET_FEE)
+
     # ------------------------------------------------------------ protections
 
     def _source_price(self, block: str = "latest") -> float:
@@ -428,6 +453,8 @@ class Engine:
             watched = [(wd.lending, ("Liquidated", "BadDebtRealized"))]
             if wd.breaker is not None:
                 watched.append((wd.breaker, ("MarketTripped", "MarketResumed", "HaltExtended", "StateAdvanced")))
+            if wd.auction is not None:
+                watched.append((wd.auction, ("AuctionSettled",)))
             for contract, names in watched:
                 for name in names:
                     event = contract.events[name]()
@@ -481,6 +508,13 @@ class Engine:
         for ev in events["HaltExtended"]:
             self.record.extensions.append({"t": t, "lce_bps": ev["args"]["lce_bps"],
                                            "resume_after_t": ev["args"]["new_resume_after"] - self.t0})
+        for ev in events["AuctionSettled"]:
+            a = ev["args"]
+            self.record.auctions.append({
+                "t": t, "block": block, "price": a["price"] / WAD, "volume": a["volume"] / wd.collateral_unit,
+                "imbalance": a["imbalance"] / wd.collateral_unit, "orders": a["orders"],
+                "reference": a["reference"] / WAD,
+            })
         for ev in events["StateAdvanced"]:
             if ev["args"]["old_state"] == HALTED:
                 self.record.resumes.append({"t": t, "block": block, "lapsed": True})

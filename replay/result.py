@@ -53,6 +53,8 @@ def build_result(engine: Engine) -> dict[str, Any]:
     }
     if rec.rule_changes:
         result["rule_changes"] = rec.rule_changes
+    if rec.auctions:
+        result["auctions"] = rec.auctions
     result["expect_failures"] = check_expectations(scenario, result)
     return result
 

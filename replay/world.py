@@ -8,6 +8,7 @@ lending market are wired to the breaker:
 | protection        | pool                         | lending market                       | breaker trips by      |
 |-------------------|------------------------------|--------------------------------------|-----------------------|
 | composite         | guarded (breaker + band)     | breaker consumer (freeze + grace)    | the keeper, rules A/B |
+|                   | + reopening auction, one DLP |                                      |                       |
 | none              | unguarded                    | unguarded                            | -                     |
 | single-threshold  | unguarded                    | breaker consumer                     | a 20%-drop watcher    |
 | kill-switch       | unguarded                    | unguarded, paused at 0.95 x start    | -                     |
@@ -22,6 +23,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from keeper import params as P
+from keeper.auction_deployment import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
 from keeper.devchain import Anvil, deploy, transact
 from replay.population import Borrower
 from replay.scenario import Scenario
@@ -54,6 +56,7 @@ class Actors:
     lender: str
     liquidator: str
     flows: str
+    dlp: str  # the designated liquidity provider of the reopening auction (composite)
     borrowers: list[str] = field(default_factory=list)
 
 
@@ -77,6 +80,7 @@ class World:
     borrowers: list[Borrower]
     # units of the pool's calm depth: the debt reserve at t = 0
     calm_debt_reserve: int = 0
+    auction: Contract | None = None  # the pool's reopening auction (composite only)
 
     @property
     def guarded(self) -> bool:
@@ -103,7 +107,7 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
     w3 = anvil.w3
     a = w3.eth.accounts
     actors = Actors(governance=a[0], keeper=a[3], market_maker=a[4], lp=a[5], lender=a[6], liquidator=a[7],
-                    flows=a[8])
+                    flows=a[8], dlp=a[9])
     gov = actors.governance
     m = scenario.market
 
@@ -118,6 +122,7 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
         transact(w3, oracle.functions.add_feed(feed.address, FEED_HEARTBEAT_S), gov)
 
     uses_breaker = protection in ("composite", "single-threshold")
+    auction: Contract | None = None
     breaker = deploy(w3, "CircuitBreaker", sender=gov) if uses_breaker else None
     market_id = 0
     zero = "0x" + "00" * 20
@@ -146,6 +151,8 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
         if protection == "composite":
             transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
             transact(w3, pool.functions.refresh_band(), gov)
+            auction = _deploy_auction(w3, pool, breaker, market_id, m.collateral.decimals, m.debt.decimals,
+                                      actors.dlp, gov)
 
     lending = _deploy_lending(w3, scenario, protection, collateral, debt, oracle, pool, breaker, market_id, gov)
     if breaker is not None:
@@ -154,8 +161,21 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
     world = World(w3, anvil, protection, actors, collateral, debt, feeds, oracle, breaker, market_id, pool, lending,
                   c_unit, d_unit, m.lending.liquidation_threshold_bps, borrowers)
     world.calm_debt_reserve = pool.functions.reserves().call()[1]
+    world.auction = auction
     _open_positions(world, anvil, fair_price)
     return world
+
+
+def _deploy_auction(w3: Web3, pool: Contract, breaker: Contract, market_id: int, collateral_decimals: int,
+                    debt_decimals: int, dlp: str, gov: str) -> Contract:
+    """The pool's reopening auction with the deployment defaults, named on both sides, one DLP."""
+    min_sell, min_buy = default_minimums(collateral_decimals, debt_decimals)
+    auction = deploy(w3, "ReopeningAuction", pool.address, gov, min_sell, min_buy, DEFAULT_MAX_ORDERS,
+                     DEFAULT_DLP_SLOTS, sender=gov)
+    transact(w3, pool.functions.set_auction(auction.address), gov)
+    transact(w3, breaker.functions.set_auction(market_id, auction.address), gov)
+    transact(w3, auction.functions.add_dlp(dlp), gov)
+    return auction
 
 
 def _mint_approve(w3: Web3, token: Contract, holder: str, amount: int, spender: str, minter: str) -> None:

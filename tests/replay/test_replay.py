@@ -105,6 +105,42 @@ def test_replay__result_file_has_every_key_of_the_format(composite):
     assert written["blocks"] == 120 and written["scenario"] == "short-crash"
 
 
+# The venue breaks and then heals: the halt must end through the reopening auction.
+RECOVERY = dict(CRASH, name="crash-and-recovery", duration_s=1800, expect={"trips": {"min": 1, "max": 1}},
+                series=dict(CRASH["series"],
+                            venue_price={"points": [[0, 1.0], [300, 1.0], [420, 0.70], [780, 0.70], [800, 1.0]]},
+                            venue_depth_ratio={"points": [[0, 1.0], [240, 1.0], [300, 0.1], [780, 0.1],
+                                                          [800, 1.0]]},
+                            # a deep CEX book that follows the venue: the keeper's LCE stays below critical,
+                            # so nothing extends the halt once depth is back
+                            cex=[{"name": "cex", "mid": {"points": [[0, 1.0], [300, 1.0], [420, 0.70], [780, 0.70],
+                                                                    [800, 1.0]]},
+                                  "depth_1pct_usd": {"constant": 50_000_000}}]))
+
+
+@pytest.fixture(scope="module")
+def recovery(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scenarios") / "crash-and-recovery.yaml"
+    path.write_text(yaml.safe_dump(RECOVERY))
+    result, record, _ = run_replay(path, "composite", progress=False)
+    return result, record
+
+
+def test_replay__halt_ends_through_the_reopening_auction(recovery):
+    result, record = recovery
+    assert result["expect_failures"] == []
+    assert len(result["resumes"]) == 1
+    [auction] = result["auctions"]
+    assert auction["t"] > result["resumes"][0]["t"]
+    assert auction["orders"] == 2 and auction["volume"] > 0  # the DLP's bid and offer
+    # the pool was frozen at its band's floor (0.95 x reference); the DLP bid 0.2% under the reference
+    assert 0.95 < auction["price"] <= 0.998 * auction["reference"]
+    after = [state for t, state in record.states if t >= auction["t"]]
+    assert after and all(state == 1 for state in after)  # NORMAL from the settlement on
+    pool_after = next(pool for t, _, pool, _ in record.prices if t == auction["t"])
+    assert pool_after == pytest.approx(auction["price"], rel=1e-3)
+
+
 def test_replay_cli__invalid_scenario_one_line_naming_the_field(tmp_path):
     bad = dict(CRASH, duration_s="six hours")
     path = tmp_path / "bad.yaml"
