@@ -5,7 +5,8 @@
 @license MIT
 @notice The price the breaker compares a venue against, and the price a lending market
         freezes at a trip. Each feed is read with `latestRoundData`, normalised to 18
-        decimals, and skipped when its answer is <= 0, its round is incomplete, it is
+        decimals, and skipped when its answer is <= 0 or its normalised price would exceed
+        `MAX_PRICE` (counted as non-positive: the answer is out of range), its round is incomplete, it is
         older than its own heartbeat, it is dated in the future, or the call fails.
         Below `quorum` valid feeds the price is invalid: `price()` reverts naming why,
         `latest()` returns zero.
@@ -32,8 +33,13 @@ MIN_HEARTBEAT: constant(uint256) = 60
 MAX_HEARTBEAT: constant(uint256) = 2 * 86_400
 # @dev Feed decimals accepted (Chainlink uses 8 or 18).
 MAX_FEED_DECIMALS: constant(uint8) = 36
+# @dev Largest normalised price (18 decimals) a feed may report; above it the feed is skipped as out of range.
+#      2**128 - 1 is the venue price bound of the breaker, and keeps `answer * 10**18` and the mean of two
+#      middle values from overflowing.
+MAX_PRICE: public(constant(uint256)) = 2**128 - 1
 # @dev Status codes returned by `feed_status`.
 FEED_OK: public(constant(uint256)) = 0
+# @dev The answer is <= 0, or its normalised price is above `MAX_PRICE`.
 FEED_NON_POSITIVE: public(constant(uint256)) = 1
 FEED_INCOMPLETE_ROUND: public(constant(uint256)) = 2
 FEED_STALE: public(constant(uint256)) = 3
@@ -222,7 +228,9 @@ def _valid_answers() -> (DynArray[uint256, stats.MAX_VALUES], uint256[5]):
 @view
 def _read(feed: Feed) -> (uint256, uint256):
     """
-    @dev A feed that reverts or returns malformed data is skipped, never fatal.
+    @dev A feed that reverts or returns malformed data is skipped, never fatal. An answer whose
+         normalised price is above `MAX_PRICE` is skipped with status FEED_NON_POSITIVE (out of range)
+         before it is scaled, so scaling cannot overflow.
     """
     ok: bool = False
     data: Bytes[160] = b""
@@ -244,6 +252,8 @@ def _read(feed: Feed) -> (uint256, uint256):
         data, (uint80, int256, uint256, uint256, uint80)
     )
     if answer <= 0:
+        return 0, FEED_NON_POSITIVE
+    if convert(answer, uint256) > MAX_PRICE * feed.scale // 10**18:
         return 0, FEED_NON_POSITIVE
     if updated_at == 0 or answered_in_round < round_id:
         return 0, FEED_INCOMPLETE_ROUND

@@ -110,20 +110,27 @@ def test_price__non_positive_feed_among_good_ones_is_skipped(create_feed, create
     assert oracle.latest() == (WAD, 2) and oracle.price() == WAD
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "contract gap: ReferenceOracle._read scales a positive answer with `answer * 10**18 // scale` unchecked "
-    "against overflow, so one feed answering above ~1.2e59 makes latest() and price() revert instead of "
-    "being skipped as malformed (the NatSpec says such a feed is never fatal)"))
 def test_price__absurd_answer_from_one_feed_is_skipped(create_feed, create_oracle, deployer):
     bad = create_feed()
     oracle = create_oracle([create_feed(1.0), create_feed(1.0), bad], quorum=2)
     bad.set_answer(MAX_INT256, sender=deployer)
-    assert oracle.latest() == (WAD, 2)
+    assert oracle.latest() == (WAD, 2) and oracle.price() == WAD
+    assert oracle.feed_status(2) == (0, oracle.FEED_NON_POSITIVE())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "contract gap, with the one above: every trip reads the oracle's latest() (the frozen price), so one "
-    "feed answering an absurd value makes even guardian_trip revert; the guardian cannot halt the market"))
+def test_price__answer_just_above_max_price_is_skipped(create_feed, create_oracle, deployer):
+    bad = create_feed()  # 8 decimals
+    oracle = create_oracle([create_feed(1.0), create_feed(1.0), bad], quorum=3)
+    limit = oracle.MAX_PRICE() * 10**8 // WAD
+    bad.set_answer(limit, sender=deployer)
+    assert oracle.feed_status(2) == (limit * WAD // 10**8, 0)
+    bad.set_answer(limit + 1, sender=deployer)
+    assert oracle.feed_status(2) == (0, oracle.FEED_NON_POSITIVE())
+    with ape.reverts("ReferenceOracle: below quorum, 2 of 3 feeds valid (stale 0, non-positive 1, incomplete 0, "
+                     "failed 0)"):
+        oracle.price()
+
+
 def test_guardian_trip__works_with_an_absurd_feed_answer(project, breaker, venue, governance, guardian,
                                                          create_feed, create_oracle, deployer, params_array):
     bad = create_feed()
