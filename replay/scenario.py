@@ -7,6 +7,7 @@ SCENARIOS.md is accepted; unknown fields are refused, so a typo never passes sil
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -210,16 +211,34 @@ class Curves:
     def __init__(self, scenario: Scenario, base_dir: Path):
         start = scenario.start_ts
 
-        def parse(spec: SeriesSpec, where: str) -> Series:
+        def parse(spec: SeriesSpec, where: str, zero_ok: bool = False) -> Series:
             raw = spec.raw()
             raw.pop("name", None)
-            return Series.parse(raw, base_dir, start, where)
+            series = Series.parse(raw, base_dir, start, where)
+            _check_values(spec, series, where, zero_ok)
+            return series
 
         s = scenario.series
         self.venue_price = parse(s.venue_price, "series.venue_price")
-        self.venue_depth_ratio = parse(s.venue_depth_ratio, "series.venue_depth_ratio")
+        self.venue_depth_ratio = parse(s.venue_depth_ratio, "series.venue_depth_ratio", zero_ok=True)
         self.reference = [(r.name, parse(r, f"series.reference.{i}")) for i, r in enumerate(s.reference)]
         self.fair_price = parse(s.fair_price, "series.fair_price")
+
+
+def _check_values(spec: SeriesSpec, series: Series, where: str, zero_ok: bool) -> None:
+    """Prices must be finite and > 0, the depth ratio finite and >= 0; the error names the value's place."""
+    need = "a finite number >= 0" if zero_ok else "a finite number > 0"
+    if spec.points is not None:
+        values = [(f"points.{i}", x) for i, (_, x) in enumerate(spec.points)]  # as written, before sorting
+    elif spec.csv is not None and series.lines is not None:
+        name, column = Path(spec.csv).name, spec.value or "value"
+        values = [(f"{name} line {line}, column {column!r}", x)
+                  for line, x in zip(series.lines.tolist(), series.values.tolist(), strict=True)]
+    else:
+        values = [("constant", x) for x in series.values.tolist()]
+    for place, value in values:
+        if not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0))):
+            raise ValueError(f"{where}: {place} is {float(value)!r}, expected {need}")
 
 
 def _format(err: ValidationError) -> str:

@@ -52,6 +52,7 @@ class Series:
     times: np.ndarray
     values: np.ndarray
     mode: str  # "constant" | "linear" | "step"
+    lines: np.ndarray | None = None  # for a CSV series, the file line of each value (errors name it)
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any], base_dir: Path, start: float, where: str = "series") -> Series:
@@ -71,18 +72,29 @@ class Series:
             if not path.is_file():
                 raise ValueError(f"{where}.csv: file {path} not found")
             tcol, vcol = spec.get("time", "time"), spec.get("value", "value")
-            times, values = [], []
+            times, values, lines = [], [], []
             with path.open(newline="") as fh:
                 reader = csv.DictReader(fh)
                 if tcol not in (reader.fieldnames or []) or vcol not in (reader.fieldnames or []):
                     raise ValueError(f"{where}: {path.name} has no column {tcol!r} or {vcol!r}")
                 for row in reader:
-                    raw_t = row[tcol]
-                    t = parse_time(raw_t)
+                    raw_t, raw_v = row[tcol] or "", row[vcol] or ""
+                    try:
+                        t = parse_time(raw_t)
+                    except ValueError:
+                        raise ValueError(f"{where}: {path.name} line {reader.line_num}: column {tcol!r} is "
+                                         f"{raw_t!r}, not seconds or an ISO-8601 time") from None
+                    try:
+                        value = float(raw_v)
+                    except ValueError:
+                        raise ValueError(f"{where}: {path.name} line {reader.line_num}: column {vcol!r} is "
+                                         f"{raw_v!r}, not a number") from None
                     times.append(t if _is_number(raw_t) else t - start)
-                    values.append(float(row[vcol]))
+                    values.append(value)
+                    lines.append(reader.line_num)
             order = np.argsort(np.asarray(times), kind="stable")
-            return cls(np.asarray(times)[order], np.asarray(values)[order], "step")
+            return cls(np.asarray(times)[order], np.asarray(values)[order], "step",
+                       np.asarray(lines, dtype=int)[order])
         raise ValueError(f"{where}: unknown series form {sorted(keys)}; use constant, points or csv")
 
     def at(self, t: float) -> float:

@@ -86,21 +86,35 @@ def test_deploy_config__not_a_mapping():
         parse_config(["governance", "guardian"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "deploy config gap (keeper/deployment.py): the zero address is accepted for governance; the deployment "
-    "then grants governance to nobody and renounces the deployer, leaving every market without governance "
-    "(no parameter change, no force_resume, no role changes), irreversibly"))
+ZERO = "0x" + "00" * 20
+
+
 def test_deploy_config__zero_address_governance_rejected():
-    with pytest.raises(ConfigError, match="governance"):
-        parse_config(deploy_config(governance="0x" + "00" * 20))
+    assert_config_error(deploy_config(governance=ZERO),
+                        "governance: the zero address cannot be governance: the deployment would leave the system "
+                        "without governance (give the address that should hold the role)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "deploy config gap (keeper/deployment.py): a mock venue price or depth has no upper bound, so 1e80 is "
-    "accepted and the deployment fails later encoding 1e98 as uint256, with an error that names no field"))
+@pytest.mark.parametrize("top, field", [({"guardian": ZERO}, "guardian"), ({"keepers": [ZERO]}, "keepers")])
+def test_deploy_config__zero_address_role_rejected(top, field):
+    with pytest.raises(ConfigError, match=f"^config: {field}: the zero address cannot be"):
+        parse_config(deploy_config(**top))
+
+
 def test_deploy_config__huge_mock_venue_price_rejected():
-    with pytest.raises(ConfigError, match="markets.0.venue.mock.price"):
-        parse_config(deploy_config({"venue": {"mock": {"price": 1e80, "depth_usd": 1}}}))
+    assert_config_error(deploy_config({"venue": {"mock": {"price": 1e80, "depth_usd": 1}}}),
+                        "markets.0.venue.mock.price: Input should be less than or equal to "
+                        "1000000000000000000")
+
+
+@pytest.mark.parametrize("market, field", [
+    ({"venue": {"mock": {"price": 1, "depth_usd": 1e30}}}, "markets.0.venue.mock.depth_usd"),
+    ({"oracle": {"quorum": 1, "feeds": [dict(FEED, mock={"decimals": 8, "answer": 1e30})]}},
+     "markets.0.oracle.feeds.0.mock.answer"),
+])
+def test_deploy_config__huge_mock_value_rejected(market, field):
+    with pytest.raises(ConfigError, match=f"^config: {field}: Input should be less than or equal to"):
+        parse_config(deploy_config(market))
 
 
 # ---------------------------------------------------------------- scenarios
@@ -171,22 +185,13 @@ def test_scenario__csv_without_the_named_column(tmp_path):
     assert_scenario_error(raw, "series.venue_price: px.csv has no column 't' or 'close'")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scenario gap (replay/scenario.py Series.parse): a CSV cell that is not a number fails with Python's "
-    "message alone, \"calm.yaml: could not convert string to float: 'abc'\", naming neither the series, "
-    "the file nor the row (SCENARIOS.md: a bad number must give one line naming the field)"))
 @pytest.mark.parametrize("cell", ["abc", ""])
 def test_scenario__csv_cell_not_a_number_names_the_series(tmp_path, cell):
     (tmp_path / "px.csv").write_text(f"t,v\n0,1.0\n60,{cell}\n")
     raw = scenario(**{"series.venue_price": {"csv": str(tmp_path / "px.csv"), "time": "t", "value": "v"}})
-    with pytest.raises(ScenarioError, match=r"series\.venue_price.*px\.csv"):
-        parse_scenario(raw, ROOT / "scenarios", source="calm.yaml")
+    assert_scenario_error(raw, f"series.venue_price: px.csv line 3: column 'v' is {cell!r}, not a number")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scenario gap (replay/scenario.py): series values are not checked, so a venue or fair price that is zero, "
-    "negative, NaN or infinite is accepted and the replay fails or reports nonsense later, instead of one line "
-    "naming the series (SCENARIOS.md: 'bad number')"))
 @pytest.mark.parametrize("changes", [
     {"series.venue_price": {"constant": -1}},
     {"series.venue_price": {"points": [[0, 1.0], [100, 0.0]]}},
@@ -196,5 +201,30 @@ def test_scenario__csv_cell_not_a_number_names_the_series(tmp_path, cell):
 ], ids=["venue-negative", "venue-zero", "venue-nan", "fair-inf", "depth-negative"])
 def test_scenario__nonsense_series_value_rejected(changes):
     series = next(iter(changes)).split(".")[1]
-    with pytest.raises(ScenarioError, match=f"series.{series}"):
+    with pytest.raises(ScenarioError, match=f"^calm.yaml: series.{series}: .* expected a finite number") as exc:
         parse_scenario(scenario(**changes), ROOT / "scenarios", source="calm.yaml")
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"series.venue_price": {"points": [[0, 1.0], [100, 0.0]]}},
+     "series.venue_price: points.1 is 0.0, expected a finite number > 0"),
+    ({"series.venue_depth_ratio": {"constant": -0.5}},
+     "series.venue_depth_ratio: constant is -0.5, expected a finite number >= 0"),
+])
+def test_scenario__nonsense_series_value_names_its_place(changes, message):
+    assert_scenario_error(scenario(**changes), message)
+
+
+def test_scenario__nonsense_reference_value_names_the_feed():
+    raw = scenario()
+    raw["series"]["reference"][0] = {"name": raw["series"]["reference"][0]["name"], "constant": 0}
+    assert_scenario_error(raw, "series.reference.0: constant is 0.0, expected a finite number > 0")
+
+
+@pytest.mark.parametrize("cell", ["0", "-2.5", "nan", "inf"])
+def test_scenario__csv_nonsense_price_names_the_file_and_line(tmp_path, cell):
+    (tmp_path / "px.csv").write_text(f"t,v\n0,1.0\n60,{cell}\n")
+    raw = scenario(**{"series.fair_price": {"csv": str(tmp_path / "px.csv"), "time": "t", "value": "v"}})
+    assert_scenario_error(raw, f"series.fair_price: px.csv line 3, column 'v' is {float(cell)!r}, "
+                               "expected a finite number > 0")
