@@ -12,6 +12,7 @@ file to a running system. A deployment:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -44,19 +45,37 @@ def _checksum(value: str) -> str:
 
 Address = Annotated[str, Field(description="0x-prefixed address")]
 
+ZERO_ADDRESS = "0x" + "00" * 20
+# Largest mock price, depth or feed answer (quote units): 1e18 keeps the 18-decimal value (1e36) well
+# under the breaker's venue bound of 2**128 - 1 (about 3.4e38) and the oracle's MAX_PRICE.
+MAX_MOCK_VALUE = Decimal(10**18)
+
+
+def _role(what: str) -> Callable[[type, str], str]:
+    """A validator for one role's address: a checksummed, non-zero address."""
+
+    def check(cls: type, value: str) -> str:
+        address = _checksum(value)
+        if address == ZERO_ADDRESS:
+            raise ValueError(f"the zero address cannot be {what}: the deployment would leave the system "
+                             f"without {what} (give the address that should hold the role)")
+        return address
+
+    return check
+
 
 class MockVenueSpec(_Strict):
     """A settable venue for local chains (demo, tests)."""
 
-    price: Decimal = Field(gt=0, description="spot price in quote units")
-    depth_usd: Decimal = Field(gt=0, description="depth within the band, quote units")
+    price: Decimal = Field(gt=0, le=MAX_MOCK_VALUE, description="spot price in quote units")
+    depth_usd: Decimal = Field(gt=0, le=MAX_MOCK_VALUE, description="depth within the band, quote units")
 
 
 class MockFeedSpec(_Strict):
     """A settable Chainlink-style aggregator for local chains."""
 
     decimals: int = Field(ge=0, le=36)
-    answer: Decimal = Field(gt=0)
+    answer: Decimal = Field(gt=0, le=MAX_MOCK_VALUE)
 
 
 class FeedConfig(_Strict):
@@ -119,8 +138,9 @@ class DeployConfig(_Strict):
     keepers: list[Address] = Field(min_length=1)
     markets: list[MarketConfig] = Field(min_length=1)
 
-    _check_roles = field_validator("governance", "guardian")(lambda cls, v: _checksum(v))
-    _check_keepers = field_validator("keepers")(lambda cls, v: [_checksum(a) for a in v])
+    _check_governance = field_validator("governance")(_role("governance"))
+    _check_guardian = field_validator("guardian")(_role("guardian"))
+    _check_keepers = field_validator("keepers")(lambda cls, v: [_role("a keeper")(cls, a) for a in v])
 
     @property
     def uses_mocks(self) -> bool:
