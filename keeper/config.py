@@ -149,6 +149,11 @@ class MarketSettings(_Strict):
     lce: LceModel = Field(default_factory=LceModel)
 
 
+# Largest fee cap accepted (gwei): far above any fee paid on mainnet, and far below a cap written in wei by
+# mistake (500 gwei written in wei is 500,000,000,000).
+MAX_FEE_CAP_GWEI = Decimal(10_000)
+
+
 class FeeSettings(_Strict):
     """EIP-1559 fees from eth_feeHistory, scaled by urgency, capped."""
 
@@ -165,6 +170,14 @@ class FeeSettings(_Strict):
         default=12, ge=10, le=200, description="raise both fee fields by this much on replacement (geth: >= 10)"
     )
     gas_margin_percent: int = Field(default=30, ge=0, le=300)
+
+    @field_validator("max_priority_gwei", "max_fee_gwei")
+    @classmethod
+    def _cap_in_gwei(cls, v: Decimal) -> Decimal:
+        if v > MAX_FEE_CAP_GWEI:
+            raise ValueError(f"must be at most {MAX_FEE_CAP_GWEI:,} gwei; the value is in gwei, not wei "
+                             f"(got {v:,})")
+        return v
 
     @model_validator(mode="after")
     def _caps(self) -> FeeSettings:

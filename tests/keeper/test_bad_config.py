@@ -113,12 +113,15 @@ def test_keeper_config__env_value_of_the_wrong_type_names_the_variable(settings,
     assert "[env KEEPER_FEES__REPLACE_AFTER_BLOCKS]" in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "keeper config gap (keeper/config.py FeeSettings): max_fee_gwei and max_priority_gwei have no upper bound, "
-    "so a fee cap written in wei (500000000000, i.e. 500 gwei) is read as 500 billion gwei and accepted: the "
-    "'hard cap' then caps nothing and a crash-time fee spike is paid in full"))
 @pytest.mark.parametrize("field", ["max_fee_gwei", "max_priority_gwei"])
 def test_keeper_config__fee_cap_in_wei_rejected(settings, field):
-    with pytest.raises(ConfigError, match=f"fees.{field}"):
+    with pytest.raises(ConfigError, match=f"fees.{field}: must be at most 10,000 gwei; the value is in gwei, "
+                                          "not wei") as err:
         settings(fees={"max_fee_gwei": 500 * 10**9, "max_priority_gwei": 50 * 10**9} if field == "max_priority_gwei"
                  else {field: 500 * 10**9})
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("fees", [{"max_fee_gwei": 10_000, "max_priority_gwei": 10_000}, {"max_fee_gwei": 1, "max_priority_gwei": 1}])
+def test_keeper_config__fee_cap_up_to_the_bound_accepted(settings, fees):
+    assert settings(fees=fees).fees.max_fee_gwei == fees["max_fee_gwei"]
