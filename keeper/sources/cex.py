@@ -126,9 +126,16 @@ class CcxtSource:
             price = ticker_price(ticker)
             if price is not None:
                 obs.quotes.append(Quote(label, price, _seconds(ticker.get("timestamp")) or float("nan"), v.weight))
-        book = attempt("order book", lambda: ex.fetch_order_book(v.symbol, self.book_limit))
+        raw_book = attempt("order book", lambda: ex.fetch_order_book(v.symbol, self.book_limit))
+        # A book that does not parse is rejected like a failed call (logged, in `errors`, counted per exchange)
+        # and drops this exchange for the cycle: its ticker is not trusted either. The other venues still count.
+        book = None if raw_book is None else attempt("malformed order book",
+                                                      lambda: OrderBook.from_ccxt(raw_book, label))
+        if raw_book is not None and book is None:
+            obs.quotes.clear()
+            return
         if book is not None:
-            obs.books.append(OrderBook.from_ccxt(book, label))
+            obs.books.append(book)
             if v.calm_depth_usd:
                 obs.calm_depth_usd = (obs.calm_depth_usd or 0.0) + v.calm_depth_usd
         if v.perp_symbol:
