@@ -28,6 +28,10 @@ from keeper.model import ChainIndicators, OnChainMarket, State, Status
 log = logging.getLogger("keeper.chain")
 T = TypeVar("T")
 
+class EndpointBusy(ConnectionError):
+    """A node answered items of a batch with a "busy" JSON-RPC error (rate limit): fail over like a transport error."""
+
+
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     requests.RequestException,
     ConnectionError,
@@ -169,7 +173,13 @@ def batch_eth_call(w3: Web3, calls: Sequence[tuple[str, bytes | str]],
     out: list[tuple[bool, bytes | str]] = []
     for r in resp:
         if "error" in r:
-            out.append((False, str(r["error"].get("message", r["error"]))))
+            error = r["error"] if isinstance(r["error"], dict) else {"message": r["error"]}
+            message = str(error.get("message", error))
+            if error.get("code") in _BUSY_CODES and "revert" not in message.lower():
+                # The node, not the call, failed (e.g. -32005 rate limit on eth_call alone): the whole read
+                # is retried on the next endpoint, as for any other busy answer.
+                raise EndpointBusy(f"eth_call in a batch answered {error.get('code')}: {message}")
+            out.append((False, message))
         else:
             out.append((True, bytes.fromhex(r["result"][2:])))
     return out
