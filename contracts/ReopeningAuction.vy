@@ -374,10 +374,12 @@ def settle(crossing: uint256) -> uint256:
     x, y, reference = self._pool_now()
 
     # One pass over the book verifies the crossing and gathers what the rule needs; a wrong
-    # crossing costs a search from it (a pass per step) and one more scan.
-    s: clearing.Scan = self._book_scan(n, crossing)
+    # crossing costs a search from it (a pass per step) and one more scan. A hint above
+    # clearing.MAX_PRICE is clamped to it first, so any value works.
+    hint: uint256 = min(crossing, clearing.MAX_PRICE)
+    s: clearing.Scan = self._book_scan(n, hint)
     if not clearing._is_crossing(s, x, y, COLLATERAL_SCALE, DEBT_SCALE):
-        s = self._book_scan(n, self._book_find_crossing(n, x, y, crossing))
+        s = self._book_scan(n, self._book_find_crossing(n, x, y, hint))
     c: clearing.Clearing = clearing._select(s, x, y, reference, COLLATERAL_SCALE, DEBT_SCALE)
 
     # A second pass computes every fill exactly as `claim` will.
