@@ -466,6 +466,7 @@ def arm_trip(market_id: uint256):
     """
     s: Status = self._sync(market_id)
     assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    self._check_venue_open(market_id, s.state)
     self._check_budget(market_id, s)
     assert not self._arm_live(market_id, s), "CircuitBreaker: already armed"
     cvd: uint256 = 0
@@ -489,6 +490,7 @@ def trip(market_id: uint256):
     """
     s: Status = self._sync(market_id)
     assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    self._check_venue_open(market_id, s.state)
     self._check_budget(market_id, s)
     self._check_confirmable(market_id, s)
     cvd: uint256 = 0
@@ -507,6 +509,7 @@ def trip_attested(market_id: uint256, lce_bps: uint256):
     access_control._check_role(KEEPER_ROLE, msg.sender)
     s: Status = self._sync(market_id)
     assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    self._check_venue_open(market_id, s.state)
     self._check_budget(market_id, s)
     assert lce_bps >= self.params[market_id][P_LCE_CRITICAL_BPS], "CircuitBreaker: attested LCE below critical"
     venue: address = self.markets[market_id].venue
@@ -721,6 +724,20 @@ def _check_rule_a(market_id: uint256) -> (uint256, uint256):
     assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation below trip threshold"
     assert rl < self.params[market_id][P_RL_TRIP_BPS], "CircuitBreaker: depth above trip threshold"
     return cvd, rl
+
+
+@internal
+@view
+def _check_venue_open(market_id: uint256, state: State):
+    """
+    @dev A venue the halt closes (a guarded pool, its market's consumer) keeps the price it was
+         frozen at until NORMAL: in COOLDOWN and AUCTION its CVD, V_P and S_I are the crash's,
+         not evidence, and a trip on them would void the reopening auction's round and spend the
+         budget. Such a market trips by rule A or B again only once it has reopened (the
+         guardian can at any time).
+    """
+    if state != State.NORMAL:
+        assert not self._venue_halts_with_market(market_id), "CircuitBreaker: venue closed until the market reopens"
 
 
 @internal

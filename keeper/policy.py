@@ -3,7 +3,8 @@
 The contract is the judge; the policy only avoids sending what it would refuse and picks the
 cheapest transition that holds:
 
-- not HALTED (NORMAL, COOLDOWN or AUCTION), daily budget left:
+- not HALTED (NORMAL, COOLDOWN or AUCTION), daily budget left, and the venue open (a venue the
+  halt closes shows its frozen crash price until NORMAL, and the contract refuses to trip on it):
   rule B when the keeper holds KEEPER_ROLE, on-chain V_P and S_I are above their trip levels
   and the keeper's LCE is at or above the critical level (one transaction, so preferred);
   otherwise rule A when on-chain CVD and R_L hold: arm, then confirm in a later block while
@@ -90,7 +91,9 @@ def decide(view: MarketView) -> Action | None:
 
     s = c.status
     budget_spent = s.trip_day == next_ts // DAY and s.trips_today >= p["daily_trip_budget"]
-    if not budget_spent:
+    # A venue the halt closes shows its frozen crash price until NORMAL: the contract trips on it only then.
+    venue_closed = c.state != State.NORMAL and c.venue_halts_with_market
+    if not budget_spent and not venue_closed:
         if (c.keeper_role and level == "critical" and ind.vp_bps > p["vp_trip_bps"]
                 and ind.si_bps > p["si_trip_bps"]):
             return Action(Kind.TRIP_ATTESTED, mid, int(view.lce_bps or 0),

@@ -141,6 +141,16 @@ def test_decide__venue_closed_by_the_halt_resumes_on_depth_alone():
     assert decide(thin) is None
 
 
+@pytest.mark.parametrize("state", [State.COOLDOWN, State.AUCTION])
+def test_decide__closed_venue_is_no_trip_evidence_until_it_reopens(state):
+    external = view(CRASH_A, state, lce=20_000)
+    assert decide(external).kind == Kind.ARM_TRIP  # another venue's crash price is evidence
+    closed = replace(external, chain=replace(external.chain, venue_halts_with_market=True))
+    assert decide(closed) is None
+    reopened = replace(closed, chain=replace(closed.chain, state=State.NORMAL, status=status(State.NORMAL)))
+    assert decide(reopened).kind == Kind.ARM_TRIP
+
+
 def test_decide__extends_near_end_while_lce_critical():
     assert decide(view(RECOVERED, State.HALTED, halted(), ts=T0 + 100, lce=20_000)) is None  # not yet
     action = decide(view(RECOVERED, State.HALTED, halted(), ts=T0 + 250, lce=20_000))

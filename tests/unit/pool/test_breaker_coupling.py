@@ -160,3 +160,45 @@ def test_pool_as_venue__rule_a_trip_halts_its_swaps(
     with ape.reverts("GuardedPool: market halted"):
         pool.swap(True, COL, 0, DEADLINE, sender=trader)
     assert pool.remove_liquidity(pool.balanceOf(lp), 0, 0, sender=lp).return_value[1] > 0
+
+
+def test_pool_as_venue__closed_pool_cannot_retrip_until_it_reopens(
+    project, deployer, breaker, create_oracle, create_feed, governance, guardian, lp, trader, anyone
+):
+    """In COOLDOWN and AUCTION the pool still shows its crash price: no evidence for rule A."""
+    oracle = create_oracle([create_feed(answer=PRICE)])
+    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000)
+    pool, collateral, mid = deployed.pool, deployed.collateral, deployed.market_id
+    pool.transfer(lp, pool.balanceOf(deployer), sender=deployer)
+    pool.remove_liquidity(pool.balanceOf(lp) * 85 // 100, 0, 0, sender=lp)
+    collateral.mint(trader, 100 * COL, sender=deployer)
+    collateral.approve(pool, 100 * COL, sender=trader)
+    pool.swap(True, 3 * COL, 0, DEADLINE, sender=trader)
+    breaker.arm_trip(mid, sender=anyone)
+    breaker.trip(mid, sender=anyone)
+
+    breaker.force_resume(mid, sender=governance)  # depth is still thin, the pool still 4% off
+    for state, wait in ((COOLDOWN, breaker.P_COOLDOWN_S()), (AUCTION, breaker.P_AUCTION_S())):
+        assert breaker.state(mid) == state
+        with ape.reverts("CircuitBreaker: venue closed until the market reopens"):
+            breaker.arm_trip(mid, sender=anyone)
+        advance(breaker.params(mid, wait))
+        breaker.sync(mid, sender=anyone)
+
+    assert breaker.state(mid) == NORMAL and pool.breaker_state() == NORMAL
+    breaker.arm_trip(mid, sender=anyone)  # reopened: its price is evidence again
+    breaker.trip(mid, sender=anyone)
+    assert breaker.state(mid) == HALTED
+
+
+def test_pool_as_venue__guardian_can_still_trip_a_closed_pool(
+    project, deployer, breaker, create_oracle, create_feed, governance, guardian
+):
+    oracle = create_oracle([create_feed(answer=PRICE)])
+    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000)
+    mid = deployed.market_id
+    breaker.guardian_trip(mid, sender=guardian)
+    breaker.force_resume(mid, sender=governance)
+    assert breaker.state(mid) == COOLDOWN
+    breaker.guardian_trip(mid, sender=guardian)
+    assert breaker.state(mid) == HALTED
