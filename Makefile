@@ -11,7 +11,7 @@ NPM_STAMP := node_modules/.installed
 BUILD_STAMP := .build/.compiled
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: install compile test test-fork demo replay sweep bench deploy lint clean
+.PHONY: install compile test test-fork demo replay sweep bench deploy lint clean mutate
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
@@ -61,6 +61,11 @@ bench: $(BUILD_STAMP)
 
 deploy: $(BUILD_STAMP)
 	ape run deploy --config $(or $(CONFIG),config/local.yaml)
+
+# Mutation testing of the breaker (docs/mutation.md): about an hour on two busy cores; writes bench/mutation.json.
+MUTATE_ARGS ?=
+mutate: $(BUILD_STAMP)
+	nice -n 10 python scripts/mutate.py $(MUTATE_ARGS)
 
 lint: $(PY_STAMP)
 	ruff check keeper scripts tests
