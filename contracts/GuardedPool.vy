@@ -284,7 +284,9 @@ def swap(
     if sell_collateral:
         r_in = x
         r_out = y
-    assert r_in + amount_in <= MAX_RESERVE, "GuardedPool: reserve overflow"
+    # r_in <= MAX_RESERVE, so this cannot underflow; written as a difference so a huge amount_in
+    # gets the pool's reason instead of an arithmetic overflow
+    assert amount_in <= MAX_RESERVE - r_in, "GuardedPool: reserve overflow"
     amount_out: uint256 = self._amount_out(amount_in, r_in, r_out, fee_bps)
     assert amount_out > 0, "GuardedPool: output is zero"
     assert amount_out >= min_amount_out, "GuardedPool: output below minimum"
@@ -359,8 +361,9 @@ def add_liquidity(
     shares: uint256 = 0
     amount_x: uint256 = max_collateral
     amount_y: uint256 = max_debt
+    # bounded first so the share products below cannot overflow (shares <= supply <= 2**112)
+    assert max_collateral <= MAX_RESERVE and max_debt <= MAX_RESERVE, "GuardedPool: reserve overflow"
     if supply == 0:
-        assert max_collateral <= MAX_RESERVE and max_debt <= MAX_RESERVE, "GuardedPool: reserve overflow"
         shares = isqrt(max_collateral * max_debt)
         assert shares > MINIMUM_LIQUIDITY, "GuardedPool: initial liquidity too small"
         erc20._mint(DEAD, MINIMUM_LIQUIDITY)

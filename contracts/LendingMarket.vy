@@ -103,6 +103,9 @@ VIRTUAL_SHARES: constant(uint256) = 1
 VIRTUAL_ASSETS: constant(uint256) = 1
 # @dev Most borrowers one `preview_threshold` call looks at (bounds its work).
 MAX_PREVIEW: public(constant(uint256)) = 100
+# Largest amount or share count one call takes: far above any token's supply, and small enough
+# that amount * share total cannot overflow, so a huge input gets a reason instead of a panic.
+MAX_AMOUNT: public(constant(uint256)) = 2**128 - 1
 # @dev Most decimals a token may have (values are scaled to 18 decimals).
 MAX_DECIMALS: constant(uint8) = 18
 # @dev Bit masks of the packed words.
@@ -342,6 +345,7 @@ def supply(assets: uint256) -> uint256:
     """
     pausable._require_not_paused()
     assert assets > 0, "LendingMarket: zero amount"
+    assert assets <= MAX_AMOUNT, "LendingMarket: amount out of bounds"
     borrows: uint256 = self._accrue(self._guard & MASK_8)[1]
     total_assets: uint256 = self.cash + borrows
     total_shares: uint256 = self.total_shares
@@ -367,6 +371,7 @@ def withdraw(assets: uint256) -> uint256:
     @return The shares burned.
     """
     assert assets > 0, "LendingMarket: zero amount"
+    assert assets <= MAX_AMOUNT, "LendingMarket: amount out of bounds"
     borrows: uint256 = self._accrue(self._guard & MASK_8)[1]
     total_assets: uint256 = self.cash + borrows
     total_shares: uint256 = self.total_shares
@@ -384,6 +389,7 @@ def redeem(shares: uint256) -> uint256:
     @return The assets paid out.
     """
     assert shares > 0, "LendingMarket: zero amount"
+    assert shares <= MAX_AMOUNT, "LendingMarket: amount out of bounds"
     borrows: uint256 = self._accrue(self._guard & MASK_8)[1]
     total_assets: uint256 = self.cash + borrows
     total_shares: uint256 = self.total_shares
@@ -404,6 +410,7 @@ def deposit_collateral(borrower: address, amount: uint256):
             Always works: any breaker state, paused or not, oracle valid or not.
     """
     assert amount > 0, "LendingMarket: zero amount"
+    assert amount <= MAX_AMOUNT, "LendingMarket: amount out of bounds"
     assert borrower != empty(address), "LendingMarket: zero borrower"
     collateral: uint256 = self.positions[borrower].collateral + amount
     self.positions[borrower].collateral = collateral
