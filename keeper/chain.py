@@ -29,7 +29,8 @@ log = logging.getLogger("keeper.chain")
 T = TypeVar("T")
 
 class EndpointBusy(ConnectionError):
-    """A node answered items of a batch with a "busy" JSON-RPC error (rate limit): fail over like a transport error."""
+    """A node answered items of a batch with an error of its own (rate limit, block or state it lacks), not of
+    the call: fail over like a transport error."""
 
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
@@ -42,6 +43,17 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 )
 # JSON-RPC error codes that mean "this node cannot serve you now", not "your request is wrong".
 _BUSY_CODES = {-32005, 429, -32603}
+# Messages of a node that lacks the block or state asked for (behind the head, pruned, syncing): another
+# node can answer, so these fail over too. They come with the generic -32000, so the message decides.
+_NODE_LACKS_STATE = ("header not found", "missing trie node", "unknown block", "block not found",
+                     "state not available", "syncing")
+
+
+def _node_cannot_serve(code: Any, message: str) -> bool:
+    message = message.lower()
+    if "revert" in message:
+        return False  # the call itself failed: every node would say the same
+    return code in _BUSY_CODES or any(m in message for m in _NODE_LACKS_STATE)
 
 IVENUE_ABI = [
     {"type": "function", "name": "depth", "stateMutability": "view",
@@ -67,7 +79,7 @@ def is_transport_error(exc: BaseException) -> bool:
         code = None
         if isinstance(exc.rpc_response, dict):
             code = (exc.rpc_response.get("error") or {}).get("code")
-        return code in _BUSY_CODES and "revert" not in str(exc).lower()
+        return _node_cannot_serve(code, str(exc))
     return False
 
 
@@ -175,9 +187,9 @@ def batch_eth_call(w3: Web3, calls: Sequence[tuple[str, bytes | str]],
         if "error" in r:
             error = r["error"] if isinstance(r["error"], dict) else {"message": r["error"]}
             message = str(error.get("message", error))
-            if error.get("code") in _BUSY_CODES and "revert" not in message.lower():
-                # The node, not the call, failed (e.g. -32005 rate limit on eth_call alone): the whole read
-                # is retried on the next endpoint, as for any other busy answer.
+            if _node_cannot_serve(error.get("code"), message):
+                # The node, not the call, failed (e.g. -32005 rate limit on eth_call alone, or a node behind
+                # the block asked for): the whole read is retried on the next endpoint.
                 raise EndpointBusy(f"eth_call in a batch answered {error.get('code')}: {message}")
             out.append((False, message))
         else:

@@ -231,6 +231,21 @@ def test_rpc_error__node_error_on_a_read_fails_the_cycle_not_the_keeper(anvil, s
     assert not runner.is_alive() and len(tripped_events(system)) == 1
 
 
+@pytest.mark.parametrize("message", ["header not found", "missing trie node"])
+def test_rpc_error__node_behind_the_head_fails_over(anvil, system, make_keeper, fault_proxy, message):
+    """A node that lacks the block or state asked for (behind the head, pruned) is skipped for a healthy one:
+    no cycle fails and the trip lands as if the primary were down."""
+    primary = fault_proxy(anvil.url)
+    keeper = make_keeper(system, [primary.url, anvil.url])
+    primary.fault = lambda method, params, in_batch: (
+        {"code": -32000, "message": message} if method in ("eth_getBlockByNumber", "eth_call") else None)
+    system.crash(0)
+    kinds = [keeper.cycle().markets[0].action.kind for _ in range(2)]
+    assert kinds == [Kind.ARM_TRIP, Kind.TRIP] and state_of(system) == State.HALTED
+    assert keeper.pool.current.name == "rpc1"
+    assert keeper.metrics.value("keeper_rpc_errors_total", {"endpoint": "rpc0"}) >= 1
+
+
 def test_rpc_error__rate_limited_batch_items_fail_over(anvil, system, make_keeper, fault_proxy):
     primary = fault_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url])
