@@ -118,6 +118,8 @@ def cmd_status(settings: KeeperSettings, out: Any, as_json: bool) -> int:
             "armed_block": s.armed_block or None, "trips_today": s.trips_today,
             "cvd_bps": ind.cvd_bps, "rl_bps": ind.rl_bps, "si_bps": ind.si_bps, "vp_bps": ind.vp_bps,
             "reference_valid": ind.reference_valid,
+            # the reopening auction, if any, and its live orders for this halt's round
+            "auction": c.auction or None, "auction_orders": c.auction_orders if c.auction else None,
         })
     chain_id = pool.call(lambda w3: w3.eth.chain_id)
     in_flight = []
@@ -130,7 +132,7 @@ def cmd_status(settings: KeeperSettings, out: Any, as_json: bool) -> int:
         return 0
     out.write(f"block {head['number']}  keeper {sender or '-'}\n")
     cols = ["id", "name", "state", "stored_state", "resume_in_s", "cvd_bps", "rl_bps", "si_bps", "vp_bps",
-            "armed_block", "trips_today"]
+            "armed_block", "trips_today", "auction_orders"]
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
     out.write("  ".join(c.ljust(widths[c]) for c in cols) + "\n")
     for r in rows:

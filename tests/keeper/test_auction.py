@@ -4,11 +4,14 @@ a round twice."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 
 import pytest
 
 from keeper import params as P
+from keeper.cli import cmd_status
 from keeper.devchain import Crowd, deploy_pool_market, transact
 from keeper.model import Kind, State
 from keeper.pool_deployment import NO_DEADLINE
@@ -255,3 +258,18 @@ def test_settle__stuck_settlement_replaced_with_a_fresh_crossing(anvil, system, 
     assert (s.price, s.volume) == (expected.price, expected.volume)
     assert s.tx == rec.hashes[1]  # the replacement landed
     assert state_of(system, market) == State.NORMAL
+
+
+def test_status__shows_the_auction_book_of_the_current_round(anvil, system, make_keeper, dlp, traders):
+    market = make_pool_market(system, dlp, traders)
+    keeper = pool_keeper(make_keeper, system, anvil, market)
+    restart_with_book(system, anvil, market, dlp, traders)
+    out = io.StringIO()
+    assert cmd_status(keeper.settings, out, as_json=True) == 0
+    [row] = json.loads(out.getvalue())["markets"]
+    assert (row["state"], row["auction"], row["auction_orders"]) == ("AUCTION", market.auction.address, 3)
+
+    table = io.StringIO()
+    cmd_status(keeper.settings, table, as_json=False)
+    header, values = table.getvalue().splitlines()[1:3]
+    assert values.split()[header.split().index("auction_orders")] == "3"
