@@ -69,6 +69,7 @@ mutate: $(BUILD_STAMP)
 
 lint: $(PY_STAMP)
 	ruff check keeper scripts tests
+	python scripts/vyper_warnings.py
 
 clean:
 	rm -rf .build $(VENV) node_modules

@@ -6,13 +6,11 @@ well-known development keys.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
 import random
 import shutil
 import socket
-import signal
 import subprocess
 import sys
 import threading
@@ -49,23 +47,16 @@ def dev_key(index: int) -> str:
     return acct.key.hex() if acct.key.hex().startswith("0x") else "0x" + acct.key.hex()
 
 
-def _die_with_this_process() -> Any:
-    """A `preexec_fn` that has the kernel stop anvil when this process dies, however it dies (SIGKILL
-    included), so a killed replay or test run leaves no node behind. Linux only, and only from the main
-    thread: the kernel ties the signal to the spawning thread, and a worker thread's exit must not stop
-    a node the process still uses. Elsewhere `stop()` and `__exit__` are the only clean-up."""
-    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
+def _dies_with_this_process(cmd: list[str]) -> list[str]:
+    """Prefixes `cmd` so the kernel stops it when this process dies, however it dies (SIGKILL included):
+    a killed replay or test run leaves no node behind. Uses util-linux `setpriv --pdeathsig` (the signal
+    survives its exec of anvil), so no Python runs between fork and exec. Only from the main thread: the
+    kernel ties the signal to the spawning thread, and a worker thread's exit must not stop a node the
+    process still uses. Elsewhere `stop()` and `__exit__` are the only clean-up."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return cmd
+    return [setpriv, "--pdeathsig", "TERM", "--", *cmd]
 
 
 def free_port() -> int:
@@ -95,8 +86,8 @@ class Anvil:
             cmd += ["--gas-limit", str(gas_limit)]
         cmd += extra or []
         # Own session: a Ctrl-C meant for the caller reaches it, and it stops the node itself.
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True, preexec_fn=_die_with_this_process())
+        self.proc = subprocess.Popen(_dies_with_this_process(cmd), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True)
         # A local node: no proxy lookup per request (requests reads the environment every time), and
         # the chain id, which web3 asks for before every call and transaction, asked once.
         session = requests.Session()

@@ -167,7 +167,7 @@ def lending(project, deployment, deployer, governance, tokens, usde_whale, usdc_
 def test_freeze_and_grace__real_tokens(breaker, lending, guardian, anyone, usdc_whale, usde_whale, tokens):
     """Threat: liquidations at a broken price, and the cliff when a halt ends. While halted the market
     freezes liquidations and borrowing but repay works; after the resume a grace period follows."""
-    usde, usdc = tokens
+    _, usdc = tokens
     breaker.guardian_trip(0, sender=guardian)
     assert lending.guard().state == HALTED
     with ape.reverts("LendingMarket: borrowing blocked by the breaker"):

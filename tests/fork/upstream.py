@@ -129,7 +129,6 @@ def _seed(s: _Seeder) -> str:
     usdc = s.place(token_abi, token_code, A.USDC, "USD Coin", "USDC", 6)
     s.place(token_abi, token_code, A.USDT, "Tether USD", "USDT", 6)
 
-    weth_abi, _ = _npm_artifact("canonical-weth/build/contracts/WETH9.json")
     weth_runtime = json.loads((NPM / "canonical-weth/build/contracts/WETH9.json").read_text())["deployedBytecode"]
     s.w3.provider.make_request("anvil_setCode", [A.WETH, weth_runtime])
 
