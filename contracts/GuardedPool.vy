@@ -361,15 +361,16 @@ def add_liquidity(
     shares: uint256 = 0
     amount_x: uint256 = max_collateral
     amount_y: uint256 = max_debt
-    # bounded first so the share products below cannot overflow (shares <= supply <= 2**112)
-    assert max_collateral <= MAX_RESERVE and max_debt <= MAX_RESERVE, "GuardedPool: reserve overflow"
     if supply == 0:
+        assert max_collateral <= MAX_RESERVE and max_debt <= MAX_RESERVE, "GuardedPool: reserve overflow"
         shares = isqrt(max_collateral * max_debt)
         assert shares > MINIMUM_LIQUIDITY, "GuardedPool: initial liquidity too small"
         erc20._mint(DEAD, MINIMUM_LIQUIDITY)
         shares -= MINIMUM_LIQUIDITY
     else:
-        shares = min(max_collateral * supply // x, max_debt * supply // y)
+        # The pool never holds more than MAX_RESERVE, so a larger maximum takes nothing more: capping
+        # keeps the products in range and lets "no limit" (2**256 - 1) mean what it says.
+        shares = min(min(max_collateral, MAX_RESERVE) * supply // x, min(max_debt, MAX_RESERVE) * supply // y)
         amount_x = self._div_up(shares * x, supply)
         amount_y = self._div_up(shares * y, supply)
     assert shares > 0, "GuardedPool: zero shares"

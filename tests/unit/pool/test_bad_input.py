@@ -73,6 +73,16 @@ def test_add_liquidity__bad_first_deposit_reverts(create_pool, fund, lp, collate
         pool.add_liquidity(max_collateral, max_debt, 0, DEADLINE, sender=lp)
 
 
+def test_add_liquidity__no_limit_maximum_takes_only_the_ratio(pool, lp, collateral, debt):
+    """A maximum of 2**256 - 1 on one side means "whatever the other side's ratio needs"."""
+    x, y = pool.reserves()
+    supply = pool.totalSupply()
+    pool.add_liquidity(COL, MAX, 0, DEADLINE, sender=lp)
+    x2, y2 = pool.reserves()
+    assert x2 - x == pytest.approx(COL, rel=1e-9) and (y2 - y) * x == pytest.approx((x2 - x) * y, rel=1e-9)
+    assert pool.totalSupply() > supply
+
+
 def test_add_liquidity__amount_near_2_256_names_the_overflow(pool, lp):
     before = (pool.reserves(), pool.totalSupply())
     with ape.reverts("GuardedPool: reserve overflow"):
