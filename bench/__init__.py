@@ -6,8 +6,8 @@ BENCH.md; scripts/bench.py merges them into bench/results.json and prints a tabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from statistics import median
-from typing import Callable
 
 MIN_SAMPLES = 5
 

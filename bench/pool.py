@@ -17,45 +17,26 @@ no transaction pays a zero-to-nonzero balance or allowance write.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from bench import median_gas
+from keeper.npm_artifacts import npm_container
 from keeper.pool_deployment import NO_DEADLINE, deploy_pool
 
 PRICE = 2_000  # debt per collateral
 LIQUIDITY_COLLATERAL = 10_000  # whole collateral units in each venue
 SWAP_COLLATERAL = 10**18  # one collateral unit per swap (0.01% of the reserve)
 MAX_UINT = 2**256 - 1
-CORE = "node_modules/@uniswap/v2-core/build"
-PERIPHERY = "node_modules/@uniswap/v2-periphery/build"
+CORE = "@uniswap/v2-core/build"
+PERIPHERY = "@uniswap/v2-periphery/build"
 
 
-def _container(path: Path, name: str) -> Any:
-    """An ape ContractContainer from a Uniswap build artifact (abi + creation bytecode)."""
-    from ape.contracts import ContractContainer
-    from ethpm_types import ContractType
-
-    artifact = json.loads(path.read_text())
-    bytecode = artifact.get("bytecode") or artifact["evm"]["bytecode"]["object"]
-    return ContractContainer(
-        ContractType.model_validate(
-            {
-                "contractName": name,
-                "abi": artifact["abi"],
-                "deploymentBytecode": {"bytecode": bytecode if bytecode.startswith("0x") else "0x" + bytecode},
-            }
-        )
-    )
-
-
-def _deploy_univ2(root: Path, deployer: Any, collateral: Any, debt: Any) -> tuple[Any, Any]:
+def _deploy_univ2(deployer: Any, collateral: Any, debt: Any) -> tuple[Any, Any]:
     from ape import chain
 
-    factory_type = _container(root / CORE / "UniswapV2Factory.json", "UniswapV2Factory")
-    pair_type = _container(root / CORE / "UniswapV2Pair.json", "UniswapV2Pair")
-    router_type = _container(root / PERIPHERY / "UniswapV2Router02.json", "UniswapV2Router02")
+    factory_type = npm_container(f"{CORE}/UniswapV2Factory.json", "UniswapV2Factory")
+    pair_type = npm_container(f"{CORE}/UniswapV2Pair.json", "UniswapV2Pair")
+    router_type = npm_container(f"{PERIPHERY}/UniswapV2Router02.json", "UniswapV2Router02")
     factory = deployer.deploy(factory_type, deployer.address)
     factory.createPair(collateral.address, debt.address, sender=deployer)
     pair = chain.contracts.instance_at(
@@ -93,7 +74,7 @@ def run(project: Any, accounts: Any) -> dict[str, float]:
         project, deployer, None, None, None, governance=deployer, collateral=collateral, debt=debt,
         liquidity_collateral=LIQUIDITY_COLLATERAL, price=PRICE,
     )
-    pair, router = _deploy_univ2(Path(project.path), deployer, collateral, debt)
+    pair, router = _deploy_univ2(deployer, collateral, debt)
     _seed_univ2(pair, deployer, collateral, debt)
 
     collateral.mint(trader.address, 100 * SWAP_COLLATERAL, **tx)

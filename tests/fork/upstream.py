@@ -21,10 +21,11 @@ from pathlib import Path
 
 from web3 import Web3
 
+from keeper.npm_artifacts import NODE_MODULES as NPM
+from keeper.npm_artifacts import npm_artifact
 from tests.fork import addresses as A
 
 ROOT = Path(__file__).resolve().parents[2]
-NPM = ROOT / "node_modules"
 # anvil's first default account deploys on the upstream.
 DEV = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 POOL_SIDE_USD = 10_000_000  # each side of the seeded USDe/USDC Uniswap V2 pair
@@ -55,12 +56,6 @@ def _local_artifact(name: str) -> tuple[list, str]:
     manifest = json.loads((ROOT / ".build" / "__local__.json").read_text())
     ct = manifest["contractTypes"][name]
     return ct["abi"], ct["deploymentBytecode"]["bytecode"]
-
-
-def _npm_artifact(path: str) -> tuple[list, str]:
-    artifact = json.loads((NPM / path).read_text())
-    code = artifact.get("bytecode") or artifact["evm"]["bytecode"]["object"]
-    return artifact["abi"], code if code.startswith("0x") else "0x" + code
 
 
 def _chainlink_mock() -> tuple[list, str]:
@@ -138,11 +133,11 @@ def _seed(s: _Seeder) -> str:
     s.set_slot(A.CHAINLINK_USDE_USD, 0, 8)
     s.send(feed.functions.updateAnswer(99_980_000))
 
-    factory_abi, factory_code = _npm_artifact("@uniswap/v2-core/build/UniswapV2Factory.json")
+    factory_abi, factory_code = npm_artifact("@uniswap/v2-core/build/UniswapV2Factory.json")
     factory = s.place(factory_abi, factory_code, A.UNISWAP_V2_FACTORY, DEV)
     s.send(factory.functions.createPair(A.USDE, A.USDC))
     pair_address = factory.functions.getPair(A.USDE, A.USDC).call()
-    pair_abi, _ = _npm_artifact("@uniswap/v2-core/build/UniswapV2Pair.json")
+    pair_abi, _ = npm_artifact("@uniswap/v2-core/build/UniswapV2Pair.json")
     pair = s.w3.eth.contract(address=pair_address, abi=pair_abi)
     s.send(usde.functions.faucet(pair_address, POOL_SIDE_USD * 10**18))
     s.send(usdc.functions.faucet(pair_address, POOL_SIDE_USD * 10**6))

@@ -1,37 +1,25 @@
 """Bad input to the venue adapters: tokens with more than 18 decimals, bad coin indices, bands of 100%
 or more. Each deployment or read reverts with the adapter's reason naming what is wrong."""
 
-import json
-from pathlib import Path
 
 import ape
 import pytest
 from ape import chain
-from ethpm_types import ContractType
+
+from keeper.npm_artifacts import npm_container
 
 WAD = 10**18
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _npm_container(path: str, name: str):
-    from ape.contracts import ContractContainer
-
-    artifact = json.loads((ROOT / "node_modules" / path).read_text())
-    return ContractContainer(ContractType.model_validate({
-        "contractName": name, "abi": artifact["abi"],
-        "deploymentBytecode": {"bytecode": "0x" + artifact["bytecode"].removeprefix("0x")},
-    }))
 
 
 @pytest.fixture(scope="module")
 def factory(deployer):
-    return deployer.deploy(_npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"),
+    return deployer.deploy(npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"),
                            deployer.address)
 
 
 def make_pair(factory, deployer, collateral, debt):
     factory.createPair(collateral, debt, sender=deployer)
-    pair_type = _npm_container("@uniswap/v2-core/build/UniswapV2Pair.json", "UniswapV2Pair").contract_type
+    pair_type = npm_container("@uniswap/v2-core/build/UniswapV2Pair.json", "UniswapV2Pair").contract_type
     return chain.contracts.instance_at(factory.getPair(collateral, debt), contract_type=pair_type)
 
 

@@ -1,26 +1,14 @@
 """Venue adapters for pools we do not control: Uniswap V2 (closed form) and Curve (search)."""
 
-import json
 import math
-from pathlib import Path
 
 import ape
 import pytest
 from ape import chain
-from ethpm_types import ContractType
+
+from keeper.npm_artifacts import npm_container
 
 WAD = 10**18
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _npm_container(path: str, name: str):
-    from ape.contracts import ContractContainer
-
-    artifact = json.loads((ROOT / "node_modules" / path).read_text())
-    return ContractContainer(ContractType.model_validate({
-        "contractName": name, "abi": artifact["abi"],
-        "deploymentBytecode": {"bytecode": "0x" + artifact["bytecode"].removeprefix("0x")},
-    }))
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +21,10 @@ def tokens(project, deployer):
 @pytest.fixture(scope="module")
 def pair(tokens, deployer):
     collateral, debt = tokens
-    factory = deployer.deploy(_npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"),
+    factory = deployer.deploy(npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"),
                               deployer.address)
     factory.createPair(collateral, debt, sender=deployer)
-    pair_type = _npm_container("@uniswap/v2-core/build/UniswapV2Pair.json", "UniswapV2Pair").contract_type
+    pair_type = npm_container("@uniswap/v2-core/build/UniswapV2Pair.json", "UniswapV2Pair").contract_type
     pair = chain.contracts.instance_at(factory.getPair(collateral, debt), contract_type=pair_type)
     collateral.faucet(pair.address, 1_000_000 * WAD, sender=deployer)  # 1M collateral
     debt.faucet(pair.address, 2_000_000 * 10**6, sender=deployer)  # 2M debt: price 2.0
