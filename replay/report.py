@@ -29,7 +29,8 @@ def prevented_share(result: Mapping[str, Any], none: Mapping[str, Any] | None) -
     base = none["wrongful_liquidated_usd"]
     if base <= 0:
         return "n/a"
-    return f"{1 - result['wrongful_liquidated_usd'] / base:.1%}"
+    share = round(1 - result["wrongful_liquidated_usd"] / base, 3) + 0.0  # + 0.0: no "-0.0%" for cents
+    return f"{share:.1%}"
 
 
 def table(results: Mapping[str, Mapping[str, Any]]) -> str:
