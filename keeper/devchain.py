@@ -85,7 +85,7 @@ class Anvil:
         if gas_limit is not None:
             cmd += ["--gas-limit", str(gas_limit)]
         cmd += extra or []
-        # Own session: a Ctrl-C meant for the caller reaches it, and it stops the node itself.
+        # Its own session: a Ctrl-C in the terminal reaches only the caller, which then stops the node.
         self.proc = subprocess.Popen(_dies_with_this_process(cmd), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
         # A local node: no proxy lookup per request (requests reads the environment every time), and
