@@ -204,6 +204,9 @@ def _cycle_until(keeper, done, cycles: int = 6) -> list[str]:
         for m in keeper.cycle().markets:
             if m.outcome is not None and m.outcome.status == "sent":
                 sent.append("settle(crossing)" if m.action.kind == Kind.SETTLE_AUCTION else m.action.kind.value)
+                # automine mines on its own task, a moment after the send has answered
+                chain.provider.web3.eth.wait_for_transaction_receipt(m.outcome.tx_hash, timeout=30,
+                                                                     poll_latency=0.05)
         if done():
             return sent
     raise RuntimeError(f"the keeper did not get there in {cycles} cycles (sent {sent})")

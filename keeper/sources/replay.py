@@ -179,7 +179,8 @@ class ReplaySource:
             mid = v.mid.at(t)
             obs.quotes.append(Quote(v.name, mid, stamp))
             depth = v.depth.at(t)
-            if not math.isnan(depth):  # the scenario gave a depth series
+            # No book around a price that is not one: the quote alone is rejected and counted downstream.
+            if not math.isnan(depth) and math.isfinite(mid) and mid > 0:  # the scenario gave a depth series
                 obs.books.append(synthetic_book(v.name, mid, depth, stamp))
         if self.open_interest is not None:
             obs.open_interest.append(OpenInterest("scenario", self.open_interest.at(t), stamp))

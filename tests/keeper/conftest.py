@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 from keeper.config import KeeperSettings, load_account, load_settings
 from keeper.devchain import Anvil, DevSystem, deploy_system, dev_key
 from keeper.metrics import Metrics
-from keeper.runner import Keeper
+from keeper.runner import CycleReport, Keeper
 from keeper.sources import CcxtSource, RecordedExchange
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GWEI = 10**9
+AUTOMINE_WAIT_S = 10.0  # far above anvil's usual few milliseconds, on a machine running the whole suite
 
 
 @pytest.fixture
@@ -57,9 +62,36 @@ def make_keeper(make_settings):
     def make_keeper(system: DevSystem, url: str | list[str], key_index: int = 1, sources: Any = None,
                     **overrides: Any) -> Keeper:
         settings = make_settings(system, url, key_index, **overrides)
-        return Keeper(settings, account=load_account(settings), sources=sources or [], metrics=Metrics())
+        keeper = Keeper(settings, account=load_account(settings), sources=sources or [], metrics=Metrics())
+        keeper.cycle = _waiting_for_automine(keeper.cycle, system.w3)
+        return keeper
 
     return make_keeper
+
+
+def _waiting_for_automine(cycle: Callable[[], CycleReport], w3: Web3) -> Callable[[], CycleReport]:
+    """Anvil's automine mines a sent transaction on its own task, after eth_sendRawTransaction has
+    answered: on a loaded machine the next cycle could read the head before the block exists. Tests that
+    cycle the keeper back to back mean "one cycle after the transaction landed", so each cycle that sent
+    something waits (bounded) for its receipt when automine is on."""
+    def cycle_then_wait() -> CycleReport:
+        report = cycle()
+        sent = [m.outcome.tx_hash for m in report.markets if m.outcome and m.outcome.status == "sent"]
+        if sent and w3.provider.make_request("anvil_getAutomine", [])["result"]:
+            deadline = time.monotonic() + AUTOMINE_WAIT_S
+            for tx_hash in sent:
+                while not _mined(w3, tx_hash) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+        return report
+
+    return cycle_then_wait
+
+
+def _mined(w3: Web3, tx_hash: str) -> bool:
+    try:
+        return w3.eth.get_transaction_receipt(tx_hash) is not None
+    except TransactionNotFound:
+        return False
 
 
 def recorded(name: str, restamp: Any = None) -> RecordedExchange:
