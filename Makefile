@@ -65,11 +65,11 @@ deploy: $(BUILD_STAMP)
 # Mutation testing of the breaker (docs/mutation.md): about an hour on two busy cores; writes bench/mutation.json.
 MUTATE_ARGS ?=
 mutate: $(BUILD_STAMP)
-	nice -n 10 python scripts/mutate.py $(MUTATE_ARGS)
+	nice -n 10 python tools/mutate.py $(MUTATE_ARGS)
 
 lint: $(PY_STAMP)
-	ruff check keeper scripts tests
-	python scripts/vyper_warnings.py
+	ruff check keeper deployment devchain replay bench scripts tools tests
+	python tools/vyper_warnings.py
 
 clean:
 	rm -rf .build $(VENV) node_modules

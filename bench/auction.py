@@ -26,8 +26,8 @@ from typing import Any
 from ape import chain
 
 from bench import MIN_SAMPLES
-from keeper.auction_deployment import deploy_auction
-from keeper.pool_deployment import deploy_pool
+from deployment.auction import deploy_auction
+from deployment.pool import deploy_pool
 
 PRICE = 2_000
 LIQUIDITY_COLLATERAL = 10_000

@@ -11,7 +11,7 @@
   process, measured with wait4, so ape and this script do not count).
 - keeper.next_block_inclusion_rate / keeper.inclusion_trials: rule-B trips sent by the keeper
   (default fee policy) into a pool of >= 120 competing transfers whose gas exceeds the block gas
-  limit (1M), fees drawn from a spread (keeper.devchain.Crowd); share mined in the very next block.
+  limit (1M), fees drawn from a spread (devchain.Crowd); share mined in the very next block.
   keeper.next_block_inclusion_rate_no_urgency is the control in the same run: the same crowd and
   a keeper paying the median tip, no urgency, max fee 1.25 x base + tip.
 
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from devchain import Anvil, Crowd, deploy_system, dev_key
 from keeper import indicators as I
 from keeper.config import load_account, load_settings
-from keeper.devchain import Anvil, Crowd, deploy_system, dev_key
 from keeper.metrics import Metrics
 from keeper.runner import Keeper
 from keeper.sources import CcxtSource, RecordedExchange

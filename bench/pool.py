@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench import median_gas
-from keeper.npm_artifacts import npm_container
-from keeper.pool_deployment import NO_DEADLINE, deploy_pool
+from deployment.pool import NO_DEADLINE, deploy_pool
+from devchain.npm import npm_container
 
 PRICE = 2_000  # debt per collateral
 LIQUIDITY_COLLATERAL = 10_000  # whole collateral units in each venue

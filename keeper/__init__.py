@@ -1,2 +1,1 @@
-"""The Python side of the circuit breaker: parameters, deployment, reports, and the keeper bot
-(sources -> indicators -> policy -> executor, with its CLI and metrics)."""
+"""The keeper bot: sources -> indicators -> policy -> executor, with its CLI, metrics and shipped parameters."""

@@ -30,8 +30,8 @@ import numpy as np
 from eth_utils import event_abi_to_log_topic
 from tqdm import tqdm
 
+from devchain import Anvil, dev_key
 from keeper.config import CexVenue, KeeperSettings, LceModel, MarketSettings
-from keeper.devchain import Anvil, dev_key
 from keeper.indicators import Positions
 from keeper.runner import Keeper
 from keeper.sources.base import Observations

@@ -22,9 +22,9 @@ from decimal import Decimal
 from web3 import Web3
 from web3.contract import Contract
 
+from deployment.auction import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
+from devchain import Anvil, deploy, transact
 from keeper import params as P
-from keeper.auction_deployment import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
-from keeper.devchain import Anvil, deploy, transact
 from replay.population import Borrower
 from replay.scenario import Scenario
 

@@ -22,13 +22,13 @@ from pathlib import Path
 import click
 from ape import accounts, chain, project
 
-from keeper.auction_deployment import deploy_auction
+from deployment.auction import deploy_auction
+from deployment.pool import NO_DEADLINE, deploy_pool
+from deployment.report import market_lines, print_markets, state_name
+from deployment.system import deploy, load_config
+from devchain import dev_key
 from keeper.config import load_account, load_settings
-from keeper.deployment import deploy, load_config
-from keeper.devchain import dev_key
 from keeper.model import Kind
-from keeper.pool_deployment import NO_DEADLINE, deploy_pool
-from keeper.report import market_lines, print_markets, state_name
 from keeper.runner import Keeper
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "local.yaml"

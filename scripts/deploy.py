@@ -12,8 +12,8 @@ import click
 from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
 
-from keeper.deployment import ConfigError, deploy, load_config, write_deployment
-from keeper.report import print_markets
+from deployment.report import print_markets
+from deployment.system import ConfigError, deploy, load_config, write_deployment
 
 
 @click.command(cls=ConnectedProviderCommand)

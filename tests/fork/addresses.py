@@ -1,4 +1,4 @@
-"""Mainnet addresses the fork suite uses (from ../shared/data/oct10-2025/README.md) and its pinned block."""
+"""Mainnet addresses the fork suite uses (from data/oct10-2025/README.md) and its pinned block."""
 
 USDE = "0x4c9EDD5852cd905f086C759E8383e09bff1E68B3"  # 18 decimals
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"  # 6 decimals

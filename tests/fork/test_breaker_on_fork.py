@@ -6,7 +6,7 @@ Each test names the threat it covers; README "For auditors" lists them.
 import ape
 import pytest
 
-from keeper.deployment import deploy, parse_config
+from deployment.system import deploy, parse_config
 from tests.fork import addresses as A
 
 WAD = 10**18

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from web3 import Web3
 
-from keeper.npm_artifacts import NODE_MODULES as NPM
-from keeper.npm_artifacts import npm_artifact
+from devchain.npm import NODE_MODULES as NPM
+from devchain.npm import npm_artifact
 from tests.fork import addresses as A
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from keeper.deployment import ConfigError, deploy, load_config
+from deployment.system import ConfigError, deploy, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,8 +16,8 @@ import requests
 from web3 import Web3
 from web3.exceptions import TimeExhausted
 
+from devchain import Anvil, DevSystem, deploy_system, dev_key
 from keeper.config import KeeperSettings, load_account, load_settings
-from keeper.devchain import Anvil, DevSystem, deploy_system, dev_key
 from keeper.metrics import Metrics
 from keeper.runner import CycleReport, Keeper
 from keeper.sources import CcxtSource, RecordedExchange

@@ -10,11 +10,11 @@ import logging
 
 import pytest
 
+from deployment.pool import NO_DEADLINE
+from devchain import Crowd, deploy_pool_market, transact
 from keeper import params as P
 from keeper.cli import cmd_status
-from keeper.devchain import Crowd, deploy_pool_market, transact
 from keeper.model import Kind, State
-from keeper.pool_deployment import NO_DEADLINE
 from tests.unit.auction.model import Order, clear, settle_flows
 
 COL, USD, WAD = 10**18, 10**6, 10**18

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from devchain import dev_key
 from keeper.config import ConfigError, load_settings
-from keeper.devchain import dev_key
 
 BREAKER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from eth_account import Account
 
+from devchain import dev_key
 from keeper.config import ConfigError, load_account, load_settings
-from keeper.devchain import dev_key
 from keeper.logs import JsonFormatter
 
 BREAKER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

@@ -12,7 +12,7 @@ import pytest
 
 CHILD = """
 import sys
-from keeper.devchain import Anvil
+from devchain import Anvil
 node = Anvil()
 print(node.proc.pid, flush=True)
 sys.stdin.read()  # wait to be killed

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from keeper.devchain import Crowd
+from devchain import Crowd
 from keeper.model import Kind, State
 from keeper.sources import CcxtSource, ReplaySource
 from tests.keeper.conftest import nonce_of, recorded, tripped_events

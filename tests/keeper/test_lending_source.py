@@ -16,11 +16,11 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
+from devchain import CALM_DEPTH, WAD, deploy, deploy_system, transact
 from keeper import abi
 from keeper import indicators as I
 from keeper.chain import RpcPool
 from keeper.config import ConfigError, MarketSettings, load_account
-from keeper.devchain import CALM_DEPTH, WAD, deploy, deploy_system, transact
 from keeper.metrics import Metrics
 from keeper.runner import Keeper, default_sources
 from keeper.sources.lending import EVENTS, LAYOUTS, LendingEventsSource, LendingMarketConfig

@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 import yaml
 
+from devchain import dev_key
 from keeper.cli import main
-from keeper.devchain import dev_key
 from keeper.logs import JsonFormatter
 from keeper.metrics import MetricsServer
 from keeper.model import State
@@ -141,7 +141,7 @@ def test_cli_run__waits_for_rpc_at_start_up_and_stops_on_sigterm(tmp_path):
     import time
     from pathlib import Path
 
-    from keeper.devchain import free_port
+    from devchain import free_port
 
     config = tmp_path / "keeper.yaml"
     config.write_text(yaml.safe_dump({

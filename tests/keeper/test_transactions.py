@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from web3.exceptions import TransactionNotFound
 
-from keeper.devchain import Crowd, dev_key
+from devchain import Crowd, dev_key
 from keeper.model import Kind, State
 from tests.keeper.conftest import GWEI, nonce_of, tripped_events
 

@@ -42,8 +42,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from keeper.auction_deployment import deploy_auction
-from keeper.pool_deployment import NO_DEADLINE, deploy_pool
+from deployment.auction import deploy_auction
+from deployment.pool import NO_DEADLINE, deploy_pool
 from tests.unit.auction.model import (
     MAX_PRICE,
     WAD,

@@ -76,8 +76,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from deployment.pool import NO_DEADLINE, deploy_pool
 from keeper import params as P
-from keeper.pool_deployment import NO_DEADLINE, deploy_pool
 from tests.unit.lending.conftest import lending_params
 
 NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8

@@ -30,7 +30,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from keeper.pool_deployment import NO_DEADLINE, deploy_pool
+from deployment.pool import NO_DEADLINE, deploy_pool
 from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_POOL_EXAMPLES", "5"))

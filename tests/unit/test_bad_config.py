@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keeper.deployment import ConfigError, parse_config
+from deployment.system import ConfigError, parse_config
 from replay.scenario import ScenarioError, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

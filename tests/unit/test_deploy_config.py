@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deployment.system import ConfigError, load_config, parse_config
 from keeper import params as P
-from keeper.deployment import ConfigError, load_config, parse_config
 
 LOCAL = Path(__file__).resolve().parents[2] / "config" / "local.yaml"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from keeper.auction_deployment import deploy_auction
-from keeper.pool_deployment import deploy_pool
+from deployment.auction import deploy_auction
+from deployment.pool import deploy_pool
 from tests.helpers import advance
 
 COL = 10**18  # one collateral unit (18 decimals)

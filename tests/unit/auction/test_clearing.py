@@ -4,8 +4,8 @@ bounds. (tests/property/test_st_auction.py checks it against the definitions at 
 import ape
 import pytest
 
-from keeper.auction_deployment import deploy_auction
-from keeper.pool_deployment import deploy_pool
+from deployment.auction import deploy_auction
+from deployment.pool import deploy_pool
 from tests.unit.auction.conftest import COL, PRICE, SEED_COL, USD, WAD, wad
 from tests.unit.auction.helpers import book_orders, post
 from tests.unit.auction.model import Order, clear, crossing, evaluate

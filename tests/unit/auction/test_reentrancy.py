@@ -6,8 +6,8 @@ import pytest
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
-from keeper.auction_deployment import deploy_auction
-from keeper.pool_deployment import deploy_pool
+from deployment.auction import deploy_auction
+from deployment.pool import deploy_pool
 from tests.unit.auction.conftest import COL, MAX, PRICE, SEED_COL, wad
 
 

@@ -1,4 +1,4 @@
-"""Edges the mutation run (scripts/mutate.py) showed untested: exact boundaries, checks that another
+"""Edges the mutation run (tools/mutate.py) showed untested: exact boundaries, checks that another
 check used to hide, and the auction hand-over. Each test names the behaviour, not the mutant."""
 
 import ape
@@ -90,7 +90,7 @@ def test_trip__resume_arm_cannot_retrip_a_halted_market_reverts(breaker, market_
 def test_arm_trip__venue_closed_by_the_halt_refused_until_it_reopens(project, breaker, oracle, deployer, governance,
                                                                     guardian, anyone):
     """A guarded pool that is its own venue shows its crash price in COOLDOWN: no rule A evidence."""
-    from keeper.pool_deployment import deploy_pool
+    from deployment.pool import deploy_pool
 
     market = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1.0).market_id
     breaker.guardian_trip(market, sender=guardian)

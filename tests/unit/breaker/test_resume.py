@@ -164,7 +164,7 @@ def test_resume__venue_closed_by_the_halt_resumes_on_depth(project, breaker, ora
                                                          anyone):
     """A guarded pool that is its own venue cannot trade back to the reference while halted:
     its recovery is judged on depth (and a valid reference), not on its frozen price."""
-    from keeper.pool_deployment import NO_DEADLINE, deploy_pool
+    from deployment.pool import NO_DEADLINE, deploy_pool
 
     deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1.0)
     market, pool = deployed.market_id, deployed.pool

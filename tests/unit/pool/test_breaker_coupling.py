@@ -4,7 +4,7 @@ import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
 
-from keeper.pool_deployment import deploy_pool
+from deployment.pool import deploy_pool
 from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.helpers import advance
 from tests.unit.pool.conftest import COL, DEADLINE, PRICE, USD

@@ -1,10 +1,10 @@
-"""Constructor checks and `keeper.pool_deployment.deploy_pool`."""
+"""Constructor checks and `deployment.pool.deploy_pool`."""
 
 import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
 
-from keeper.pool_deployment import deploy_pool
+from deployment.pool import deploy_pool
 from tests.conftest import HALTED, NORMAL
 from tests.unit.pool.conftest import BAND_BPS, FEE_BPS, MAX_AGE_S, PRICE, REFRESH_S, WAD
 

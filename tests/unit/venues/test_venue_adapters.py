@@ -6,7 +6,7 @@ import ape
 import pytest
 from ape import chain
 
-from keeper.npm_artifacts import npm_container
+from devchain.npm import npm_container
 
 WAD = 10**18
 

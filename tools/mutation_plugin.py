@@ -1,4 +1,4 @@
-"""pytest plugin behind scripts/mutate.py: every mutant of one contract in a single `ape test` run.
+"""pytest plugin behind tools/mutate.py: every mutant of one contract in a single `ape test` run.
 
 Starting ape, anvil and the project costs about 15 s, more than most mutants need to be killed. So
 instead of one `ape test` per mutant, this plugin takes over pytest's test loop: for each mutant it
@@ -6,7 +6,7 @@ makes `project.<Contract>` return the mutant's bytecode and ABI, runs the collec
 first failure (`-x`), then tears every fixture down, whatever its scope. The chain snapshot ape
 took before the first fixture is restored with them, so each mutant starts from the same chain.
 
-It is driven by a JSON plan named in MUTATION_PLAN (written by scripts/mutate.py):
+It is driven by a JSON plan named in MUTATION_PLAN (written by tools/mutate.py):
   contract   the contract name the tests deploy (`project.CircuitBreaker`)
   original   the compiled original (JSON artifact), run first: every test must pass on it
   mutants    [{index, line, after, artifact, entry_points}]: artifacts appear while the tests run

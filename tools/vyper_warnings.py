@@ -1,6 +1,6 @@
 """Compiles every contract with the pinned vyper and fails if the compiler warns.
 
-    .venv/bin/python scripts/vyper_warnings.py      # part of `make lint`
+    .venv/bin/python tools/vyper_warnings.py      # part of `make lint`
 
 ape compiles quietly, so warnings would go unseen; this runs the compiler itself with the same search
 paths (the project and snekmate's install) and prints each contract's warnings.

@@ -1,12 +1,12 @@
 """Security figures for the README: invariant steps, mutants killed, faults injected, bad inputs, funds locked.
 
-    .venv/bin/python scripts/security_report.py            # counts from collection and the result files
-    .venv/bin/python scripts/security_report.py --run      # also runs the cited tests and counts outcomes
-    .venv/bin/python scripts/security_report.py --json results/security.json
+    .venv/bin/python tools/security_report.py            # counts from collection and the result files
+    .venv/bin/python tools/security_report.py --run      # also runs the cited tests and counts outcomes
+    .venv/bin/python tools/security_report.py --json results/security.json
 
 Where each figure comes from:
 - invariant steps: results/stateful.json (written by the stateful property suites; every entry's `steps`);
-- mutants: bench/mutation.json (written by scripts/mutate.py): killed of killed + survived + timeout;
+- mutants: bench/mutation.json (written by tools/mutate.py): killed of killed + survived + timeout;
 - faults: the tests cited in SECURITY.md's "Keeper faults" section, one per injected fault case
   (parametrized cases count one each); a fault is survived when its test passes, and a known keeper bug
   when its test is marked xfail;
@@ -143,7 +143,7 @@ def stateful_steps() -> tuple[int | None, str]:
 
 def mutation() -> tuple[str, str]:
     if not MUTATION.is_file():
-        return "not run", "bench/mutation.json not written yet (scripts/mutate.py)"
+        return "not run", "bench/mutation.json not written yet (tools/mutate.py)"
     doc = json.loads(MUTATION.read_text())
     reports = doc if isinstance(doc, list) else doc.get("reports", [doc]) if isinstance(doc, dict) else []
     killed = sum(int(r.get("killed", 0)) for r in reports)

@@ -25,15 +25,15 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
 
-from keeper import abi
-from keeper import params as P
-from keeper.auction_deployment import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
-from keeper.pool_deployment import (
+from deployment.auction import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
+from deployment.pool import (
     DEFAULT_BAND_BPS,
     DEFAULT_BAND_MAX_AGE_S,
     DEFAULT_BAND_REFRESH_S,
     NO_DEADLINE,
 )
+from keeper import abi
+from keeper import params as P
 
 WAD = 10**18
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -272,8 +272,8 @@ def deploy_pool_market(system: DevSystem, *, price: float = 1.0, liquidity: int 
     oracle at `price`, the pool seeded with `liquidity` collateral units at that price, registered
     as a new market with the pool as venue and consumer, band centred on the oracle. With
     `with_auction`, its ReopeningAuction (`deploy_auction`'s defaults) is named on both sides
-    and `dlps` are registered. The web3-only counterpart of `keeper.pool_deployment.deploy_pool`
-    plus `keeper.auction_deployment.deploy_auction`.
+    and `dlps` are registered. The web3-only counterpart of `deployment.pool.deploy_pool`
+    plus `deployment.auction.deploy_auction`.
     """
     w3, gov, breaker = system.w3, system.governance, system.breaker
     collateral = deploy(w3, "MockERC20", "Mock collateral", "COL", 18, sender=gov)
@@ -306,12 +306,12 @@ def deploy_pool_market(system: DevSystem, *, price: float = 1.0, liquidity: int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m keeper.devchain deploy|crash|recover|warp`: a demo system on a running local anvil."""
+    """`python -m devchain deploy|crash|recover|warp`: a demo system on a running local anvil."""
     import argparse
 
     import yaml
 
-    parser = argparse.ArgumentParser(prog="python -m keeper.devchain",
+    parser = argparse.ArgumentParser(prog="python -m devchain",
                                      description="local anvil only: deploy mock markets, crash or recover a venue")
     parser.add_argument("--rpc", default="http://127.0.0.1:8545")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,6 +1,6 @@
 """Mutation testing for the Vyper contracts: how many deliberate bugs do the tests catch?
 
-    .venv/bin/python scripts/mutate.py [--contract contracts/CircuitBreaker.vy] [--tests tests/unit/breaker]
+    .venv/bin/python tools/mutate.py [--contract contracts/CircuitBreaker.vy] [--tests tests/unit/breaker]
                                        [--limit N] [--only 3,17] [--rerun-survivors [--previous-blob B]]
                                        [--jobs N] [--timeout S] [--out bench/mutation.json]
 
@@ -16,7 +16,7 @@ How it runs, fast:
   1. Every mutant is compiled with the vyper compiler directly (the settings ape-vyper uses), in a
      background thread, cached in .build/mutants by source hash; one that does not compile is
      stillborn and left out of the score.
-  2. One `ape test` run per job tests them all (scripts/_mutation_plugin.py): for each mutant the
+  2. One `ape test` run per job tests them all (tools/mutation_plugin.py): for each mutant the
      tests' `project.<Contract>` deploys the mutant, the tests run until the first failure (-x): the
      latest killers first, then tests calling a function that reaches the mutated line, then the
      fastest. The original runs first and must pass.
@@ -299,8 +299,8 @@ def start_test_run(job: int, contract: Path, source: str, tests: list[str], muta
     (scratch / "plan.json").write_text(json.dumps(plan))
     env = dict(os.environ, MUTATION_PLAN=str(scratch / "plan.json"), APE_DISABLE_TELEMETRY="1")
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{ROOT / 'node_modules' / '.bin'}:{env.get('PATH', '')}"
-    env["PYTHONPATH"] = f"{project / 'scripts'}:{env.get('PYTHONPATH', '')}"
-    command = ["ape", "test", *tests, "-q", "-p", "no:cacheprovider", "-p", "_mutation_plugin"]
+    env["PYTHONPATH"] = f"{project / 'tools'}:{env.get('PYTHONPATH', '')}"
+    command = ["ape", "test", *tests, "-q", "-p", "no:cacheprovider", "-p", "mutation_plugin"]
     process = subprocess.Popen(command, cwd=project, env=env)
     process.scratch = scratch  # type: ignore[attr-defined]
     return process

@@ -1,0 +1,1 @@
+"""Governance's deployment: the deploy config, the contracts it deploys and wires, and reports of what is deployed."""
