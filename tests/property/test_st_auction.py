@@ -20,13 +20,11 @@
    refunded. At the end every
    order is driven to a claim and the auction is left with exactly zero of both tokens.
 
-Example counts are small by default; set HYPOTHESIS_AUCTION_EXAMPLES / HYPOTHESIS_AUCTION_STEPS
-for a longer run (CI profile).
+Example and step counts come from tests/property/profiles.py (HYPOTHESIS_PROFILE=quick|ci|deep).
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
@@ -44,6 +42,7 @@ from hypothesis.stateful import (
 
 from deployment.auction import deploy_auction
 from deployment.pool import NO_DEADLINE, deploy_pool
+from tests.property.profiles import counts
 from tests.unit.auction.model import (
     MAX_PRICE,
     WAD,
@@ -58,9 +57,8 @@ from tests.unit.auction.model import (
     settle_flows,
 )
 
-EXAMPLES = int(os.environ.get("HYPOTHESIS_AUCTION_EXAMPLES", "60"))
+EXAMPLES, STEPS = counts("auction")
 STATEFUL_EXAMPLES = max(1, EXAMPLES // 20)
-STEPS = int(os.environ.get("HYPOTHESIS_AUCTION_STEPS", "20"))
 BPS = 10_000
 PRICE = 2_000
 MAX = 2**256 - 1

@@ -39,9 +39,8 @@ Invariants after every step (the coupling):
 - rule A and B trips never exceed the daily budget (guardian trips count toward it);
 - unauthorised calls always revert naming the missing role.
 
-Profiles: local (default) 4 examples x 30 steps; CI (CI=true) 100 x 100 = 10,000 steps, topped up
-if hypothesis stops an example early. HYPOTHESIS_COUPLED_EXAMPLES / HYPOTHESIS_COUPLED_STEPS
-override either. The run prints "coupled stateful: N steps in M examples", adds it to the
+Counts come from tests/property/profiles.py (HYPOTHESIS_PROFILE): quick 4 examples x 30 steps; ci
+100 x 100 = 10,000 steps, topped up if hypothesis stops an example early. The run prints "coupled stateful: N steps in M examples", adds it to the
 terminal summary, and writes results/stateful.json.
 
 Speed: contracts are deployed with ape, but the steps talk raw JSON-RPC to the node (anvil's
@@ -54,7 +53,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -78,6 +76,7 @@ from hypothesis.stateful import (
 
 from deployment.pool import NO_DEADLINE, deploy_pool
 from keeper import params as P
+from tests.property.profiles import active_profile, counts
 from tests.unit.lending.conftest import lending_params
 
 NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
@@ -113,11 +112,8 @@ PAUSED = "pausable: contract is paused"
 
 # ---------------------------------------------------------------- profiles
 
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PROFILE = "ci" if CI else "local"
-COUNTS = {"local": (4, 30), "ci": (100, 100)}  # (examples, steps per example)
-EXAMPLES = int(os.environ.get("HYPOTHESIS_COUPLED_EXAMPLES", COUNTS[PROFILE][0]))
-STEPS = int(os.environ.get("HYPOTHESIS_COUPLED_STEPS", COUNTS[PROFILE][1]))
+PROFILE = active_profile()
+EXAMPLES, STEPS = counts("coupled")
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "stateful.json"
 
 

@@ -12,12 +12,11 @@ Properties checked:
   (lenders' assets drop only by bad debt written off when the last collateral goes), and a
   position solvent beyond the bonus is left no less healthy, with no bad debt.
 
-Example counts are small locally; set HYPOTHESIS_LENDING_EXAMPLES for a longer run (CI profile).
+Example and step counts come from tests/property/profiles.py (HYPOTHESIS_PROFILE=quick|ci|deep).
 """
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -36,11 +35,11 @@ from hypothesis.stateful import (
 )
 
 from tests.conftest import HALTED, NORMAL, WAD
+from tests.property.profiles import counts
 from tests.unit.lending.conftest import COLL, THRESHOLD_BPS, USDC, lending_params
 
 MAX = 2**256 - 1
-EXAMPLES = int(os.environ.get("HYPOTHESIS_LENDING_EXAMPLES", "6"))
-STEPS = int(os.environ.get("HYPOTHESIS_LENDING_STEPS", "15"))
+EXAMPLES, STEPS = counts("lending")
 BONUS_BPS = 500
 # Why a liquidation in NORMAL, past the grace period, may still be refused.
 REFUSALS = (

@@ -10,13 +10,10 @@ and break or fix the reference oracle. Properties checked:
 - tokens are conserved: the pool holds exactly its reserves and no token leaves the actors;
 - the pool's cached state is the breaker's stored state.
 
-Example counts are small locally; set HYPOTHESIS_POOL_EXAMPLES / HYPOTHESIS_POOL_STEPS for a
-longer run (CI profile).
+Example and step counts come from tests/property/profiles.py (HYPOTHESIS_PROFILE=quick|ci|deep).
 """
 
 from __future__ import annotations
-
-import os
 
 import pytest
 from ape.exceptions import ContractLogicError
@@ -32,9 +29,9 @@ from hypothesis.stateful import (
 
 from deployment.pool import NO_DEADLINE, deploy_pool
 from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.property.profiles import counts
 
-EXAMPLES = int(os.environ.get("HYPOTHESIS_POOL_EXAMPLES", "5"))
-STEPS = int(os.environ.get("HYPOTHESIS_POOL_STEPS", "12"))
+EXAMPLES, STEPS = counts("pool")
 MAX = 2**256 - 1
 BPS = 10_000
 WAD = 10**18
