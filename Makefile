@@ -11,7 +11,7 @@ NPM_STAMP := node_modules/.installed
 BUILD_STAMP := .build/.compiled
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: install compile test test-fork demo replay sweep bench deploy lint clean mutate
+.PHONY: install compile test test-quick test-fork demo replay sweep bench gas gas-update deploy lint clean mutate
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
@@ -39,6 +39,10 @@ test: $(BUILD_STAMP)
 	ape test tests -q -p no:cacheprovider --ignore=tests/fork
 	$(MAKE) --no-print-directory test-fork
 
+# The inner loop: contract unit tests and the Python-only tests, no stateful, keeper, replay or fork suites.
+test-quick: $(BUILD_STAMP)
+	ape test tests/unit tests/repo -q -p no:cacheprovider -x
+
 test-fork: $(BUILD_STAMP)
 	ape test tests/fork -q -p no:cacheprovider --disable-isolation
 
@@ -58,6 +62,13 @@ sweep: $(BUILD_STAMP)
 
 bench: $(BUILD_STAMP)
 	ape run bench -v WARNING
+
+# Gas of the key calls against the committed gas-snapshot.json: a rise over 1% fails, naming the call.
+gas: $(BUILD_STAMP)
+	ape run gas -v WARNING
+
+gas-update: $(BUILD_STAMP)
+	GAS_UPDATE=1 ape run gas -v WARNING
 
 deploy: $(BUILD_STAMP)
 	ape run deploy --config $(or $(CONFIG),config/local.yaml)
