@@ -1,4 +1,4 @@
-"""Security figures for the README: invariant steps, mutants killed, faults injected, bad inputs, funds locked.
+"""Security figures for docs/auditors.md: invariant steps, mutants killed, faults injected, bad inputs, funds locked.
 
     .venv/bin/python tools/security_report.py            # counts from collection and the result files
     .venv/bin/python tools/security_report.py --run      # also runs the cited tests and counts outcomes

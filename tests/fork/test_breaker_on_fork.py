@@ -1,6 +1,6 @@
 """The breaker against mainnet state: the deploy, the real feed and venue, trips and resumes.
 
-Each test names the threat it covers; README "For auditors" lists them.
+Each test names the threat it covers; docs/auditors.md lists them.
 """
 
 import ape

@@ -1,0 +1,113 @@
+"""Regenerate the parts of the docs that are data, so they cannot drift from their source.
+
+    .venv/bin/python tools/docs.py           # rewrite every generated block
+    .venv/bin/python tools/docs.py --check   # exit 1 naming each block that is out of date (tests/repo runs this)
+
+A generated block sits between `<!-- BEGIN generated:NAME -->` and `<!-- END generated:NAME -->` in a
+Markdown file; NAME picks its generator:
+- `params`: the breaker's parameters, from keeper/params.py (the contract's bounds are checked against the
+  same module by tests/unit/breaker/test_register_and_params.py);
+- `bench`: every figure of the last full `make bench`, from bench/results.json, with its target where
+  docs/benchmarks.md sets one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from keeper import params as P  # noqa: E402
+
+BLOCK = re.compile(r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.S)
+BENCH = ROOT / "bench" / "results.json"
+# Targets of docs/benchmarks.md, by key: (comparison, bound).
+TARGETS: dict[str, tuple[str, float]] = {
+    "gas.breaker.trip_rule_a": ("<=", 150_000),
+    "gas.breaker.poke": ("<=", 60_000),
+    "gas.pool.guarded_over_unguarded": ("<=", 1.04),
+    "gas.pool.guarded_over_univ2_router": ("<=", 0.85),
+    "gas.lending.guarded_over_unguarded": ("<=", 1.03),
+    "gas.auction.settle_200": ("<=", 5_000_000),
+    "gas.v4hook.swap_hooked_over_plain": ("<=", 1.08),
+    "keeper.indicators_1000_markets_ms": ("<=", 50),
+    "keeper.next_block_inclusion_rate": (">=", 0.95),
+    "keeper.unwedge_blocks": ("<=", 3),
+    "replay.oct10_usde_s": ("<=", 30),
+    "replay.matrix_s": ("<=", 1_200),
+    "replay.cluster_overhead": ("<=", 1.2),
+    "security.cost_to_force_trip_tvl_share": (">=", 0.01),
+}
+
+
+def _number(value: float) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.4f}".rstrip("0") if abs(value) < 10 else f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+def params_table() -> str:
+    rows = ["| parameter | default | bounds | unit | meaning |", "|---|---|---|---|---|"]
+    for p in P.PARAMS:
+        scale = 10**18 if "18 dec" in p.unit else 1
+        rows.append(f"| `{p.name}` | {p.default // scale:,} | {p.low // scale:,} .. {p.high // scale:,} "
+                    f"| {p.unit} | {p.meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def bench_table() -> str:
+    results = json.loads(BENCH.read_text())
+    rows = ["| key | value | target | met |", "|---|---|---|---|"]
+    for key, value in sorted(results.items()):
+        target = TARGETS.get(key)
+        if target is None:
+            rows.append(f"| `{key}` | {_number(value)} | | |")
+            continue
+        op, bound = target
+        met = value <= bound if op == "<=" else value >= bound
+        rows.append(f"| `{key}` | {_number(value)} | {op} {_number(bound)} | {'yes' if met else '**no**'} |")
+    return "\n".join(rows) + "\n"
+
+
+GENERATORS: dict[str, Callable[[], str]] = {"params": params_table, "bench": bench_table}
+
+
+def regenerate(text: str, where: str) -> str:
+    def fill(match: re.Match) -> str:
+        name = match["name"]
+        if name not in GENERATORS:
+            raise SystemExit(f"{where}: unknown generated block {name!r}; known: {', '.join(GENERATORS)}")
+        return match.group(1) + GENERATORS[name]() + match.group(4)
+
+    return BLOCK.sub(fill, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report blocks out of date instead of rewriting")
+    args = parser.parse_args(argv)
+    stale = []
+    for path in sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]):
+        text = path.read_text()
+        if "<!-- BEGIN generated:" not in text:
+            continue
+        fresh = regenerate(text, str(path.relative_to(ROOT)))
+        if fresh != text:
+            stale.append(str(path.relative_to(ROOT)))
+            if not args.check:
+                path.write_text(fresh)
+    if args.check and stale:
+        print(f"generated docs out of date: {', '.join(stale)}; run .venv/bin/python tools/docs.py")
+        return 1
+    print(("rewrote " if stale else "up to date: ") + (", ".join(stale) or "every generated block"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
