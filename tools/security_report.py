@@ -7,15 +7,15 @@
 Where each figure comes from:
 - invariant steps: results/stateful.json (written by the stateful property suites; every entry's `steps`);
 - mutants: bench/mutation.json (written by tools/mutate.py): killed of killed + survived + timeout;
-- faults: the tests cited in SECURITY.md's "Keeper faults" section, one per injected fault case
-  (parametrized cases count one each); a fault is survived when its test passes, and a known keeper bug
-  when its test is marked xfail;
-- bad inputs: the tests cited in SECURITY.md's "Bad input" section, one per test case; a case is
-  handled when its test passes, a known gap when it is marked xfail (an input without a clear error
-  has two cases: one checking that nothing moved, one xfail naming the missing error);
-- funds locked: the tests cited in SECURITY.md's "No funds locked" section (each shows an exit that
-  works in a state where funds could be stuck) plus the stateful suites' exit invariants; the figure is
-  0 when all of them pass, else the number that failed.
+- faults: the tests marked `fault`, one per injected fault case (parametrized cases count one each); a
+  fault is survived when its test passes, and a known keeper bug when its test is marked xfail;
+- bad inputs: the tests marked `bad_input`, one per test case; a case is handled when its test passes, a
+  known gap when it is marked xfail (an input without a clear error has two cases: one checking that
+  nothing moved, one xfail naming the missing error);
+- funds locked: the tests marked `funds_exit` (each shows an exit that works in a state where funds could
+  be stuck) plus the stateful suites' exit invariants; the figure is 0 when all of them pass, else the
+  number that failed.
+The markers are registered in pyproject.toml; docs/threat-model.md lists the tests behind each threat.
 
 Without --run, the outcome columns are what the markers promise (pass unless xfail), and say so.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,49 +33,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECURITY = ROOT / "SECURITY.md"
 STATEFUL = ROOT / "results" / "stateful.json"
 MUTATION = ROOT / "bench" / "mutation.json"
-SECTIONS = {"faults": "Keeper faults", "bad_input": "Bad input", "funds": "No funds locked"}
-CITED = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
+# Figure -> the marker that selects its tests.
+MARKERS = {"faults": "fault", "bad_input": "bad_input", "funds": "funds_exit"}
+SELECTION = " or ".join(MARKERS.values())
 
 
 @dataclass
 class Item:
     nodeid: str
     xfail: bool
+    markers: frozenset[str] = frozenset()
     outcome: str = "not run"  # passed | failed | xfailed | skipped | not run
 
 
 @dataclass
 class Group:
-    name: str
-    refs: list[str] = field(default_factory=list)
+    marker: str
     items: list[Item] = field(default_factory=list)
 
     def count(self, *outcomes: str) -> int:
         return sum(i.outcome in outcomes for i in self.items)
 
 
-def section(text: str, title: str) -> str:
-    start = text.find(f"## {title}")
-    if start == -1:
-        raise SystemExit(f"SECURITY.md has no section '## {title}'")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else None]
 
-
-def cited_refs(title: str) -> list[str]:
-    refs: list[str] = []
-    for path, name in CITED.findall(section(SECURITY.read_text(), title)):
-        ref = f"{path}::{name}" if name else path
-        if ref not in refs:
-            refs.append(ref)
-    return refs
-
-
-def collect(refs: list[str]) -> list[Item]:
-    """Collects the cited tests in-process and returns one item per test case, with its xfail marker."""
+def collect() -> list[Item]:
+    """Collects the marked tests in-process: one item per test case, with its markers."""
     import pytest
 
     class Recorder:
@@ -84,33 +67,30 @@ def collect(refs: list[str]) -> list[Item]:
             self.items: list[Item] = []
 
         def pytest_collection_modifyitems(self, items) -> None:
-            self.items = [Item(i.nodeid, i.get_closest_marker("xfail") is not None) for i in items]
+            self.items = [Item(i.nodeid, i.get_closest_marker("xfail") is not None,
+                               frozenset(m.name for m in i.iter_markers())) for i in items]
 
     recorder = Recorder()
     with open(os.devnull, "w") as sink:
         stdout = sys.stdout
         sys.stdout = sink
         try:
-            code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *refs], plugins=[recorder])
+            code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-m", SELECTION, "tests"],
+                               plugins=[recorder])
         finally:
             sys.stdout = stdout
     if code not in (0, 5):
-        raise SystemExit(f"collection failed (pytest exit {code}): run `ape test --collect-only {' '.join(refs)}`")
+        raise SystemExit(f"collection failed (pytest exit {code}): run `ape test --collect-only -m '{SELECTION}' tests`")
     return recorder.items
 
 
-def belongs(item: Item, ref: str) -> bool:
-    if "::" not in ref:
-        return item.nodeid.startswith(ref + "::")
-    return item.nodeid == ref or item.nodeid.startswith(ref + "[")
 
-
-def run(refs: list[str], items: list[Item]) -> None:
-    """Runs the cited tests with `ape test` and records each case's outcome from a JUnit report."""
+def run(items: list[Item]) -> None:
+    """Runs the marked tests with `ape test` and records each case's outcome from a JUnit report."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
         env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
-        subprocess.run(["ape", "test", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *refs], cwd=ROOT,
+        subprocess.run(["ape", "test", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", "-m", SELECTION, "tests"], cwd=ROOT,
                        env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not report.is_file():
             raise SystemExit("ape test wrote no report: run it by hand to see why")
@@ -164,16 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
-    groups = {key: Group(title, cited_refs(title)) for key, title in SECTIONS.items()}
-    refs = sorted({r for g in groups.values() for r in g.refs})
-    items = collect(refs)
+    groups = {key: Group(marker) for key, marker in MARKERS.items()}
+    items = collect()
     if args.run:
-        run(refs, items)
+        run(items)
     for g in groups.values():
-        g.items = [i for i in items if any(belongs(i, r) for r in g.refs)]
-        missing = [r for r in g.refs if not any(belongs(i, r) for i in items)]
-        if missing:
-            raise SystemExit(f"SECURITY.md '{g.name}' cites tests that were not collected: {', '.join(missing)}")
+        g.items = [i for i in items if g.marker in i.markers]
+        if not g.items:
+            raise SystemExit(f"no test is marked {g.marker!r}: check the markers in tests/")
         if not args.run:
             for i in g.items:
                 i.outcome = "xfailed" if i.xfail else "passed"
@@ -190,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         ("faults injected / survived",
          f"{len(f.items)} / {f.count('passed')}" + (f" ({f.count('xfailed')} known keeper bugs)"
                                                     if f.count("xfailed") else ""),
-         f"keeper fault cases in SECURITY.md; survived = the keeper behaved as expected; {measured}"),
+         f"keeper fault cases (marker `fault`); survived = the keeper behaved as expected; {measured}"),
         ("bad inputs tried", (f"{len(b.items)} ({b.count('passed')} handled as documented, "
                              f"{b.count('xfailed')} known gaps)"),
          ("test cases with zero / negative / huge amounts, wrong decimals, malformed config and scenarios; "

@@ -16,6 +16,7 @@ def deployment(project, deployer):
     return deploy(load_config(ROOT / "config" / "local.yaml"), deployer, project, log=lambda _: None)
 
 
+@pytest.mark.threat
 def test_deploy__roles_handed_over(deployment, deployer):
     breaker = deployment.breaker
     config = load_config(ROOT / "config" / "local.yaml")
@@ -39,6 +40,7 @@ def test_deploy__refuses_mocks_on_live_network(project, deployer):
         deploy(load_config(ROOT / "config" / "local.yaml"), deployer, project, live=True)
 
 
+@pytest.mark.bad_input
 def test_deploy_script__bad_config_exits_with_named_field(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "config" / "local.yaml").read_text().replace("params: {}", "params: {cvd_trip_bps: 1}"))

@@ -9,6 +9,8 @@ import pytest
 from devchain import dev_key
 from keeper.config import ConfigError, load_settings
 
+pytestmark = pytest.mark.bad_input
+
 BREAKER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 

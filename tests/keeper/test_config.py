@@ -71,6 +71,7 @@ def test_load__rpc_urls_comma_separated_from_env(write_config, clean_env):
     ({}, {"markets": [{"id": 0, "name": "a", "lce": {"leverage_shares": {5: 0.5}}}]},
      "markets.0.lce.leverage_shares: shares must sum to 1"),
 ])
+@pytest.mark.bad_input
 def test_load__bad_value_names_field(write_config, clean_env, env, fields, expected):
     clean_env.setenv("KEEPER_PRIVATE_KEY", KEY)
     for k, v in env.items():

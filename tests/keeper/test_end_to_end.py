@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from keeper.model import Kind, State
 from tests.keeper.conftest import cex_source, nonce_of, recorded, tripped_events
 
@@ -121,6 +123,7 @@ def test_dry_run__without_key_simulates_as_from_address(anvil, system, make_keep
     assert keeper.cycle().markets[0].outcome.status == "dry-run"
 
 
+@pytest.mark.fault
 def test_simulation_revert__not_sent_and_reason_logged(anvil, system, make_keeper, caplog):
     keeper = make_keeper(system, anvil.url)
     system.crash(0)
@@ -136,6 +139,8 @@ def test_simulation_revert__not_sent_and_reason_logged(anvil, system, make_keepe
     assert nonce_of(system, system.keepers[0]) == 1
 
 
+@pytest.mark.threat
+@pytest.mark.fault
 def test_bad_data__never_trips_by_itself(anvil, system, make_keeper):
     market = [{"id": 0, "name": "usde", "cex": [
         {"exchange": e, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT", "calm_depth_usd": 4e6}

@@ -146,6 +146,7 @@ def wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
 # ---------------------------------------------------------------- RPC timeouts
 
 
+@pytest.mark.fault
 def test_rpc_timeout__hanging_primary_fails_over_within_the_timeout(anvil, system, make_keeper, fault_proxy):
     primary = fault_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url])
@@ -164,6 +165,7 @@ def test_rpc_timeout__hanging_primary_fails_over_within_the_timeout(anvil, syste
     assert len(tripped_events(system)) == 1 and nonce_of(system, system.keepers[0]) == 2
 
 
+@pytest.mark.fault
 def test_rpc_timeout__only_endpoint_hangs_cycles_fail_then_the_keeper_recovers(anvil, system, make_keeper,
                                                                                 fault_proxy):
     proxy = fault_proxy(anvil.url)
@@ -189,6 +191,7 @@ def test_rpc_timeout__only_endpoint_hangs_cycles_fail_then_the_keeper_recovers(a
 # ---------------------------------------------------------------- RPC errors and garbage
 
 
+@pytest.mark.fault
 def test_rpc_garbage__non_json_answer_fails_over(anvil, system, make_keeper, fault_proxy):
     primary = fault_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url])
@@ -200,6 +203,7 @@ def test_rpc_garbage__non_json_answer_fails_over(anvil, system, make_keeper, fau
     assert keeper.metrics.value("keeper_rpc_errors_total", {"endpoint": "rpc0"}) >= 1
 
 
+@pytest.mark.fault
 def test_rpc_error__rate_limited_answer_fails_over(anvil, system, make_keeper, fault_proxy):
     primary = fault_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url])
@@ -211,6 +215,7 @@ def test_rpc_error__rate_limited_answer_fails_over(anvil, system, make_keeper, f
     assert len(tripped_events(system)) == 1
 
 
+@pytest.mark.fault
 def test_rpc_error__node_error_on_a_read_fails_the_cycle_not_the_keeper(anvil, system, make_keeper, fault_proxy):
     """A JSON-RPC error that is not "busy" (a node without the block) fails the cycle: the keeper acts on
     nothing it could not read consistently, keeps running, and trips once the node answers again."""
@@ -232,6 +237,7 @@ def test_rpc_error__node_error_on_a_read_fails_the_cycle_not_the_keeper(anvil, s
 
 
 @pytest.mark.parametrize("message", ["header not found", "missing trie node"])
+@pytest.mark.fault
 def test_rpc_error__node_behind_the_head_fails_over(anvil, system, make_keeper, fault_proxy, message):
     """A node that lacks the block or state asked for (behind the head, pruned) is skipped for a healthy one:
     no cycle fails and the trip lands as if the primary were down."""
@@ -246,6 +252,7 @@ def test_rpc_error__node_behind_the_head_fails_over(anvil, system, make_keeper, 
     assert keeper.metrics.value("keeper_rpc_errors_total", {"endpoint": "rpc0"}) >= 1
 
 
+@pytest.mark.fault
 def test_rpc_error__rate_limited_batch_items_fail_over(anvil, system, make_keeper, fault_proxy):
     primary = fault_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url])
@@ -262,6 +269,7 @@ def test_rpc_error__rate_limited_batch_items_fail_over(anvil, system, make_keepe
     assert failed == 0 and keeper.metrics.value("keeper_rpc_errors_total", {"endpoint": "rpc0"}) >= 1
 
 
+@pytest.mark.fault
 def test_rpc_lost_answer__transaction_the_node_took_is_not_sent_twice(anvil, system, make_keeper, fault_proxy):
     """The node accepts the raw transaction but its answer never arrives (timeout): the keeper reports a
     failed send, and the next cycles neither duplicate it nor leave a nonce gap."""
@@ -285,6 +293,7 @@ def test_rpc_lost_answer__transaction_the_node_took_is_not_sent_twice(anvil, sys
 # ---------------------------------------------------------------- reorgs
 
 
+@pytest.mark.fault
 def test_reorg__mined_trip_reorged_out_is_rebroadcast_from_the_journal(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     system.crash(0)
@@ -306,6 +315,7 @@ def test_reorg__mined_trip_reorged_out_is_rebroadcast_from_the_journal(anvil, sy
     assert len(tripped_events(system)) == 1 and nonce_of(system, system.keepers[0]) == 2
 
 
+@pytest.mark.fault
 def test_reorg__landed_trip_reorged_out_is_sent_again_with_the_right_nonce(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     system.crash(0)
@@ -326,6 +336,7 @@ def test_reorg__landed_trip_reorged_out_is_sent_again_with_the_right_nonce(anvil
 # ---------------------------------------------------------------- replacement, funds, journal
 
 
+@pytest.mark.fault
 def test_replacement_underpriced__asks_more_and_the_replacement_lands(anvil, system, make_keeper, fault_proxy):
     proxy = fault_proxy(anvil.url)
     keeper = make_keeper(system, [proxy.url], fees={"replace_after_blocks": 1, "bump_percent": 12})
@@ -360,6 +371,7 @@ def test_replacement_underpriced__asks_more_and_the_replacement_lands(anvil, sys
     assert anvil.w3.eth.get_transaction_receipt(rec.hashes[-1]).status == 1
 
 
+@pytest.mark.fault
 def test_insufficient_funds__reported_then_trips_once_funded(anvil, system, make_keeper, caplog):
     keeper = make_keeper(system, anvil.url)
     me = system.keepers[0]
@@ -376,6 +388,7 @@ def test_insufficient_funds__reported_then_trips_once_funded(anvil, system, make
     assert state_of(system) == State.HALTED and nonce_of(system, me) == 2
 
 
+@pytest.mark.fault
 def test_journal_corrupted__restart_starts_empty_and_sends_no_duplicate(anvil, system, make_keeper, caplog):
     keeper = make_keeper(system, anvil.url)
     system.crash(0)
@@ -417,6 +430,7 @@ THREE_VENUES = [{"id": 0, "name": "usde", "cex": [
     for e in ("binance", "bybit", "okx")]}]
 
 
+@pytest.mark.fault
 def test_cex_client_raises__cycle_completes_and_rule_a_still_trips(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url, markets=THREE_VENUES)
     keeper.sources = [CcxtSource(keeper.settings.markets, exchanges={
@@ -435,6 +449,7 @@ def _malformed_okx() -> Any:
 
 
 @pytest.mark.parametrize("okx", ["calm", "malformed"])
+@pytest.mark.fault
 def test_cex_malformed_book__the_other_venues_still_count(anvil, system, make_keeper, okx):
     keeper = make_keeper(system, anvil.url, markets=THREE_VENUES)
     keeper.sources = [CcxtSource(keeper.settings.markets, exchanges={
@@ -450,6 +465,7 @@ def test_cex_malformed_book__the_other_venues_still_count(anvil, system, make_ke
     assert keeper.metrics.value("keeper_source_errors_total", {"source": "binance"}) == 0
 
 
+@pytest.mark.fault
 def test_replay_source_bad_points__rejected_without_crashing_the_cycle(anvil, system, make_keeper):
     """A scenario series that serves NaN, zero and negative prices at some t: those quotes are rejected
     and counted, the good venue still makes the index, and nothing is decided from them."""

@@ -210,6 +210,7 @@ def _fixture_market(names: list[str], now: float) -> I.MarketInputs:
                           open_interest=[I.OpenInterest("oi", 3e8, now)])
 
 
+@pytest.mark.fault
 def test_batch__bad_data_reads_as_unknown_never_as_a_crash():
     """Rows: clean; the same plus a wild source and a wild book; all stale; garbage prices and books.
     The wild source moves nothing; stale and garbage rows are unknown (None), which never attests."""

@@ -318,6 +318,7 @@ class FaultyProxy:
 
 
 @pytest.mark.parametrize("failing", ["eth_getLogs", "borrow_index"])
+@pytest.mark.fault
 def test_rpc_error_mid_fetch__leaves_cursor_and_positions_unchanged(lending, anvil, tmp_path, failing):
     a, b = lending.borrowers[:2]
     lending.open(a, 10_000 * COLL, 5_000 * USDC)
@@ -356,6 +357,7 @@ def test_rpc_error_mid_fetch__leaves_cursor_and_positions_unchanged(lending, anv
         assert tracker.cursor == tracker.last.head
 
 
+@pytest.mark.fault
 def test_pruned_node__old_borrow_index_falls_back_to_the_heads(lending, anvil, tmp_path):
     """A node without old state answers borrow_index() at recent blocks only: a debt last touched before
     grows from the head's stored index, missing the interest in between (documented), never more."""
@@ -382,6 +384,7 @@ def test_pruned_node__old_borrow_index_falls_back_to_the_heads(lending, anvil, t
     assert got[a][1] == pytest.approx(debt_at_event, abs=2) and want[a][1] - got[a][1] > 1_000
 
 
+@pytest.mark.fault
 def test_logs_range_refused__halved_until_the_node_answers(lending, anvil, tmp_path):
     run_scenario(lending)
     with FaultyProxy(anvil.url) as proxy:
@@ -404,6 +407,7 @@ def test_logs_range_refused__halved_until_the_node_answers(lending, anvil, tmp_p
 # ---------------------------------------------------------------- reorgs
 
 
+@pytest.mark.fault
 def test_reorg_inside_the_margin__reverted_events_disappear(lending, anvil, tmp_path):
     a, b = lending.borrowers[:2]
     lending.open(a, 10_000 * COLL, 5_000 * USDC)
@@ -422,6 +426,7 @@ def test_reorg_inside_the_margin__reverted_events_disappear(lending, anvil, tmp_
     assert_matches_views(lending, source)
 
 
+@pytest.mark.fault
 def test_reorg_deeper_than_the_margin__detected_and_rebuilt(lending, anvil, tmp_path):
     a, b = lending.borrowers[:2]
     lending.open(a, 10_000 * COLL, 5_000 * USDC)

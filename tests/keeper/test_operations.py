@@ -133,6 +133,7 @@ def test_json_logs__one_object_per_line_with_extras():
     assert doc["level"] == "info" and doc["ts"].endswith("Z")
 
 
+@pytest.mark.fault
 def test_cli_run__waits_for_rpc_at_start_up_and_stops_on_sigterm(tmp_path):
     import os
     import signal

@@ -82,6 +82,7 @@ def test_decide__rule_a_needs_valid_reference():
     assert decide(view(replace(CRASH_A, reference_valid=False))) is None
 
 
+@pytest.mark.threat
 def test_decide__budget_spent_stops_rules_a_and_b():
     spent = status(trip_day=(T0 + 1) // DAY, trips_today=3)
     assert decide(view(CRASH_A, stored=spent)) is None

@@ -31,6 +31,7 @@ def test_ccxt__collects_ticker_book_perp_and_open_interest():
     assert ("order_books", "USDE/USDT") in ex.calls
 
 
+@pytest.mark.fault
 def test_ccxt__failure_recorded_not_raised():
     ex = recorded("okx_usde_broken")
     obs = CcxtSource([market("okx")], exchanges={"okx": ex}).collect([3], NOW)[3]
@@ -81,6 +82,7 @@ def test_series__three_forms(tmp_path):
     assert c.at(0) == 1.0 and c.at(59) == 1.0 and c.at(60) == 0.9 and c.at(10_000) == 0.9
 
 
+@pytest.mark.bad_input
 def test_series__bad_forms_name_the_field(tmp_path):
     with pytest.raises(ValueError, match=r"series.cex\[0\].mid: unknown series form"):
         ReplaySource({"series": {"cex": [{"name": "b", "mid": {"linear": 1}}]}}, tmp_path)

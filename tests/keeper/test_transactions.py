@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from web3.exceptions import TransactionNotFound
 
@@ -48,6 +49,7 @@ def arm_landed(anvil, system, keeper) -> None:
     assert not keeper.executor.journal.items
 
 
+@pytest.mark.fault
 def test_congestion__trip_lands_in_the_next_block(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url, fees={"reward_percentile": 75, "urgency_trip": 2.0})
     arm_landed(anvil, system, keeper)
@@ -84,6 +86,7 @@ def congest(anvil):
     return Crowd(anvil, tip_median_gwei=5)
 
 
+@pytest.mark.fault
 def test_stuck__replaced_with_both_fees_raised(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url, fees={"replace_after_blocks": 2, "bump_percent": 12})
     crowd = congest(anvil)
@@ -123,6 +126,7 @@ def test_stuck__replaced_with_both_fees_raised(anvil, system, make_keeper):
     assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "arm_trip", "status": "success"}) == 1
 
 
+@pytest.mark.fault
 def test_stuck__cancelled_when_someone_else_did_it(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url, fees={"replace_after_blocks": 1})
     arm_landed(anvil, system, keeper)
@@ -145,6 +149,7 @@ def test_stuck__cancelled_when_someone_else_did_it(anvil, system, make_keeper):
     assert len(tripped_events(system)) == 1 and not keeper.executor.journal.items
 
 
+@pytest.mark.fault
 def test_nonce__too_low_reconciled(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     arm_landed(anvil, system, keeper)
@@ -156,6 +161,7 @@ def test_nonce__too_low_reconciled(anvil, system, make_keeper):
     assert state_of(system) == State.HALTED
 
 
+@pytest.mark.fault
 def test_nonce__underpriced_by_unknown_pending_tx_reconciled(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     arm_landed(anvil, system, keeper)
@@ -171,6 +177,7 @@ def test_nonce__underpriced_by_unknown_pending_tx_reconciled(anvil, system, make
     assert state_of(system) == State.HALTED
 
 
+@pytest.mark.fault
 def test_nonce__gap_from_dropped_transaction_rebroadcast(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     anvil.set_automine(False)
@@ -189,6 +196,7 @@ def test_nonce__gap_from_dropped_transaction_rebroadcast(anvil, system, make_kee
     assert system.breaker.functions.status(0).call()[6] > 0 or state_of(system) == State.HALTED
 
 
+@pytest.mark.fault
 def test_nonce__already_known_is_success(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     anvil.set_automine(False)
@@ -202,6 +210,7 @@ def test_nonce__already_known_is_success(anvil, system, make_keeper):
     assert anvil.rpc("txpool_status")["pending"] == "0x1"
 
 
+@pytest.mark.fault
 def test_failover__primary_rpc_dies_mid_run(anvil, system, make_keeper, rpc_proxy):
     primary = rpc_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url], poll_interval_s=0.05, idle_cycle_s=0.2)
@@ -227,6 +236,7 @@ def test_failover__primary_rpc_dies_mid_run(anvil, system, make_keeper, rpc_prox
     assert keeper.metrics.value("keeper_cycle_errors_total") == 0  # failover inside the cycle, no lost cycle
 
 
+@pytest.mark.fault
 def test_failover__all_endpoints_down_is_a_failed_cycle_not_a_crash(anvil, system, make_keeper, rpc_proxy):
     proxy = rpc_proxy(anvil.url)
     keeper = make_keeper(system, [proxy.url], poll_interval_s=0.01)
@@ -254,6 +264,7 @@ def test_relay__transactions_go_only_to_the_private_relay(anvil, system, make_ke
     assert set(relay.methods) == {"eth_sendRawTransaction"}  # reads never go to the relay
 
 
+@pytest.mark.fault
 def test_relay__down_falls_back_only_when_allowed(anvil, system, make_keeper, rpc_proxy):
     public, relay = rpc_proxy(anvil.url), rpc_proxy(anvil.url)
     relay.kill()
@@ -266,6 +277,7 @@ def test_relay__down_falls_back_only_when_allowed(anvil, system, make_keeper, rp
     assert "eth_sendRawTransaction" in public.methods
 
 
+@pytest.mark.fault
 def test_race__two_keepers_only_one_lands(anvil, system, make_keeper):
     first, second = make_keeper(system, anvil.url, 1), make_keeper(system, anvil.url, 2)
     anvil.set_automine(False)
@@ -287,6 +299,7 @@ def test_race__two_keepers_only_one_lands(anvil, system, make_keeper):
     assert first.metrics.value("keeper_transactions_landed_total", {"action": "trip", "status": "success"}) == 1
 
 
+@pytest.mark.fault
 def test_restart__pending_trip_adopted_not_duplicated(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     arm_landed(anvil, system, keeper)
@@ -305,6 +318,7 @@ def test_restart__pending_trip_adopted_not_duplicated(anvil, system, make_keeper
     assert nonce_of(system, system.keepers[0]) == 2
 
 
+@pytest.mark.fault
 def test_restart__lost_journal_still_no_duplicate(anvil, system, make_keeper, tmp_path):
     keeper = make_keeper(system, anvil.url)
     arm_landed(anvil, system, keeper)
@@ -323,6 +337,7 @@ def _spawn(config: Path, env: dict, *extra: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
+@pytest.mark.fault
 def test_restart__process_killed_mid_halt_sends_nothing_new(anvil, system, tmp_path):
     config = tmp_path / "keeper.yaml"
     config.write_text(yaml.safe_dump({

@@ -181,6 +181,7 @@ def world(project, accounts, chain, own_breaker, create_feed, create_oracle, dep
     }
 
 
+@pytest.mark.funds_exit
 def test_st_auction(world):
     w = world
     chain, breaker, market, pool, auction = w["chain"], w["breaker"], w["market"], w["pool"], w["auction"]

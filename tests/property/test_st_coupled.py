@@ -368,6 +368,7 @@ def world(project, accounts, coupled_breaker, create_feed, create_oracle, deploy
     )
 
 
+@pytest.mark.funds_exit
 def test_st_coupled(world, chain, stateful_report):
     rpc = Rpc(chain.provider.uri)
     run = Counter()  # examples and steps actually executed

@@ -73,6 +73,7 @@ def world(project, accounts, chain, breaker, market_id, feed, venue, oracle, dep
     )
 
 
+@pytest.mark.funds_exit
 def test_st_lending(world):
     w = world
     chain, breaker, market, usdc, usde = w.chain, w.breaker, w.market, w.usdc, w.usde

@@ -71,6 +71,7 @@ def world(project, accounts, chain, breaker, market_id, create_feed, create_orac
     }
 
 
+@pytest.mark.funds_exit
 def test_st_pool(world):
     w = world
     chain, breaker, pool, collateral, debt = w["chain"], w["breaker"], w["pool"], w["collateral"], w["debt"]

@@ -11,6 +11,8 @@ import yaml
 from deployment.system import ConfigError, parse_config
 from replay.scenario import ScenarioError, parse_scenario
 
+pytestmark = pytest.mark.bad_input
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "config" / "local.yaml"
 FEED = {"mock": {"decimals": 8, "answer": 1}, "heartbeat": 3_600}

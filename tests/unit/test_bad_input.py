@@ -7,6 +7,8 @@ import pytest
 
 from tests.helpers import DEPTH, WAD, trip_rule_a
 
+pytestmark = pytest.mark.bad_input
+
 MAX = 2**256 - 1
 MAX_INT256 = 2**255 - 1
 
@@ -103,6 +105,7 @@ def test_set_heartbeat__zero_or_huge_reverts(oracle, feed, governance, heartbeat
 
 
 @pytest.mark.parametrize("answer", [0, -1, -MAX_INT256])
+@pytest.mark.threat
 def test_price__non_positive_feed_among_good_ones_is_skipped(create_feed, create_oracle, deployer, answer):
     bad = create_feed()
     oracle = create_oracle([create_feed(1.0), create_feed(1.0), bad], quorum=2)
@@ -110,6 +113,7 @@ def test_price__non_positive_feed_among_good_ones_is_skipped(create_feed, create
     assert oracle.latest() == (WAD, 2) and oracle.price() == WAD
 
 
+@pytest.mark.threat
 def test_price__absurd_answer_from_one_feed_is_skipped(create_feed, create_oracle, deployer):
     bad = create_feed()
     oracle = create_oracle([create_feed(1.0), create_feed(1.0), bad], quorum=2)
@@ -118,6 +122,7 @@ def test_price__absurd_answer_from_one_feed_is_skipped(create_feed, create_oracl
     assert oracle.feed_status(2) == (0, oracle.FEED_NON_POSITIVE())
 
 
+@pytest.mark.threat
 def test_price__answer_just_above_max_price_is_skipped(create_feed, create_oracle, deployer):
     bad = create_feed()  # 8 decimals
     oracle = create_oracle([create_feed(1.0), create_feed(1.0), bad], quorum=3)
@@ -131,6 +136,7 @@ def test_price__answer_just_above_max_price_is_skipped(create_feed, create_oracl
         oracle.price()
 
 
+@pytest.mark.threat
 def test_guardian_trip__works_with_an_absurd_feed_answer(project, breaker, venue, governance, guardian,
                                                          create_feed, create_oracle, deployer, params_array):
     bad = create_feed()

@@ -32,6 +32,7 @@ def test_load_config__local_file_is_valid():
         ({"markets": []}, "config: markets: List should have at least 1 item after validation, not 0"),
     ],
 )
+@pytest.mark.bad_input
 def test_parse_config__bad_top_level_field(changes, message):
     with pytest.raises(ConfigError) as exc:
         parse_config(_config(**changes))
@@ -65,6 +66,7 @@ def _market(**changes):
          "config: markets.0.oracle.feeds.0.heartbeat: Input should be greater than or equal to 60"),
     ],
 )
+@pytest.mark.bad_input
 def test_parse_config__bad_market_field(changes, message):
     with pytest.raises(ConfigError) as exc:
         parse_config(_market(**changes))

@@ -55,6 +55,7 @@ def _raw(**changes):
          "market.borrowers.health_factor.uniform: expected [low, high] with 1 <= low <= high"),
     ],
 )
+@pytest.mark.bad_input
 def test_parse_scenario__invalid_field(changes, message):
     with pytest.raises(ScenarioError) as exc:
         parse_scenario(_raw(**changes), ROOT / "scenarios", source="calm.yaml")

@@ -41,6 +41,7 @@ def _state_changing(name: str) -> set[str]:
 
 
 @pytest.mark.parametrize("contract", DEPLOYABLES)
+@pytest.mark.threat
 def test_role_table__lists_every_state_changing_function(project, contract):
     """A function added to a contract without a line in the threat model fails here (and one removed)."""
     assert _role_table().get(contract, set()) == _state_changing(contract)
@@ -60,6 +61,7 @@ def test_security_md__every_cited_test_exists():
 # ---------------------------------------------------------------- what a compromised role can do
 
 
+@pytest.mark.threat
 def test_guardian__can_retrip_after_every_lapse_until_governance_revokes_it(breaker, market_id, guardian,
                                                                             governance, anyone):
     """A compromised guardian cannot extend a halt past max_halt, but it may trip again after each lapse
@@ -87,6 +89,7 @@ def _start_of_day(feed, sender):
     feed.set_answer(10**8, sender=sender)
 
 
+@pytest.mark.threat
 def test_trip_attested__daily_budget_bounds_a_keeper_with_evidence(breaker, market_id, venue, feed, keeper,
                                                                    governance, anyone):
     """A compromised keeper that can also move the venue (a bundle: drop, attest, restore) is bounded by
@@ -108,6 +111,7 @@ def test_trip_attested__daily_budget_bounds_a_keeper_with_evidence(breaker, mark
         breaker.trip_attested(market_id, 1_000_000, sender=keeper)
 
 
+@pytest.mark.threat
 def test_set_param__running_halt_keeps_its_deadlines(breaker, market_id, guardian, governance):
     """Governance changing the halt parameters mid-halt changes future halts only."""
     breaker.guardian_trip(market_id, sender=guardian)

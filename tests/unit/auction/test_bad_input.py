@@ -10,6 +10,8 @@ from tests.unit.auction.conftest import COL, MAX, PRICE, WAD, wad
 from tests.unit.auction.helpers import book_orders, post
 from tests.unit.auction.model import clear
 
+pytestmark = pytest.mark.bad_input
+
 CS, DS = 1, 10**12
 
 
@@ -29,6 +31,7 @@ def escrow_of(auction, collateral, debt):
     (False, wad(2_000), 1, "ReopeningAuction: order below minimum size"),  # one wei of collateral
     (True, 1, COL, "ReopeningAuction: order below minimum size"),  # a buy that escrows one wei of debt
 ])
+@pytest.mark.threat
 def test_post_order__bad_order_reverts(auction, phases, seller, collateral, debt, is_buy, limit, amount, reason):
     phases.cooldown()
     before = escrow_of(auction, collateral, debt)
@@ -53,6 +56,7 @@ def test_order_id__unknown_reverts(auction, phases, seller, call, order_id):
 
 
 @pytest.mark.parametrize("hint", [0, 1, 2**128 - 1, 2**128, 2**255, MAX])
+@pytest.mark.threat
 def test_settle__garbage_crossing_hint_still_settles_at_the_right_price(auction, pool, phases, bidder, seller,
                                                                         anyone, hint):
     phases.cooldown()

@@ -76,6 +76,7 @@ def test_settle_auction__in_cooldown_reverts(breaker, market, phases, as_auction
         breaker.settle_auction(market, sender=as_auction)
 
 
+@pytest.mark.threat
 def test_sync__auction_set_but_unsettled_still_elapses_by_time(breaker, market, auction, phases, anyone):
     phases.cooldown()
     advance(breaker.params(market, breaker.P_COOLDOWN_S()) + breaker.params(market, breaker.P_AUCTION_S()))

@@ -1,11 +1,13 @@
 """cancel_order: a full refund while the round is open or after it ended unsettled; never in AUCTION."""
 
 import ape
+import pytest
 
 from tests.unit.auction.conftest import COL, PHASE_LOCKED, PHASE_OPEN, PHASE_VOID, USD, wad
 from tests.unit.auction.helpers import settle
 
 
+@pytest.mark.funds_exit
 def test_cancel_order__in_cooldown_refunds_escrow(auction, phases, bidder, debt):
     phases.cooldown()
     before = debt.balanceOf(bidder)
@@ -60,6 +62,7 @@ def test_cancel_order__in_auction_reverts(auction, phases, seller):
         auction.cancel_order(order_id, sender=seller)
 
 
+@pytest.mark.funds_exit
 def test_cancel_order__after_unsettled_reopen_refunds(auction, phases, seller, collateral):
     """The auction phase elapsed by time without settlement: the round is void, orders refund."""
     phases.cooldown()
@@ -73,6 +76,7 @@ def test_cancel_order__after_unsettled_reopen_refunds(auction, phases, seller, c
     assert collateral.balanceOf(seller) == before
 
 
+@pytest.mark.funds_exit
 def test_cancel_order__after_retrip_refunds_old_round(auction, phases, seller, dlp, collateral):
     phases.cooldown()
     order_id = auction.post_order(False, wad(1_990), COL, sender=seller).return_value

@@ -64,6 +64,7 @@ def test_claim__order_beyond_the_price_gets_its_escrow_back(auction, settled, dl
     assert collateral.balanceOf(dlp) == before + 5 * COL
 
 
+@pytest.mark.funds_exit
 def test_claim__every_claim_empties_the_escrow_exactly(auction, settled, dlp, bidder, seller, collateral, debt):
     ids, _, _ = settled
     for who, account in (("dlp", dlp), ("bidder", bidder), ("seller", seller)):
@@ -109,6 +110,7 @@ def test_claim__before_settlement_reverts(auction, phases, bidder, stage):
         auction.claim(order_id, sender=bidder)
 
 
+@pytest.mark.threat
 def test_claim__unsettled_round_refunds_in_full(auction, phases, bidder, debt):
     phases.cooldown()
     order_id = post(auction, bidder, True, wad(2_010), 2 * COL)
@@ -122,6 +124,7 @@ def test_claim__unsettled_round_refunds_in_full(auction, phases, bidder, debt):
     assert debt.balanceOf(bidder) == before + 4_020 * 10**6
 
 
+@pytest.mark.funds_exit
 def test_claim__settled_claims_do_not_ask_the_breaker(chain, auction, settled, breaker, seller, collateral):
     """Even with the breaker's code gone (or misbehaving), a settled order claims."""
     ids, _, _ = settled

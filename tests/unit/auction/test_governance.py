@@ -39,6 +39,7 @@ def test_deploy__pool_without_breaker_reverts(project, deployer, governance, col
     ({"min_buy_debt": 2**96 + 1}, "ReopeningAuction: minimum buy out of bounds"),
     ({"owner": ZERO}, "ReopeningAuction: owner is the zero address"),
 ])
+@pytest.mark.bad_input
 def test_deploy__parameter_out_of_bounds_reverts(create_auction, overrides, message):
     with ape.reverts(message):
         create_auction(**overrides)
@@ -92,6 +93,7 @@ def test_set_minimums__governance_logs_old_and_new(auction, governance):
     (1, 0, "ReopeningAuction: minimum buy out of bounds"),
     (1, 2**96 + 1, "ReopeningAuction: minimum buy out of bounds"),
 ])
+@pytest.mark.threat
 def test_set_minimums__out_of_bounds_reverts(auction, governance, sell, buy, message):
     with ape.reverts(message):
         auction.set_minimums(sell, buy, sender=governance)

@@ -3,6 +3,7 @@ front-run crossing is searched for on-chain instead of blocking settlement; refu
 on the breaker behaving."""
 
 import ape
+import pytest
 
 from tests.unit.auction.conftest import COL, MIN_SELL, PHASE_VOID, PRICE, WAD, wad
 from tests.unit.auction.helpers import book_orders, post, settle
@@ -12,6 +13,7 @@ BLOCK_GAS_LIMIT = 30_000_000  # Ethereum mainnet's, for scale
 CS, DS = 1, 10**12
 
 
+@pytest.mark.threat
 def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, pool, phases, governance, bidder,
                                                                     seller, anyone):
     cap = auction.MAX_ORDERS()
@@ -35,6 +37,7 @@ def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, po
     assert auction.claimable(0)[0] + auction.claimable(1)[0] > 0  # the crossing orders filled
 
 
+@pytest.mark.threat
 def test_settle__wrong_crossing_is_searched_on_chain(auction, pool, phases, bidder, seller, anyone):
     phases.cooldown()
     post(auction, bidder, True, wad(2_010), 3 * COL)
@@ -50,6 +53,7 @@ def test_settle__wrong_crossing_is_searched_on_chain(auction, pool, phases, bidd
     assert receipt.return_value == expected.price
 
 
+@pytest.mark.threat
 def test_settle__front_run_liquidity_change_does_not_block(auction, pool, phases, bidder, seller, anyone, fund,
                                                            collateral, debt):
     """Adding liquidity in AUCTION moves the crossing after the settler read it: still settles."""
@@ -66,6 +70,7 @@ def test_settle__front_run_liquidity_change_does_not_block(auction, pool, phases
     assert auction.settle(stale, sender=anyone).return_value == expected.price
 
 
+@pytest.mark.funds_exit
 def test_cancel_order__refund_without_the_breaker_after_escape_time(chain, auction, breaker, phases, seller,
                                                                    collateral):
     """The breaker stops answering (its code replaced): refunds wait ORDER_ESCAPE_S, then work."""
@@ -82,6 +87,7 @@ def test_cancel_order__refund_without_the_breaker_after_escape_time(chain, aucti
     assert collateral.balanceOf(seller) == before + 2 * COL
 
 
+@pytest.mark.funds_exit
 def test_claim__refund_without_the_breaker_after_escape_time(chain, auction, breaker, phases, bidder, debt):
     phases.cooldown()
     order_id = post(auction, bidder, True, wad(2_010), COL)
@@ -94,6 +100,7 @@ def test_claim__refund_without_the_breaker_after_escape_time(chain, auction, bre
     assert debt.balanceOf(bidder) == before + 2_010 * 10**6
 
 
+@pytest.mark.funds_exit
 def test_escape_time__outlasts_any_round_the_breaker_allows(auction, breaker):
     """Longest round: a halt that lapses at the largest max halt, then the longest cool-down and auction."""
     longest = 86_400 + 1_800 + 1_800

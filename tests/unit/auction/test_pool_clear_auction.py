@@ -72,6 +72,7 @@ def test_clear_auction__no_auction_set_reverts(pool, in_auction, governance, any
         pool.clear_auction(PRICE * WAD, 0, 0, sender=anyone)
 
 
+@pytest.mark.threat
 def test_clear_auction__outside_auction_reverts(pool, as_auction):
     assert pool.breaker_state() == NORMAL
     with ape.reverts("GuardedPool: market not in auction"):
@@ -84,12 +85,14 @@ def test_clear_auction__price_out_of_range_reverts(pool, in_auction, as_auction,
         pool.clear_auction(price, 0, 0, sender=as_auction)
 
 
+@pytest.mark.threat
 def test_clear_auction__trade_below_the_price_reverts(pool, in_auction, as_auction):
     """Buying 1 collateral at 2,000 but paying 2,000.000001: worse than the price for the pool."""
     with ape.reverts("GuardedPool: trade below the clearing price"):
         pool.clear_auction(PRICE * WAD, COL, -(PRICE * USD + 1), sender=as_auction)
 
 
+@pytest.mark.threat
 def test_clear_auction__trade_that_misses_the_price_reverts(pool, in_auction, as_auction):
     """Fair at the price, but 100 collateral moves the pool ~20% away from a price of 2,000."""
     with ape.reverts("GuardedPool: auction trade misses the clearing price"):

@@ -67,6 +67,7 @@ def test_post_order__outside_halt_and_cooldown_reverts(auction, phases, dlp, sta
     (False, 0, "ReopeningAuction: amount out of bounds"),
     (False, 2**112, "ReopeningAuction: amount out of bounds"),
 ])
+@pytest.mark.threat
 def test_post_order__size_out_of_bounds_reverts(auction, phases, seller, is_buy, amount, message):
     phases.cooldown()
     with ape.reverts(message):
@@ -87,6 +88,7 @@ def test_post_order__limit_price_out_of_bounds_reverts(auction, phases, seller, 
         auction.post_order(False, limit, COL, sender=seller)
 
 
+@pytest.mark.threat
 def test_post_order__public_slots_full_reverts_dlp_still_posts(auction, phases, governance, dlp, bidder):
     """Reserved slots: the public cannot crowd designated liquidity providers out."""
     auction.set_order_cap(4, 2, sender=governance)
@@ -101,6 +103,7 @@ def test_post_order__public_slots_full_reverts_dlp_still_posts(auction, phases, 
         auction.post_order(True, wad(1_990), COL, sender=dlp)
 
 
+@pytest.mark.threat
 def test_post_order__cancel_frees_a_public_slot(auction, phases, governance, bidder):
     auction.set_order_cap(4, 2, sender=governance)
     phases.cooldown()

@@ -46,6 +46,7 @@ def _locked(token) -> bool:
 
 
 @pytest.mark.parametrize("entry", sorted(REENTRIES))
+@pytest.mark.threat
 def test_post_order__token_reentry_refused(hooked, seller, deployer, entry):
     token, auction = hooked
     token.arm(auction, REENTRIES[entry], sender=deployer)
@@ -55,6 +56,7 @@ def test_post_order__token_reentry_refused(hooked, seller, deployer, entry):
 
 
 @pytest.mark.parametrize("entry", sorted(REENTRIES))
+@pytest.mark.threat
 def test_cancel_order__token_reentry_refused(hooked, seller, deployer, entry):
     token, auction = hooked
     order = auction.post_order(False, wad(2_000), COL, sender=seller).return_value

@@ -36,6 +36,7 @@ def ctx(project, breaker, market_id, venue, oracle, deployer, governance, guardi
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("function", PRIVILEGED)
+@pytest.mark.threat
 def test_privileged_function__role_matrix(breaker, ctx, function, role):
     allowed, build_args = PRIVILEGED[function]
     sender = ctx[role]
@@ -51,6 +52,7 @@ def test_privileged_function__role_matrix(breaker, ctx, function, role):
         assert MISSING_ROLE not in str(exc)
 
 
+@pytest.mark.threat
 def test_deployer__holds_no_power_after_handover(breaker, deployer, governance):
     assert not breaker.hasRole(breaker.GOVERNANCE_ROLE(), deployer)
     assert breaker.hasRole(breaker.GOVERNANCE_ROLE(), governance)

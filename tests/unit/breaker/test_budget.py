@@ -1,6 +1,7 @@
 """Daily trip budget: after M rule A/B trips in a UTC day only the guardian can trip."""
 
 import ape
+import pytest
 
 from tests.conftest import HALTED
 from tests.helpers import advance, crash
@@ -20,6 +21,7 @@ def _start_of_day(feed, sender):
     feed.set_answer(10**8, sender=sender)
 
 
+@pytest.mark.threat
 def test_trip__budget_spent_reverts(breaker, market_id, venue, feed, anyone, governance):
     _start_of_day(feed, anyone)
     for _ in range(3):
@@ -28,6 +30,7 @@ def test_trip__budget_spent_reverts(breaker, market_id, venue, feed, anyone, gov
         breaker.arm_trip(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_trip__budget_resets_next_day(breaker, market_id, venue, feed, anyone, governance):
     _start_of_day(feed, anyone)
     for _ in range(3):
@@ -38,6 +41,7 @@ def test_trip__budget_resets_next_day(breaker, market_id, venue, feed, anyone, g
     assert breaker.status(market_id).trips_today == 1
 
 
+@pytest.mark.threat
 def test_guardian_trip__after_budget_spent(breaker, market_id, venue, feed, anyone, governance, guardian):
     _start_of_day(feed, anyone)
     for _ in range(3):

@@ -57,6 +57,7 @@ def test_sync__notifies_consumer_of_time_transitions(breaker, market_id, consume
     assert consumer.last_state() == COOLDOWN
 
 
+@pytest.mark.threat
 def test_trip__reverting_consumer_reverts_trip(breaker, market_id, consumer, guardian, anyone):
     """A consumer can never be left believing NORMAL while the market is halted."""
     consumer.set_reverting(True, sender=anyone)
@@ -65,6 +66,7 @@ def test_trip__reverting_consumer_reverts_trip(breaker, market_id, consumer, gua
     assert breaker.state(market_id) == NORMAL
 
 
+@pytest.mark.threat
 def test_trip__consumer_reentry_blocked(breaker, market_id, consumer, guardian, anyone):
     calldata = breaker.sync.encode_input(market_id)
     consumer.set_reenter(breaker, calldata, sender=anyone)

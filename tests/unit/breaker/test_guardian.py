@@ -1,11 +1,13 @@
 """Guardian: trips and extends at any time, never loosens."""
 
 import ape
+import pytest
 
 from tests.conftest import HALTED
 from tests.helpers import advance, recover
 
 
+@pytest.mark.threat
 def test_guardian_trip__calm_market(breaker, market_id, guardian):
     receipt = breaker.guardian_trip(market_id, sender=guardian)
     assert breaker.state(market_id) == HALTED
@@ -36,6 +38,7 @@ def test_guardian_extend__pushes_resume(breaker, market_id, guardian):
     assert breaker.status(market_id).resume_after == receipt.timestamp + 3_600
 
 
+@pytest.mark.threat
 def test_guardian_extend__never_past_max_halt(breaker, market_id, guardian):
     trip = breaker.guardian_trip(market_id, sender=guardian)
     advance(14_000)
@@ -43,6 +46,7 @@ def test_guardian_extend__never_past_max_halt(breaker, market_id, guardian):
     assert breaker.status(market_id).resume_after == trip.timestamp + 14_400
 
 
+@pytest.mark.threat
 def test_guardian_extend__cannot_shorten(breaker, market_id, guardian):
     breaker.guardian_extend  # noqa: B018 - documents the API under test
     breaker.guardian_trip(market_id, sender=guardian)
@@ -65,6 +69,7 @@ def test_guardian_extend__not_halted_reverts(breaker, market_id, guardian):
         breaker.guardian_extend(market_id, 600, sender=guardian)
 
 
+@pytest.mark.threat
 def test_guardian__cannot_resume(breaker, market_id, guardian, venue, anyone):
     """Tighten-only: the guardian holds no resume power beyond what anyone has."""
     breaker.guardian_trip(market_id, sender=guardian)

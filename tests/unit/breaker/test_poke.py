@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import ape
+import pytest
 
 from tests.conftest import COOLDOWN
 from tests.helpers import DEPTH, advance, move_venue
@@ -31,6 +32,7 @@ def test_poke__daily_depth_sample_updates_median_baseline(breaker, market_id, ve
     assert breaker.depth_baseline(market_id) == DEPTH // 2
 
 
+@pytest.mark.threat
 def test_poke__baseline_resists_one_manipulated_sample(breaker, market_id, venue, anyone):
     """Inflating the depth at one daily sample moves the median of 30 by at most one rank."""
     for _ in range(4):

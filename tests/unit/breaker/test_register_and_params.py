@@ -65,6 +65,7 @@ BOUND_CASES = [
 
 
 @pytest.mark.parametrize("key, value", BOUND_CASES)
+@pytest.mark.threat
 def test_set_param__out_of_bounds_reverts(breaker, market_id, governance, key, value):
     with ape.reverts(f"CircuitBreaker: parameter {key} out of bounds"):
         breaker.set_param(market_id, key, value, sender=governance)
@@ -83,6 +84,7 @@ def test_set_param__resume_not_below_trip_reverts(breaker, market_id, governance
         breaker.set_param(market_id, P.BY_NAME["rl_resume_bps"].key, 2_000, sender=governance)
 
 
+@pytest.mark.threat
 def test_set_param__halt_window_out_of_bounds_reverts(breaker, market_id, governance):
     breaker.set_param(market_id, P.BY_NAME["t_dlp_s"].key, 0, sender=governance)
     breaker.set_param(market_id, P.BY_NAME["t_priority_s"].key, 0, sender=governance)

@@ -14,6 +14,7 @@ def halted(breaker, market_id, venue, anyone):
     return breaker.status(market_id)
 
 
+@pytest.mark.threat
 def test_resume__after_halt_window_with_recovery(breaker, market_id, anyone, halted):
     ape.chain.pending_timestamp = halted.resume_after
     arm = breaker.arm_resume(market_id, sender=anyone)
@@ -32,6 +33,7 @@ def test_arm_resume__before_halt_window_reverts(breaker, market_id, anyone, halt
         breaker.arm_resume(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_resume__in_same_block_as_arm_reverts(breaker, market_id, anyone, halted):
     """Confirmation needs a later block; a resume without an arm is refused too."""
     ape.chain.pending_timestamp = halted.resume_after
@@ -65,6 +67,7 @@ def test_resume__depth_just_above_and_at_threshold(breaker, market_id, venue, an
             breaker.arm_resume(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_resume__relapse_between_arm_and_confirm_reverts(breaker, market_id, venue, anyone, halted):
     ape.chain.pending_timestamp = halted.resume_after
     breaker.arm_resume(market_id, sender=anyone)
@@ -81,6 +84,7 @@ def test_extend_halt__keeper_attests_critical_lce(breaker, market_id, keeper, ha
     assert event.new_resume_after == receipt.timestamp + 360
 
 
+@pytest.mark.threat
 def test_extend_halt__lce_below_critical_reverts(breaker, market_id, keeper, halted):
     with ape.reverts("CircuitBreaker: attested LCE below critical"):
         breaker.extend_halt(market_id, 9_999, sender=keeper)
@@ -94,12 +98,14 @@ def test_extend_halt__cancels_pending_resume_arm(breaker, market_id, keeper, any
         breaker.resume(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_extend_halt__never_past_max_halt(breaker, market_id, keeper, halted):
     advance(14_300)
     breaker.extend_halt(market_id, 10_000, sender=keeper)
     assert breaker.status(market_id).resume_after == halted.lapse_at
 
 
+@pytest.mark.threat
 def test_halt__lapses_at_max_halt(breaker, market_id, venue, anyone, keeper, halted):
     """No halt outlives max_halt without governance, even if the keeper keeps extending."""
     move_venue(venue, anyone, price=0.9, depth_ratio=0.1)
@@ -143,6 +149,7 @@ def test_sync__nothing_to_do_emits_nothing(breaker, market_id, anyone):
     assert receipt.decode_logs(breaker.StateAdvanced) == []
 
 
+@pytest.mark.threat
 def test_force_resume__governance(breaker, market_id, governance, halted):
     receipt = breaker.force_resume(market_id, sender=governance)
     assert receipt.decode_logs(breaker.MarketResumed)[0].reason == breaker.REASON_FORCED()
@@ -160,6 +167,7 @@ def test_trip__from_cooldown_retrips(breaker, market_id, venue, anyone, governan
     assert breaker.state(market_id) == HALTED
 
 
+@pytest.mark.threat
 def test_resume__venue_closed_by_the_halt_resumes_on_depth(project, breaker, oracle, deployer, governance, guardian,
                                                          anyone):
     """A guarded pool that is its own venue cannot trade back to the reference while halted:

@@ -7,6 +7,7 @@ from tests.conftest import HALTED, NORMAL
 from tests.helpers import DEPTH, WAD, advance, crash, move_venue
 
 
+@pytest.mark.threat
 def test_trip__cvd_and_depth_hold(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     arm = breaker.arm_trip(market_id, sender=anyone)
@@ -24,6 +25,7 @@ def test_trip__cvd_and_depth_hold(breaker, market_id, venue, anyone):
     assert breaker.status(market_id).armed_block == 0
 
 
+@pytest.mark.threat
 def test_trip__without_arm_reverts(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     with ape.reverts("CircuitBreaker: not armed"):
@@ -45,6 +47,7 @@ def test_trip__cvd_just_above_and_below_threshold(breaker, market_id, venue, any
 
 
 @pytest.mark.parametrize("depth_ratio, trips", [(0.1999, True), (0.20, False)])
+@pytest.mark.threat
 def test_trip__depth_just_below_and_above_threshold(breaker, market_id, venue, anyone, depth_ratio, trips):
     move_venue(venue, anyone, price=0.90, depth_ratio=depth_ratio)
     if trips:
@@ -56,6 +59,7 @@ def test_trip__depth_just_below_and_above_threshold(breaker, market_id, venue, a
             breaker.arm_trip(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_trip__condition_gone_at_confirmation_reverts(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     breaker.arm_trip(market_id, sender=anyone)
@@ -65,6 +69,7 @@ def test_trip__condition_gone_at_confirmation_reverts(breaker, market_id, venue,
     assert breaker.state(market_id) == NORMAL
 
 
+@pytest.mark.threat
 def test_trip__arm_and_confirm_in_one_transaction_reverts(project, breaker, market_id, venue, anyone):
     """The flash-loan shape: distort, arm, confirm and restore inside one transaction."""
     attacker = project.FlashTripper.deploy(sender=anyone)
@@ -74,6 +79,7 @@ def test_trip__arm_and_confirm_in_one_transaction_reverts(project, breaker, mark
     assert breaker.status(market_id).armed_block == 0
 
 
+@pytest.mark.threat
 def test_trip__after_arm_expired_reverts(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     breaker.arm_trip(market_id, sender=anyone)
@@ -82,6 +88,7 @@ def test_trip__after_arm_expired_reverts(breaker, market_id, venue, anyone):
         breaker.trip(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_trip__at_arm_expiry_succeeds(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     arm = breaker.arm_trip(market_id, sender=anyone)
@@ -90,6 +97,7 @@ def test_trip__at_arm_expiry_succeeds(breaker, market_id, venue, anyone):
     assert breaker.state(market_id) == HALTED
 
 
+@pytest.mark.threat
 def test_arm_trip__live_arm_cannot_be_overwritten_reverts(breaker, market_id, venue, anyone, keeper):
     """Re-arming would push the confirmation block forward forever (griefing)."""
     crash(venue, anyone)
@@ -98,6 +106,7 @@ def test_arm_trip__live_arm_cannot_be_overwritten_reverts(breaker, market_id, ve
         breaker.arm_trip(market_id, sender=keeper)
 
 
+@pytest.mark.threat
 def test_arm_trip__expired_arm_can_be_renewed(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     breaker.arm_trip(market_id, sender=anyone)
@@ -113,6 +122,7 @@ def test_arm_trip__while_halted_reverts(breaker, market_id, venue, anyone, guard
         breaker.arm_trip(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_arm_trip__invalid_reference_reverts_with_oracle_reason(breaker, market_id, venue, feed, anyone):
     crash(venue, anyone)
     feed.set_answer(0, sender=anyone)

@@ -37,6 +37,7 @@ def test_trip_attested__lce_at_critical_trips(breaker, market_id, keeper, fast_d
 
 
 @pytest.mark.parametrize("price, trips", [(0.8999, True), (0.90, False)])
+@pytest.mark.threat
 def test_trip_attested__velocity_just_above_and_below_threshold(breaker, market_id, venue, keeper, anyone, fast_drop,
                                                                price, trips):
     move_venue(venue, anyone, price=price)
@@ -49,6 +50,7 @@ def test_trip_attested__velocity_just_above_and_below_threshold(breaker, market_
 
 
 @pytest.mark.parametrize("slippage, trips", [(501, True), (500, False)])
+@pytest.mark.threat
 def test_trip_attested__slippage_just_above_and_below_threshold(breaker, market_id, venue, keeper, anyone, fast_drop,
                                                                slippage, trips):
     move_venue(venue, anyone, slippage_bps=slippage)
@@ -70,6 +72,7 @@ def test_trip_attested__high_outside_window_reverts(breaker, market_id, venue, k
         breaker.trip_attested(market_id, LCE, sender=keeper)
 
 
+@pytest.mark.threat
 def test_trip_attested__keeper_cannot_trip_without_evidence(breaker, market_id, keeper):
     """A compromised keeper with a huge attestation cannot trip a calm market."""
     with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
@@ -83,6 +86,7 @@ def test_trip_attested__not_keeper_reverts(breaker, market_id, anyone, guardian,
             breaker.trip_attested(market_id, LCE, sender=account)
 
 
+@pytest.mark.threat
 def test_trip_attested__invalid_reference_still_trips_with_last_frozen_price(breaker, market_id, keeper, feed,
                                                                            anyone, fast_drop):
     """Rule B needs no reference price; the frozen price is the last valid one."""

@@ -9,6 +9,8 @@ from ape.utils import ZERO_ADDRESS
 
 from tests.unit.lending.conftest import COLL, MAX, PRICE_ORACLE, THRESHOLD_BPS, USDC, lending_params
 
+pytestmark = pytest.mark.bad_input
+
 
 def balances(market, borrow_token, collateral_token):
     return (borrow_token.balanceOf(market), collateral_token.balanceOf(market), market.cash(),

@@ -111,6 +111,8 @@ def test_repay__by_anyone_for_borrower(market, borrower, anyone, supply, open_po
     assert borrow_token.balanceOf(borrower) == 7_000 * USDC
 
 
+@pytest.mark.threat
+@pytest.mark.funds_exit
 def test_repay__halted_paused_and_oracle_invalid(
     market, borrower, supply, open_position, trip, feed, deployer, governance
 ):

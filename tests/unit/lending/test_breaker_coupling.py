@@ -24,6 +24,7 @@ def test_on_breaker_state__trip_pushes_halted_and_frozen_price(market, breaker, 
     assert guard.since == receipt.timestamp
 
 
+@pytest.mark.threat
 def test_on_breaker_state__from_anyone_reverts(market, market_id, anyone):
     with ape.reverts("LendingMarket: caller is not the breaker"):
         market.on_breaker_state(market_id, HALTED, WAD, sender=anyone)
@@ -89,6 +90,7 @@ def test_health_factor__live_price_while_normal(market, borrower, supply, open_p
     assert market.health_factor(borrower) == 5_000 * WAD * 8_000 // (7_000 * 10_000)
 
 
+@pytest.mark.threat
 def test_liquidate__closed_during_grace_after_resume_reverts(
     market, borrower, liquidator, supply, open_position, fund, set_price, trip, resume_to_normal
 ):
@@ -128,6 +130,7 @@ def test_grace__capped_at_max_grace(market, trip, resume_to_normal):
     assert market.guard().grace_until == receipt.timestamp + market.params(KEY["max_grace_s"])
 
 
+@pytest.mark.threat
 def test_grace__borrower_cures_before_it_ends(
     market, borrower, liquidator, supply, open_position, fund, set_price, trip, resume_to_normal, chain, travel
 ):
@@ -145,6 +148,7 @@ def test_grace__borrower_cures_before_it_ends(
         market.liquidate(borrower, MAX, sender=liquidator)
 
 
+@pytest.mark.threat
 def test_set_breaker__detach_while_halted_keeps_grace(market, breaker, governance, trip, anyone):
     trip()
     receipt = market.set_breaker(anyone, 7, sender=governance)

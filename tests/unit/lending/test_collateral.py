@@ -3,6 +3,7 @@
 import re
 
 import ape
+import pytest
 
 from tests.unit.lending.conftest import COLL, USDC
 
@@ -27,6 +28,7 @@ def test_deposit_collateral__zero_reverts(market, borrower):
         market.deposit_collateral(borrower, 0, sender=borrower)
 
 
+@pytest.mark.funds_exit
 def test_deposit_collateral__halted_paused_and_oracle_invalid(
     market, borrower, supply, open_position, fund, trip, feed, deployer, governance
 ):
@@ -65,6 +67,7 @@ def test_withdraw_collateral__more_than_posted_reverts(market, borrower, open_po
         market.withdraw_collateral(101 * COLL, sender=borrower)
 
 
+@pytest.mark.funds_exit
 def test_withdraw_collateral__without_debt_while_halted_and_oracle_invalid(
     market, borrower, open_position, trip, feed, deployer, collateral_token
 ):

@@ -38,6 +38,7 @@ def test_set_param__within_bounds(market, governance):
 
 
 @pytest.mark.parametrize("name", ["halt_rate_multiplier_bps", "max_grace_s", "close_factor_bps", "ramp_min_s"])
+@pytest.mark.threat
 def test_set_param__out_of_bounds_reverts(name, market, governance):
     low, high = BOUNDS[name]
     with ape.reverts(f"LendingMarket: parameter {KEY[name]} out of bounds"):
@@ -157,6 +158,7 @@ def test_set_price_source__not_owner_reverts(market, anyone, venue):
         market.set_price_source(PRICE_VENUE, venue, sender=anyone)
 
 
+@pytest.mark.funds_exit
 def test_pause__winds_down_without_locking_funds(
     market, governance, lender, borrower, liquidator, supply, open_position, fund, set_price, collateral_token
 ):

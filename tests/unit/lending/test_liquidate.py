@@ -3,6 +3,7 @@
 import re
 
 import ape
+import pytest
 
 from tests.conftest import WAD
 from tests.unit.lending.conftest import COLL, MAX, USDC
@@ -123,6 +124,7 @@ def test_liquidate__zero_repay_reverts(market, borrower, liquidator, supply, ope
         market.liquidate(borrower, 0, sender=liquidator)
 
 
+@pytest.mark.threat
 def test_liquidate__oracle_invalid_reverts(
     market, borrower, liquidator, supply, open_position, fund, feed, deployer
 ):

@@ -55,6 +55,7 @@ def _locked(hook_token) -> bool:
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.threat
 def test_deposit_collateral__token_reentry_refused(hook_market, hook_token, borrower, deployer, entry):
     hook_token.arm(hook_market, reentries(borrower.address)[entry], sender=deployer)
     hook_market.deposit_collateral(borrower, 1_000 * COLL, sender=borrower)
@@ -63,6 +64,7 @@ def test_deposit_collateral__token_reentry_refused(hook_market, hook_token, borr
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.threat
 def test_withdraw_collateral__token_reentry_refused(hook_market, hook_token, borrower, deployer, entry):
     hook_market.deposit_collateral(borrower, 1_000 * COLL, sender=borrower)
     hook_token.arm(hook_market, reentries(borrower.address)[entry], sender=deployer)

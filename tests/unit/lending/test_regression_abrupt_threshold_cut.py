@@ -42,6 +42,7 @@ def test_preview_threshold__abrupt_cut_would_liquidate_all(market, borrowers, bo
         assert preview.health_new < WAD <= preview.health_now
 
 
+@pytest.mark.threat
 def test_set_liquidation_threshold__ramp_liquidates_none_in_the_block(
     market, borrowers, governance, liquidator, fund
 ):
@@ -77,6 +78,7 @@ def test_set_liquidation_threshold__borrowers_who_cure_during_the_ramp_survive(
     market.liquidate(borrowers[3], MAX, sender=liquidator)
 
 
+@pytest.mark.threat
 def test_set_liquidation_threshold__at_once_reverts(market, governance):
     with ape.reverts("LendingMarket: ramp duration out of bounds"):
         market.set_liquidation_threshold(7_500, 0, sender=governance)

@@ -1,6 +1,7 @@
 """Lenders: supply for shares, withdraw or redeem what is idle, in every breaker state."""
 
 import ape
+import pytest
 
 from tests.conftest import HALTED
 from tests.unit.lending.conftest import USDC
@@ -68,6 +69,7 @@ def test_withdraw__more_than_owned_reverts(market, lender, supply, anyone):
         market.withdraw(1_001 * USDC, sender=lender)
 
 
+@pytest.mark.funds_exit
 def test_withdraw__idle_while_halted(market, lender, borrower, supply, open_position, trip, borrow_token):
     supply(market, 10_000 * USDC)
     open_position(market, borrower, debt=7_000 * USDC)

@@ -33,6 +33,7 @@ def test_price__even_count_takes_mean_of_middle(create_oracle, create_feed):
         ("broken", 4, "failed 1"),
     ],
 )
+@pytest.mark.threat
 def test_price__faulty_feed_skipped(create_oracle, three_feeds, anyone, fault, status, reason):
     oracle = create_oracle(three_feeds, quorum=2)
     bad = three_feeds[2]
@@ -75,6 +76,7 @@ def test_price__at_heartbeat_is_fresh(create_oracle, create_feed):
         oracle.price()
 
 
+@pytest.mark.threat
 def test_price__each_feed_has_its_own_heartbeat(create_oracle, create_feed, project, deployer, governance):
     fast, slow = create_feed(1.0), create_feed(1.0)
     oracle = project.ReferenceOracle.deploy(2, sender=deployer)
@@ -154,6 +156,7 @@ def test_deploy__quorum_out_of_bounds_reverts(project, deployer):
         project.ReferenceOracle.deploy(0, sender=deployer)
 
 
+@pytest.mark.threat
 def test_price__no_feeds_reverts(project, deployer):
     oracle = project.ReferenceOracle.deploy(1, sender=deployer)
     with ape.reverts("ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 0, incomplete 0, failed 0)"):

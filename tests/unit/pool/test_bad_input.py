@@ -9,6 +9,8 @@ import pytest
 
 from tests.unit.pool.conftest import COL, DEADLINE, MAX, USD
 
+pytestmark = pytest.mark.bad_input
+
 MAX_RESERVE = 2**112 - 1
 
 

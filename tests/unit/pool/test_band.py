@@ -1,6 +1,7 @@
 """The price band (Limit Up-Limit Down): edges, direction, refresh, invalid reference."""
 
 import ape
+import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.helpers import advance
@@ -52,6 +53,7 @@ def test_swap__sell_just_inside_band(pool, trader):
     assert low <= pool.spot_price() < low + low // 10**11
 
 
+@pytest.mark.threat
 def test_swap__sell_just_outside_band_reverts(pool, trader):
     x, y = pool.reserves()
     edge = _largest(lambda dx: _sell_ok(dx, x, y), 100 * COL)
@@ -67,6 +69,7 @@ def test_swap__buy_just_inside_band(pool, trader):
     assert high - high // 10**11 < pool.spot_price() <= high
 
 
+@pytest.mark.threat
 def test_swap__buy_just_outside_band_reverts(pool, trader):
     x, y = pool.reserves()
     edge = _largest(lambda dy: _buy_ok(dy, x, y), 200_000 * USD)
@@ -116,6 +119,7 @@ def test_swap__invalid_reference_old_centre_serves_until_max_age(pool, pool_feed
     assert pool.band().centre == CENTRE
 
 
+@pytest.mark.threat
 def test_swap__invalid_reference_and_stale_centre_reverts(pool, pool_feed, deployer, trader, lp):
     pool_feed.set_broken(True, sender=deployer)
     advance(MAX_AGE_S + 1)

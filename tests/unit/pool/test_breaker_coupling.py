@@ -80,6 +80,7 @@ def test_swap__reopened_with_invalid_reference_reverts(
         pool.swap(True, COL, 0, DEADLINE, sender=trader)
 
 
+@pytest.mark.threat
 def test_sync__lapse_notifies_pool(pool, breaker, market_id, guardian, anyone):
     breaker.guardian_trip(market_id, sender=guardian)
     advance(breaker.params(market_id, breaker.P_MAX_HALT_S()))
@@ -88,6 +89,7 @@ def test_sync__lapse_notifies_pool(pool, breaker, market_id, guardian, anyone):
     assert pool.breaker_state() == COOLDOWN
 
 
+@pytest.mark.threat
 def test_on_breaker_state__not_breaker_reverts(pool, market_id, anyone):
     with ape.reverts("GuardedPool: caller is not the breaker"):
         pool.on_breaker_state(market_id, NORMAL, 0, sender=anyone)
@@ -107,6 +109,7 @@ def test_on_breaker_state__from_breaker_sets_state(pool, market_id, as_breaker):
     assert (event.old_state, event.new_state, event.frozen_price) == (NORMAL, AUCTION, 123)
 
 
+@pytest.mark.threat
 def test_on_breaker_state__wrong_market_reverts(pool, market_id, as_breaker):
     with ape.reverts("GuardedPool: wrong market"):
         pool.on_breaker_state(market_id + 1, HALTED, 0, sender=as_breaker)

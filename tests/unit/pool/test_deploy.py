@@ -42,6 +42,7 @@ def test_constructor__logs_parameters(create_pool, deployer):
         ({"owner": ZERO_ADDRESS}, "GuardedPool: owner is the zero address"),
     ],
 )
+@pytest.mark.bad_input
 def test_constructor__bad_parameter_reverts(create_pool, overrides, reason):
     with ape.reverts(reason):
         create_pool(**overrides)
@@ -57,6 +58,7 @@ def test_constructor__token_not_a_contract_reverts(create_pool, anyone):
         create_pool(collateral=anyone)
 
 
+@pytest.mark.bad_input
 def test_constructor__decimals_above_18_reverts(project, create_pool, anyone):
     # Deployed by another account: ape caches contract types by address, and a reverted
     # deployment at a reused deployer nonce would be decoded with this token's ABI.

@@ -29,6 +29,7 @@ def test_set_fee_bps__not_owner_reverts(pool, anyone):
         pool.set_fee_bps(10, sender=anyone)
 
 
+@pytest.mark.threat
 def test_set_fee_bps__above_bound_reverts(pool, governance):
     with ape.reverts("GuardedPool: fee out of bounds"):
         pool.set_fee_bps(pool.MAX_FEE_BPS() + 1, sender=governance)

@@ -158,6 +158,7 @@ def _halt(breaker, market_id, guardian, governance, state):
 
 
 @pytest.mark.parametrize("state", [HALTED, COOLDOWN, AUCTION])
+@pytest.mark.funds_exit
 def test_remove_liquidity__works_in_every_breaker_state(
     pool, breaker, market_id, guardian, governance, lp, collateral, state
 ):
@@ -170,6 +171,7 @@ def test_remove_liquidity__works_in_every_breaker_state(
     assert collateral.balanceOf(lp) - before == shares * x // (shares + pool.totalSupply())
 
 
+@pytest.mark.funds_exit
 def test_remove_liquidity__works_with_invalid_reference(pool, pool_feed, lp, deployer):
     pool_feed.set_broken(True, sender=deployer)
     advance(10 * 86_400)  # and the band centre is long stale

@@ -57,6 +57,7 @@ def _locked(hook_token) -> bool:
 
 
 @pytest.mark.parametrize("entry", sorted(REENTRIES))
+@pytest.mark.threat
 def test_swap__token_reentry_refused(hook_pool, hook_token, trader, entry, debt):
     hook_token.arm(hook_pool, REENTRIES[entry], sender=trader)
     x, y = hook_pool.reserves()
@@ -70,6 +71,7 @@ def test_swap__token_reentry_refused(hook_pool, hook_token, trader, entry, debt)
 
 
 @pytest.mark.parametrize("entry", ["swap", "remove_liquidity", "spot_price"])
+@pytest.mark.threat
 def test_remove_liquidity__token_reentry_refused(hook_pool, hook_token, lp, entry):
     hook_token.arm(hook_pool, REENTRIES[entry], sender=lp)
     hook_pool.remove_liquidity(hook_pool.balanceOf(lp) // 2, 0, 0, sender=lp)
@@ -77,6 +79,7 @@ def test_remove_liquidity__token_reentry_refused(hook_pool, hook_token, lp, entr
     assert hook_token.balanceOf(hook_pool) == hook_pool.reserves()[0]
 
 
+@pytest.mark.threat
 def test_add_liquidity__token_reentry_refused(hook_pool, hook_token, lp):
     hook_token.arm(hook_pool, REENTRIES["swap"], sender=lp)
     hook_pool.add_liquidity(COL, PRICE * USD, 0, DEADLINE, sender=lp)

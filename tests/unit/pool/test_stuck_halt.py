@@ -3,11 +3,14 @@ its market (by design, no cache may say NORMAL while the market is halted), even
 LPs still exit in full, and governance removing the consumer lets the halt lapse again."""
 
 import ape
+import pytest
 
 from tests.conftest import COOLDOWN, HALTED
 from tests.unit.pool.conftest import DEADLINE
 
 
+@pytest.mark.threat
+@pytest.mark.funds_exit
 def test_reverting_consumer__blocks_the_lapse_but_never_the_lp_exit(project, pool, breaker, market_id, guardian,
                                                                    governance, deployer, lp, trader, anyone):
     broken = project.MockConsumer.deploy(sender=deployer)

@@ -8,6 +8,8 @@ from ape import chain
 
 from devchain.npm import npm_container
 
+pytestmark = pytest.mark.bad_input
+
 WAD = 10**18
 
 
