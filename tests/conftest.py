@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from keeper import params as P
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL  # noqa: F401 (re-exported for the tests)
 from tests.helpers import DEPTH, WAD
-
-NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
 
 
 @pytest.fixture(scope="session")

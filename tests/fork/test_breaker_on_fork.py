@@ -7,10 +7,10 @@ import ape
 import pytest
 
 from deployment.system import deploy, parse_config
+from tests.constants import COOLDOWN, HALTED, NORMAL
 from tests.fork import addresses as A
 
 WAD = 10**18
-NORMAL, HALTED, COOLDOWN = 1, 2, 4
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from hypothesis.stateful import (
 
 from deployment.auction import deploy_auction
 from deployment.pool import NO_DEADLINE, deploy_pool
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.property.profiles import counts
 from tests.unit.auction.model import (
     MAX_PRICE,
@@ -62,7 +63,6 @@ STATEFUL_EXAMPLES = max(1, EXAMPLES // 20)
 BPS = 10_000
 PRICE = 2_000
 MAX = 2**256 - 1
-NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
 
 
 # ---------------------------------------------------------------- 1. the clearing rule

@@ -76,10 +76,10 @@ from hypothesis.stateful import (
 
 from deployment.pool import NO_DEADLINE, deploy_pool
 from keeper import params as P
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.property.profiles import active_profile, counts
 from tests.unit.lending.conftest import lending_params
 
-NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
 STATE_NAMES = {NORMAL: "NORMAL", HALTED: "HALTED", COOLDOWN: "COOLDOWN", AUCTION: "AUCTION"}
 WAD = 10**18
 BPS = 10_000

@@ -34,7 +34,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.conftest import HALTED, NORMAL, WAD
+from tests.conftest import WAD
+from tests.constants import HALTED, NORMAL
 from tests.property.profiles import counts
 from tests.unit.lending.conftest import COLL, THRESHOLD_BPS, USDC, lending_params
 

@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 )
 
 from deployment.pool import NO_DEADLINE, deploy_pool
-from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.property.profiles import counts
 
 EXAMPLES, STEPS = counts("pool")

@@ -8,7 +8,7 @@ from pathlib import Path
 import ape
 import pytest
 
-from tests.conftest import COOLDOWN, HALTED
+from tests.constants import COOLDOWN, HALTED
 from tests.helpers import advance, move_venue
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,6 +8,7 @@ import pytest
 
 from deployment.auction import deploy_auction
 from deployment.pool import deploy_pool
+from tests.constants import HALTED
 from tests.helpers import advance
 
 COL = 10**18  # one collateral unit (18 decimals)
@@ -18,7 +19,6 @@ SEED_COL = 1_000  # whole collateral units in the pool
 MAX = 2**256 - 1
 MIN_SELL, MIN_BUY = COL // 100, USD  # the deploy helper's default minimum escrows
 MAX_ORDERS, DLP_SLOTS = 200, 50
-NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
 PHASE_OPEN, PHASE_LOCKED, PHASE_SETTLED, PHASE_VOID = 1, 2, 3, 4
 
 

@@ -4,8 +4,8 @@
 import ape
 import pytest
 
+from tests.constants import AUCTION, COOLDOWN, NORMAL
 from tests.helpers import advance
-from tests.unit.auction.conftest import AUCTION, COOLDOWN, NORMAL
 
 ZERO = "0x0000000000000000000000000000000000000000"
 

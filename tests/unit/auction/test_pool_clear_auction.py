@@ -4,7 +4,8 @@
 import ape
 import pytest
 
-from tests.unit.auction.conftest import AUCTION, COL, NORMAL, PRICE, SEED_COL, USD, WAD
+from tests.constants import AUCTION, NORMAL
+from tests.unit.auction.conftest import COL, PRICE, SEED_COL, USD, WAD
 
 ZERO = "0x0000000000000000000000000000000000000000"
 

@@ -4,7 +4,8 @@ reopened by the auction (AUCTION -> NORMAL, reason REASON_AUCTION_SETTLED)."""
 import ape
 import pytest
 
-from tests.unit.auction.conftest import AUCTION, COL, NORMAL, PRICE, SEED_COL, WAD, wad
+from tests.constants import AUCTION, NORMAL
+from tests.unit.auction.conftest import COL, PRICE, SEED_COL, WAD, wad
 from tests.unit.auction.helpers import book_orders, post, settle
 from tests.unit.auction.model import clear, evaluate, settle_flows
 

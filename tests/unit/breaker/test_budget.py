@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import HALTED
+from tests.constants import HALTED
 from tests.helpers import advance, crash
 
 

@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import COOLDOWN, HALTED, NORMAL
+from tests.constants import COOLDOWN, HALTED, NORMAL
 from tests.helpers import WAD, advance
 
 

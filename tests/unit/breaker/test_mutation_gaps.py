@@ -5,7 +5,7 @@ import ape
 import pytest
 
 from keeper import params as P
-from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.helpers import DEPTH, advance, crash, move_venue
 
 ZERO = "0x0000000000000000000000000000000000000000"

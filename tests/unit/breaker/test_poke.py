@@ -5,7 +5,7 @@ from decimal import Decimal
 import ape
 import pytest
 
-from tests.conftest import COOLDOWN
+from tests.constants import COOLDOWN
 from tests.helpers import DEPTH, advance, move_venue
 
 

@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.helpers import advance, move_venue, recover, trip_rule_a
 
 

@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import HALTED, NORMAL
+from tests.constants import HALTED, NORMAL
 from tests.helpers import DEPTH, WAD, advance, crash, move_venue
 
 

@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import HALTED, NORMAL
+from tests.constants import HALTED, NORMAL
 from tests.helpers import WAD, advance, move_venue
 
 LCE = 20_000  # attested exposure, above the default critical level of 10,000 bps

@@ -2,7 +2,7 @@
 
 import ape
 
-from tests.conftest import HALTED, NORMAL
+from tests.constants import HALTED, NORMAL
 from tests.helpers import WAD, crash
 
 

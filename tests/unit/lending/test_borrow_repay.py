@@ -5,7 +5,8 @@ import re
 import ape
 import pytest
 
-from tests.conftest import AUCTION, COOLDOWN, HALTED, WAD
+from tests.conftest import WAD
+from tests.constants import AUCTION, COOLDOWN, HALTED
 from tests.unit.lending.conftest import COLL, MAX, USDC
 
 ORACLE_INVALID = re.compile(r"ReferenceOracle: below quorum, 0 of 1 feeds valid.*")

@@ -4,7 +4,8 @@ keeps liquidations closed for a grace period after the return to NORMAL."""
 import ape
 import pytest
 
-from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL, WAD
+from tests.conftest import WAD
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.unit.lending.conftest import COLL, KEY, MAX, USDC
 
 

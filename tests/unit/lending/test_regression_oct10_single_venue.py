@@ -4,7 +4,8 @@ market behind the breaker freezes; the reference-oracle market never sees the di
 
 import ape
 
-from tests.conftest import DEPTH, HALTED, WAD
+from tests.conftest import DEPTH, WAD
+from tests.constants import HALTED
 from tests.unit.lending.conftest import COLL, MAX, PRICE_ORACLE, PRICE_VENUE, USDC
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ape.utils import ZERO_ADDRESS
 
-from tests.conftest import NORMAL
+from tests.constants import NORMAL
 
 COL = 10**18  # one collateral unit (18 decimals)
 USD = 10**6  # one debt unit (6 decimals)

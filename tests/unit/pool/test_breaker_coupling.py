@@ -5,7 +5,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from deployment.pool import deploy_pool
-from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.helpers import advance
 from tests.unit.pool.conftest import COL, DEADLINE, PRICE, USD
 

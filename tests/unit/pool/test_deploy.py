@@ -5,7 +5,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from deployment.pool import deploy_pool
-from tests.conftest import HALTED, NORMAL
+from tests.constants import HALTED, NORMAL
 from tests.unit.pool.conftest import BAND_BPS, FEE_BPS, MAX_AGE_S, PRICE, REFRESH_S, WAD
 
 

@@ -5,7 +5,7 @@ import math
 import ape
 import pytest
 
-from tests.conftest import AUCTION, COOLDOWN, HALTED
+from tests.constants import AUCTION, COOLDOWN, HALTED
 from tests.helpers import advance
 from tests.unit.pool.conftest import COL, DEADLINE, PRICE, USD
 

@@ -5,7 +5,7 @@ LPs still exit in full, and governance removing the consumer lets the halt lapse
 import ape
 import pytest
 
-from tests.conftest import COOLDOWN, HALTED
+from tests.constants import COOLDOWN, HALTED
 from tests.unit.pool.conftest import DEADLINE
 
 
