@@ -30,8 +30,9 @@ PERCENT = 10_000
 RAY = 10**27
 # EIP-1967 implementation slot, used by Aave's upgradeability proxies.
 IMPLEMENTATION_SLOT = int.from_bytes(keccak(text="eip1967.proxy.implementation"), "big") - 1
-POOL_ID = keccak(text="POOL")
-POOL_CONFIGURATOR_ID = keccak(text="POOL_CONFIGURATOR")
+# PoolAddressesProvider ids are bytes32 string literals ('POOL'), not hashes.
+POOL_ID = b"POOL".ljust(32, b"\0")
+POOL_CONFIGURATOR_ID = b"POOL_CONFIGURATOR".ljust(32, b"\0")
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,16 @@ def deploy_core(admin: Any, *, at: AaveAddresses | None = None, market_id: str =
                   "DefaultReserveInterestRateStrategy"),
         provider, 8 * RAY // 10, 0, 4 * RAY // 100, 75 * RAY // 100, 0, 0, 0, 0, 0)
     return AaveCore(provider, acl, pool, configurator, oracle, atoken, stable, variable, strategy, admin)
+
+
+def attach_core(at: AaveAddresses, admin: Any) -> AaveCore:
+    """A market already deployed at `at` (Aave's mainnet market on a fork), driven by `admin`, an account
+    holding the ACL admin role there; it makes itself pool admin, as a governance payload executor is."""
+    acl = aave_at("ACLManager", at.acl_manager)
+    acl.addPoolAdmin(admin, sender=admin)
+    return AaveCore(aave_at("PoolAddressesProvider", at.provider), acl, aave_at("Pool", at.pool),
+                    aave_at("PoolConfigurator", at.configurator), aave_at("AaveOracle", at.oracle),
+                    None, None, None, None, admin)
 
 
 def list_reserve(core: AaveCore, asset: Any, source: Any, *, ltv: int = 0, threshold: int = 0, bonus: int = 0,
