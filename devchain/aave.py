@@ -5,6 +5,9 @@ and the PoolConfigurator behind Aave's own proxies, the AaveOracle and the token
 exactly as Aave's deploy scripts wire them. `list_reserve` lists an asset with its price source and
 risk parameters through the configurator, as a governance payload would.
 
+`protect` does what docs/integrations.md asks governance to do to put a reserve behind the breaker: a
+BreakerFeed as its price source and an AaveBreakerSteward holding RISK_ADMIN as a consumer of its market.
+
 `deploy_core(..., at=MAINNET)` places the provider, Pool, PoolConfigurator, ACL manager and oracle at
 Aave's Ethereum mainnet addresses (anvil_setCode on a chain with id 1, as the offline fork suite
 needs): each is deployed normally, its runtime code is copied to the mainnet address, and its storage
@@ -224,3 +227,49 @@ def _proxy_at(chain: Any, admin: Any, provider: Any, implementation: Any, at: st
     chain.provider.set_code(at, chain.provider.get_code(proxy.address))
     chain.provider.set_storage(at, IMPLEMENTATION_SLOT, _word(int(implementation.address, 16)))
     return contract_type.at(at)
+
+
+VARIABLE = 2  # Aave's interest rate mode for variable-rate debt
+
+
+@dataclass
+class ProtectedReserve:
+    core: AaveCore
+    breaker: Any
+    market_id: int
+    collateral: Any  # the USDe-like token
+    debt_asset: Any  # the stable borrowable token
+    underlying_feed: Any  # the collateral's Chainlink feed (what a venue crash moves)
+    feed: Any  # BreakerFeed, the collateral's Aave price source
+    steward: Any  # AaveBreakerSteward
+
+    def config(self) -> tuple[int, int, int, bool]:
+        """The collateral reserve's (LTV, liquidation threshold, bonus, frozen) as the pool holds them."""
+        word = self.core.pool.getConfiguration(self.collateral).data
+        return word & 0xFFFF, (word >> 16) & 0xFFFF, (word >> 32) & 0xFFFF, bool((word >> 57) & 1)
+
+    def health_factor(self, user: Any) -> int:
+        return self.core.pool.getUserAccountData(user).healthFactor
+
+
+def protect(project: Any, core: AaveCore, breaker: Any, market_id: int, collateral: Any, debt_asset: Any,
+            underlying_feed: Any, *, deployer: Any, governance: Any, aave_admin: Any,
+            frozen_in_grace: bool = True) -> ProtectedReserve:
+    """Governance's steps: the feed as the collateral's price source, the steward with RISK_ADMIN as a consumer."""
+    feed = project.BreakerFeed.deploy(underlying_feed, breaker, market_id, frozen_in_grace, sender=deployer)
+    feed.transfer_ownership(governance, sender=deployer)
+    core.oracle.setAssetSources([collateral], [feed], sender=aave_admin)
+    steward = project.AaveBreakerSteward.deploy(breaker, market_id, core.pool, core.configurator, collateral,
+                                                sender=deployer)
+    core.acl.addRiskAdmin(steward, sender=aave_admin)
+    breaker.add_consumer(market_id, steward, sender=governance)
+    return ProtectedReserve(core, breaker, market_id, collateral, debt_asset, underlying_feed, feed, steward)
+
+
+def supply(pool: Any, token: Any, who: Any, amount: int) -> Any:
+    token.approve(pool, amount, sender=who)
+    return pool.supply(token, amount, who, 0, sender=who)
+
+
+def borrow(pool: Any, token: Any, who: Any, amount: int) -> Any:
+    return pool.borrow(token, amount, VARIABLE, 0, who, sender=who)

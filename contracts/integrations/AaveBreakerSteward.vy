@@ -40,8 +40,12 @@ LTV_MASK: constant(uint256) = 2**16 - 1
 THRESHOLD_SHIFT: constant(uint256) = 16
 BONUS_SHIFT: constant(uint256) = 32
 FROZEN_BIT: constant(uint256) = 57
-# @dev Gas given to each configurator call; measured at about 40k (setReserveFreeze) and
-#      60k (configureReserveAsCollateral) on Aave v3.0, with a wide margin for upgrades.
+# @dev Bit layout of `_hold`.
+ENGAGED_BIT: constant(uint256) = 1
+FROZE_BIT: constant(uint256) = 2
+SAVED_SHIFT: constant(uint256) = 16
+# @dev Gas given to each configurator call: each takes under 40k on Aave v3.0 (setReserveFreeze 36k,
+#      configureReserveAsCollateral 37k cold), so a configurator upgrade has a six-fold margin.
 CALL_GAS: public(constant(uint256)) = 250_000
 # @dev Least gas left before a call: the stipend plus what the EIP-150 63/64 rule withholds.
 MIN_GAS_LEFT: constant(uint256) = CALL_GAS * 64 // 63 + 10_000
@@ -57,12 +61,10 @@ CONFIGURATOR: public(immutable(address))
 # @dev The reserve's underlying asset.
 ASSET: public(immutable(address))
 
-# @dev True while the steward holds the reserve frozen by its own call.
-froze: public(bool)
-# @dev The LTV (bps) the steward set to 0 and restores at NORMAL; 0 when it changed none.
-saved_ltv: public(uint256)
-# @dev True from a non-NORMAL notification until the next NORMAL one.
-engaged: public(bool)
+# @dev Packed in one slot (one write per transition): bit 0 engaged (from a non-NORMAL notification until
+#      the next NORMAL one), bit 1 froze (the reserve is frozen by the steward's own call), bits 16-31 the
+#      LTV (bps) the steward set to 0 and restores at NORMAL (0 when it changed none).
+_hold: uint256
 
 
 event ReserveRestricted:
@@ -116,11 +118,39 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
     """
     assert msg.sender == BREAKER, "AaveBreakerSteward: caller is not the breaker"
     assert market_id == MARKET_ID, "AaveBreakerSteward: wrong market"
+    hold: uint256 = self._hold
     if state == NORMAL:
-        if self.engaged:
-            self._release()
-    elif not self.engaged:
+        if hold & ENGAGED_BIT != 0:
+            self._release(hold)
+    elif hold & ENGAGED_BIT == 0:
         self._restrict(state)
+
+
+@external
+@view
+def engaged() -> bool:
+    """
+    @notice True from a non-NORMAL notification until the next NORMAL one.
+    """
+    return self._hold & ENGAGED_BIT != 0
+
+
+@external
+@view
+def froze() -> bool:
+    """
+    @notice True while the reserve is frozen by the steward's own call (it unfreezes only then).
+    """
+    return self._hold & FROZE_BIT != 0
+
+
+@external
+@view
+def saved_ltv() -> uint256:
+    """
+    @notice The LTV (bps) the steward set to 0 and restores at NORMAL; 0 when it changed none.
+    """
+    return self._hold >> SAVED_SHIFT
 
 
 @internal
@@ -133,27 +163,23 @@ def _restrict(state: uint256):
     saved: uint256 = 0
     if old_ltv != 0 and self._set_ltv(config, 0):
         saved = old_ltv
-    self.engaged = True
-    self.froze = froze
-    self.saved_ltv = saved
+    self._hold = ENGAGED_BIT | (FROZE_BIT if froze else 0) | (saved << SAVED_SHIFT)
     log ReserveRestricted(asset=ASSET, actor=msg.sender, state=state, froze=froze, old_ltv=old_ltv)
 
 
 @internal
-def _release():
+def _release(hold: uint256):
     config: uint256 = staticcall IAaveV3Pool(POOL).getConfiguration(ASSET)
     restored: uint256 = 0
-    saved: uint256 = self.saved_ltv
+    saved: uint256 = hold >> SAVED_SHIFT
     threshold: uint256 = (config >> THRESHOLD_SHIFT) & LTV_MASK
     if saved != 0 and config & LTV_MASK == 0 and saved <= threshold:
         if self._set_ltv(config, saved):
             restored = saved
     unfroze: bool = False
-    if self.froze and (config >> FROZEN_BIT) & 1 == 1:
+    if hold & FROZE_BIT != 0 and (config >> FROZEN_BIT) & 1 == 1:
         unfroze = self._call(abi_encode(ASSET, False, method_id=method_id("setReserveFreeze(address,bool)")))
-    self.engaged = False
-    self.froze = False
-    self.saved_ltv = 0
+    self._hold = 0
     log ReserveReleased(asset=ASSET, actor=msg.sender, unfroze=unfroze, restored_ltv=restored)
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import pytest
 
 from deployment.system import deploy, parse_config
-from devchain.aave import MAINNET, aave_at, attach_core, deploy_core, list_reserve
+from devchain.aave import MAINNET, aave_at, attach_core, deploy_core, list_reserve, protect
 from devchain.npm import chainlink_mock_container
 from tests.fork import addresses as A
 from tests.fork.conftest import impersonate
-from tests.integrations.aave_setup import USDE_BONUS, USDE_LTV, USDE_THRESHOLD, protect
+from tests.integrations.aave_setup import USDE_BONUS, USDE_LTV, USDE_THRESHOLD
 
 # The same tests, collected here with this module's fixtures.
 from tests.integrations.test_aave_market import *

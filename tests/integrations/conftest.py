@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from devchain.aave import deploy_core, list_reserve
+from devchain.aave import deploy_core, list_reserve, protect
 from devchain.npm import chainlink_mock_container
-from tests.integrations.aave_setup import USDE_BONUS, USDE_LTV, USDE_THRESHOLD, protect
+from tests.integrations.aave_setup import USDE_BONUS, USDE_LTV, USDE_THRESHOLD
 
 
 @pytest.fixture(scope="session")

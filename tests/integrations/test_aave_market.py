@@ -11,6 +11,7 @@ import ape
 import pytest
 from ape import chain
 
+from devchain.aave import borrow, supply
 from keeper import params as P
 from tests.integrations.aave_setup import (
     HEALTH_FACTOR_NOT_BELOW_THRESHOLD,
@@ -20,8 +21,6 @@ from tests.integrations.aave_setup import (
     USDE_LTV,
     USDE_THRESHOLD,
     WAD,
-    borrow,
-    supply,
 )
 
 NORMAL, HALTED, COOLDOWN = 1, 2, 4
