@@ -45,7 +45,7 @@ def print_markets(deployment: Any, config: Any, echo: Callable[[str], None] = pr
     breaker = deployment.breaker
     echo("")
     echo(f"CircuitBreaker   {breaker.address}")
-    echo(f"  governance     {config.governance}")
+    echo(f"  governance     {deployment.governance or config.governance}")
     echo(f"  guardian       {config.guardian}")
     echo(f"  keepers        {', '.join(config.keepers)}")
     for market in deployment.markets:
@@ -55,3 +55,9 @@ def print_markets(deployment: Any, config: Any, echo: Callable[[str], None] = pr
         echo("")
         for line in market_lines(breaker, market.market_id, market.name):
             echo(line)
+    integrations = getattr(deployment, "integrations", None)
+    if integrations and integrations.actions:
+        echo("")
+        echo("Still to do by the other protocols' governance (docs/integrations.md):")
+        for action in integrations.actions:
+            echo(f"  {action}")

@@ -19,8 +19,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from deployment.integrations import (
+    DeployedIntegrations,
+    GovernanceConfig,
+    IntegrationsConfig,
+    deploy_integrations,
+    deploy_timelock,
+)
 from keeper import params as P
 
 WAD = 10**18
@@ -133,12 +148,40 @@ class MarketConfig(_Strict):
 
 
 class DeployConfig(_Strict):
-    governance: Address
+    # An address, or {timelock: {min_delay_s, proposers, executors}} to deploy one that holds every
+    # governance power (the guardian stays immediate: it can only tighten).
+    governance: Address | GovernanceConfig
     guardian: Address
     keepers: list[Address] = Field(min_length=1)
     markets: list[MarketConfig] = Field(min_length=1)
+    integrations: IntegrationsConfig | None = None
 
-    _check_governance = field_validator("governance")(_role("governance"))
+    @field_validator("governance", mode="before")
+    @classmethod
+    def _governance(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            try:
+                return GovernanceConfig.model_validate(value)
+            except ValidationError as exc:  # re-raised as one line naming the field under governance
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+        if not isinstance(value, str):  # pydantic reports ValueError (not TypeError) as a field error
+            raise ValueError("give an address or {timelock: {min_delay_s, proposers, executors}}")  # noqa: TRY004
+        return _role("governance")(cls, value)
+
+    @field_validator("integrations")
+    @classmethod
+    def _integrations_name_markets(cls, value: IntegrationsConfig | None, info: ValidationInfo) -> Any:
+        if value is not None and "markets" in info.data:
+            value.check_markets([m.name for m in info.data["markets"]])
+        return value
+
+    @property
+    def timelock(self) -> Any:
+        """The timelock to deploy, or None when governance is an address."""
+        return self.governance.timelock if isinstance(self.governance, GovernanceConfig) else None
+
     _check_guardian = field_validator("guardian")(_role("guardian"))
     _check_keepers = field_validator("keepers")(lambda cls, v: [_role("a keeper")(cls, a) for a in v])
 
@@ -188,10 +231,14 @@ class DeployedMarket:
 class Deployment:
     breaker: Any
     markets: list[DeployedMarket]
+    governance: str = ""
+    integrations: DeployedIntegrations = field(default_factory=DeployedIntegrations)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "breaker": str(self.breaker.address),
+            "governance": self.governance,
+            "integrations": self.integrations.to_json(),
             "markets": [
                 {
                     "id": m.market_id,
@@ -217,6 +264,10 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
     if live and config.uses_mocks:
         raise ConfigError("mock venues and feeds are for local chains only; give addresses on a live network")
     tx = {"sender": deployer}
+    timelock = deploy_timelock(config.timelock, deployer) if config.timelock else None
+    governance = str(timelock.address) if timelock else config.governance
+    if timelock:
+        log(f"TimelockController {timelock.address} (min delay {config.timelock.min_delay_s} s)")
     breaker = project.CircuitBreaker.deploy(**tx)
     log(f"CircuitBreaker    {breaker.address}")
 
@@ -240,7 +291,7 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
                 address = feed.address
                 feeds.append(_Addressed(address))
             oracle.add_feed(address, feed.heartbeat, **tx)
-        oracle.transfer_ownership(config.governance, **tx)
+        oracle.transfer_ownership(governance, **tx)
 
         values = market.resolved_params()
         receipt = breaker.register_market(venue.address, oracle.address, P.as_array(values), **tx)
@@ -253,10 +304,20 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
     breaker.grantRole(guardian_role, config.guardian, **tx)
     for keeper in config.keepers:
         breaker.grantRole(keeper_role, keeper, **tx)
-    if config.governance != deployer.address:
-        breaker.grantRole(GOVERNANCE_ROLE, config.governance, **tx)
+    integrations = DeployedIntegrations(timelock=timelock)
+    if config.integrations:
+        try:
+            integrations = deploy_integrations(
+                config.integrations, {m.name: m.market_id for m in deployed},
+                {m.name: [str(f.address) for f in m.feeds] for m in deployed},
+                breaker, governance, deployer, project, log=log)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        integrations.timelock = timelock
+    if governance != deployer.address:
+        breaker.grantRole(GOVERNANCE_ROLE, governance, **tx)
         breaker.renounceRole(GOVERNANCE_ROLE, deployer.address, **tx)
-    return Deployment(breaker, deployed)
+    return Deployment(breaker, deployed, governance, integrations)
 
 
 @dataclass

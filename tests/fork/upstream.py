@@ -12,7 +12,6 @@ a USDe/USDC Uniswap V2 pair is seeded, and a few blocks are mined: ape then fork
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from web3 import Web3
 
 from devchain.npm import NODE_MODULES as NPM
-from devchain.npm import npm_artifact
+from devchain.npm import chainlink_mock_v3, npm_artifact
 from tests.fork import addresses as A
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,15 +55,6 @@ def _local_artifact(name: str) -> tuple[list, str]:
     manifest = json.loads((ROOT / ".build" / "__local__.json").read_text())
     ct = manifest["contractTypes"][name]
     return ct["abi"], ct["deploymentBytecode"]["bytecode"]
-
-
-def _chainlink_mock() -> tuple[list, str]:
-    """MockV3Aggregator from @chainlink/contracts@0.1.9: ABI file plus bytecode from its ethers factory."""
-    base = NPM / "@chainlink" / "contracts"
-    abi = json.loads((base / "abi/v0.7/MockV3Aggregator.json").read_text())["compilerOutput"]["abi"]
-    factory = (base / "ethers/v0.7/factories/MockV3Aggregator__factory.js").read_text()
-    bytecode = re.search(r'_bytecode = "(0x[0-9a-fA-F]+)"', factory).group(1)
-    return abi, bytecode
 
 
 class _Seeder:
@@ -128,7 +118,7 @@ def _seed(s: _Seeder) -> str:
     s.w3.provider.make_request("anvil_setCode", [A.WETH, weth_runtime])
 
     # Chainlink USDe/USD: decimals (slot 0) is set by the constructor, so it is written by hand.
-    feed_abi, feed_code = _chainlink_mock()
+    feed_abi, feed_code = chainlink_mock_v3()
     feed = s.place(feed_abi, feed_code, A.CHAINLINK_USDE_USD, 8, 10**8)
     s.set_slot(A.CHAINLINK_USDE_USD, 0, 8)
     s.send(feed.functions.updateAnswer(99_980_000))

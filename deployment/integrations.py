@@ -1,0 +1,158 @@
+"""Deploy config and deployment of the breaker's integrations with protocols we do not run, and of the
+governance timelock.
+
+`integrations:` names, per breaker market, BreakerFeeds (a Chainlink feed that holds the frozen price
+while the market is halted) and Aave v3 stewards (freeze the reserve while the market is not NORMAL).
+`governance: {timelock: ...}` deploys OpenZeppelin's TimelockController from its npm build; it then
+holds every governance power the deployment hands out. Both sections are optional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TIMELOCK_ARTIFACT = "@openzeppelin/contracts/build/contracts/TimelockController.json"
+ZERO_ADDRESS = "0x" + "00" * 20
+# Timelock delay bounds: at least a minute (a zero delay is no timelock), at most 30 days.
+MIN_TIMELOCK_DELAY_S = 60
+MAX_TIMELOCK_DELAY_S = 30 * 86_400
+# The most feeds and stewards one deployment wires (each is a consumer or a price source of a market).
+MAX_INTEGRATIONS = 16
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _address(value: str) -> str:
+    from eth_utils import is_address, to_checksum_address
+
+    if not isinstance(value, str) or not is_address(value):
+        raise ValueError(f"not an address: {value!r}")
+    return to_checksum_address(value)
+
+
+def _nonzero(value: str, what: str) -> str:
+    address = _address(value)
+    if address == ZERO_ADDRESS:
+        raise ValueError(f"the zero address cannot be {what}")
+    return address
+
+
+class BreakerFeedConfig(_Strict):
+    """A BreakerFeed for one market: its underlying Chainlink feed by address, or the market's own oracle
+    feed by index (local chains, where the feeds are mocks the deployment creates)."""
+
+    market: str = Field(min_length=1, description="name of a market in markets:")
+    underlying: str | None = Field(default=None, description="Chainlink feed address")
+    oracle_feed: int | None = Field(default=None, ge=0, le=6, description="index into the market's oracle feeds")
+    frozen_in_grace: bool = True
+
+    _check_underlying = field_validator("underlying")(lambda cls, v: None if v is None else _nonzero(v, "a feed"))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BreakerFeedConfig:
+        if (self.underlying is None) == (self.oracle_feed is None):
+            raise ValueError("give exactly one of 'underlying' or 'oracle_feed'")
+        return self
+
+
+class AaveStewardConfig(_Strict):
+    """An AaveBreakerSteward for one reserve of an Aave v3 market (the pool and configurator are read from
+    its PoolAddressesProvider, so they cannot disagree)."""
+
+    market: str = Field(min_length=1, description="name of a market in markets:")
+    addresses_provider: str
+    asset: str
+
+    _check_provider = field_validator("addresses_provider")(lambda cls, v: _nonzero(v, "an addresses provider"))
+    _check_asset = field_validator("asset")(lambda cls, v: _nonzero(v, "an asset"))
+
+
+class IntegrationsConfig(_Strict):
+    feeds: list[BreakerFeedConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
+    aave_stewards: list[AaveStewardConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
+
+    def check_markets(self, names: list[str]) -> None:
+        """Every entry names a configured market; raises ValueError naming the entry otherwise."""
+        for section in ("feeds", "aave_stewards"):
+            for i, entry in enumerate(getattr(self, section)):
+                if entry.market not in names:
+                    raise ValueError(f"{section}.{i}.market: unknown market {entry.market!r} "
+                                     f"(markets: {', '.join(names)})")
+
+
+class TimelockConfig(_Strict):
+    min_delay_s: int = Field(ge=MIN_TIMELOCK_DELAY_S, le=MAX_TIMELOCK_DELAY_S)
+    proposers: list[str] = Field(min_length=1, max_length=16)
+    executors: list[str] = Field(min_length=1, max_length=16, description="the zero address lets anyone execute")
+
+    _check_proposers = field_validator("proposers")(lambda cls, v: [_nonzero(a, "a proposer") for a in v])
+    _check_executors = field_validator("executors")(lambda cls, v: [_address(a) for a in v])
+
+
+class GovernanceConfig(_Strict):
+    timelock: TimelockConfig
+
+
+@dataclass
+class DeployedIntegrations:
+    timelock: Any = None
+    feeds: list[tuple[str, Any]] = field(default_factory=list)  # (market name, BreakerFeed)
+    aave_stewards: list[tuple[str, Any]] = field(default_factory=list)  # (market name, AaveBreakerSteward)
+    # What governance of the other protocols must still do (a deployer holds none of their roles).
+    actions: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "timelock": str(self.timelock.address) if self.timelock else None,
+            "feeds": [{"market": m, "address": str(f.address)} for m, f in self.feeds],
+            "aave_stewards": [{"market": m, "address": str(s.address)} for m, s in self.aave_stewards],
+            "actions": self.actions,
+        }
+
+
+def deploy_timelock(config: TimelockConfig, deployer: Any) -> Any:
+    """OpenZeppelin's TimelockController from its npm build, administered by itself alone."""
+    from devchain.npm import npm_container
+
+    container = npm_container(TIMELOCK_ARTIFACT, "TimelockController")
+    return deployer.deploy(container, config.min_delay_s, config.proposers, config.executors, ZERO_ADDRESS)
+
+
+def deploy_integrations(config: IntegrationsConfig, market_ids: dict[str, int], market_feeds: dict[str, list[str]],
+                        breaker: Any, governance: str, deployer: Any, project: Any,
+                        log=print) -> DeployedIntegrations:
+    """Deploys the feeds and stewards; adds each steward as a consumer of its market (the deployer still
+    holds the breaker's governance role here) and lists what Aave's governance must grant."""
+    from devchain.aave import aave_at
+
+    tx = {"sender": deployer}
+    done = DeployedIntegrations()
+    feed_of: dict[str, Any] = {}
+    for entry in config.feeds:
+        underlying = entry.underlying or market_feeds[entry.market][entry.oracle_feed]
+        feed = project.BreakerFeed.deploy(underlying, breaker, market_ids[entry.market], entry.frozen_in_grace, **tx)
+        feed.transfer_ownership(governance, **tx)
+        done.feeds.append((entry.market, feed))
+        feed_of.setdefault(entry.market, feed)
+        log(f"BreakerFeed        {feed.address} (market {entry.market}, underlying {underlying})")
+    for i, entry in enumerate(config.aave_stewards):
+        provider = aave_at("PoolAddressesProvider", entry.addresses_provider)
+        pool = aave_at("Pool", provider.getPool())
+        if pool.getReserveData(entry.asset).aTokenAddress == ZERO_ADDRESS:
+            raise ValueError(f"integrations.aave_stewards.{i}.asset: {entry.asset} is not a reserve of pool "
+                             f"{pool.address}")
+        steward = project.AaveBreakerSteward.deploy(breaker, market_ids[entry.market], pool,
+                                                    provider.getPoolConfigurator(), entry.asset, **tx)
+        breaker.add_consumer(market_ids[entry.market], steward, **tx)
+        done.aave_stewards.append((entry.market, steward))
+        log(f"AaveBreakerSteward {steward.address} (market {entry.market}, reserve {entry.asset})")
+        done.actions.append(f"Aave ACL admin: ACLManager({provider.getACLManager()}).addRiskAdmin({steward.address})")
+        if entry.market in feed_of:
+            done.actions.append(f"Aave pool admin: AaveOracle({provider.getPriceOracle()}).setAssetSources("
+                                f"[{entry.asset}], [{feed_of[entry.market].address}])")
+    return done
