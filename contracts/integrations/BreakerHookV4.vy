@@ -20,8 +20,8 @@
         first swap after `refresh_s` seconds and by anyone through `refresh_band`; an invalid
         reference leaves the last centre serving until it is `max_age_s` old, then swaps
         revert. On reopening the centre is marked stale. The band [c * (1 - b), c * (1 + b)]
-        is stored as bounds on the pool's own sqrtPriceX96 (rounded inwards), so the check is
-        one comparison: `afterSwap` reads the post-swap sqrtPriceX96 from the PoolManager
+        is stored as bounds on the pool's own sqrtPriceX96 (rounded inwards), packed with the
+        state in the one slot a swap reads, so the check is one comparison: `afterSwap` reads the post-swap sqrtPriceX96 from the PoolManager
         (`extsload` of the pool's slot0) and reverts the whole swap when a swap that lowered
         the price left it below the lower bound, or one that raised it left it above the
         upper bound. A trade toward the centre is always allowed, so arbitrage can bring back
@@ -83,6 +83,10 @@ interface IExtsload:
     def extsload(slot: bytes32) -> bytes32: view
 
 
+interface ISwapRefresh:
+    def refresh_in_swap(actor: address): nonpayable
+
+
 event BreakerStateChanged:
     market_id: indexed(uint256)
     actor: indexed(address)
@@ -131,7 +135,7 @@ AFTER_SWAP_SELECTOR: constant(bytes4) = method_id(
 )
 
 # @dev Longest hookData accepted (the hook reads none; longer data reverts the swap).
-MAX_HOOK_DATA: public(constant(uint256)) = 256
+MAX_HOOK_DATA: public(constant(uint256)) = 32
 # @dev StateLibrary.POOLS_SLOT: the PoolManager's `_pools` mapping.
 POOLS_SLOT: constant(uint256) = 6
 # @dev TickMath's sqrtPriceX96 range.
@@ -164,10 +168,14 @@ MAX_BAND_REFRESH_S: public(constant(uint256)) = 3_600
 MIN_BAND_MAX_AGE_S: public(constant(uint256)) = 60
 MAX_BAND_MAX_AGE_S: public(constant(uint256)) = 86_400
 
-# @dev Layout of the swap word: sqrt lower bound (160) | state (8) | updated_at (40) | refresh (16).
-STATE_SHIFT: constant(uint256) = 160
-UPDATED_SHIFT: constant(uint256) = 168
-REFRESH_SHIFT: constant(uint256) = 208
+# @dev Layout of the swap word: sqrt lower bound (160) | upper bound's excess over it (32) |
+#      state (8) | updated_at (40) | refresh (16). The excess is (upper - lower) / lower in Q0.32,
+#      rounded down (below 0.74 for the widest band), so the upper bound it gives back is at most
+#      the exact one: rounding only narrows the band.
+EXCESS_SHIFT: constant(uint256) = 160
+STATE_SHIFT: constant(uint256) = 192
+UPDATED_SHIFT: constant(uint256) = 200
+REFRESH_SHIFT: constant(uint256) = 240
 # @dev Layout of the band word: centre (128) | width (16) | max age (32).
 WIDTH_SHIFT: constant(uint256) = 128
 MAX_AGE_SHIFT: constant(uint256) = 144
@@ -202,11 +210,9 @@ POOL_ID: public(immutable(bytes32))
 POOL_STATE_SLOT: immutable(bytes32)
 
 
-# @dev Lower sqrtPriceX96 bound, cached breaker state, centre time, refresh interval: the one
-#      slot every swap reads.
+# @dev sqrtPriceX96 bounds, cached breaker state, centre time, refresh interval: the one slot
+#      every swap reads.
 _swap_word: uint256
-# @dev Upper sqrtPriceX96 bound (read by swaps that raise the price).
-_sqrt_upper: uint256
 # @dev Centre, band width and max age, packed: read when the centre is refreshed.
 _band: uint256
 
@@ -306,7 +312,7 @@ def beforeInitialize(sender: address, key: PoolKey, sqrt_price_x96: uint160) -> 
     assert keccak256(abi_encode(key)) == POOL_ID, "BreakerHookV4: not this hook's pool"
     w: uint256 = self._refresh(sender, self._swap_word, True)
     price: uint256 = convert(sqrt_price_x96, uint256)
-    assert price >= w & MASK_160 and price <= self._sqrt_upper, "BreakerHookV4: initial price outside the band"
+    assert price >= w & MASK_160 and price <= self._upper(w), "BreakerHookV4: initial price outside the band"
     return BEFORE_INITIALIZE_SELECTOR
 
 
@@ -326,10 +332,14 @@ def beforeSwap(sender: address, key: PoolKey, params: SwapParams, hook_data: Byt
     w: uint256 = self._swap_word
     state: uint256 = (w >> STATE_SHIFT) & MASK_8
     if state != NORMAL:
-        self._raise_closed(state)
-    # Cannot overflow: both terms are below 2**40.
+        # inlined rather than an internal call: keeps this frame (and its memory) small
+        assert state != HALTED, "BreakerHookV4: market halted"
+        assert state != COOLDOWN, "BreakerHookV4: market in cooldown"
+        raise "BreakerHookV4: market in reopening auction"
+    # Cannot overflow: both terms are below 2**40. The refresh is a call to this hook itself,
+    # once per refresh interval, so the memory frame of the refresh stays out of every swap.
     if block.timestamp > unsafe_add((w >> UPDATED_SHIFT) & MASK_40, (w >> REFRESH_SHIFT) & MASK_16):
-        self._refresh(sender, w, False)
+        extcall ISwapRefresh(self).refresh_in_swap(sender)
     return BEFORE_SWAP_SELECTOR, 0, 0
 
 
@@ -344,13 +354,16 @@ def afterSwap(sender: address, key: PoolKey, params: SwapParams, delta: int256, 
     @param delta The swap's balance delta (not used).
     @param hook_data Ignored.
     @return (IHooks.afterSwap.selector, zero unspecified delta).
+    @dev Changes nothing and reads only the pool's own price, so it needs no caller check.
+         The upper bound is `_upper` inlined (this runs on every swap).
     """
-    assert msg.sender == POOL_MANAGER, "BreakerHookV4: caller is not the pool manager"
     sqrt_price: uint256 = convert(staticcall IExtsload(POOL_MANAGER).extsload(POOL_STATE_SLOT), uint256) & MASK_160
+    w: uint256 = self._swap_word
+    lower: uint256 = w & MASK_160
     if params.zero_for_one:
-        assert sqrt_price >= self._swap_word & MASK_160, "BreakerHookV4: swap leaves the price band"
+        assert sqrt_price >= lower, "BreakerHookV4: swap leaves the price band"
     else:
-        assert sqrt_price <= self._sqrt_upper, "BreakerHookV4: swap leaves the price band"
+        assert sqrt_price <= unsafe_add(lower, unsafe_mul(lower, (w >> EXCESS_SHIFT) & MASK_32) >> 32), "BreakerHookV4: swap leaves the price band"
     return AFTER_SWAP_SELECTOR, 0
 
 
@@ -395,6 +408,17 @@ def refresh_band() -> uint256:
     return self._band & MASK_128
 
 
+@external
+def refresh_in_swap(actor: address):
+    """
+    @notice The centre refresh of `beforeSwap`; only the hook itself calls it.
+    @dev With an invalid reference the old centre serves until it is `max_age_s` old.
+    @param actor The router whose swap found the centre old (logged).
+    """
+    assert msg.sender == self, "BreakerHookV4: caller is not the hook"
+    self._refresh(actor, self._swap_word, False)
+
+
 # ---------------------------------------------------------------- governance
 
 
@@ -415,8 +439,7 @@ def set_band_bps(new_band_bps: uint256):
         lower: uint256 = 0
         upper: uint256 = 0
         lower, upper = self._sqrt_bounds(centre, new_band_bps)
-        self._swap_word = (self._swap_word & ~MASK_160) | lower
-        self._sqrt_upper = upper
+        self._swap_word = (self._swap_word & ~MASK_160 & ~(MASK_32 << EXCESS_SHIFT)) | self._pack_bounds(lower, upper)
     log BandWidthSet(actor=msg.sender, old=(b >> WIDTH_SHIFT) & MASK_16, new=new_band_bps)
 
 
@@ -473,7 +496,7 @@ def band() -> Band:
         refresh_s=(w >> REFRESH_SHIFT) & MASK_16,
         max_age_s=(b >> MAX_AGE_SHIFT) & MASK_32,
         sqrt_price_lower_x96=w & MASK_160,
-        sqrt_price_upper_x96=self._sqrt_upper,
+        sqrt_price_upper_x96=self._upper(w),
     )
 
 
@@ -518,13 +541,16 @@ def _refresh(actor: address, w: uint256, must_succeed: bool) -> uint256:
         lower: uint256 = 0
         upper: uint256 = 0
         lower, upper = self._sqrt_bounds(price, (b >> WIDTH_SHIFT) & MASK_16)
-        new_w: uint256 = (w & ~MASK_160 & ~(MASK_40 << UPDATED_SHIFT)) | lower | (block.timestamp << UPDATED_SHIFT)
+        new_w: uint256 = (
+            (w & ~MASK_160 & ~(MASK_32 << EXCESS_SHIFT) & ~(MASK_40 << UPDATED_SHIFT))
+            | self._pack_bounds(lower, upper)
+            | (block.timestamp << UPDATED_SHIFT)
+        )
         self._swap_word = new_w
-        self._sqrt_upper = upper
         self._band = (b & ~MASK_128) | price
         log BandRefreshed(
             actor=actor, old_centre=b & MASK_128, new_centre=price, valid_feeds=valid_feeds,
-            sqrt_price_lower_x96=lower, sqrt_price_upper_x96=upper,
+            sqrt_price_lower_x96=lower, sqrt_price_upper_x96=self._upper(new_w),
         )
         return new_w
     assert not must_succeed, "BreakerHookV4: reference price invalid"
@@ -577,18 +603,36 @@ def _sqrt_price_x96(price: uint256, round_up: bool) -> uint256:
 
 @internal
 @pure
+def _pack_bounds(lower: uint256, upper: uint256) -> uint256:
+    """
+    @dev The lower bound and the upper bound's excess over it, in the swap word's layout.
+         Reverts (the band cannot be used) when the bounds cross, which only clamping at
+         TickMath's range can cause.
+    """
+    assert lower <= upper, "BreakerHookV4: band outside the pool's price range"
+    excess: uint256 = ((upper - lower) << 32) // lower
+    assert excess <= MASK_32, "BreakerHookV4: band too wide to pack"
+    return lower | (excess << EXCESS_SHIFT)
+
+
+@internal
+@pure
+def _upper(w: uint256) -> uint256:
+    """
+    @dev The upper sqrtPriceX96 bound, never above the exact one. Cannot overflow: the lower
+         bound is below 2**160 and the excess below 2**32.
+    """
+    lower: uint256 = w & MASK_160
+    return unsafe_add(lower, unsafe_mul(lower, (w >> EXCESS_SHIFT) & MASK_32) >> 32)
+
+
+@internal
+@pure
 def _isqrt(x: uint256, round_up: bool) -> uint256:
     root: uint256 = isqrt(x)
     if round_up and root * root < x:
         root += 1
     return root
-
-
-@internal
-def _raise_closed(state: uint256):
-    assert state != HALTED, "BreakerHookV4: market halted"
-    assert state != COOLDOWN, "BreakerHookV4: market in cooldown"
-    raise "BreakerHookV4: market in reopening auction"
 
 
 @internal

@@ -16,6 +16,7 @@ from tests.integrations.v4.conftest import (
     MAX_SQRT_PRICE,
     MIN_SQRT_PRICE,
     NO_CLAIMS,
+    REFRESH_S,
     USD,
     hook_reason,
 )
@@ -136,6 +137,20 @@ def test_swap__after_reopening_with_an_invalid_reference_reverts(hook, pool_key,
 # ---------------------------------------------------------------- price band
 
 
+def test_swap__after_the_refresh_interval_recentres_the_band(hook, pool_key, swap_router, trader, feed, deployer,
+                                                              anyone):
+    hook.refresh_band(sender=anyone)
+    feed.set_answer(98_000_000, sender=deployer)
+    advance(REFRESH_S // 2)
+    tx = swap(swap_router, pool_key, hook, True, 10 * COL, trader)
+    assert not tx.decode_logs(hook.BandRefreshed)  # the centre is younger than refresh_s
+    advance(REFRESH_S // 2 + 1)
+    feed.set_answer(98_000_000, sender=deployer)  # a fresh round
+    tx = swap(swap_router, pool_key, hook, True, 10 * COL, trader)
+    assert [(e.old_centre, e.new_centre) for e in tx.decode_logs(hook.BandRefreshed)] == [(10**18, 98 * 10**16)]
+    assert hook.band().centre == 98 * 10**16
+
+
 def test_swap__leaving_the_band_reverts_both_ways(hook, pool_key, swap_router, trader, pool_manager):
     before = sqrt_price(pool_manager, hook)
     # 60 000 units against about a million of depth moves the price about 11%: past the 5% band
@@ -193,11 +208,27 @@ def test_initialize__another_pool_key_reverts(hook, pool_key, pool_manager, anyo
     assert hook_reason(err) == "BreakerHookV4: not this hook's pool"
 
 
-def test_hook_calls__not_from_the_pool_manager_revert(hook, pool_key, anyone):
+def test_before_swap__not_from_the_pool_manager_reverts(hook, pool_key, anyone):
     with pytest.raises(ContractLogicError, match="BreakerHookV4: caller is not the pool manager"):
         hook.beforeSwap(anyone, pool_key, (True, -1, MIN_SQRT_PRICE + 1), b"", sender=anyone)
-    with pytest.raises(ContractLogicError, match="BreakerHookV4: caller is not the pool manager"):
-        hook.afterSwap(anyone, pool_key, (True, -1, MIN_SQRT_PRICE + 1), 0, b"", sender=anyone)
+    with pytest.raises(ContractLogicError, match="BreakerHookV4: caller is not the hook"):
+        hook.refresh_in_swap(anyone, sender=anyone)
+
+
+def test_after_swap__from_anyone_changes_nothing(hook, pool_key, anyone):
+    band = hook.band()
+    selector, delta = hook.afterSwap.call(anyone, pool_key, (True, -1, MIN_SQRT_PRICE + 1), 0, b"", sender=anyone)
+    assert (bytes(selector).hex(), delta) == ("b47b2fb1", 0)
+    assert hook.band() == band
+
+
+def test_swap__hook_data_above_its_bound_reverts(hook, pool_key, swap_router, trader):
+    assert hook.MAX_HOOK_DATA() == 32
+    zero_for_one = hook.COLLATERAL_IS_CURRENCY0()
+    params = (zero_for_one, -COL, MIN_SQRT_PRICE + 1 if zero_for_one else MAX_SQRT_PRICE - 1)
+    swap_router.swap(pool_key, params, NO_CLAIMS, b"\x01" * 32, sender=trader)
+    with pytest.raises(ContractLogicError):
+        swap_router.swap(pool_key, params, NO_CLAIMS, b"\x01" * 33, sender=trader)
 
 
 def test_on_breaker_state__not_from_the_breaker_reverts(hook, market_id, anyone):
