@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from eth_hash.auto import keccak
-from eth_utils import to_bytes, to_checksum_address
+from eth_utils import is_address, to_bytes, to_checksum_address
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from deployment.npm_solc import V4_CORE, container
 
@@ -133,3 +134,66 @@ def launch_guarded_pool(project, chain, *, pool_manager, breaker, market_id: int
     key = tuple(hook.pool_key())
     pool_manager.initialize(key, sqrt_price, sender=sender)
     return GuardedV4Pool(hook=hook, pool_key=key, salt=salt, sqrt_price_x96=sqrt_price)
+
+
+class UniswapV4HookConfig(BaseModel):
+    """One guarded v4 pool in a deploy config. Bounds are BreakerHookV4's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    market: str = Field(min_length=1, description="name of the breaker market (in `markets:`) that halts the pool")
+    pool_manager: str | None = Field(None, description="the chain's PoolManager; empty on a local chain deploys one")
+    collateral: str = Field(description="token sold in a crash, priced by the market's reference oracle")
+    debt: str = Field(description="quote token")
+    fee_pips: int = Field(500, ge=0, le=1_000_000, description="static LP fee, hundredths of a bip")
+    tick_spacing: int = Field(10, ge=1, le=32_767)
+    band_bps: int = Field(500, ge=10, le=5_000, description="band half-width around the reference")
+    band_refresh_s: int = Field(60, ge=12, le=3_600, description="age after which a swap re-reads the reference")
+    band_max_age_s: int = Field(900, ge=60, le=86_400, description="age after which a stale centre stops swaps")
+    initial_price: Decimal | None = Field(None, gt=0, description="debt per collateral; empty: the reference now")
+
+    @field_validator("pool_manager", "collateral", "debt")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not is_address(value):
+            raise ValueError(f"not an address: {value!r}")
+        return to_checksum_address(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UniswapV4HookConfig:
+        if self.collateral == self.debt:
+            raise ValueError("collateral and debt are the same token")
+        if self.band_refresh_s > self.band_max_age_s:
+            raise ValueError(f"band_refresh_s ({self.band_refresh_s}) is above band_max_age_s ({self.band_max_age_s})")
+        return self
+
+
+ERC20_DECIMALS_ABI = [{"type": "function", "name": "decimals", "stateMutability": "view", "inputs": [],
+                       "outputs": [{"name": "", "type": "uint8"}]}]
+
+
+def deploy_from_config(project, chain, config: UniswapV4HookConfig, *, breaker, market_id: int, oracle,
+                       governance, sender) -> GuardedV4Pool:
+    """What a deploy script calls for one `UniswapV4HookConfig`, once the breaker market exists and
+    while `governance` still holds the breaker's governance role (it adds the hook as a consumer).
+    The hook's owner (band parameters) is `governance` too."""
+    from ape import Contract
+
+    if config.pool_manager is None:
+        if chain.chain_id not in (1337, 31337):
+            raise HookDeployError("pool_manager is required outside a local chain")
+        pool_manager = deploy_pool_manager(sender, sender)
+    else:
+        pool_manager = chain.contracts.instance_at(
+            config.pool_manager, contract_type=container(V4_CORE, "PoolManager").contract_type
+        )
+    collateral = Contract(config.collateral, abi=ERC20_DECIMALS_ABI)
+    debt = Contract(config.debt, abi=ERC20_DECIMALS_ABI)
+    return launch_guarded_pool(
+        project, chain, pool_manager=pool_manager, breaker=breaker, market_id=market_id, oracle=oracle,
+        collateral=collateral, debt=debt, fee_pips=config.fee_pips, tick_spacing=config.tick_spacing,
+        band_bps=config.band_bps, band_refresh_s=config.band_refresh_s, band_max_age_s=config.band_max_age_s,
+        owner=governance.address, governance=governance, sender=sender, initial_price=config.initial_price,
+    )
