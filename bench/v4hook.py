@@ -22,8 +22,8 @@ from __future__ import annotations
 from statistics import median
 from typing import Any
 
-from deployment.npm_solc import V4_CORE, container
 from deployment.uniswap_v4 import deploy_pool_manager, launch_guarded_pool
+from devchain.solc import V4_CORE, container
 from keeper import params as P
 
 SWAPS = 8  # measured swaps per pool: 4 sells and 4 buys (>= 5 whole transactions each kind together)

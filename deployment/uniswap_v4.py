@@ -17,7 +17,7 @@ from eth_hash.auto import keccak
 from eth_utils import is_address, to_bytes, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from deployment.npm_solc import V4_CORE, container
+from devchain.solc import V4_CORE, container
 
 # The deterministic deployment proxy (same address on every chain it is deployed to): calldata is
 # salt (32 bytes) ++ init code, it CREATE2s and returns the new address.

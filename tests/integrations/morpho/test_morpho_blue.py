@@ -18,7 +18,7 @@ from ape.exceptions import ContractLogicError
 from eth_abi import encode
 from eth_hash.auto import keccak
 
-from deployment.npm_solc import MORPHO_BLUE, container
+from devchain.solc import MORPHO_BLUE, container
 from keeper import params as P
 from tests.helpers import advance
 

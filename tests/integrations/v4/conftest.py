@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from eth_abi import decode
 
-from deployment.npm_solc import V4_CORE, container
 from deployment.uniswap_v4 import deploy_pool_manager, launch_guarded_pool
+from devchain.solc import V4_CORE, container
 
 COL = 10**18  # one collateral unit (18 decimals)
 USD = 10**6  # one debt unit (6 decimals)

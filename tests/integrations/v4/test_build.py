@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from deployment.npm_solc import NODE_MODULES, V4_CORE, BuildError, compile_build, contracts
+from devchain.solc import NODE_MODULES, V4_CORE, BuildError, compile_build, contracts
 
 
 def test_pool_manager__runtime_matches_the_published_build():

@@ -5,7 +5,7 @@ JavaScript, so nothing is downloaded at build time. A build compiles a few entry
 settings the project's own foundry.toml pins (via-IR, optimizer runs, EVM version) and caches the
 standard-JSON output in .build/npm-solc/, keyed by a hash of every .sol file of the package, the
 compiler's version and the settings: a change to any of them rebuilds. `python -m
-deployment.npm_solc` builds everything (`make compile` runs it); `contracts(build)` builds lazily.
+devchain.solc` builds everything (`make compile` runs it); `contracts(build)` builds lazily.
 """
 
 from __future__ import annotations
