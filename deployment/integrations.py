@@ -76,13 +76,26 @@ class IntegrationsConfig(_Strict):
     feeds: list[BreakerFeedConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
     aave_stewards: list[AaveStewardConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
 
-    def check_markets(self, names: list[str]) -> None:
-        """Every entry names a configured market; raises ValueError naming the entry otherwise."""
+    def check_markets(self, feeds_per_market: dict[str, int]) -> None:
+        """Every entry names a configured market (and one of its oracle feeds); no reserve gets two stewards.
+        Raises ValueError naming the entry."""
+        names = ", ".join(feeds_per_market)
         for section in ("feeds", "aave_stewards"):
             for i, entry in enumerate(getattr(self, section)):
-                if entry.market not in names:
-                    raise ValueError(f"{section}.{i}.market: unknown market {entry.market!r} "
-                                     f"(markets: {', '.join(names)})")
+                if entry.market not in feeds_per_market:
+                    raise ValueError(f"{section}.{i}.market: unknown market {entry.market!r} (markets: {names})")
+        for i, feed in enumerate(self.feeds):
+            count = feeds_per_market[feed.market]
+            if feed.oracle_feed is not None and feed.oracle_feed >= count:
+                raise ValueError(f"feeds.{i}.oracle_feed: market {feed.market!r} has {count} oracle feed(s), "
+                                 f"numbered from 0 (got {feed.oracle_feed})")
+        seen: set[tuple[str, str]] = set()
+        for i, steward in enumerate(self.aave_stewards):
+            reserve = (steward.addresses_provider, steward.asset)
+            if reserve in seen:
+                raise ValueError(f"aave_stewards.{i}: a second steward for reserve {steward.asset} of "
+                                 f"{steward.addresses_provider} (one reserve, one steward)")
+            seen.add(reserve)
 
 
 class TimelockConfig(_Strict):

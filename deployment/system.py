@@ -174,7 +174,7 @@ class DeployConfig(_Strict):
     @classmethod
     def _integrations_name_markets(cls, value: IntegrationsConfig | None, info: ValidationInfo) -> Any:
         if value is not None and "markets" in info.data:
-            value.check_markets([m.name for m in info.data["markets"]])
+            value.check_markets({m.name: len(m.oracle.feeds) for m in info.data["markets"]})
         return value
 
     @property

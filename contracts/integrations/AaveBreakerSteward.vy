@@ -45,8 +45,10 @@ ENGAGED_BIT: constant(uint256) = 1
 FROZE_BIT: constant(uint256) = 2
 SAVED_SHIFT: constant(uint256) = 16
 # @dev Gas given to each configurator call: each takes under 40k on Aave v3.0 (setReserveFreeze 36k,
-#      configureReserveAsCollateral 37k cold), so a configurator upgrade has a six-fold margin.
-CALL_GAS: public(constant(uint256)) = 250_000
+#      configureReserveAsCollateral 37k cold), a three-fold margin for later versions; kept small because
+#      every transition that notifies the steward must carry it (a trip then needs a gas limit of about
+#      275k, a sync to NORMAL about 240k: under the keeper's defaults of 400k and 300k).
+CALL_GAS: public(constant(uint256)) = 120_000
 # @dev Least gas left before a call: the stipend plus what the EIP-150 63/64 rule withholds.
 MIN_GAS_LEFT: constant(uint256) = CALL_GAS * 64 // 63 + 10_000
 

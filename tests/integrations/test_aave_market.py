@@ -172,3 +172,23 @@ def test_reopening__borrowing_and_supply_open_again(positions, guardian, governa
     borrow(pool, positions.debt_asset, cautious_borrower, 1_000 * USDC)
 
     assert positions.core.token("v", positions.debt_asset).balanceOf(cautious_borrower) >= SAFE_DEBT + 1_000 * USDC
+
+
+def test_withdraw_during_halt__allowed_down_to_health_one_at_the_frozen_price(positions, guardian, set_price,
+                                                                               cautious_borrower):
+    """What the steward cannot close (docs/integrations.md): a freeze does not stop withdrawals, which Aave
+    checks at the frozen price. At the crash price the same withdrawal would leave the position liquidatable."""
+    _trip(positions, guardian)
+    set_price(positions.underlying_feed, CRASH_PRICE)
+    pool, usde = positions.core.pool, positions.collateral
+    # Down to a health factor of about 1 at 1.00: collateral of debt / threshold, plus a margin for interest.
+    keep = SAFE_DEBT * 10**12 * 10_000 // USDE_THRESHOLD * 1_001 // 1_000
+    withdraw = COLLATERAL - keep
+    wallet_before = usde.balanceOf(cautious_borrower)
+
+    pool.withdraw(usde, withdraw, cautious_borrower, sender=cautious_borrower)
+
+    assert usde.balanceOf(cautious_borrower) - wallet_before == withdraw
+    assert WAD < positions.health_factor(cautious_borrower) < WAD * 101 // 100
+    # At the crash price the collateral left is worth less than the debt's liquidation threshold allows.
+    assert keep * CRASH_PRICE * USDE_THRESHOLD / 10_000 < SAFE_DEBT * 10**12

@@ -1,6 +1,8 @@
 """The deploy script's path with `integrations:` and a governance timelock: the feed and steward wired to
 their market, every governance power in the timelock, a parameter change proposed, waited and executed."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import ape
@@ -108,3 +110,16 @@ def test_deploy__steward_for_an_unlisted_asset_names_the_field(project, deployer
     unlisted = project.FaucetToken.deploy("USD Coin", "USDC", 6, sender=deployer)
     with pytest.raises(ConfigError, match=r"^integrations.aave_stewards.0.asset: .* is not a reserve of pool"):
         deploy(_config(governance, aave_core, unlisted.address), deployer, project, log=lambda _: None)
+
+
+def test_deploy_script__bad_integration_exits_with_named_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    raw = yaml.safe_load(LOCAL.read_text())
+    raw["integrations"] = {"feeds": [{"market": "ETH/USDC", "oracle_feed": 0}]}
+    bad.write_text(yaml.safe_dump(raw))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--config", str(bad)],
+        cwd=LOCAL.parents[1], capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 2
+    assert "integrations: feeds.0.market: unknown market 'ETH/USDC' (markets: USDe/USDC)" in result.stderr

@@ -71,6 +71,12 @@ def test_parse_config__integrations_and_timelock():
         (_integrations(aave_stewards=[{"market": "USDe/USDC", "asset": USDE}]),
          "config: integrations.aave_stewards.0.addresses_provider: Field required"),
         (_integrations(v4_hooks=[]), "config: integrations.v4_hooks: Extra inputs are not permitted"),
+        (_integrations(feeds=[{"market": "USDe/USDC", "oracle_feed": 2}]),
+         ("config: integrations: feeds.0.oracle_feed: market 'USDe/USDC' has 2 oracle feed(s), numbered from 0 "
+         "(got 2)")),
+        (_integrations(aave_stewards=[{"market": "USDe/USDC", "addresses_provider": PROVIDER, "asset": USDE}] * 2),
+         (f"config: integrations: aave_stewards.1: a second steward for reserve {USDE} of {PROVIDER} "
+         "(one reserve, one steward)")),
     ],
 )
 def test_parse_config__bad_integration_names_the_field(integrations, message):
