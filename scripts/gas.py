@@ -20,7 +20,7 @@ from ape import accounts, project
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "gas-snapshot.json"
 sys.path.insert(0, str(ROOT))  # bench/ is a folder of the project, not an installed package
-MODULES = ("breaker", "pool", "lending", "auction", "integrations", "v4hook")
+MODULES = ("breaker", "pool", "lending", "auction", "aave", "v4hook")
 TOLERANCE = 0.01  # a rise over 1% fails
 
 
