@@ -221,6 +221,8 @@ class KeeperSettings(BaseSettings):
     breaker: str = Field(description="CircuitBreaker address")
     chain_id: int | None = Field(default=None, ge=1, description="refuse to run on another chain")
     rpc_urls: Annotated[list[AnyHttpUrl], NoDecode] = Field(min_length=1, max_length=10)
+    ws_url: str | None = Field(
+        default=None, description="WebSocket endpoint for new heads (eth_subscribe); polling without it")
     private_relay_url: AnyHttpUrl | None = Field(default=None, description="send raw transactions here only")
     relay_fallback_public: bool = Field(default=False, description="use the public RPCs when the relay fails")
     markets: list[MarketSettings] = Field(min_length=1)
@@ -297,6 +299,13 @@ class KeeperSettings(BaseSettings):
         if len(hexpart) != 64 or any(c not in "0123456789abcdefABCDEF" for c in hexpart):
             raise ValueError("expected 32 bytes of hex (64 hex digits, optional 0x)")
         return SecretStr("0x" + hexpart)
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("ws", "wss"):
+            raise ValueError("expected a ws:// or wss:// URL")
+        return v
 
     @field_validator("remote_signer_url")
     @classmethod
@@ -375,6 +384,7 @@ class KeeperSettings(BaseSettings):
             "chain_id": self.chain_id,
             "rpc_urls": [redact_url(str(u)) for u in self.rpc_urls],
             "private_relay": redact_url(str(self.private_relay_url)) if self.private_relay_url else None,
+            "ws": redact_url(self.ws_url) if self.ws_url else None,
             "markets": [{"id": m.id, "name": m.name, "cex": [c.exchange for c in m.cex]} for m in self.markets],
             "key_source": ("keystore" if self.keystore_path else "file" if self.private_key_file
                            else "remote" if self.remote_signer_url else "env" if self.private_key else "none"),

@@ -24,6 +24,7 @@ from keeper.background import BackgroundSources
 from keeper.chain import BreakerReader, RpcPool
 from keeper.config import KeeperSettings, MarketSettings, redact_url, sender_address
 from keeper.executor import Executor, Outcome
+from keeper.heads import HeadWatcher
 from keeper.journal import PAUSE_FILE, StateLock
 from keeper.metrics import Metrics
 from keeper.model import Action, AuctionSettlement, Kind, MarketView, OnChainMarket
@@ -267,6 +268,7 @@ class Keeper:
         self._read_balance()
         report.settlements = self._settled(report.landed)
         parts = self._collect(ids, now)
+        now = self.clock()  # data is judged fresh or stale when the decision is made, after it arrived
         for market in self.settings.markets:
             mid = market.id
             obs = merge([chain_obs[mid]] + [p[mid] for p in parts if mid in p])
@@ -296,6 +298,24 @@ class Keeper:
 
     def run(self, stop: threading.Event | None = None, max_cycles: int | None = None) -> None:
         stop = stop or threading.Event()
+        heads = HeadWatcher(self.settings.ws_url).start() if self.settings.ws_url else None
+        try:
+            self._loop(stop, max_cycles, heads)
+        finally:
+            if heads is not None:
+                heads.stop()
+
+    def _pause(self, stop: threading.Event, heads: HeadWatcher | None) -> None:
+        """Until the next head: announced by the subscription when there is one, else `poll_interval_s`."""
+        if heads is not None and heads.connected.is_set():
+            deadline = time.monotonic() + min(self.settings.idle_cycle_s, 60.0)
+            while not stop.is_set() and time.monotonic() < deadline:
+                if heads.wait(0.1):  # wakes at once on a head; the slices only let `stop` end the wait
+                    return
+            return
+        stop.wait(self.settings.poll_interval_s)
+
+    def _loop(self, stop: threading.Event, max_cycles: int | None, heads: HeadWatcher | None) -> None:
         last_cycle_at = 0.0
         seen_block: int | None = None
         failures = 0
@@ -321,7 +341,7 @@ class Keeper:
                 self.watch_health()
                 stop.wait(min(30.0, self.settings.poll_interval_s * 2 ** min(failures, 5)))
                 continue
-            stop.wait(self.settings.poll_interval_s)
+            self._pause(stop, heads)
 
     def _notify(self, report: CycleReport) -> None:
         trips = (Kind.TRIP.value, Kind.TRIP_ATTESTED.value)

@@ -4,7 +4,9 @@ an endpoint serving another chain is never used."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -166,3 +168,39 @@ def test_chain_id__checked_per_endpoint_before_its_first_use(anvil, system, make
         assert set(wrong.methods) == {"eth_chainId"}  # never read, never sent to
         assert keeper.pool.endpoints[1].excluded == "serves chain 999, not 31337"
         assert keeper.metrics.value("keeper_rpc_failovers_total", {"reason": "wrong_chain"}) == 1
+
+
+def test_new_heads__by_websocket_subscription_instead_of_polling(anvil, system, make_keeper, caplog):
+    """With `ws_url`, a new block is acted on when the node announces it: polling alone would sleep 30 s."""
+    ws = anvil.url.replace("http://", "ws://")
+    keeper = make_keeper(system, anvil.url, ws_url=ws, poll_interval_s=30, idle_cycle_s=600)
+    caplog.set_level(logging.INFO, logger="keeper.heads")
+    stop = threading.Event()
+    runner = threading.Thread(target=keeper.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while keeper.cycles < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        watcher_up = time.monotonic() + 20
+        while time.monotonic() < watcher_up and keeper.metrics.value("keeper_head_block") == 0:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the subscription is set up on its own thread
+        system.crash(0)  # two blocks (automine): announced, the keeper arms, then confirms
+        deadline = time.monotonic() + 15
+        while state_of(system) != State.HALTED and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
+    assert "new heads by subscription" in [r.getMessage() for r in caplog.records]
+    assert state_of(system) == State.HALTED and keeper.cycles >= 3
+
+
+def test_new_heads__ws_url_must_be_a_websocket(tmp_path):
+    from keeper.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="ws_url: expected a ws:// or wss:// URL"):
+        load_settings(None, breaker="0x" + "11" * 20, rpc_urls=["http://127.0.0.1:1"],
+                      markets=[{"id": 0, "name": "m"}], dry_run=True, ws_url="http://127.0.0.1:1")
