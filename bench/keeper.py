@@ -15,8 +15,9 @@
   keeper.next_block_inclusion_rate_no_urgency is the control in the same run: the same crowd and
   a keeper paying the median tip, no urgency, max fee 1.25 x base + tip.
 - keeper.unwedge_blocks: a zero-tip transaction signed with the keeper's key sits at its next nonce (a
-  journal lost, the key used elsewhere) on a congested chain (automine off, 1M gas blocks, 60 better-paying
-  transfers a block); the venue crashes in the same block. Blocks mined from then until the trip lands (rule A:
+  journal lost, the key used elsewhere) on a congested chain (automine off, 1M gas blocks, three full blocks
+  of history, 60 better-paying transfers a block); the venue crashes in the same block, which is full, so
+  the parked transaction is still pending when the keeper first looks (checked). Blocks mined from then until the trip lands (rule A:
   arm, then trip), the keeper cycling once a block; median over UNWEDGE_TRIALS markets. Goal <= 3. Without the
   sweeper the arm queues behind the stuck nonce and nothing lands (reported as the cap, UNWEDGE_MAX_BLOCKS).
 
@@ -234,6 +235,9 @@ def unwedge_blocks(tmp: Path, trials: int = UNWEDGE_TRIALS) -> tuple[float, list
         node.set_automine(False)
         node.rpc("evm_setBlockGasLimit", [hex(GAS_LIMIT)])
         crowd = Crowd(node, seed=13, tip_median_gwei=5)
+        for _ in range(3):  # a congested fee history before the first trial
+            crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
+            node.mine()
         me = keeper.sender
         blocks: list[int] = []
         try:
@@ -242,8 +246,10 @@ def unwedge_blocks(tmp: Path, trials: int = UNWEDGE_TRIALS) -> tuple[float, list
                 for fn in (venue.functions.set_price(9 * 10**17), venue.functions.set_depth(8 * 10**23)):
                     fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
                                  "maxPriorityFeePerGas": 100 * GWEI})
-                _park_at_nonce(node, dev_key(1), node.w3.eth.get_transaction_count(me, "pending"))
-                node.mine()  # the crash lands; the parked transaction waits
+                parked = _park_at_nonce(node, dev_key(1), node.w3.eth.get_transaction_count(me, "pending"))
+                crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
+                node.mine()  # the crash lands in a full block; the parked transaction waits
+                assert node.w3.eth.get_transaction(parked).blockNumber is None, "the parked nonce must be stuck"
                 for mined in range(1, UNWEDGE_MAX_BLOCKS + 1):
                     keeper.cycle()
                     crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
