@@ -61,6 +61,15 @@ def test_alert_rules__promtool_check_rules():
     assert f"SUCCESS: {len(alert_rules())} rules found" in out.stdout
 
 
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (Debian: prometheus)")
+def test_alert_rules__fire_on_keeper_series_promtool_test_rules():
+    """ops/prometheus/keeper-alerts.test.yml feeds series named as the keeper exports them and expects the
+    balance, stuck-transaction, send-failure and unhealthy alerts to fire (and not before their time)."""
+    out = subprocess.run(["promtool", "test", "rules", "keeper-alerts.test.yml"], cwd=ALERTS.parent,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and "SUCCESS" in out.stdout, out.stdout + out.stderr
+
+
 def test_dashboard__committed_json_is_a_fresh_build():
     assert DASHBOARD.read_text() == dashboard.render(), "run: python -m keeper.dashboard > " + str(
         DASHBOARD.relative_to(ROOT))
