@@ -29,6 +29,7 @@ $(NPM_STAMP): package.json package-lock.json
 
 $(BUILD_STAMP): $(PY_STAMP) $(NPM_STAMP) $(CONTRACTS) ape-config.yaml
 	ape compile
+	python -m keeper.abi export
 	python -m devchain.solc
 	touch $@
 

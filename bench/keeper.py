@@ -14,6 +14,12 @@
   limit (1M), fees drawn from a spread (devchain.Crowd); share mined in the very next block.
   keeper.next_block_inclusion_rate_no_urgency is the control in the same run: the same crowd and
   a keeper paying the median tip, no urgency, max fee 1.25 x base + tip.
+- keeper.unwedge_blocks: a zero-tip transaction signed with the keeper's key sits at its next nonce (a
+  journal lost, the key used elsewhere) on a congested chain (automine off, 1M gas blocks, three full blocks
+  of history, 60 better-paying transfers a block); the venue crashes in the same block, which is full, so
+  the parked transaction is still pending when the keeper first looks (checked). Blocks mined from then until the trip lands (rule A:
+  arm, then trip), the keeper cycling once a block; median over UNWEDGE_TRIALS markets. Goal <= 3. Without the
+  sweeper the arm queues behind the stuck nonce and nothing lands (reported as the cap, UNWEDGE_MAX_BLOCKS).
 
 The keeper uses web3.py only, so it runs against its own anvil (started here on a free port).
 """
@@ -44,6 +50,8 @@ FIXTURES = ROOT / "tests" / "keeper" / "fixtures"
 GWEI = 10**9
 MARKETS = 20
 TRIALS = 20  # BENCH.md: at least 20 trials
+UNWEDGE_TRIALS = 5
+UNWEDGE_MAX_BLOCKS = 20
 COMPETITORS = 120
 GAS_LIMIT = 1_000_000
 
@@ -118,7 +126,7 @@ def indicators_1000_markets_ms(markets: int = 1_000, passes: int = 15) -> float:
 
 def _settings(node: Anvil, system: Any, state: Path, **extra: Any):
     values = {"breaker": system.breaker.address, "rpc_urls": [node.url], "private_key": dev_key(1),
-              "metrics_port": 0, "state_dir": str(state),
+              "metrics_port": 0, "state_dir": str(state), "offchain_deadline_s": 30.0,  # recordings: wait
               "markets": [{"id": m.market_id, "name": f"m{m.market_id}", "cex": [
                   {"exchange": "binance", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT",
                    "calm_depth_usd": 4.2e6},
@@ -206,11 +214,66 @@ def inclusion(tmp: Path, trials: int = TRIALS, fees: dict[str, Any] | None = Non
         return round(hits / trials, 3), trials
 
 
+def _park_at_nonce(node: Anvil, key: str, nonce: int) -> str:
+    from eth_account import Account
+
+    acct = Account.from_key(key)
+    base = node.w3.eth.get_block("latest").baseFeePerGas
+    signed = acct.sign_transaction({"to": acct.address, "value": 0, "gas": 21_000, "nonce": nonce,
+                                    "chainId": node.w3.eth.chain_id, "type": 2, "maxFeePerGas": 4 * base,
+                                    "maxPriorityFeePerGas": 0})
+    return node.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+
+
+def unwedge_blocks(tmp: Path, trials: int = UNWEDGE_TRIALS) -> tuple[float, list[int]]:
+    """Blocks from a stuck unknown nonce (and the crash) to the trip landing, per trial; their median."""
+    with Anvil(accounts=4) as node:
+        system = deploy_system(node.w3, markets=trials)
+        settings = _settings(node, system, tmp / "unwedge", markets=[{"id": m.market_id, "name": f"m{m.market_id}"}
+                                                                        for m in system.markets])
+        keeper = Keeper(settings, account=load_account(settings), sources=[], metrics=Metrics())
+        node.set_automine(False)
+        node.rpc("evm_setBlockGasLimit", [hex(GAS_LIMIT)])
+        crowd = Crowd(node, seed=13, tip_median_gwei=5)
+        for _ in range(3):  # a congested fee history before the first trial
+            crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
+            node.mine()
+        me = keeper.sender
+        blocks: list[int] = []
+        try:
+            for trial in range(trials):
+                venue = system.markets[trial].venue
+                for fn in (venue.functions.set_price(9 * 10**17), venue.functions.set_depth(8 * 10**23)):
+                    fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
+                                 "maxPriorityFeePerGas": 100 * GWEI})
+                parked = _park_at_nonce(node, dev_key(1), node.w3.eth.get_transaction_count(me, "pending"))
+                crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
+                node.mine()  # the crash lands in a full block; the parked transaction waits
+                assert node.w3.eth.get_transaction(parked).blockNumber is None, "the parked nonce must be stuck"
+                for mined in range(1, UNWEDGE_MAX_BLOCKS + 1):
+                    keeper.cycle()
+                    crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
+                    node.mine()
+                    if system.breaker.functions.state(trial).call() == 2:  # HALTED
+                        break
+                blocks.append(mined)
+                for _ in range(40):  # settle the journal before the next trial
+                    keeper.executor.tick(node.w3.eth.block_number)
+                    if not keeper.executor.journal.items:
+                        break
+                    node.mine()
+        finally:
+            keeper.close()
+        return float(median(blocks)), blocks
+
+
 def run(project: Any = None, accounts: Any = None) -> dict[str, float]:
     """Keeper figures; `project` and `accounts` (ape) are unused: the keeper runs on web3.py alone."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         rate, trials = inclusion(tmp)
+        unwedge, per_trial = unwedge_blocks(tmp)
+        print(f"  unwedge_blocks per trial: {per_trial}", flush=True)
         # Control, same crowd (same seed): a keeper that pays the median tip with no urgency.
         control, _ = inclusion(tmp, fees={"reward_percentile": 50, "urgency_trip": 1.0, "base_fee_multiplier": 1.25})
         return {
@@ -220,6 +283,8 @@ def run(project: Any = None, accounts: Any = None) -> dict[str, float]:
             "keeper.rss_mb": rss_mb(tmp),
             "keeper.next_block_inclusion_rate": rate,
             "keeper.inclusion_trials": trials,
+            "keeper.unwedge_blocks": unwedge,
+            "keeper.unwedge_blocks_max": float(max(per_trial)),
         }
 
 
@@ -228,5 +293,9 @@ if __name__ == "__main__":
 
     if sys.argv[1:] == ["indicators"]:  # `python -m bench.keeper indicators`: the in-memory figures only
         print(json.dumps(indicators_1000_markets(), indent=2))
+    elif sys.argv[1:] == ["unwedge"]:  # `python -m bench.keeper unwedge`: the stuck-nonce figure only
+        with tempfile.TemporaryDirectory() as d:
+            value, per_trial = unwedge_blocks(Path(d))
+        print(json.dumps({"keeper.unwedge_blocks": value, "per_trial": per_trial}, indent=2))
     else:
         print(json.dumps(run(), indent=2))

@@ -83,6 +83,10 @@ def is_transport_error(exc: BaseException) -> bool:
     return False
 
 
+class WrongChain(RuntimeError):
+    """An endpoint serves another chain than the keeper's."""
+
+
 @dataclass
 class Endpoint:
     name: str
@@ -90,6 +94,10 @@ class Endpoint:
     w3: Web3
     down_until: float = 0.0
     failures: int = 0
+    chain_id: int | None = None  # checked before the endpoint's first use
+    excluded: str = ""  # why it is never used (wrong chain)
+    head: int = -1
+    head_changed_at: float = 0.0
 
     @property
     def label(self) -> str:
@@ -109,6 +117,8 @@ class RpcPool:
     max_backoff_s: float = 60.0
     _current: int = 0
     switches: int = field(default=0)
+    expected_chain_id: int | None = None  # once set, every endpoint is checked before its first use
+    on_failover: Callable[[str], None] = lambda reason: None
 
     @classmethod
     def from_urls(cls, urls: Sequence[str], timeout: float = 5.0, **kw: Any) -> RpcPool:
@@ -125,22 +135,43 @@ class RpcPool:
 
     def _order(self) -> list[int]:
         now = self.clock()
-        up = [i for i, e in enumerate(self.endpoints) if e.down_until <= now]
-        down = sorted((i for i, e in enumerate(self.endpoints) if e.down_until > now),
+        usable = [i for i, e in enumerate(self.endpoints) if not e.excluded]
+        up = [i for i in usable if self.endpoints[i].down_until <= now]
+        down = sorted((i for i in usable if self.endpoints[i].down_until > now),
                       key=lambda i: self.endpoints[i].down_until)
         return up + down  # healthy by preference (primary first), then the soonest to recover
+
+    def _mark_down(self, ep: Endpoint) -> None:
+        ep.failures += 1
+        ep.down_until = self.clock() + min(self.max_backoff_s, 2.0 ** min(ep.failures, 6))
+
+    def _verify_chain(self, ep: Endpoint) -> None:
+        """Raises WrongChain (and excludes `ep` for good) when it serves another chain."""
+        if self.expected_chain_id is None or ep.chain_id is not None:
+            return
+        chain_id = int(ep.w3.eth.chain_id)
+        ep.chain_id = chain_id
+        if chain_id != self.expected_chain_id:
+            ep.excluded = f"serves chain {chain_id}, not {self.expected_chain_id}"
+            self.on_failover("wrong_chain")
+            log.error("rpc endpoint serves another chain: never used", extra={
+                "endpoint": ep.label, "chain_id": chain_id, "expected": self.expected_chain_id})
+            raise WrongChain(f"{ep.label} {ep.excluded}")
 
     def call(self, fn: Callable[[Web3], T], what: str = "rpc") -> T:
         errors = []
         for i in self._order():
             ep = self.endpoints[i]
             try:
+                self._verify_chain(ep)
                 result = fn(ep.w3)
+            except WrongChain as exc:
+                errors.append(str(exc))
+                continue
             except Exception as exc:
                 if not is_transport_error(exc):
                     raise
-                ep.failures += 1
-                ep.down_until = self.clock() + min(self.max_backoff_s, 2.0 ** min(ep.failures, 6))
+                self._mark_down(ep)
                 self.on_error(ep.name)
                 errors.append(f"{ep.label}: {type(exc).__name__}")
                 log.warning("rpc endpoint failed", extra={"endpoint": ep.label, "what": what,
@@ -156,6 +187,53 @@ class RpcPool:
                 self._current = i
             return result
         raise RpcUnavailable(f"all {len(self.endpoints)} RPC endpoints failed for {what}: " + "; ".join(errors))
+
+    def check_heads(self, max_lag_blocks: int, stall_s: float) -> dict[str, int]:
+        """Reads every usable endpoint's head; moves off the current one when it lags the best head by more
+        than `max_lag_blocks`, or has not moved for `stall_s` while another endpoint is ahead. Returns
+        {endpoint name: head} of the endpoints that answered (one endpoint: nothing to compare, no reads)."""
+        if len([e for e in self.endpoints if not e.excluded]) < 2:
+            return {}
+        now = self.clock()
+        heads: dict[int, int] = {}
+        for i in self._order():
+            ep = self.endpoints[i]
+            if ep.down_until > now and i != self._current:
+                continue
+            try:
+                self._verify_chain(ep)
+                number = int(ep.w3.eth.block_number)
+            except WrongChain:
+                continue
+            except Exception as exc:
+                if not is_transport_error(exc):
+                    raise
+                self._mark_down(ep)
+                self.on_error(ep.name)
+                continue
+            if number != ep.head:
+                ep.head, ep.head_changed_at = number, now
+            heads[i] = number
+        if not heads:
+            return {}
+        best = max(heads.values())
+        cur = self._current
+        ep = self.current
+        reason = ""
+        if cur in heads and best - heads[cur] > max_lag_blocks:
+            reason = "lagging"
+        elif cur in heads and heads[cur] < best and now - ep.head_changed_at > stall_s:
+            reason = "stalled"
+        if reason:
+            self._mark_down(ep)
+            target = next(i for i in self._order() if heads.get(i) == best)
+            log.warning("rpc failover: head " + reason, extra={
+                "from": ep.label, "to": self.endpoints[target].label, "head": heads[cur], "best": best,
+                "since_change_s": round(now - ep.head_changed_at, 1)})
+            self.on_failover(reason)
+            self.switches += 1
+            self._current = target
+        return {self.endpoints[i].name: n for i, n in heads.items()}
 
     def each(self, fn: Callable[[Web3], T], what: str = "rpc") -> list[T | BaseException]:
         """Runs `fn` on every endpoint (e.g. broadcasting a raw transaction to all of them)."""

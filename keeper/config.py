@@ -40,8 +40,12 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "KEEPER_"
-SECRET_FIELDS = ("private_key", "keystore_password")
+SECRET_FIELDS = ("private_key", "keystore_password", "remote_signer_url", "webhook_url")
+# Secrets refused in the YAML file (a URL with a token may live there; a key or password never does).
+ENV_ONLY_SECRETS = ("private_key", "keystore_password")
 _YAML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("keeper_yaml_path", default=None)
+# False for read-only commands (`status`, `check`): they run without a key.
+_REQUIRE_KEY: contextvars.ContextVar[bool] = contextvars.ContextVar("keeper_require_key", default=True)
 
 
 class ConfigError(ValueError):
@@ -185,6 +189,14 @@ class FeeSettings(_Strict):
             raise ValueError("min_priority_gwei must not exceed max_priority_gwei")
         if self.max_priority_gwei > self.max_fee_gwei:
             raise ValueError("max_priority_gwei must not exceed max_fee_gwei")
+        from keeper.fees import GWEI, REPLACEMENTS_RESERVED, first_send_ceiling
+
+        ceiling = first_send_ceiling(int(self.max_fee_gwei * GWEI), self.bump_percent) / GWEI
+        if ceiling < self.max_priority_gwei:
+            raise ValueError(
+                f"max_fee_gwei {self.max_fee_gwei} leaves a first send at most {ceiling:.3f} gwei once "
+                f"{REPLACEMENTS_RESERVED} replacements at +{self.bump_percent}% are reserved, below "
+                f"max_priority_gwei {self.max_priority_gwei}: raise max_fee_gwei or lower max_priority_gwei")
         return self
 
 
@@ -209,6 +221,8 @@ class KeeperSettings(BaseSettings):
     breaker: str = Field(description="CircuitBreaker address")
     chain_id: int | None = Field(default=None, ge=1, description="refuse to run on another chain")
     rpc_urls: Annotated[list[AnyHttpUrl], NoDecode] = Field(min_length=1, max_length=10)
+    ws_url: str | None = Field(
+        default=None, description="WebSocket endpoint for new heads (eth_subscribe); polling without it")
     private_relay_url: AnyHttpUrl | None = Field(default=None, description="send raw transactions here only")
     relay_fallback_public: bool = Field(default=False, description="use the public RPCs when the relay fails")
     markets: list[MarketSettings] = Field(min_length=1)
@@ -217,10 +231,38 @@ class KeeperSettings(BaseSettings):
 
     keystore_path: Path | None = None
     keystore_password: SecretStr | None = None
+    keystore_password_file: Path | None = Field(default=None, description="file holding the keystore password")
     private_key: SecretStr | None = None
-    from_address: str | None = Field(default=None, description="dry run without a key: simulate as this")
+    private_key_file: Path | None = Field(default=None, description="file holding the hex key (Docker/K8s secret)")
+    remote_signer_url: SecretStr | None = Field(
+        default=None, description="JSON-RPC signer (web3signer, Clef) answering eth_signTransaction for from_address")
+    from_address: str | None = Field(
+        default=None, description="the remote signer's account; or, in a dry run without a key, simulate as this")
 
     dry_run: bool = False
+    defer_blocks: int = Field(
+        default=0, ge=0, le=100,
+        description="a secondary keeper (own key) waits this many blocks after an action becomes due, and "
+                    "acts only if no other keeper's transaction did it meanwhile; 0 for the primary")
+    foreign_wait_blocks: int = Field(
+        default=2, ge=0, le=50,
+        description="blocks to wait on someone else's pending transaction that does the keeper's job")
+    sweep_after_blocks: int = Field(
+        default=1, ge=0, le=50, description="blocks before a pending nonce the journal does not know is cancelled")
+    low_balance_eth: Decimal = Field(default=Decimal("0.05"), ge=0, description="below this, /health fails")
+    max_head_lag_blocks: int = Field(
+        default=3, ge=1, le=1_000, description="fail over from an endpoint this many blocks behind another")
+    head_stall_s: float = Field(
+        default=60.0, gt=0, le=3_600, description="fail over from an endpoint whose head has not moved this long")
+    health_max_stuck_blocks: int = Field(
+        default=20, ge=1, le=10_000, description="/health fails when a transaction is in flight this many blocks")
+    health_max_head_age_s: float = Field(
+        default=120.0, gt=0, description="/health fails when the latest block is older than this")
+    webhook_url: SecretStr | None = Field(
+        default=None, description="POST trip sent / trip landed / unhealthy events here (the URL is a secret)")
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    offchain_deadline_s: float = Field(
+        default=1.0, gt=0, le=60, description="a cycle waits this long for CEX and lending data, then decides")
     simulate_block: Literal["pending", "latest"] = "pending"
     poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     idle_cycle_s: float = Field(default=12.0, gt=0, le=600, description="cycle at least this often")
@@ -258,18 +300,45 @@ class KeeperSettings(BaseSettings):
             raise ValueError("expected 32 bytes of hex (64 hex digits, optional 0x)")
         return SecretStr("0x" + hexpart)
 
+    @field_validator("ws_url")
+    @classmethod
+    def _ws(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("ws", "wss"):
+            raise ValueError("expected a ws:// or wss:// URL")
+        return v
+
+    @field_validator("remote_signer_url")
+    @classmethod
+    def _signer_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and urlsplit(v.get_secret_value()).scheme not in ("http", "https"):
+            raise ValueError("expected an http(s) URL")
+        return v
+
+    @property
+    def key_sources(self) -> list[str]:
+        given = {"KEEPER_PRIVATE_KEY": self.private_key, "private_key_file": self.private_key_file,
+                 "keystore_path": self.keystore_path, "remote_signer_url": self.remote_signer_url}
+        return [name for name, value in given.items() if value is not None]
+
     @model_validator(mode="after")
     def _key_source(self) -> KeeperSettings:
-        if self.private_key is not None and self.keystore_path is not None:
-            raise ValueError("give either KEEPER_PRIVATE_KEY or keystore_path, not both")
-        if self.keystore_path is not None:
-            if not self.keystore_path.is_file():
-                raise ValueError(f"keystore_path {self.keystore_path} does not exist")
-            if self.keystore_password is None:
-                raise ValueError("keystore_path needs the password in KEEPER_KEYSTORE_PASSWORD")
-        if self.private_key is None and self.keystore_path is None and not self.dry_run:
+        sources = self.key_sources
+        if len(sources) > 1:
+            raise ValueError(f"give one signing key source, not {' and '.join(sources)}")
+        for name in ("keystore_path", "private_key_file", "keystore_password_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name} {path} does not exist")
+        if self.keystore_password is not None and self.keystore_password_file is not None:
+            raise ValueError("give either KEEPER_KEYSTORE_PASSWORD or keystore_password_file, not both")
+        if self.keystore_path is not None and self.keystore_password is None and self.keystore_password_file is None:
+            raise ValueError("keystore_path needs the password in KEEPER_KEYSTORE_PASSWORD or keystore_password_file")
+        if self.remote_signer_url is not None and self.from_address is None:
+            raise ValueError("remote_signer_url needs from_address: the signer's account the keeper sends from")
+        if not sources and not self.dry_run and _REQUIRE_KEY.get():
             raise ValueError(
-                "no signing key: set KEEPER_PRIVATE_KEY, or keystore_path with KEEPER_KEYSTORE_PASSWORD "
+                "no signing key: set KEEPER_PRIVATE_KEY, private_key_file, keystore_path with "
+                "KEEPER_KEYSTORE_PASSWORD or keystore_password_file, or remote_signer_url with from_address "
                 "(or run with dry_run and from_address)"
             )
         ids = [m.id for m in self.markets]
@@ -315,21 +384,22 @@ class KeeperSettings(BaseSettings):
             "chain_id": self.chain_id,
             "rpc_urls": [redact_url(str(u)) for u in self.rpc_urls],
             "private_relay": redact_url(str(self.private_relay_url)) if self.private_relay_url else None,
+            "ws": redact_url(self.ws_url) if self.ws_url else None,
             "markets": [{"id": m.id, "name": m.name, "cex": [c.exchange for c in m.cex]} for m in self.markets],
-            "key_source": "keystore" if self.keystore_path else ("env" if self.private_key else "none"),
+            "key_source": ("keystore" if self.keystore_path else "file" if self.private_key_file
+                           else "remote" if self.remote_signer_url else "env" if self.private_key else "none"),
             "dry_run": self.dry_run,
             "metrics": f"{self.metrics_host}:{self.metrics_port}" if self.metrics_port else "off",
         }
 
 
-def _format_error(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    loc = [str(part) for part in first["loc"]]
+def _format_one(error: Any, source: str) -> str:
+    loc = [str(part) for part in error["loc"]]
     where = ".".join(loc) or "(top level)"
-    message = first["msg"].removeprefix("Value error, ")
+    message = error["msg"].removeprefix("Value error, ")
     shown = ""
-    if "input" in first and not any(s in loc for s in SECRET_FIELDS) and loc:
-        value = first["input"]
+    if "input" in error and not any(s in loc for s in SECRET_FIELDS) and loc:
+        value = error["input"]
         if isinstance(value, (str, int, float, Decimal)) and len(str(value)) < 80:
             shown = f" (got {value!r})"
     env_name = ENV_PREFIX + "__".join(loc).upper() if loc else ""
@@ -337,8 +407,15 @@ def _format_error(err: ValidationError, source: str) -> str:
     return f"{source}: {where}: {message}{shown}{hint}"
 
 
-def load_settings(path: str | Path | None = None, **overrides: Any) -> KeeperSettings:
-    """Reads the YAML file (optional) and KEEPER_* variables; raises ConfigError naming the bad field."""
+def _format_error(err: ValidationError, source: str) -> str:
+    """Every problem, one line each: an operator fixes them all in one go."""
+    return "\n".join(_format_one(e, source) for e in err.errors())
+
+
+def load_settings(path: str | Path | None = None, *, require_key: bool = True, **overrides: Any) -> KeeperSettings:
+    """Reads the YAML file (optional) and KEEPER_* variables; raises ConfigError naming every bad field.
+
+    `require_key=False` for read-only commands, which need no signing key."""
     source = "environment"
     yaml_path: Path | None = None
     if path is not None:
@@ -352,50 +429,77 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> KeeperSet
             raise ConfigError(f"{yaml_path}: not valid YAML ({exc})") from exc
         if not isinstance(raw, dict):
             raise ConfigError(f"{yaml_path}: expected a mapping at the top level")
-        for secret in SECRET_FIELDS:
+        for secret in ENV_ONLY_SECRETS:
             if secret in raw:
                 raise ConfigError(
                     f"{yaml_path}: {secret}: secrets are read from the environment only; "
                     f"remove it from the file and set {ENV_PREFIX}{secret.upper()}"
                 )
     token = _YAML_PATH.set(yaml_path)
+    key_token = _REQUIRE_KEY.set(require_key)
     try:
         return KeeperSettings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, source)) from exc
+        # `from None`: pydantic's error keeps each bad input's text, a malformed key's included
+        raise ConfigError(_format_error(exc, source)) from None
     except SettingsError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
     finally:
         _YAML_PATH.reset(token)
+        _REQUIRE_KEY.reset(key_token)
+
+
+def _secret_file(path: Path, what: str) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} is not readable ({type(exc).__name__})") from None
 
 
 def load_account(settings: KeeperSettings) -> Any:
-    """The signing account (eth_account LocalAccount), or None in a key-less dry run.
+    """The signer (keeper.signer: local key, keystore or remote), or None in a key-less dry run.
 
-    Error messages never include the key or the password.
+    Error messages never include the key, the password or a file's content.
     """
     from eth_account import Account
 
+    from keeper.signer import LocalSigner, RemoteSigner
+
+    key: str | None = None
     if settings.private_key is not None:
+        key = settings.private_key.get_secret_value()
+    elif settings.private_key_file is not None:
+        key = _secret_file(settings.private_key_file, "private_key_file")
+    if key is not None:
         from eth_keys.exceptions import ValidationError as KeyValidationError
 
+        where = "private_key_file" if settings.private_key is None else "KEEPER_PRIVATE_KEY"
         try:
-            return Account.from_key(settings.private_key.get_secret_value())
-        except (ValueError, KeyValidationError):
-            raise ConfigError("KEEPER_PRIVATE_KEY is not a valid secp256k1 private key") from None
+            return LocalSigner(key)
+        except (ValueError, KeyValidationError, TypeError):
+            raise ConfigError(f"{where} is not a valid secp256k1 private key (64 hex digits)") from None
+        finally:
+            del key
     if settings.keystore_path is not None:
-        assert settings.keystore_password is not None
+        if settings.keystore_password is not None:
+            password, where = settings.keystore_password.get_secret_value(), "KEEPER_KEYSTORE_PASSWORD"
+        else:
+            assert settings.keystore_password_file is not None
+            password = _secret_file(settings.keystore_password_file, "keystore_password_file")
+            where = f"keystore_password_file {settings.keystore_password_file}"
         try:
             keyfile = json.loads(settings.keystore_path.read_text())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"keystore {settings.keystore_path} is not readable JSON ({exc})") from None
+            raise ConfigError(f"keystore {settings.keystore_path} is not readable JSON ({type(exc).__name__})") \
+                from None
         try:
-            key = Account.decrypt(keyfile, settings.keystore_password.get_secret_value())
-        except ValueError:
-            raise ConfigError(
-                f"keystore {settings.keystore_path}: wrong password in KEEPER_KEYSTORE_PASSWORD"
-            ) from None
-        return Account.from_key(key)
+            return LocalSigner(Account.decrypt(keyfile, password))
+        except (ValueError, TypeError, KeyError):
+            raise ConfigError(f"keystore {settings.keystore_path}: wrong password in {where}") from None
+    if settings.remote_signer_url is not None:
+        assert settings.from_address is not None
+        url = settings.remote_signer_url.get_secret_value()
+        return RemoteSigner(url, settings.from_address, timeout_s=settings.rpc_timeout_s, label=redact_url(url))
     return None
 
 

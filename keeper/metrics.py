@@ -40,6 +40,36 @@ class Metrics:
                                    registry=r)
         self.tx_dropped = Counter("keeper_transactions_dropped", "In-flight transactions given up", ["action"],
                                   registry=r)
+        self.sends = Counter("keeper_sends", "First sends by outcome (sent, unconfirmed, rejected, underpriced, "
+                             "nonce_too_low, insufficient_funds, no_nonce)", ["action", "outcome"], registry=r)
+        self.relay_errors = Counter("keeper_relay_errors", "Private relay failures (transport or rejected)",
+                                    ["kind"], registry=r)
+        self.gas_spent = Counter("keeper_gas_spent_eth", "Gas paid by the keeper's mined transactions, in ETH",
+                                 ["action"], registry=r)
+        self.last_send = Gauge("keeper_last_successful_send_timestamp", "Unix time of the last broadcast a node "
+                               "accepted", registry=r)
+        self.stuck_blocks = Gauge("keeper_oldest_in_flight_blocks", "Blocks since the oldest in-flight transaction "
+                                  "was first sent (0: none)", registry=r)
+        self.unknown_nonces = Gauge("keeper_unknown_pending_nonces", "Pending nonces of the keeper's account that "
+                                    "its journal does not know", registry=r)
+        self.swept = Counter("keeper_nonces_swept", "Unknown pending nonces cancelled by the sweeper", registry=r)
+        self.sim_errors = Counter("keeper_simulation_errors", "eth_call that could not run (an RPC error, not a "
+                                  "revert)", ["action"], registry=r)
+        self.balance = Gauge("keeper_balance_eth", "The keeper account's balance", registry=r)
+        self.balance_low = Gauge("keeper_balance_low", "1 when the balance is below low_balance_eth", registry=r)
+        self.head_lag_blocks = Gauge("keeper_head_lag_blocks", "Blocks the endpoint in use is behind the best "
+                                     "head any endpoint reported", registry=r)
+        self.endpoint_head = Gauge("keeper_endpoint_head_block", "Latest block per RPC endpoint", ["endpoint"],
+                                   registry=r)
+        self.failovers = Counter("keeper_rpc_failovers", "Endpoint switches (transport, stalled or lagging head, "
+                                 "wrong chain)", ["reason"], registry=r)
+        self.sources_late = Counter("keeper_sources_late", "Off-chain source answers not in by the cycle's "
+                                    "deadline", registry=r)
+        self.webhooks = Counter("keeper_webhooks", "Webhook notifications delivered", ["event"], registry=r)
+        self.webhook_errors = Counter("keeper_webhook_errors", "Webhook notifications that failed", ["kind"],
+                                      registry=r)
+        self.paused = Gauge("keeper_paused", "1 while sending is paused (`keeper pause`)", registry=r)
+        self.healthy = Gauge("keeper_healthy", "1 when /health answers 200", registry=r)
         self.sim_reverts = Counter("keeper_simulation_reverts", "Actions not sent because eth_call reverted",
                                    ["action"], registry=r)
         self.dry_run = Counter("keeper_dry_run_actions", "Actions a dry run would have sent", ["action"],

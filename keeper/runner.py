@@ -20,11 +20,15 @@ from web3.logs import DISCARD
 
 from keeper import indicators as I
 from keeper.abi import load_abi
+from keeper.background import BackgroundSources
 from keeper.chain import BreakerReader, RpcPool
 from keeper.config import KeeperSettings, MarketSettings, redact_url, sender_address
 from keeper.executor import Executor, Outcome
+from keeper.heads import HeadWatcher
+from keeper.journal import PAUSE_FILE, StateLock
 from keeper.metrics import Metrics
 from keeper.model import Action, AuctionSettlement, Kind, MarketView, OnChainMarket
+from keeper.notify import Notifier
 from keeper.policy import decide
 from keeper.sources import CcxtSource, OnChainSource, PositionsFileSource, Source, merge
 from keeper.sources.lending import LendingEventsSource, LendingMarketConfig
@@ -113,15 +117,23 @@ class Keeper:
         self.abi = load_abi("CircuitBreaker", settings.build_path)
         self.auction_abi = load_abi("ReopeningAuction", settings.build_path)
         self.sender = sender_address(settings, account)
+        self.pool.on_failover = lambda reason: self.metrics.failovers.labels(reason).inc()
         self.chain_id = int(self.pool.call(lambda w3: w3.eth.chain_id, "eth_chainId"))
         if settings.chain_id is not None and settings.chain_id != self.chain_id:
             raise ChainMismatch(f"configured chain_id {settings.chain_id} but the RPC serves chain {self.chain_id}")
+        self.pool.current.chain_id = self.chain_id
+        self.pool.expected_chain_id = self.chain_id  # every other endpoint is checked before its first use
         self.reader = BreakerReader(self.pool, settings.breaker, self.abi, self.sender, settings.params_refresh_s)
         self.chain_source = OnChainSource(self.reader)
-        self.sources: list[Source] = (list(sources) if sources is not None
-                                      else default_sources(settings, self.metrics, self.pool, self.chain_id))
+        self._sources: list[Source] = []
+        self.background = BackgroundSources([], settings.offchain_deadline_s)
+        self.sources = (list(sources) if sources is not None
+                        else default_sources(settings, self.metrics, self.pool, self.chain_id))
         journal = None
+        self.lock: StateLock | None = None
         if self.sender and not settings.dry_run:
+            # One process per key: a second keeper on this key and state_dir stops here, naming the first.
+            self.lock = StateLock(settings.state_dir / f"keeper-{self.chain_id}-{self.sender.lower()}.lock").acquire()
             journal = settings.state_dir / f"journal-{self.chain_id}-{self.sender.lower()}.json"
         self.executor = Executor(
             self.pool, settings.breaker, self.abi, settings.fees, account=account, sender=self.sender,
@@ -129,12 +141,19 @@ class Keeper:
             simulate_block=settings.simulate_block,
             relay_url=str(settings.private_relay_url) if settings.private_relay_url else None,
             relay_fallback_public=settings.relay_fallback_public, timeout=settings.rpc_timeout_s,
-            auction_abi=self.auction_abi,
+            auction_abi=self.auction_abi, foreign_wait_blocks=settings.foreign_wait_blocks,
+            sweep_after_blocks=settings.sweep_after_blocks, defer_blocks=settings.defer_blocks,
         )
+        self.notifier = Notifier(
+            settings.webhook_url.get_secret_value() if settings.webhook_url else None, self.metrics,
+            timeout_s=settings.webhook_timeout_s, common={"keeper": self.sender, "chain_id": self.chain_id})
+        self._was_healthy: bool | None = None
         self.history: dict[int, deque[tuple[float, float]]] = {m: deque(maxlen=4_096) for m in settings.market_ids}
         self._rejected_seen: dict[int, frozenset[str]] = {}
         self.last_ok: float | None = None
         self.last_block: int | None = None
+        self.last_head_time: int | None = None
+        self.balance_wei: int | None = None
         self.cycles = 0
         if self.executor.journal.items:
             log.info("adopting in-flight transactions from the journal",
@@ -144,16 +163,24 @@ class Keeper:
                                         "markets": settings.market_ids, "dry_run": settings.dry_run,
                                         "rpc": [redact_url(str(u)) for u in settings.rpc_urls]})
 
+    @property
+    def sources(self) -> list[Source]:
+        return self._sources
+
+    @sources.setter
+    def sources(self, sources: Sequence[Source]) -> None:
+        self.background.close()
+        self._sources = list(sources)
+        self.background = BackgroundSources(self._sources, self.settings.offchain_deadline_s,
+                                            on_error=lambda name: self.metrics.source_errors.labels(name).inc())
+
     # ------------------------------------------------------------ one cycle
 
     def _collect(self, ids: Sequence[int], now: float) -> list[dict[int, Any]]:
-        parts = []
-        for source in self.sources:
-            try:
-                parts.append(source.collect(ids, now))
-            except Exception as exc:  # noqa: BLE001 - one source down never stops the keeper
-                self.metrics.source_errors.labels(source.name).inc()
-                log.warning("source failed", extra={"source": source.name, "error": f"{type(exc).__name__}: {exc}"})
+        before = self.background.late
+        parts = self.background.collect(ids, now)
+        if self.background.late > before:
+            self.metrics.sources_late.inc(self.background.late - before)
         return parts
 
     def _indicators(self, market: MarketSettings, chain: OnChainMarket, obs: Any, now: float) -> I.MarketIndicators:
@@ -219,15 +246,29 @@ class Keeper:
         t0 = time.perf_counter()
         now = self.clock()
         ids = self.settings.market_ids
+        self.background.start(ids, now)  # exchanges answer while the chain is read
+        heads = self.pool.check_heads(self.settings.max_head_lag_blocks, self.settings.head_stall_s)
+        for name, number in heads.items():
+            self.metrics.endpoint_head.labels(name).set(number)
         chain_obs = self.chain_source.collect(ids, now)
         head = self.chain_source.head
         block = head["number"]
         self.metrics.head_block.set(block)
+        self.metrics.head_lag_blocks.set(max(0, max(heads.values(), default=block) - block))
         self.metrics.block_lag.set(max(0.0, now - head["timestamp"]))
+        self.last_head_time = head["timestamp"]
         report = CycleReport(block, 0.0)
+        paused = (self.settings.state_dir / PAUSE_FILE).exists()
+        if paused != self.executor.paused:
+            log.warning("sending paused" if paused else "sending resumed",
+                        extra={"flag": str(self.settings.state_dir / PAUSE_FILE)})
+        self.executor.paused = paused
+        self.metrics.paused.set(int(paused))
         report.landed = self.executor.tick(block)
+        self._read_balance()
         report.settlements = self._settled(report.landed)
         parts = self._collect(ids, now)
+        now = self.clock()  # data is judged fresh or stale when the decision is made, after it arrived
         for market in self.settings.markets:
             mid = market.id
             obs = merge([chain_obs[mid]] + [p[mid] for p in parts if mid in p])
@@ -238,10 +279,13 @@ class Keeper:
             view = MarketView(chain, ind.lce_bps, market.lce.safe_bps, self.settings.thresholds.extend_lead_s)
             action = decide(view)
             outcome = None
-            if action is not None:
+            if action is None:
+                self.executor.idle(mid)
+            else:
                 self.metrics.decisions.labels(str(mid), action.kind.value).inc()
                 outcome = self.executor.submit(action, block)
             report.markets.append(MarketReport(mid, chain, ind, action, outcome))
+        self._notify(report)
         report.seconds = time.perf_counter() - t0
         self.metrics.cycle_seconds.observe(report.seconds)
         self.metrics.last_cycle.set(self.clock())
@@ -254,6 +298,24 @@ class Keeper:
 
     def run(self, stop: threading.Event | None = None, max_cycles: int | None = None) -> None:
         stop = stop or threading.Event()
+        heads = HeadWatcher(self.settings.ws_url).start() if self.settings.ws_url else None
+        try:
+            self._loop(stop, max_cycles, heads)
+        finally:
+            if heads is not None:
+                heads.stop()
+
+    def _pause(self, stop: threading.Event, heads: HeadWatcher | None) -> None:
+        """Until the next head: announced by the subscription when there is one, else `poll_interval_s`."""
+        if heads is not None and heads.connected.is_set():
+            deadline = time.monotonic() + min(self.settings.idle_cycle_s, 60.0)
+            while not stop.is_set() and time.monotonic() < deadline:
+                if heads.wait(0.1):  # wakes at once on a head; the slices only let `stop` end the wait
+                    return
+            return
+        stop.wait(self.settings.poll_interval_s)
+
+    def _loop(self, stop: threading.Event, max_cycles: int | None, heads: HeadWatcher | None) -> None:
         last_cycle_at = 0.0
         seen_block: int | None = None
         failures = 0
@@ -264,6 +326,7 @@ class Keeper:
                 due = number != seen_block or time.monotonic() - last_cycle_at >= self.settings.idle_cycle_s
                 if due:
                     self.cycle()
+                    self.watch_health()
                     seen_block = number
                     last_cycle_at = time.monotonic()
                     failures = 0
@@ -275,15 +338,77 @@ class Keeper:
                 self.metrics.cycle_errors.inc()
                 log.error("cycle failed", extra={"error": f"{type(exc).__name__}: {exc}", "failures": failures},
                           exc_info=failures == 1)
+                self.watch_health()
                 stop.wait(min(30.0, self.settings.poll_interval_s * 2 ** min(failures, 5)))
                 continue
-            stop.wait(self.settings.poll_interval_s)
+            self._pause(stop, heads)
+
+    def _notify(self, report: CycleReport) -> None:
+        trips = (Kind.TRIP.value, Kind.TRIP_ATTESTED.value)
+        for m in report.markets:
+            if m.action is not None and m.action.kind.value in trips and m.outcome and m.outcome.status == "sent":
+                self.notifier.notify("trip_sent", market=m.market_id, action=m.action.kind.value,
+                                     tx=m.outcome.tx_hash, block=report.block, reason=m.action.reason)
+        for rec, receipt in report.landed:
+            if rec.kind in trips and not rec.cancel and receipt["status"] == 1:
+                self.notifier.notify("trip_landed", market=rec.market_id, action=rec.kind,
+                                     block=int(receipt["blockNumber"]), nonce=rec.nonce,
+                                     blocks_waited=int(receipt["blockNumber"]) - rec.first_block)
+
+    def watch_health(self) -> bool:
+        """Health now; notifies on a change (the first check only when unhealthy)."""
+        ok, info = self.health()
+        if ok != self._was_healthy and not (self._was_healthy is None and ok):
+            self.notifier.notify("keeper_healthy" if ok else "keeper_unhealthy", problems=info["problems"],
+                                 last_block=info["last_block"])
+        self._was_healthy = ok
+        return ok
+
+    def _read_balance(self) -> None:
+        if self.sender is None or self.settings.dry_run:
+            return
+        try:
+            self.balance_wei = int(self.pool.call(lambda w3: w3.eth.get_balance(self.sender), "eth_getBalance"))
+        except Exception as exc:  # noqa: BLE001 - a missed balance read never stops a cycle
+            log.warning("balance read failed", extra={"error": type(exc).__name__})
+            return
+        low = self.balance_wei < self.settings.low_balance_eth * WAD
+        self.metrics.balance.set(self.balance_wei / WAD)
+        self.metrics.balance_low.set(int(low))
+
+    def close(self) -> None:
+        """Releases the key's lock (a process that dies releases it too)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        self.background.close()
+        self.notifier.close()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        age = None if self.last_ok is None else self.clock() - self.last_ok
-        ok = age is not None and age <= self.settings.health_max_age_s
+        """200 only when cycles run, the head is fresh, nothing is stuck and the balance pays for gas."""
+        now = self.clock()
+        age = None if self.last_ok is None else now - self.last_ok
+        head_age = None if self.last_head_time is None else max(0.0, now - self.last_head_time)
+        stuck = int(self.metrics.value("keeper_oldest_in_flight_blocks"))
+        sending = self.sender is not None and not self.settings.dry_run
+        low = sending and self.balance_wei is not None and self.balance_wei < self.settings.low_balance_eth * WAD
+        problems = []
+        if age is None or age > self.settings.health_max_age_s:
+            problems.append("no recent successful cycle")
+        if head_age is not None and head_age > self.settings.health_max_head_age_s:
+            problems.append(f"latest block is {head_age:.0f} s old")
+        if stuck > self.settings.health_max_stuck_blocks:
+            problems.append(f"a transaction is in flight for {stuck} blocks")
+        if low:
+            problems.append(f"balance below {self.settings.low_balance_eth} ETH")
+        ok = not problems
+        self.metrics.healthy.set(int(ok))
+        last_send = self.executor.last_sent_at
         return ok, {
-            "ok": ok, "last_cycle_age_s": age, "last_block": self.last_block, "cycles": self.cycles,
-            "in_flight": len(self.executor.journal.items), "rpc": self.pool.current.name,
-            "dry_run": self.settings.dry_run,
+            "ok": ok, "problems": problems, "last_cycle_age_s": age, "last_block": self.last_block,
+            "head_age_s": head_age, "head_lag_blocks": self.metrics.value("keeper_head_lag_blocks"),
+            "stuck_blocks": stuck, "cycles": self.cycles, "in_flight": len(self.executor.journal.items),
+            "balance_eth": None if self.balance_wei is None else self.balance_wei / WAD,
+            "last_send_age_s": None if last_send is None else now - last_send,
+            "rpc": self.pool.current.name, "dry_run": self.settings.dry_run, "paused": self.executor.paused,
         }

@@ -76,6 +76,11 @@ class RecordedExchange:
     def fetch_open_interest(self, symbol: str) -> dict[str, Any]:
         return self._get("open_interest", symbol)
 
+    def load_markets(self) -> dict[str, Any]:
+        """The symbols recorded (ccxt's `load_markets` maps symbol -> market)."""
+        symbols = {s for kind in ("tickers", "order_books", "open_interest") for s in self.data.get(kind, {})}
+        return {s: {"symbol": s} for s in sorted(symbols)}
+
 
 def ticker_price(t: Mapping[str, Any]) -> float | None:
     bid, ask = t.get("bid"), t.get("ask")
@@ -91,6 +96,7 @@ def _seconds(ms: Any) -> float | None:
 
 class CcxtSource:
     name = "cex"
+    background = True  # network I/O with timeouts and rate limits: on-chain rules never wait for it
 
     def __init__(self, markets: Sequence[MarketSettings], exchanges: Mapping[str, Any] | None = None,
                  book_limit: int = 100, timeout_s: float = 5.0,

@@ -48,6 +48,8 @@ def make_settings(tmp_path):
             "markets": [{"id": m.market_id, "name": f"m{m.market_id}"} for m in system.markets],
             "private_key": dev_key(key_index), "metrics_port": 0, "state_dir": str(tmp_path / f"state{key_index}"),
             "rpc_timeout_s": 2.0,
+            # exchanges answer from recordings: wait for them (tests of the deadline set their own)
+            "offchain_deadline_s": 30.0,
         }
         values.update(overrides)
         if values.get("private_key") is None:
@@ -59,14 +61,19 @@ def make_settings(tmp_path):
 
 @pytest.fixture
 def make_keeper(make_settings):
+    keepers: list[Keeper] = []
+
     def make_keeper(system: DevSystem, url: str | list[str], key_index: int = 1, sources: Any = None,
                     **overrides: Any) -> Keeper:
         settings = make_settings(system, url, key_index, **overrides)
         keeper = Keeper(settings, account=load_account(settings), sources=sources or [], metrics=Metrics())
         keeper.cycle = _waiting_for_automine(keeper.cycle, system.w3)
+        keepers.append(keeper)
         return keeper
 
-    return make_keeper
+    yield make_keeper
+    for keeper in keepers:  # each holds its key's lock in its state_dir
+        keeper.close()
 
 
 def _waiting_for_automine(cycle: Callable[[], CycleReport], w3: Web3) -> Callable[[], CycleReport]:

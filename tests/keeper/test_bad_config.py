@@ -119,11 +119,13 @@ def test_keeper_config__env_value_of_the_wrong_type_names_the_variable(settings,
 def test_keeper_config__fee_cap_in_wei_rejected(settings, field):
     with pytest.raises(ConfigError, match=f"fees.{field}: must be at most 10,000 gwei; the value is in gwei, "
                                           "not wei") as err:
-        settings(fees={"max_fee_gwei": 500 * 10**9, "max_priority_gwei": 50 * 10**9} if field == "max_priority_gwei"
+        settings(fees={"max_fee_gwei": 500, "max_priority_gwei": 50 * 10**9} if field == "max_priority_gwei"
                  else {field: 500 * 10**9})
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("fees", [{"max_fee_gwei": 10_000, "max_priority_gwei": 10_000}, {"max_fee_gwei": 1, "max_priority_gwei": 1}])
+# the tip cap stays under the first-send ceiling (the cap less two +12% replacements: 7,971.9 and 0.797 gwei)
+@pytest.mark.parametrize("fees", [{"max_fee_gwei": 10_000, "max_priority_gwei": 7_000},
+                                  {"max_fee_gwei": 1, "max_priority_gwei": "0.5"}])
 def test_keeper_config__fee_cap_up_to_the_bound_accepted(settings, fees):
     assert settings(fees=fees).fees.max_fee_gwei == fees["max_fee_gwei"]

@@ -398,6 +398,7 @@ def test_journal_corrupted__restart_starts_empty_and_sends_no_duplicate(anvil, s
     assert keeper.cycle().markets[0].outcome.status == "sent"  # trip pending
     journal = keeper.executor.journal.path
     journal.write_text('[{"nonce": 1, "kind": "tr')  # the disk filled up mid-write
+    keeper.close()  # and the keeper died: the kernel drops a dead process's lock
 
     with caplog.at_level(logging.ERROR, logger="keeper.executor"):
         restarted = make_keeper(system, anvil.url)

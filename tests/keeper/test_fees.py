@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from keeper.config import FeeSettings
-from keeper.executor import Fees, bumped, suggest_fees
+from keeper.fees import Fees, bumped, first_send_ceiling, suggest_fees
 
 GWEI = 10**9
 
@@ -37,10 +37,28 @@ def test_suggest__empty_blocks_fall_back_to_node_tip_and_floor():
     assert suggest_fees(h, FeeSettings(min_priority_gwei=Decimal("0.5")), 1.0).priority == GWEI // 2
 
 
-def test_suggest__capped():
-    cfg = FeeSettings(max_fee_gwei=Decimal(15), max_priority_gwei=Decimal(3))
+def test_suggest__capped_below_the_cap_by_two_replacements():
+    cfg = FeeSettings(max_fee_gwei=Decimal(15), max_priority_gwei=Decimal(3), bump_percent=12)
     fees = suggest_fees(history(), cfg, urgency=10.0)
-    assert fees.priority == 3 * GWEI and fees.max_fee == 15 * GWEI
+    assert fees.priority == 3 * GWEI and fees.max_fee == first_send_ceiling(15 * GWEI, 12)
+    assert fees.max_fee <= 15 * GWEI * 100**2 // 112**2  # 11.96 gwei: two +12% steps fit under 15
+
+
+def test_first_send_at_the_ceiling__replaced_twice_under_the_cap():
+    cfg = FeeSettings(max_fee_gwei=Decimal(100), max_priority_gwei=Decimal(5), bump_percent=10)
+    cap = 100 * GWEI
+    first = suggest_fees(history(base_next=1_000 * GWEI), cfg, urgency=2.0)  # a fee spike far above the cap
+    once = bumped(first, first, 10, cap)
+    assert once is not None
+    twice = bumped(once, once, 10, cap)
+    assert twice is not None and twice.max_fee <= cap
+    assert bumped(twice, twice, 10, cap) is None  # the third would pass the cap: refused, not sent
+
+
+def test_settings__cap_without_room_for_two_replacements_refused_naming_the_numbers():
+    with pytest.raises(ValueError, match=r"max_fee_gwei 50 leaves a first send at most 39\.860 gwei once 2 "
+                                         r"replacements at \+12% are reserved, below max_priority_gwei 45"):
+        FeeSettings(max_fee_gwei=Decimal(50), max_priority_gwei=Decimal(45), bump_percent=12)
 
 
 def test_bump__both_fields_at_least_ten_percent():

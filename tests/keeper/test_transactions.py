@@ -305,7 +305,8 @@ def test_restart__pending_trip_adopted_not_duplicated(anvil, system, make_keeper
     arm_landed(anvil, system, keeper)
     anvil.set_automine(False)
     assert keeper.cycle().markets[0].outcome.status == "sent"  # trip pending
-    del keeper  # killed with the trip still in the mempool
+    keeper.close()  # killed with the trip still in the mempool: the kernel drops a dead process's lock
+    del keeper
 
     restarted = make_keeper(system, anvil.url)  # same key, same state_dir: the journal is adopted
     assert list(restarted.executor.journal.items) == [1]
