@@ -87,9 +87,13 @@ class Calls:
 
     def send(self, name: str, *args: Any, sender: str, gas: int, max_fee: int, tip: int) -> str:
         """Sends from an unlocked account with explicit gas and fees (no estimate): the hash."""
-        tx = {"from": sender, "to": self.address, "data": self.data(name, *args), "gas": hex(gas),
-              "maxFeePerGas": hex(max_fee), "maxPriorityFeePerGas": hex(tip)}
+        tx = self.transaction(name, *args, sender=sender, gas=gas, max_fee=max_fee, tip=tip)
         return request(self.w3, "eth_sendTransaction", [tx])
+
+    def transaction(self, name: str, *args: Any, sender: str, gas: int, max_fee: int, tip: int) -> dict[str, str]:
+        """The eth_sendTransaction parameter of `name(*args)` from an unlocked account."""
+        return {"from": sender, "to": self.address, "data": self.data(name, *args), "gas": hex(gas),
+                "maxFeePerGas": hex(max_fee), "maxPriorityFeePerGas": hex(tip)}
 
     def _function(self, name: str, args: tuple[Any, ...]) -> tuple[bytes, list[str], list[str]]:
         try:

@@ -13,6 +13,13 @@ Each step (block_time_s of scenario time) builds one block, with automine off:
 3. the liquidator liquidates every position the pending block shows unhealthy (it simulates against
    the block's earlier transactions, as searchers do; lowest fees, so last);
 4. the block is mined at the step's timestamp and its events are recorded.
+
+Anvil orders a block by max fee, then by arrival, so each actor's fee sets its place whenever it
+sends. Round trips are few (docs/replay-performance.md): after a block is mined, one JSON-RPC batch
+fetches its events and header, everything the record and the next step read at "latest" (cached
+until the next block), the keeper's per-block reads (its transport answers from them,
+replay/transport.py), sets the next block's timestamp and sends its poke. The liquidator's
+reads of the pending block and its health factors are one batch each.
 """
 
 from __future__ import annotations
@@ -183,6 +190,7 @@ class Engine:
         self.feed_posts = [(-math.inf, s.at(0)) for _, s in c.reference]
         wd = self.world
         self.c = _Calls.of(wd)
+        self.poker = w3.eth.accounts[1]  # anyone: poke is permissionless
         for who, b in zip(wd.actors.borrowers, wd.borrowers, strict=True):
             self.positions[who] = [b.collateral, b.debt]
             self.record.opened[who] = (b.collateral, b.debt)
@@ -251,15 +259,13 @@ class Engine:
         return self.record
 
     def step(self, t: float, last: bool = False) -> None:
-        wd = self.world
         self._now = self.t0 + t
         if not self._timestamp_set:  # the batch after the last block set it (it leaves "latest" reads alone)
             self._head_block = self._read_batch([("eth_getBlockByNumber", ["latest", False]),
-                                                 ("evm_setNextBlockTimestamp", [hex(int(self._now))])])[0]
+                                                 ("evm_setNextBlockTimestamp", [hex(int(self._now))]),
+                                                 *self._poke()])[0]
         state = self._breaker_state()
         self._move_market(t, state)
-        if wd.breaker is not None:
-            self._tx(self.c.breaker, "poke", wd.market_id, sender=wd.actors.flows, fee=MARKET_FEE - 3)
         self._dlp_quote(state)
         if self.keeper is not None:
             if getattr(self, "replay_source", None) is not None:
@@ -337,6 +343,17 @@ class Engine:
             if amount > 0:
                 self._swap(True, amount, wd.actors.liquidator, fee=MARKET_FEE - 1)
                 self.to_sell -= amount
+
+    def _poke(self) -> list[tuple[str, list[Any]]]:
+        """The next block's poke (the breaker's price observation), to send with the batch after this one.
+
+        Its fee puts it after the market's moves whenever it is sent (anvil orders a block by max fee, then
+        by arrival), and its own sender keeps its nonce apart from every other actor's."""
+        if self.world.breaker is None:
+            return []
+        tx = self.c.breaker.transaction("poke", self.world.market_id, sender=self.poker, gas=GAS,
+                                        max_fee=MARKET_FEE - 3, tip=MARKET_TIP)
+        return [("eth_sendTransaction", [tx])]
 
     def _change_threshold(self, change: Any, spot: float) -> None:
         """Governance ramps the threshold; the record keeps what the same cut at once would have
@@ -532,7 +549,7 @@ class Engine:
         extra: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False]),
                                               ("eth_getLogs", [self._events_filter()])]
         if next_timestamp is not None:
-            extra.append(("evm_setNextBlockTimestamp", [hex(int(next_timestamp))]))
+            extra += [("evm_setNextBlockTimestamp", [hex(int(next_timestamp))]), *self._poke()]
         for_keeper = self.keeper_transport.requests_for(self._head) if self.keeper_transport is not None else []
         answers = self._read_batch(extra + for_keeper)
         self._head_block, logs = answers[:2]
