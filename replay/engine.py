@@ -165,6 +165,9 @@ class Engine:
         self._head_block: dict[str, Any] | None = None  # its header, once read
         self.keeper_transport: PrefetchingProvider | None = None
         self.dlp_quoted_trips = 0  # trips the DLP has quoted the reopening auction for
+        # the highest liquidation threshold the lending market can apply (a ramp moves between its ends)
+        self._highest_threshold_bps = max([scenario.market.lending.liquidation_threshold_bps]
+                                          + [c.liquidation_threshold_bps for c in scenario.actors.governance])
 
     # ------------------------------------------------------------ set-up
 
@@ -485,6 +488,16 @@ class Engine:
         source, name = self._source_read()
         assert self._head_block is not None  # read with the block (`_observe`) or before the first step
         self._base_fee = int(self._head_block["baseFeePerGas"], 16)
+        # Building the pending block is most of a pending read's cost: the price alone first. When no position
+        # is near liquidation even at the highest threshold the market can apply, the liquidator has nothing
+        # to do, whatever the guard and the threshold say, and the other reads are spared.
+        [first] = batch(wd.w3, [source.request(name, block="pending")], raise_errors=False)
+        if not isinstance(first, Exception):  # a price that does not read (a frozen venue) goes the long way
+            price = self._decode_source_price(source.decode(name, 0, first))
+            lt_high = self._highest_threshold_bps / 10_000
+            if price > 0 and not any(debt > 0 and collateral * price * lt_high / debt < 1.002
+                                     for collateral, debt in self.positions.values()):
+                return
         guard, raw_price, raw_lt = batch(wd.w3, [
             lending.request("guard", block="pending"), source.request(name, block="pending"),
             lending.request("liquidation_threshold", block="pending"),

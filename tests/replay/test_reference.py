@@ -4,6 +4,9 @@ tests/replay/reference/ holds a 300-block scenario (a calm start, a crash that t
 the reopening auction, a calm tail with one large sale) and what the engine made of it under
 `composite` and `none`: the result JSON and the block-by-block breaker state and prices. Rewrite
 them only for a change meant to move the figures: `python -m tests.replay.test_reference`.
+`python -m tests.replay.test_reference diff A.json B.json` compares any two result JSONs the same way
+(reference/oct10-usde-composite.json is the full 10 October replay the engine gave before it was
+made faster: too long for a test, compared by hand after a change to the engine).
 
 Tolerances, and why they are what they are:
 - counts, times, blocks, rules, states and `expect_failures`: exact. The scenario fixes every
@@ -99,8 +102,12 @@ def test_differences__catches_a_moved_figure():
     assert differences({"trips": [{"t": 420.0}], "bad_debt_usd": 100.0, "price": 0.981}, want)
 
 
-if __name__ == "__main__":  # rewrite the references (a change meant to move the figures)
-    for protection in sys.argv[1:] or PROTECTIONS:
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["diff"]:  # `diff A.json B.json`: two result JSONs, within the tolerances above
+        found = differences(json.loads(Path(sys.argv[3]).read_text()), json.loads(Path(sys.argv[2]).read_text()))
+        print("\n".join(found) or "same within the tolerances")
+        sys.exit(1 if found else 0)
+    for protection in sys.argv[1:] or PROTECTIONS:  # rewrite the references (a change meant to move the figures)
         result, record = replay(protection)
         (REFERENCE / f"{protection}.json").write_text(json.dumps(result, indent=2) + "\n")
         (REFERENCE / f"{protection}.record.json").write_text(json.dumps(record) + "\n")
