@@ -165,6 +165,8 @@ class Engine:
         self._head_block: dict[str, Any] | None = None  # its header, once read
         self.keeper_transport: PrefetchingProvider | None = None
         self.dlp_quoted_trips = 0  # trips the DLP has quoted the reopening auction for
+        self._pool_sent = False  # the engine sent the pool a transaction in this block
+        self._keeper_sends = 0  # the keeper's sends before this block's cycle
         # the highest liquidation threshold the lending market can apply (a ramp moves between its ends)
         self._highest_threshold_bps = max([scenario.market.lending.liquidation_threshold_bps]
                                           + [c.liquidation_threshold_bps for c in scenario.actors.governance])
@@ -268,6 +270,8 @@ class Engine:
                                                  ("evm_setNextBlockTimestamp", [hex(int(self._now))]),
                                                  *self._poke()])[0]
         state = self._breaker_state()
+        self._pool_sent = False
+        self._keeper_sends = self.keeper_transport.sends if self.keeper_transport is not None else 0
         self._move_market(t, state)
         self._dlp_quote(state)
         if self.keeper is not None:
@@ -491,9 +495,13 @@ class Engine:
         # Building the pending block is most of a pending read's cost: the price alone first. When no position
         # is near liquidation even at the highest threshold the market can apply, the liquidator has nothing
         # to do, whatever the guard and the threshold say, and the other reads are spared.
-        [first] = batch(wd.w3, [source.request(name, block="pending")], raise_errors=False)
+        if self._pool_untouched():  # the pending block's venue price is the last block's
+            first: Any = self._read(source, name)
+        else:
+            [first] = batch(wd.w3, [source.request(name, block="pending")], raise_errors=False)
+            first = first if isinstance(first, Exception) else source.decode(name, 0, first)
         if not isinstance(first, Exception):  # a price that does not read (a frozen venue) goes the long way
-            price = self._decode_source_price(source.decode(name, 0, first))
+            price = self._decode_source_price(first)
             lt_high = self._highest_threshold_bps / 10_000
             if price > 0 and not any(debt > 0 and collateral * price * lt_high / debt < 1.002
                                      for collateral, debt in self.positions.values()):
@@ -521,6 +529,13 @@ class Engine:
             if lending.decode("health_factor", 1, raw) < WAD:
                 self._tx(lending, "liquidate", who, 2**256 - 1, sender=wd.actors.liquidator,
                          fee=self._base_fee + LIQUIDATOR_TIP, tip=LIQUIDATOR_TIP)
+
+    def _pool_untouched(self) -> bool:
+        """True when the lending market prices off the pool and nobody sent the pool anything in this block
+        (the engine's actors or the keeper, whose settlement trades it): its pending spot is the last
+        block's. Nothing else moves its reserves (the breaker's notifications change only its state flag)."""
+        return (self.scenario.market.lending.price_source == "venue" and not self._pool_sent
+                and (self.keeper_transport is None or self.keeper_transport.sends == self._keeper_sends))
 
     # ------------------------------------------------------------ recording
 
@@ -692,6 +707,8 @@ class Engine:
             wait: bool = False) -> Any:
         tx_hash = target.send(name, *args, sender=sender, gas=GAS, max_fee=fee,
                               tip=tip if tip is not None else MARKET_TIP)
+        if target.address == self.world.pool.address:
+            self._pool_sent = True
         if wait:
             return self.world.w3.eth.wait_for_transaction_receipt(tx_hash)
         return tx_hash

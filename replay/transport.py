@@ -41,6 +41,7 @@ class PrefetchingProvider(HTTPProvider):
         self._ids = itertools.count(1)
         self.hits = 0
         self.misses = 0
+        self.sends = 0  # transactions the keeper sent
 
     # ------------------------------------------------------------ the engine's side
 
@@ -75,6 +76,7 @@ class PrefetchingProvider(HTTPProvider):
     def make_request(self, method: Any, params: Any) -> Any:
         if method in SENDS:
             self.answers = {}
+            self.sends += 1
         self._remember(method, params)
         key = _key(method, params)
         if key in self.answers:
@@ -87,6 +89,7 @@ class PrefetchingProvider(HTTPProvider):
         requests = list(batch_requests)
         if any(method in SENDS for method, _ in requests):
             self.answers = {}
+            self.sends += sum(method in SENDS for method, _ in requests)
         for method, params in requests:
             self._remember(method, params)
         keys = [_key(method, params) for method, params in requests]
