@@ -184,9 +184,10 @@ class Engine:
         fair = c.fair_price.at(0)
         # The chain starts an hour before the scenario: deployments and positions are in place at t = 0.
         start = int(self.scenario.start_ts) if self.scenario.start else int(time.time())
-        # a block holds every transaction of a step (they carry generous gas limits, not estimates)
+        # A block holds every transaction of a step (they carry generous gas limits, not estimates). No past
+        # states kept: the replay reads only the latest and the pending block, and a matrix runs many nodes.
         self.anvil = Anvil(gas_limit=2_000_000_000, base_fee=1_000_000_000, accounts=10,
-                           extra=["--timestamp", str(start - 3_600)])
+                           extra=["--timestamp", str(start - 3_600), "--prune-history"])
         w3 = self.anvil.w3
         self.world = build(self.anvil, self.scenario, self.protection, self.borrowers(fair),
                            first_price=c.venue_price.at(0), first_references=[s.at(0) for _, s in c.reference],
