@@ -314,10 +314,24 @@ class BreakerReader:
         self._static: dict[int, _Static] = {}
         self._static_at = -1e18
         self._role = False
+        # Calldata and output types by (contract, function, arguments): encoding through web3's contract
+        # objects costs about a millisecond a call, and a snapshot asks the same calls every block.
+        self._encoded: dict[tuple[Any, ...], tuple[bytes, list[str]]] = {}
 
     def _fn(self, name: str, *args: Any) -> tuple[bytes, list[str]]:
-        f = self.contract.get_function_by_name(name)(*args)
-        return bytes.fromhex(f._encode_transaction_data()[2:]), list(get_abi_output_types(f.abi))
+        key = (self.address, name, *args)
+        if key not in self._encoded:
+            f = self.contract.get_function_by_name(name)(*args)
+            self._encoded[key] = (bytes.fromhex(f._encode_transaction_data()[2:]), list(get_abi_output_types(f.abi)))
+        return self._encoded[key]
+
+    def _view(self, contract: Any, name: str, *args: Any) -> bytes:
+        """Calldata of a view of the venue or auction interface (no output types needed: one uint256)."""
+        key = (id(contract), name, *args)
+        if key not in self._encoded:
+            f = contract.get_function_by_name(name)(*args)
+            self._encoded[key] = (bytes.fromhex(f._encode_transaction_data()[2:]), ["uint256"])
+        return self._encoded[key][0]
 
     def _load_static(self, w3: Web3, ids: Sequence[int], block: int) -> None:
         calls: list[tuple[str, bytes]] = []
@@ -388,13 +402,11 @@ class BreakerReader:
                     types.append(t)
                 static = self._static[mid]
                 if with_depth:
-                    f = self.venue_abi.functions.depth(static.params["depth_band_bps"])
-                    calls.append((static.venue, bytes.fromhex(f._encode_transaction_data()[2:])))
+                    calls.append((static.venue, self._view(self.venue_abi, "depth", static.params["depth_band_bps"])))
                     types.append(["uint256"])
                 if static.auction:
                     for name in ("book_round", "book_size"):
-                        f = self.auction_abi.get_function_by_name(name)()
-                        calls.append((static.auction, bytes.fromhex(f._encode_transaction_data()[2:])))
+                        calls.append((static.auction, self._view(self.auction_abi, name)))
                         types.append(["uint256"])
             raw = batch_eth_call(w3, calls, number)
             out: dict[int, OnChainMarket] = {}

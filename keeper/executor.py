@@ -208,10 +208,20 @@ class Executor:
         return suggest_fees(dict(history), self.fees, urgency, node_tip, ceiling_wei=self.ceiling_wei)
 
     def _counts(self) -> tuple[int, int]:
+        """The sender's transaction count at latest and at pending, in one batch request (one round trip)."""
         assert self.sender is not None
-        latest = self.pool.call(lambda w3: w3.eth.get_transaction_count(self.sender, "latest"), "nonce")
-        pending = self.pool.call(lambda w3: w3.eth.get_transaction_count(self.sender, "pending"), "nonce")
-        self.last_counts = (int(latest), int(pending))
+        sender = self.sender
+        requests = [("eth_getTransactionCount", [sender, tag]) for tag in ("latest", "pending")]
+
+        def read(w3: Web3) -> tuple[int, int]:
+            answers = w3.provider.make_batch_request(requests)  # type: ignore[arg-type]
+            if isinstance(answers, list) and len(answers) == 2 and all("result" in a for a in answers):
+                return int(answers[0]["result"], 16), int(answers[1]["result"], 16)
+            # the node refused one of them: asked one by one, web3 raises its error as for any request
+            return (int(w3.eth.get_transaction_count(sender, "latest")),
+                    int(w3.eth.get_transaction_count(sender, "pending")))
+
+        self.last_counts = self.pool.call(read, "nonce")
         return self.last_counts
 
     def reconcile_nonce(self) -> int:

@@ -13,6 +13,13 @@ Each step (block_time_s of scenario time) builds one block, with automine off:
 3. the liquidator liquidates every position the pending block shows unhealthy (it simulates against
    the block's earlier transactions, as searchers do; lowest fees, so last);
 4. the block is mined at the step's timestamp and its events are recorded.
+
+Anvil orders a block by max fee, then by arrival, so each actor's fee sets its place whenever it
+sends. Round trips are few (docs/replay-performance.md): after a block is mined, one JSON-RPC batch
+fetches its events and header, everything the record and the next step read at "latest" (cached
+until the next block), the keeper's per-block reads (its transport answers from them,
+replay/transport.py), sets the next block's timestamp and sends its poke. The liquidator's
+reads of the pending block and its health factors are one batch each.
 """
 
 from __future__ import annotations
@@ -27,8 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import requests
 from eth_utils import event_abi_to_log_topic
 from tqdm import tqdm
+from web3 import Web3
+from web3._utils.method_formatters import log_entry_formatter
 
 from devchain import Anvil, dev_key
 from keeper.config import CexVenue, KeeperSettings, LceModel, MarketSettings
@@ -37,8 +47,9 @@ from keeper.runner import Keeper
 from keeper.sources.base import Observations
 from keeper.sources.replay import ReplaySource
 from replay import population
-from replay.calls import Calls, request
+from replay.calls import Calls, batch
 from replay.scenario import BorrowersFile, Curves, Scenario
+from replay.transport import PrefetchingProvider
 from replay.world import FEED_DECIMALS, FEED_HEARTBEAT_S, WAD, World, build
 
 NORMAL, HALTED = 1, 2
@@ -147,7 +158,18 @@ class Engine:
         self.feed_posts: list[tuple[float, float]] = []  # last (t, value) per feed
         self.lp_contributed_usd = 0.0
         self._decoders: dict[tuple[str, bytes], tuple[str, Any]] = {}  # (address, topic0) -> event
+        # Reads at "latest" since the last mined block: the state they read cannot change before the next
+        # one is mined, so each is asked once, most of them in the batch that follows a block (`_observe`).
+        self._latest: dict[tuple[str, str, tuple[Any, ...]], Any] = {}
+        self._head = 0  # the number of the last mined block
+        self._head_block: dict[str, Any] | None = None  # its header, once read
+        self.keeper_transport: PrefetchingProvider | None = None
         self.dlp_quoted_trips = 0  # trips the DLP has quoted the reopening auction for
+        self._pool_sent = False  # the engine sent the pool a transaction in this block
+        self._keeper_sends = 0  # the keeper's sends before this block's cycle
+        # the highest liquidation threshold the lending market can apply (a ramp moves between its ends)
+        self._highest_threshold_bps = max([scenario.market.lending.liquidation_threshold_bps]
+                                          + [c.liquidation_threshold_bps for c in scenario.actors.governance])
 
     # ------------------------------------------------------------ set-up
 
@@ -162,9 +184,10 @@ class Engine:
         fair = c.fair_price.at(0)
         # The chain starts an hour before the scenario: deployments and positions are in place at t = 0.
         start = int(self.scenario.start_ts) if self.scenario.start else int(time.time())
-        # a block holds every transaction of a step (they carry generous gas limits, not estimates)
+        # A block holds every transaction of a step (they carry generous gas limits, not estimates). No past
+        # states kept: the replay reads only the latest and the pending block, and a matrix runs many nodes.
         self.anvil = Anvil(gas_limit=2_000_000_000, base_fee=1_000_000_000, accounts=10,
-                           extra=["--timestamp", str(start - 3_600)])
+                           extra=["--timestamp", str(start - 3_600), "--prune-history"])
         w3 = self.anvil.w3
         self.world = build(self.anvil, self.scenario, self.protection, self.borrowers(fair),
                            first_price=c.venue_price.at(0), first_references=[s.at(0) for _, s in c.reference],
@@ -173,6 +196,7 @@ class Engine:
         self.feed_posts = [(-math.inf, s.at(0)) for _, s in c.reference]
         wd = self.world
         self.c = _Calls.of(wd)
+        self.poker = w3.eth.accounts[1]  # anyone: poke is permissionless
         for who, b in zip(wd.actors.borrowers, wd.borrowers, strict=True):
             self.positions[who] = [b.collateral, b.debt]
             self.record.opened[who] = (b.collateral, b.debt)
@@ -189,6 +213,7 @@ class Engine:
             for token in (self.c.collateral, self.c.debt):
                 self._tx(token, "approve", wd.auction.address, 2**256 - 1, sender=wd.actors.dlp, wait=True)
         head = w3.eth.get_block("latest")
+        self._head = int(head["number"])
         self.t0 = max(start, head["timestamp"] + 1)
         self.anvil.set_automine(False)
         if self.protection == "composite":
@@ -211,7 +236,16 @@ class Engine:
         sources = [replay_source, PositionsSource(self.positions, wd.lt_bps, wd.market_id)]
         from eth_account import Account
 
-        return Keeper(settings, account=Account.from_key(dev_key(3)), sources=sources, clock=lambda: self._now)
+        keeper = Keeper(settings, account=Account.from_key(dev_key(3)), sources=sources, clock=lambda: self._now)
+        # Its per-block reads come from the engine's batch after each block (replay/transport.py).
+        session = requests.Session()
+        session.trust_env = False  # a local node: no proxy lookup per request
+        self.keeper_transport = PrefetchingProvider(self.anvil.url, request_kwargs={"timeout": 10}, session=session,
+                                                    exception_retry_configuration=None)
+        self.keeper_transport.head = self._head
+        for endpoint in keeper.pool.endpoints:
+            endpoint.w3 = Web3(self.keeper_transport)
+        return keeper
 
     # ------------------------------------------------------------ the loop
 
@@ -220,22 +254,26 @@ class Engine:
         steps = self.scenario.blocks
         bar = tqdm(total=steps, desc=f"{self.scenario.name} [{self.protection}]", unit="block",
                    disable=not self.progress, leave=False)
+        self._latest.clear()
+        self._timestamp_set = False
         try:
             for step in range(1, steps + 1):
-                self.step(step * self.scenario.block_time_s)
+                self.step(step * self.scenario.block_time_s, last=step == steps)
                 bar.update(1)
         finally:
             bar.close()
         return self.record
 
-    def step(self, t: float) -> None:
-        wd = self.world
+    def step(self, t: float, last: bool = False) -> None:
         self._now = self.t0 + t
-        self.anvil.rpc("evm_setNextBlockTimestamp", [hex(int(self._now))])
+        if not self._timestamp_set:  # the batch after the last block set it (it leaves "latest" reads alone)
+            self._head_block = self._read_batch([("eth_getBlockByNumber", ["latest", False]),
+                                                 ("evm_setNextBlockTimestamp", [hex(int(self._now))]),
+                                                 *self._poke()])[0]
         state = self._breaker_state()
+        self._pool_sent = False
+        self._keeper_sends = self.keeper_transport.sends if self.keeper_transport is not None else 0
         self._move_market(t, state)
-        if wd.breaker is not None:
-            self._tx(self.c.breaker, "poke", wd.market_id, sender=wd.actors.flows, fee=MARKET_FEE - 3)
         self._dlp_quote(state)
         if self.keeper is not None:
             if getattr(self, "replay_source", None) is not None:
@@ -245,8 +283,11 @@ class Engine:
             self._baseline(t)
         if self.scenario.actors.liquidator.enabled:
             self._liquidate()
+        self._latest.clear()
+        self._head_block = None
         self.anvil.rpc("evm_mine", [hex(int(self._now))])
-        self._observe(t, state)
+        self._head += 1
+        self._observe(t, state, None if last else self._now + self.scenario.block_time_s)
 
     # ------------------------------------------------------------ market moves
 
@@ -263,20 +304,20 @@ class Engine:
     def _move_market(self, t: float, state: int) -> None:
         wd = self.world
         self._post_feeds(t)
-        x, y = self.c.pool.call("reserves")
+        x, y = self._read(self.c.pool, "reserves")
         spot = (y / wd.debt_unit) / (x / wd.collateral_unit)
         target = self.curves.venue_price.at(t)
-        open_ = self.c.pool.call("breaker_state") == NORMAL
+        open_ = self._read(self.c.pool, "breaker_state") == NORMAL
         low, high = (0.0, math.inf)
         if wd.guarded:
-            lo, hi = self.c.pool.call("band_limits")
+            lo, hi = self._read(self.c.pool, "band_limits")
             low, high = lo / WAD * 1.0005, hi / WAD * 0.9995
         reachable = min(max(target, low), high)
         if not open_ or reachable != target:  # the pool's rules keep it from the venue price
             self.record.divergence_max_bps = max(self.record.divergence_max_bps, abs(spot / target - 1) * 10_000)
         # 1. trade toward the venue price (x*y=k, fee on the input)
         if open_ and abs(reachable / spot - 1) > PRICE_TOLERANCE:
-            fee = 1 - self.c.pool.call("fee_bps") / 10_000
+            fee = 1 - self._read(self.c.pool, "fee_bps") / 10_000
             k = x * y
             if reachable < spot:  # sell collateral: x' = sqrt(k / p)
                 x_new = math.isqrt(int(k * wd.collateral_unit / (reachable * wd.debt_unit)))
@@ -311,6 +352,17 @@ class Engine:
                 self._swap(True, amount, wd.actors.liquidator, fee=MARKET_FEE - 1)
                 self.to_sell -= amount
 
+    def _poke(self) -> list[tuple[str, list[Any]]]:
+        """The next block's poke (the breaker's price observation), to send with the batch after this one.
+
+        Its fee puts it after the market's moves whenever it is sent (anvil orders a block by max fee, then
+        by arrival), and its own sender keeps its nonce apart from every other actor's."""
+        if self.world.breaker is None:
+            return []
+        tx = self.c.breaker.transaction("poke", self.world.market_id, sender=self.poker, gas=GAS,
+                                        max_fee=MARKET_FEE - 3, tip=MARKET_TIP)
+        return [("eth_sendTransaction", [tx])]
+
     def _change_threshold(self, change: Any, spot: float) -> None:
         """Governance ramps the threshold; the record keeps what the same cut at once would have
         made liquidatable at the lending price of the moment (the abrupt-rule-change counterfactual)."""
@@ -330,8 +382,8 @@ class Engine:
 
     def _follow_depth(self, factor: float, x: int, y: int) -> None:
         wd = self.world
-        shares = self.c.pool.call("balanceOf", wd.actors.lp)
-        supply = self.c.pool.call("totalSupply")
+        shares = self._read(self.c.pool, "balanceOf", wd.actors.lp)
+        supply = self._read(self.c.pool, "totalSupply")
         if factor < 1:
             burn = int(supply * (1 - factor))
             burn = min(burn, shares)
@@ -367,7 +419,7 @@ class Engine:
 
     def _ensure(self, token: Any, who: str, amount: int, lp: bool = False) -> None:
         """Mints what an actor lacks (the market maker and flows stand for the rest of the market)."""
-        have = token.call("balanceOf", who)
+        have = self._read(token, "balanceOf", who)
         if have < amount:
             missing = amount - have
             self._tx(token, "mint", who, missing, sender=self.world.actors.governance, fee=MARKET_FEE + 1)
@@ -383,7 +435,7 @@ class Engine:
         if self.c.auction is None or state != HALTED or self.dlp_quoted_trips == len(self.record.trips):
             return
         self.dlp_quoted_trips = len(self.record.trips)
-        reference = self.c.oracle.call("latest")[0] / WAD
+        reference = self._read(self.c.oracle, "latest")[0] / WAD
         amount = int(self.scenario.market.pool.liquidity_usd * DLP_QUOTE_SHARE / reference * wd.collateral_unit)
         bid, offer = reference * (1 - DLP_QUOTE_SPREAD), reference * (1 + DLP_QUOTE_SPREAD)
         self._ensure(self.c.debt, wd.actors.dlp, math.ceil(amount / wd.collateral_unit * bid * wd.debt_unit * 1.001))
@@ -395,9 +447,17 @@ class Engine:
 
     def _source_price(self, block: str = "latest") -> float:
         """The lending market's price source as the last (or the pending) block shows it."""
+        source, name = self._source_read()
+        return self._decode_source_price(self._read(source, name) if block == "latest" else
+                                         source.call(name, block=block))
+
+    def _source_read(self) -> tuple[Calls, str]:
         if self.scenario.market.lending.price_source == "venue":
-            return self.c.pool.call("spot_price", block=block) / WAD
-        return self.c.oracle.call("latest", block=block)[0] / WAD
+            return self.c.pool, "spot_price"
+        return self.c.oracle, "latest"
+
+    def _decode_source_price(self, value: Any) -> float:
+        return (value if self.scenario.market.lending.price_source == "venue" else value[0]) / WAD
 
     def _baseline(self, t: float) -> None:
         wd = self.world
@@ -429,25 +489,59 @@ class Engine:
     def _liquidate(self) -> None:
         """Liquidates what the pending block shows unhealthy: like a searcher, the liquidator simulates
         against this block's earlier transactions (the market's moves, a trip with priority gas)."""
-        wd = self.world
-        self._base_fee = int(request(wd.w3, "eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
-        if self.c.lending.call("guard", block="pending")[0] != NORMAL:
+        wd, lending = self.world, self.c.lending
+        source, name = self._source_read()
+        assert self._head_block is not None  # read with the block (`_observe`) or before the first step
+        self._base_fee = int(self._head_block["baseFeePerGas"], 16)
+        # Building the pending block is most of a pending read's cost: the price alone first. When no position
+        # is near liquidation even at the highest threshold the market can apply, the liquidator has nothing
+        # to do, whatever the guard and the threshold say, and the other reads are spared.
+        if self._pool_untouched():  # the pending block's venue price is the last block's
+            first: Any = self._read(source, name)
+        else:
+            [first] = batch(wd.w3, [source.request(name, block="pending")], raise_errors=False)
+            first = first if isinstance(first, Exception) else source.decode(name, 0, first)
+        if not isinstance(first, Exception):  # a price that does not read (a frozen venue) goes the long way
+            price = self._decode_source_price(first)
+            lt_high = self._highest_threshold_bps / 10_000
+            if price > 0 and not any(debt > 0 and collateral * price * lt_high / debt < 1.002
+                                     for collateral, debt in self.positions.values()):
+                return
+        guard, raw_price, raw_lt = batch(wd.w3, [
+            lending.request("guard", block="pending"), source.request(name, block="pending"),
+            lending.request("liquidation_threshold", block="pending"),
+        ], raise_errors=False)
+        if isinstance(guard, Exception):
+            raise guard
+        if lending.decode("guard", 0, guard)[0] != NORMAL:
             return  # the market is frozen: a liquidator would only waste gas
-        price = self._source_price("pending")
+        for answer in (raw_price, raw_lt):  # read only when the market is open, as a liquidator would
+            if isinstance(answer, Exception):
+                raise answer
+        price = self._decode_source_price(source.decode(name, 0, raw_price))
         if price <= 0:
             return
-        lt = self.c.lending.call("liquidation_threshold", block="pending") / 10_000
-        for who, (collateral, debt) in self.positions.items():
-            if debt <= 0 or collateral * price * lt / debt >= 1.002:
-                continue
-            if self.c.lending.call("health_factor", who, block="pending") < WAD:
-                self._tx(self.c.lending, "liquidate", who, 2**256 - 1, sender=wd.actors.liquidator,
+        lt = lending.decode("liquidation_threshold", 0, raw_lt) / 10_000
+        candidates = [who for who, (collateral, debt) in self.positions.items()
+                      if debt > 0 and collateral * price * lt / debt < 1.002]
+        # one liquidation leaves the others' health factors as they were (same price, same block)
+        factors = batch(wd.w3, [lending.request("health_factor", who, block="pending") for who in candidates])
+        for who, raw in zip(candidates, factors, strict=True):
+            if lending.decode("health_factor", 1, raw) < WAD:
+                self._tx(lending, "liquidate", who, 2**256 - 1, sender=wd.actors.liquidator,
                          fee=self._base_fee + LIQUIDATOR_TIP, tip=LIQUIDATOR_TIP)
+
+    def _pool_untouched(self) -> bool:
+        """True when the lending market prices off the pool and nobody sent the pool anything in this block
+        (the engine's actors or the keeper, whose settlement trades it): its pending spot is the last
+        block's. Nothing else moves its reserves (the breaker's notifications change only its state flag)."""
+        return (self.scenario.market.lending.price_source == "venue" and not self._pool_sent
+                and (self.keeper_transport is None or self.keeper_transport.sends == self._keeper_sends))
 
     # ------------------------------------------------------------ recording
 
-    def _events(self, number: int) -> dict[str, list[Any]]:
-        """The block's recorded events by name, from one eth_getLogs over the lending market and breaker."""
+    def _events_filter(self) -> dict[str, Any]:
+        """One eth_getLogs over the lending market, breaker and auction, for the block just mined."""
         wd = self.world
         if not self._decoders:
             watched = [(wd.lending, ("Liquidated", "BadDebtRealized"))]
@@ -459,9 +553,13 @@ class Engine:
                 for name in names:
                     event = contract.events[name]()
                     self._decoders[(contract.address, bytes(event_abi_to_log_topic(event.abi)))] = (name, event)
+        return {"fromBlock": "latest", "toBlock": "latest", "address": sorted({address for address, _ in self._decoders})}
+
+    def _events(self, logs: list[dict[str, Any]]) -> dict[str, list[Any]]:
+        """The block's recorded events by name, from its raw logs."""
         out: dict[str, list[Any]] = defaultdict(list)
-        addresses = sorted({address for address, _ in self._decoders})
-        for log in wd.w3.eth.get_logs({"fromBlock": number, "toBlock": number, "address": addresses}):
+        for raw in logs:
+            log = log_entry_formatter(raw)  # as web3's eth.get_logs formats it
             decoder = self._decoders.get((log["address"], bytes(log["topics"][0]))) if log["topics"] else None
             if decoder is not None:
                 out[decoder[0]].append(decoder[1].process_log(log))
@@ -471,14 +569,26 @@ class Engine:
         wd = self.world
         if wd.breaker is None:
             return 8 if self.kill_switched else NORMAL
-        return self.c.breaker.call("state", wd.market_id)
+        return self._read(self.c.breaker, "state", wd.market_id)
 
-    def _observe(self, t: float, state_before: int) -> None:
+    def _observe(self, t: float, state_before: int, next_timestamp: float | None) -> None:
+        """Records the block just mined. Its events, the reads the record and the next step need and the
+        next block's timestamp go out as one batch."""
         wd = self.world
-        number = int(request(wd.w3, "eth_blockNumber", []), 16)
+        extra: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False]),
+                                              ("eth_getLogs", [self._events_filter()])]
+        if next_timestamp is not None:
+            extra += [("evm_setNextBlockTimestamp", [hex(int(next_timestamp))]), *self._poke()]
+        for_keeper = self.keeper_transport.requests_for(self._head) if self.keeper_transport is not None else []
+        answers = self._read_batch(extra + for_keeper)
+        self._head_block, logs = answers[:2]
+        if self.keeper_transport is not None:
+            self.keeper_transport.answer(self._head, for_keeper, answers[len(extra):])
+        self._timestamp_set = next_timestamp is not None
+        number = int(self._head_block["number"], 16)
         self.record.blocks += 1
         fair = self.curves.fair_price.at(t)
-        events = self._events(number)
+        events = self._events(logs)
         # The event carries the position after the liquidation; the debt written off as bad debt in
         # the same transaction was part of the debt before it.
         written_off = {(ev["transactionHash"], ev["args"]["borrower"]): ev["args"]["amount"]
@@ -522,20 +632,20 @@ class Engine:
         if state == HALTED:
             self.record.halted_s += self.scenario.block_time_s
         self.record.states.append((t, state))
-        pool_price = self.c.pool.call("spot_price") / WAD
-        ref = self.c.oracle.call("latest")[0] / WAD
+        pool_price = self._read(self.c.pool, "spot_price") / WAD
+        ref = self._read(self.c.oracle, "latest")[0] / WAD
         self.record.prices.append((t, self.curves.venue_price.at(t), pool_price, ref))
 
     # ------------------------------------------------------------ accounting helpers
 
     def _lp_value_usd(self, fair: float) -> float:
         wd = self.world
-        x, y = self.c.pool.call("reserves")
-        shares = self.c.pool.call("balanceOf", wd.actors.lp)
-        supply = self.c.pool.call("totalSupply")
+        x, y = self._read(self.c.pool, "reserves")
+        shares = self._read(self.c.pool, "balanceOf", wd.actors.lp)
+        supply = self._read(self.c.pool, "totalSupply")
         share = shares / supply if supply else 0.0
-        wallet_c = self.c.collateral.call("balanceOf", wd.actors.lp)
-        wallet_d = self.c.debt.call("balanceOf", wd.actors.lp)
+        wallet_c = self._read(self.c.collateral, "balanceOf", wd.actors.lp)
+        wallet_d = self._read(self.c.debt, "balanceOf", wd.actors.lp)
         collateral = share * x + wallet_c
         debt = share * y + wallet_d
         return collateral / wd.collateral_unit * fair + debt / wd.debt_unit
@@ -550,11 +660,47 @@ class Engine:
         wd = self.world
         fair = self.curves.fair_price.at(self.scenario.blocks * self.scenario.block_time_s)
         total = self.record.written_off
-        for who in wd.actors.borrowers:
-            debt = self.c.lending.call("debt_of", who) / wd.debt_unit
-            collateral = self.c.lending.call("collateral_of", who) / wd.collateral_unit
+        lending = self.c.lending
+        answers = batch(wd.w3, [lending.request(name, who) for who in wd.actors.borrowers
+                                for name in ("debt_of", "collateral_of")])
+        for i in range(0, len(answers), 2):
+            debt = lending.decode("debt_of", 1, answers[i]) / wd.debt_unit
+            collateral = lending.decode("collateral_of", 1, answers[i + 1]) / wd.collateral_unit
             total += max(0.0, debt - collateral * fair)
         return total
+
+    # ------------------------------------------------------------ reads
+
+    def _read(self, target: Calls, name: str, *args: Any) -> Any:
+        """`name(*args)` at the latest block, asked once per mined block."""
+        key = (target.address, name, args)
+        if key not in self._latest:
+            self._latest[key] = target.call(name, *args)
+        return self._latest[key]
+
+    def _block_reads(self) -> list[tuple[Calls, str, tuple[Any, ...]]]:
+        """What a step reads at the latest block, asked together after each mined block."""
+        wd, c = self.world, self.c
+        reads: list[tuple[Calls, str, tuple[Any, ...]]] = [
+            (c.pool, "reserves", ()), (c.pool, "breaker_state", ()), (c.pool, "fee_bps", ()),
+            (c.pool, "spot_price", ()), (c.oracle, "latest", ()),
+            (c.pool, "balanceOf", (wd.actors.lp,)), (c.pool, "totalSupply", ()),
+        ]
+        if wd.guarded:
+            reads.append((c.pool, "band_limits", ()))
+        if c.breaker is not None:
+            reads.append((c.breaker, "state", (wd.market_id,)))
+        for token in (c.collateral, c.debt):
+            reads += [(token, "balanceOf", (who,)) for who in (wd.actors.market_maker, wd.actors.lp, wd.actors.flows)]
+        return reads
+
+    def _read_batch(self, extra: list[tuple[str, list[Any]]]) -> list[Any]:
+        """`extra` requests and every `_block_reads` in one batch: `extra`'s results, the reads cached."""
+        reads = [r for r in self._block_reads() if (r[0].address, r[1], r[2]) not in self._latest]
+        results = batch(self.world.w3, extra + [target.request(name, *args) for target, name, args in reads])
+        for (target, name, args), raw in zip(reads, results[len(extra):], strict=True):
+            self._latest[(target.address, name, args)] = target.decode(name, len(args), raw)
+        return results[:len(extra)]
 
     # ------------------------------------------------------------ transactions
 
@@ -562,6 +708,8 @@ class Engine:
             wait: bool = False) -> Any:
         tx_hash = target.send(name, *args, sender=sender, gas=GAS, max_fee=fee,
                               tip=tip if tip is not None else MARKET_TIP)
+        if target.address == self.world.pool.address:
+            self._pool_sent = True
         if wait:
             return self.world.w3.eth.wait_for_transaction_receipt(tx_hash)
         return tx_hash
