@@ -13,10 +13,11 @@ worker processes (default: one per core) is started and stopped around the run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -77,27 +78,27 @@ def record_path(result_path: Path) -> Path:
     return result_path.with_suffix(".record.json")
 
 
-def _write_record(path: Path, record: Any) -> None:
-    import json
-
+def _write_record(path: Path, record: Any, run: dict[str, Any]) -> None:
+    """The engine's record beside its result, with the same `run` block (read back only for that run)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(record)) + "\n")
+    tmp.write_text(json.dumps({RUN_KEY: run, "record": asdict(record)}) + "\n")
     tmp.replace(path)
 
 
-def _read_record(path: Path) -> Any:
-    import json
-
+def _read_record(path: Path, run: dict[str, Any]) -> Any:
     from replay.engine import Liquidation, Record
 
     try:
-        raw = json.loads(path.read_text())
+        stored = json.loads(path.read_text())
+        if stored.get(RUN_KEY) != run:
+            return None
+        raw = stored["record"]
         raw["liquidations"] = [Liquidation(**liq) for liq in raw["liquidations"]]
         raw["opened"] = {k: tuple(v) for k, v in raw["opened"].items()}
         raw["states"] = [tuple(s) for s in raw["states"]]
         raw["prices"] = [tuple(p) for p in raw["prices"]]
         return Record(**raw)
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
@@ -120,7 +121,7 @@ def run_cells(cells: Iterable[Cell], where: Callable[[Cell], Path], *, address: 
         result = None if force else load_done(where(cell), runs[cell])
         if result is not None:
             result = {k: v for k, v in result.items() if k != RUN_KEY}
-        record = _read_record(record_path(where(cell))) if result is not None and want_record else None
+        record = _read_record(record_path(where(cell)), runs[cell]) if result is not None and want_record else None
         if result is not None and (record is not None or not want_record):
             done_on_disk.append(Outcome(cell, result, record, cached=True))
         else:
@@ -138,7 +139,7 @@ def run_cells(cells: Iterable[Cell], where: Callable[[Cell], Path], *, address: 
         if not todo:
             show(0)
             return
-        with (cluster(address, workers) if client is None else _as_context(client)) as cl:
+        with cluster(address, workers) if client is None else nullcontext(client) as cl:
             attempts: dict[Cell, int] = {}
             by_future: dict[Future, Cell] = {}
 
@@ -159,7 +160,7 @@ def run_cells(cells: Iterable[Cell], where: Callable[[Cell], Path], *, address: 
                         result, record, wall = future.result()
                         write_result(where(cell), result, runs[cell])
                         if want_record and record is not None:
-                            _write_record(record_path(where(cell)), record)
+                            _write_record(record_path(where(cell)), record, runs[cell])
                         bar.update(1)
                         yield Outcome(cell, result, record, wall, attempts=attempts[cell])
                     else:
@@ -176,11 +177,6 @@ def run_cells(cells: Iterable[Cell], where: Callable[[Cell], Path], *, address: 
                 show(running)
     finally:
         bar.close()
-
-
-@contextmanager
-def _as_context(client: Client) -> Iterator[Client]:
-    yield client
 
 
 def _wait_a_little(pending: set[Future]) -> tuple[set[Future], set[Future]]:

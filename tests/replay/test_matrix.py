@@ -3,6 +3,7 @@ a task whose worker dies or that fails is retried once, then reported; a re-run 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -219,3 +220,12 @@ def test_with_overrides__blocks_bounded_by_the_scenario(short_file):
     assert with_overrides(scenario, blocks=5).blocks == 5
     with pytest.raises(ScenarioError, match=r"blocks: expected 1 <= blocks <= 20 \(got 21\)"):
         with_overrides(scenario, blocks=21)
+
+
+def test_matrix_cli__seeds_as_count_list_or_range():
+    assert matrix.parse_seeds("3") == [0, 1, 2]
+    assert matrix.parse_seeds("5-7") == [5, 6, 7]
+    assert matrix.parse_seeds("11,3,11") == [11, 3]
+    for bad in ("x", "0", "7-5", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="seeds: expected"):
+            matrix.parse_seeds(bad)
