@@ -59,8 +59,11 @@ OUT ?= results/$(notdir $(basename $(SCENARIO)))/$(BREAKER).json
 replay: $(BUILD_STAMP)
 	python -m replay --scenario $(SCENARIO) --breaker $(BREAKER) --out $(OUT)
 
+# The calibration grid on a Dask cluster: local by default, DASK_SCHEDULER_ADDRESS or
+# SWEEP_ARGS="--address tcp://host:8786" for an existing one (docs/replay.md).
+SWEEP_ARGS ?=
 sweep: $(BUILD_STAMP)
-	python -m replay.sweep
+	python -m replay.sweep $(SWEEP_ARGS)
 
 bench: $(BUILD_STAMP)
 	ape run bench -v WARNING

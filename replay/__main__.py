@@ -14,14 +14,19 @@ from pathlib import Path
 
 from replay.engine import Engine, Record
 from replay.result import build_result
-from replay.scenario import ScenarioError, load_scenario
+from replay.scenario import ScenarioError, load_scenario, with_overrides
 from replay.world import PROTECTIONS
 
 
 def run_replay(scenario_path: str | Path, protection: str, out: str | Path | None = None, *,
-               progress: bool = True, params: dict[str, int] | None = None) -> tuple[dict, Record, float]:
-    """Replays one scenario under one protection: (result JSON, the block-by-block record, wall seconds)."""
+               progress: bool = True, params: dict[str, int] | None = None, seed: int | None = None,
+               blocks: int | None = None) -> tuple[dict, Record, float]:
+    """Replays one scenario under one protection: (result JSON, the block-by-block record, wall seconds).
+
+    `seed` overrides the generated borrower population's seed, `blocks` keeps the first `blocks` steps.
+    """
     scenario, curves = load_scenario(scenario_path)
+    scenario = with_overrides(scenario, seed=seed, blocks=blocks)
     engine = Engine(scenario, curves, Path(scenario_path).resolve().parent, protection, progress=progress,
                     params=params)
     started = time.perf_counter()
@@ -43,13 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--breaker", default="composite")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--seed", type=int, default=None, help="override the borrower population's seed")
+    parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.breaker not in PROTECTIONS:
         print(f"error: breaker: expected one of {', '.join(PROTECTIONS)} (got {args.breaker!r})", file=sys.stderr)
         return 2
     try:
-        result, _, wall = run_replay(args.scenario, args.breaker, args.out, progress=not args.no_progress)
+        result, _, wall = run_replay(args.scenario, args.breaker, args.out, progress=not args.no_progress,
+                                     seed=args.seed, blocks=args.blocks)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,11 @@
 """`python -m replay.compare SCENARIO [--out DIR]`: one scenario under every protection, side by side.
 
-Runs `composite`, `none`, `single-threshold` and `kill-switch` (two at a time, each on its own
-anvil), writes each result JSON and a chart to DIR (default results/<scenario name>/), and prints
-the table. `make demo` calls it on scenarios/oct10-usde.yaml.
+Runs `composite`, `none`, `single-threshold` and `kill-switch` as tasks on a Dask cluster (a local
+one of a worker per core by default, an existing one with `--address` or DASK_SCHEDULER_ADDRESS;
+docs/replay.md), each on its own anvil, writes each result JSON and a chart to DIR (default
+results/<scenario name>/), and prints the table. A protection whose result is already in DIR for the
+same code version is not replayed (`--force` replays it). `make demo` calls it on
+scenarios/oct10-usde.yaml.
 """
 
 from __future__ import annotations
@@ -11,39 +14,46 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from replay.__main__ import run_replay
+from replay.cells import Cell
 from replay.report import chart, table
+from replay.runner import run_cells
 from replay.scenario import ScenarioError, load_scenario
 from replay.world import PROTECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _one(args: tuple[str, str, str]) -> tuple[str, dict, object, float]:
-    scenario, protection, out = args
-    result, record, wall = run_replay(scenario, protection, out, progress=False)
-    return protection, result, record, wall
-
-
-def compare(scenario_path: str, out_dir: Path, workers: int = 2) -> tuple[dict[str, dict], dict[str, object]]:
-    jobs = [(scenario_path, p, str(out_dir / f"{p}.json")) for p in PROTECTIONS]
+def compare(scenario_path: str, out_dir: Path, workers: int | None = None, address: str | None = None,
+            force: bool = False) -> tuple[dict[str, dict], dict[str, object], list[str]]:
+    """(results, records, failures) by protection, in PROTECTIONS order; a failure names its protection."""
+    cells = [Cell.of(scenario_path, p) for p in PROTECTIONS]
     results: dict[str, dict] = {}
     records: dict[str, object] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for protection, result, record, wall in pool.map(_one, jobs):
-            print(f"  {protection:17} replayed in {wall:5.1f} s", flush=True)
-            results[protection], records[protection] = result, record
-    return results, records
+    failures: list[str] = []
+    for o in run_cells(cells, lambda c: out_dir / c.filename(), address=address, workers=workers,
+                       want_record=True, force=force, progress=False):
+        if o.result is None:
+            failures.append(f"{o.cell.world}: {o.error}")
+            print(f"  {o.cell.world:17} FAILED after {o.attempts} attempts: {o.error}", flush=True)
+            continue
+        how = "reused from disk" if o.cached else f"replayed in {o.wall_s:5.1f} s"
+        print(f"  {o.cell.world:17} {how}", flush=True)
+        results[o.cell.world], records[o.cell.world] = o.result, o.record
+    order = {p: i for i, p in enumerate(PROTECTIONS)}
+    return (dict(sorted(results.items(), key=lambda kv: order[kv[0]])),
+            dict(sorted(records.items(), key=lambda kv: order[kv[0]])), failures)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replay.compare", description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
     parser.add_argument("--out", default=None, help="directory for the result JSONs and the chart")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="local cluster's workers (default: cores)")
+    parser.add_argument("--address", default=None, help="Dask scheduler (default: DASK_SCHEDULER_ADDRESS, "
+                        "else a local cluster)")
+    parser.add_argument("--force", action="store_true", help="replay protections whose result is on disk")
     args = parser.parse_args(argv)
     try:
         scenario, _ = load_scenario(args.scenario)
@@ -54,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Replaying {scenario.name} ({scenario.blocks:,} blocks of {scenario.block_time_s} s) under "
           f"{', '.join(PROTECTIONS)}:", flush=True)
     started = time.perf_counter()
-    results, records = compare(args.scenario, out_dir, args.workers)
+    results, records, failures = compare(args.scenario, out_dir, args.workers, args.address, args.force)
+    if failures:
+        for failure in failures:
+            print(f"error: {failure}", file=sys.stderr)
+        return 1
     print()
     print(table(results))
     png = out_dir / "chart.png"

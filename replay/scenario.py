@@ -276,3 +276,25 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Curves]:
     except (OSError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{path}: not valid YAML or JSON ({exc})") from exc
     return parse_scenario(raw, path.parent, source=str(path))
+
+
+def with_overrides(scenario: Scenario, *, seed: int | None = None, blocks: int | None = None) -> Scenario:
+    """The scenario with its borrower population's seed and/or its length overridden (a matrix cell).
+
+    `seed` replaces `market.borrowers.seed` (a generated population only); `blocks` keeps the first
+    `blocks` steps (1 <= blocks <= the scenario's own), so a long scenario gives short replays.
+    """
+    if seed is not None:
+        spec = scenario.market.borrowers
+        if not isinstance(spec, GeneratedBorrowers):
+            raise ScenarioError(f"{scenario.name}: seed: the borrowers come from a file; only a generated "
+                                "population (market.borrowers.count, seed, ...) takes a seed")
+        if not 0 <= seed < 2**32:
+            raise ScenarioError(f"{scenario.name}: seed: expected 0 <= seed < 2^32 (got {seed})")
+        market = scenario.market.model_copy(update={"borrowers": spec.model_copy(update={"seed": seed})})
+        scenario = scenario.model_copy(update={"market": market})
+    if blocks is not None:
+        if not 1 <= blocks <= scenario.blocks:
+            raise ScenarioError(f"{scenario.name}: blocks: expected 1 <= blocks <= {scenario.blocks} (got {blocks})")
+        scenario = scenario.model_copy(update={"duration_s": blocks * scenario.block_time_s})
+    return scenario
