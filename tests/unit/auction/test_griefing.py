@@ -16,7 +16,8 @@ def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, po
                                                                     governance, bidder, seller, anyone):
     cap = auction.MAX_ORDERS()
     auction.set_order_cap(cap, 0, sender=governance)
-    breaker.set_param(market, breaker.P_COOLDOWN_S(), 1_800, sender=governance)  # room for 257 posts on a slow chain
+    for key in (breaker.P_COOLDOWN_S(), breaker.P_AUCTION_S()):  # room for 257 posts and a settle on a slow chain
+        breaker.set_param(market, key, 1_800, sender=governance)
     phases.cooldown()
     with ape.reverts("ReopeningAuction: order below minimum size"):
         auction.post_order(False, wad(1_950), MIN_SELL - 1, sender=seller)

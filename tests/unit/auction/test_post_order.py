@@ -130,7 +130,8 @@ def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, break
     minimum orders at limits that never fill. The honest bid still gets in, evicting a dust order,
     and fills at settlement; the evicted order is refunded in full."""
     attacker = anyone
-    breaker.set_param(market, breaker.P_COOLDOWN_S(), 1_800, sender=governance)  # room for 150 posts on a slow chain
+    for key in (breaker.P_COOLDOWN_S(), breaker.P_AUCTION_S()):  # room for 151 posts and a settle on a slow chain
+        breaker.set_param(market, key, 1_800, sender=governance)
     phases.cooldown()
     public_slots = auction.max_orders() - auction.dlp_slots()
     assert public_slots == 150
