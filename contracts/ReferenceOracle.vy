@@ -250,9 +250,9 @@ def price() -> uint256:
     agreeing: DynArray[uint256, stats.MAX_VALUES] = self._agreeing(valid)
     if len(agreeing) < self.quorum:
         raise concat(
-            "ReferenceOracle: feeds disagree, ", uint2str(len(agreeing)), " of ", uint2str(len(valid)),
-            " valid feeds within ", uint2str(self.max_spread_bps), " bps of their median, quorum ",
-            uint2str(self.quorum),
+            "ReferenceOracle: below quorum, ", uint2str(len(agreeing)), " of ", uint2str(len(valid)),
+            " valid feeds within ", uint2str(self.max_spread_bps), " bps of their median (quorum ",
+            uint2str(self.quorum), ")",
         )
     return stats._median(agreeing)
 
