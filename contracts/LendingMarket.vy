@@ -108,6 +108,10 @@ MAX_PREVIEW: public(constant(uint256)) = 100
 MAX_AMOUNT: public(constant(uint256)) = 2**128 - 1
 # @dev Most decimals a token may have (values are scaled to 18 decimals).
 MAX_DECIMALS: constant(uint8) = 18
+# @dev Most consumers a breaker market lists (the CircuitBreaker's MAX_CONSUMERS), and the size of
+#      its ABI-encoded `consumers` answer (offset, length, one word each).
+MAX_BREAKER_CONSUMERS: constant(uint256) = 8
+CONSUMERS_OUTSIZE: constant(uint256) = 64 + 32 * MAX_BREAKER_CONSUMERS
 # @dev Bit masks of the packed words.
 MASK_8: constant(uint256) = 2**8 - 1
 MASK_16: constant(uint256) = 2**16 - 1
@@ -642,14 +646,21 @@ def set_breaker(new_breaker: address, new_market_id: uint256):
             non-NORMAL state returns to NORMAL with the usual grace period, so detaching
             never opens liquidations at once.
     @dev Only the owner. The new breaker's governance then adds this market as a consumer,
-         which pushes its current state.
+         which pushes its current state. Reverts while the old breaker still lists this market
+         as a consumer of the old market: its pushes would then revert here ("caller is not
+         the breaker") and with them every transition of that breaker market, for all its
+         consumers. Remove the consumer there first; an old breaker that does not answer
+         `consumers` (broken, or not a breaker) does not block the switch.
+    @param new_breaker The CircuitBreaker to follow, or empty(address) for none.
+    @param new_market_id The collateral's market id in `new_breaker`.
     """
     ownable._check_owner()
+    old_breaker: address = self.breaker
+    old_market_id: uint256 = self.breaker_market_id
+    assert not self._listed_by(old_breaker, old_market_id), "LendingMarket: still a consumer of the old breaker market, remove it there first"
     g: Guard = self._load_guard()
     self._accrue(g.state)
     self._store_guard(self._next_guard(g, NORMAL))
-    old_breaker: address = self.breaker
-    old_market_id: uint256 = self.breaker_market_id
     self.breaker = new_breaker
     self.breaker_market_id = new_market_id
     log BreakerSet(
@@ -1011,6 +1022,37 @@ def _threshold(r: Ramp) -> uint256:
 
 
 # ---------------------------------------------------------------- internal: breaker cache
+
+
+@internal
+@view
+def _listed_by(breaker: address, market_id: uint256) -> bool:
+    """
+    @dev True when `breaker` answers `consumers(market_id)` with a list holding this market;
+         false for no breaker, a call that fails, or an answer that is not such a list.
+    """
+    if breaker == empty(address) or not breaker.is_contract:
+        return False
+    ok: bool = False
+    data: Bytes[CONSUMERS_OUTSIZE] = b""
+    ok, data = raw_call(
+        breaker,
+        abi_encode(market_id, method_id=method_id("consumers(uint256)")),
+        max_outsize=CONSUMERS_OUTSIZE,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(data) < 64:
+        return False
+    if convert(slice(data, 0, 32), uint256) != 32:
+        return False
+    count: uint256 = convert(slice(data, 32, 32), uint256)
+    if count > MAX_BREAKER_CONSUMERS or len(data) != 64 + 32 * count:
+        return False
+    for i: uint256 in range(count, bound=MAX_BREAKER_CONSUMERS):
+        if convert(slice(data, 64 + 32 * i, 32), uint256) == convert(self, uint256):
+            return True
+    return False
 
 
 @internal

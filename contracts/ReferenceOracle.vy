@@ -7,9 +7,15 @@
         freezes at a trip. Each feed is read with `latestRoundData`, normalised to 18
         decimals, and skipped when its answer is <= 0 or its normalised price would exceed
         `MAX_PRICE` (counted as non-positive: the answer is out of range), its round is incomplete, it is
-        older than its own heartbeat, it is dated in the future, or the call fails.
+        older than its own heartbeat, it is dated in the future, or the call fails (a
+        reverting feed, malformed data, or a round id that does not fit uint80).
         Below `quorum` valid feeds the price is invalid: `price()` reverts naming why,
         `latest()` returns zero.
+        Agreement: a valid feed counts only when it lies within `max_spread_bps` of the median
+        of all valid feeds; the price is the median of the feeds that count, and it is
+        invalid (fails closed, as below quorum) when fewer than `quorum` of them agree. With
+        three or more feeds and a majority quorum, one bad feed is outvoted; with two valid
+        feeds it moves the price by at most `max_spread_bps` before the price turns invalid.
 @custom:kill Remove every feed (or raise the quorum above the feed count): `price()` then
         reverts for every caller, which halts nothing by itself and fails closed.
 """
@@ -43,7 +49,15 @@ FEED_OK: public(constant(uint256)) = 0
 FEED_NON_POSITIVE: public(constant(uint256)) = 1
 FEED_INCOMPLETE_ROUND: public(constant(uint256)) = 2
 FEED_STALE: public(constant(uint256)) = 3
+# @dev The call reverted, returned malformed data, or a round id that does not fit uint80.
 FEED_CALL_FAILED: public(constant(uint256)) = 4
+# @dev Bounds of `max_spread_bps`, the most a counted feed may differ from the median of the valid feeds.
+MIN_SPREAD_BPS: public(constant(uint256)) = 10
+MAX_SPREAD_BPS: public(constant(uint256)) = 5_000
+# @dev `max_spread_bps` at deployment; governance tightens it per market (deployment sets it from the config).
+DEFAULT_SPREAD_BPS: public(constant(uint256)) = 1_000
+# @dev One in basis points.
+BPS: constant(uint256) = 10_000
 
 
 struct Feed:
@@ -54,8 +68,10 @@ struct Feed:
 
 # @dev The configured feeds, in the order they were added.
 feeds: public(DynArray[Feed, MAX_FEEDS])
-# @dev Least number of valid feeds for the price to be valid.
+# @dev Least number of valid feeds, within `max_spread_bps` of their median, for the price to be valid.
 quorum: public(uint256)
+# @dev Most a valid feed may differ from the median of the valid feeds and still count, basis points.
+max_spread_bps: public(uint256)
 
 
 event FeedAdded:
@@ -75,6 +91,11 @@ event QuorumSet:
     old: uint256
     new: uint256
 
+event MaxSpreadSet:
+    actor: indexed(address)
+    old: uint256
+    new: uint256
+
 
 @deploy
 def __init__(quorum: uint256):
@@ -86,6 +107,8 @@ def __init__(quorum: uint256):
     assert quorum >= 1 and quorum <= MAX_FEEDS, "ReferenceOracle: quorum out of bounds"
     self.quorum = quorum
     log QuorumSet(old=0, new=quorum)
+    self.max_spread_bps = DEFAULT_SPREAD_BPS
+    log MaxSpreadSet(actor=msg.sender, old=0, new=DEFAULT_SPREAD_BPS)
 
 
 @external
@@ -154,6 +177,20 @@ def set_quorum(quorum: uint256):
 
 
 @external
+def set_max_spread_bps(new_max_spread_bps: uint256):
+    """
+    @notice Sets the most a valid feed may differ from the median of the valid feeds and
+            still count toward the quorum.
+    @dev Only the owner (governance). Bounds [MIN_SPREAD_BPS, MAX_SPREAD_BPS].
+    @param new_max_spread_bps The new bound, basis points of the median.
+    """
+    ownable._check_owner()
+    assert new_max_spread_bps >= MIN_SPREAD_BPS and new_max_spread_bps <= MAX_SPREAD_BPS, "ReferenceOracle: max spread out of bounds"
+    log MaxSpreadSet(actor=msg.sender, old=self.max_spread_bps, new=new_max_spread_bps)
+    self.max_spread_bps = new_max_spread_bps
+
+
+@external
 @view
 def feed_count() -> uint256:
     """
@@ -176,23 +213,28 @@ def feed_status(index: uint256) -> (uint256, uint256):
 @view
 def latest() -> (uint256, uint256):
     """
-    @notice The median of the valid feeds, or 0 when fewer than `quorum` are valid.
-    @return (price with 18 decimals or 0, number of valid feeds)
+    @notice The median of the feeds that count (valid, and within `max_spread_bps` of the
+            median of the valid feeds), or 0 when fewer than `quorum` count.
+    @return (price with 18 decimals or 0, number of feeds that count)
     """
     valid: DynArray[uint256, stats.MAX_VALUES] = []
     skipped: uint256[5] = empty(uint256[5])
     valid, skipped = self._valid_answers()
     if len(valid) < self.quorum:
         return 0, len(valid)
-    return stats._median(valid), len(valid)
+    agreeing: DynArray[uint256, stats.MAX_VALUES] = self._agreeing(valid)
+    if len(agreeing) < self.quorum:
+        return 0, len(agreeing)
+    return stats._median(agreeing), len(agreeing)
 
 
 @external
 @view
 def price() -> uint256:
     """
-    @notice The median of the valid feeds, 18 decimals.
-    @dev Reverts naming the count of valid feeds and why the others were skipped.
+    @notice The median of the feeds that count, 18 decimals.
+    @dev Reverts naming the count of valid feeds and why the others were skipped, or how
+         many valid feeds agree with their median when too few do.
     """
     valid: DynArray[uint256, stats.MAX_VALUES] = []
     skipped: uint256[5] = empty(uint256[5])
@@ -205,7 +247,31 @@ def price() -> uint256:
             ", incomplete ", uint2str(skipped[FEED_INCOMPLETE_ROUND]), ", failed ",
             uint2str(skipped[FEED_CALL_FAILED]), ")",
         )
-    return stats._median(valid)
+    agreeing: DynArray[uint256, stats.MAX_VALUES] = self._agreeing(valid)
+    if len(agreeing) < self.quorum:
+        raise concat(
+            "ReferenceOracle: below quorum, ", uint2str(len(agreeing)), " of ", uint2str(len(valid)),
+            " valid feeds within ", uint2str(self.max_spread_bps), " bps of their median (quorum ",
+            uint2str(self.quorum), ")",
+        )
+    return stats._median(agreeing)
+
+
+@internal
+@view
+def _agreeing(valid: DynArray[uint256, stats.MAX_VALUES]) -> DynArray[uint256, stats.MAX_VALUES]:
+    """
+    @dev The valid answers within `max_spread_bps` of their median (answers <= MAX_PRICE,
+         so the products fit).
+    """
+    centre: uint256 = stats._median(valid)
+    spread: uint256 = self.max_spread_bps
+    agreeing: DynArray[uint256, stats.MAX_VALUES] = []
+    for answer: uint256 in valid:
+        diff: uint256 = answer - centre if answer > centre else centre - answer
+        if diff * BPS <= spread * centre:
+            agreeing.append(answer)
+    return agreeing
 
 
 @internal
@@ -228,7 +294,9 @@ def _valid_answers() -> (DynArray[uint256, stats.MAX_VALUES], uint256[5]):
 @view
 def _read(feed: Feed) -> (uint256, uint256):
     """
-    @dev A feed that reverts or returns malformed data is skipped, never fatal. An answer whose
+    @dev A feed that reverts or returns malformed data is skipped, never fatal: the round ids
+         are decoded as uint256 and a feed whose round id does not fit uint80 counts as failed
+         (decoding them as uint80 would revert the whole read). An answer whose
          normalised price is above `MAX_PRICE` is skipped with status FEED_NON_POSITIVE (out of range)
          before it is scaled, so scaling cannot overflow.
     """
@@ -243,14 +311,16 @@ def _read(feed: Feed) -> (uint256, uint256):
     )
     if not ok or len(data) != 160:
         return 0, FEED_CALL_FAILED
-    round_id: uint80 = 0
+    round_id: uint256 = 0
     answer: int256 = 0
     started_at: uint256 = 0
     updated_at: uint256 = 0
-    answered_in_round: uint80 = 0
+    answered_in_round: uint256 = 0
     round_id, answer, started_at, updated_at, answered_in_round = abi_decode(
-        data, (uint80, int256, uint256, uint256, uint80)
+        data, (uint256, int256, uint256, uint256, uint256)
     )
+    if round_id > convert(max_value(uint80), uint256) or answered_in_round > convert(max_value(uint80), uint256):
+        return 0, FEED_CALL_FAILED
     if answer <= 0:
         return 0, FEED_NON_POSITIVE
     if convert(answer, uint256) > MAX_PRICE * feed.scale // 10**18:

@@ -35,6 +35,17 @@
         last within the breaker's parameter bounds. Bounded settlement: at most `max_orders`
         (<= MAX_ORDERS) live orders, each at least a minimum escrow; `dlp_slots` of them are
         reserved for DLPs, so the public cannot crowd them out.
+
+        Public slots cannot be squatted: when they are full, a public order whose committed
+        value (a buy's escrow; a sell's collateral valued at the reference price) is larger
+        than the smallest public order's evicts that order, which is refunded in full at
+        once (`cancel_order` or `claim`). Locking an honest order of value v out of the book
+        takes holding every public slot with more than v each for the round.
+
+        Liquidity that exists only inside one transaction does not clear: the pool's
+        reserves are recorded at every post and cancel, and `settle` clears with orders only
+        against reserves equal to that record from an earlier block. When they differ it
+        records them, returns 0 and settles nothing; a later block settles.
 @custom:kill Governance removes the auction from the breaker (`set_auction(market, empty)`)
         and from the pool (`set_auction(empty)`): `settle` then reverts, AUCTION elapses by
         time as without an auction, and every order is refunded (`cancel_order` / `claim`).
@@ -89,6 +100,7 @@ struct Order:
     is_buy: bool
     limit_price: uint256
     amount: uint256
+    evicted: bool
 
 
 # @dev Unpacked view of a round's settlement (price 0: not settled); the marginal amounts
@@ -130,16 +142,22 @@ MAX_LIMIT_PRICE: public(constant(uint256)) = clearing.MAX_PRICE
 ORDER_ESCAPE_S: public(constant(uint256)) = 172_800
 
 # @dev Layout of an order's first word: owner (160) | round (40) | posted_at (40) | dlp (1) |
-#      live (1) | slot in the book (9). The second word is the clearing key.
+#      live (1) | slot in the book (9) | evicted (1). The second word is the clearing key.
 ROUND_SHIFT: constant(uint256) = 160
 POSTED_SHIFT: constant(uint256) = 200
 DLP_BIT: constant(uint256) = 2**240
 LIVE_BIT: constant(uint256) = 2**241
 SLOT_SHIFT: constant(uint256) = 242
+# @dev Set on an order pushed out of the book by a larger public order: refundable at once.
+EVICTED_BIT: constant(uint256) = 2**251
 MASK_9: constant(uint256) = 2**9 - 1
 MASK_40: constant(uint256) = 2**40 - 1
 MASK_128: constant(uint256) = 2**128 - 1
 MASK_160: constant(uint256) = 2**160 - 1
+MASK_112: constant(uint256) = 2**112 - 1
+# @dev Layout of the pool record: collateral reserve (112) | debt reserve (112) | block number (32).
+RECORD_Y_SHIFT: constant(uint256) = 112
+RECORD_BLOCK_SHIFT: constant(uint256) = 224
 
 
 # @dev The pool traded at the clearing price, its breaker and market, its reference oracle.
@@ -175,6 +193,8 @@ min_buy_debt: public(uint256)
 # @dev Most live orders per round, and how many of them only DLPs may take.
 max_orders: public(uint256)
 dlp_slots: public(uint256)
+# @dev The pool's reserves as last recorded, and the block they were recorded in (RECORD_* layout).
+_pool_record: uint256
 
 
 @deploy
@@ -222,7 +242,9 @@ def post_order(is_buy: bool, limit_price: uint256, amount: uint256) -> uint256:
     @notice Books a limit order for the current round and escrows it: a buy locks
             ceil(amount * limit_price) of the debt asset, a sell locks `amount` collateral.
     @dev DLPs may post while the market is HALTED, anyone in COOLDOWN; never in AUCTION or
-         NORMAL. Non-DLP orders use at most max_orders - dlp_slots slots.
+         NORMAL. Non-DLP orders use at most max_orders - dlp_slots slots; when those are full,
+         a public order of larger committed value evicts the smallest public order (refunded
+         in full by `cancel_order` or `claim`). Records the pool's reserves.
     @param is_buy True to buy collateral with the debt asset, False to sell collateral.
     @param limit_price Highest price a buy pays / lowest a sell accepts, 18 decimals.
     @param amount Collateral to buy or sell, raw units.
@@ -244,12 +266,6 @@ def post_order(is_buy: bool, limit_price: uint256, amount: uint256) -> uint256:
         self.book_round = round
         log IReopeningAuction.RoundOpened(round=round, actor=msg.sender)
 
-    slot: uint256 = len(self._book)
-    assert slot < self.max_orders, "ReopeningAuction: order book full"
-    if not dlp:
-        assert self.public_orders < self.max_orders - self.dlp_slots, "ReopeningAuction: public order slots full"
-        self.public_orders += 1
-
     escrow: uint256 = amount
     token: address = COLLATERAL
     if is_buy:
@@ -260,6 +276,14 @@ def post_order(is_buy: bool, limit_price: uint256, amount: uint256) -> uint256:
         assert escrow >= self.min_sell_collateral, "ReopeningAuction: order below minimum size"
 
     order_id: uint256 = self.order_count
+    key: uint256 = clearing._key(is_buy, limit_price, amount)
+    if not dlp:
+        if self.public_orders >= self.max_orders - self.dlp_slots:
+            self._evict_smallest_public(key, order_id, round)
+        assert self.public_orders < self.max_orders - self.dlp_slots, "ReopeningAuction: public order slots full"
+        self.public_orders += 1
+    slot: uint256 = len(self._book)
+    assert slot < self.max_orders, "ReopeningAuction: order book full"
     self.order_count = order_id + 1
     w0: uint256 = (
         convert(msg.sender, uint256)
@@ -270,8 +294,9 @@ def post_order(is_buy: bool, limit_price: uint256, amount: uint256) -> uint256:
     )
     if dlp:
         w0 |= DLP_BIT
-    self._orders[order_id] = [w0, clearing._key(is_buy, limit_price, amount)]
+    self._orders[order_id] = [w0, key]
     self._book.append(order_id)
+    self._record_pool()
     assert extcall IERC20(token).transferFrom(msg.sender, self, escrow, default_return_value=True), "ReopeningAuction: transfer in failed"
     log IReopeningAuction.OrderPosted(
         owner=msg.sender, order_id=order_id, round=round, is_buy=is_buy, limit_price=limit_price, amount=amount,
@@ -287,16 +312,20 @@ def cancel_order(order_id: uint256):
     @notice Refunds the whole escrow of an order: while its round is open (HALTED or
             COOLDOWN), or once the round has ended without settlement.
     @dev Only the order's owner. Reverts in AUCTION (the book is frozen) and after
-         settlement (use `claim`).
+         settlement (use `claim`), unless the order was evicted: then it is out of the book
+         and refunded in any phase.
+    @param order_id The order to cancel.
     """
     w0: uint256 = self._orders[order_id][0]
     self._check_owner_live(w0)
     round: uint256 = (w0 >> ROUND_SHIFT) & MASK_40
-    phase: uint256 = self._phase(round, (w0 >> POSTED_SHIFT) & MASK_40)
-    assert phase != PHASE_LOCKED, "ReopeningAuction: order book locked for the auction"
-    assert phase != PHASE_SETTLED, "ReopeningAuction: round settled, claim instead"
-    if phase == PHASE_OPEN:
-        self._unbook((w0 >> SLOT_SHIFT) & MASK_9, w0 & DLP_BIT == 0)
+    if w0 & EVICTED_BIT == 0:
+        phase: uint256 = self._phase(round, (w0 >> POSTED_SHIFT) & MASK_40)
+        assert phase != PHASE_LOCKED, "ReopeningAuction: order book locked for the auction"
+        assert phase != PHASE_SETTLED, "ReopeningAuction: round settled, claim instead"
+        if phase == PHASE_OPEN:
+            self._unbook((w0 >> SLOT_SHIFT) & MASK_9, w0 & DLP_BIT == 0)
+            self._record_pool()
     self._orders[order_id][0] = w0 & ~LIVE_BIT
     refund_collateral: uint256 = 0
     refund_debt: uint256 = 0
@@ -322,7 +351,9 @@ def claim(order_id: uint256, receiver: address = msg.sender) -> (uint256, uint25
     w0: uint256 = self._orders[order_id][0]
     self._check_owner_live(w0)
     round: uint256 = (w0 >> ROUND_SHIFT) & MASK_40
-    phase: uint256 = self._phase(round, (w0 >> POSTED_SHIFT) & MASK_40)
+    phase: uint256 = PHASE_VOID  # an evicted order is out of the book: refunded in any phase
+    if w0 & EVICTED_BIT == 0:
+        phase = self._phase(round, (w0 >> POSTED_SHIFT) & MASK_40)
     assert phase == PHASE_SETTLED or phase == PHASE_VOID, "ReopeningAuction: round not settled"
     key: uint256 = self._orders[order_id][1]
     filled: uint256 = 0
@@ -357,8 +388,13 @@ def settle(crossing: uint256) -> uint256:
          so collateral and debt balance exactly and every later claim is covered. Reverts
          unless the market is in AUCTION and this contract is the auction of both the pool
          and the breaker market; those are checked first, before any clearing work.
+         A book with orders clears only against pool reserves recorded in an earlier block
+         (at a post, a cancel or a previous `settle`): when the reserves differ from the
+         record, `settle` records them and returns 0 without settling, so liquidity added or
+         removed inside the settling transaction never reaches the clearing. Reverts when the
+         record is from this block.
     @param crossing The crossing price c, 18 decimals (any value works, a right one is cheapest).
-    @return The clearing price, 18 decimals.
+    @return The clearing price, 18 decimals; 0 when it only recorded the pool's reserves.
     """
     assert staticcall Breaker(BREAKER).auction_of(MARKET_ID) == self, "ReopeningAuction: not the market's auction in the breaker"
     assert staticcall IGuardedPool(POOL).auction() == self, "ReopeningAuction: not the pool's auction"
@@ -372,6 +408,14 @@ def settle(crossing: uint256) -> uint256:
     y: uint256 = 0
     reference: uint256 = 0
     x, y, reference = self._pool_now()
+    if n > 0:
+        # Orders make the clearing depend on the pool's depth: only depth that was already there
+        # in an earlier block counts (the pool takes no swaps outside NORMAL, so only liquidity moves it).
+        record: uint256 = self._pool_record
+        if record & MASK_112 != x or (record >> RECORD_Y_SHIFT) & MASK_112 != y:
+            self._record_pool()
+            return 0
+        assert record >> RECORD_BLOCK_SHIFT < block.number, "ReopeningAuction: pool reserves recorded in this block"
 
     # One pass over the book verifies the crossing and gathers what the rule needs; a wrong
     # crossing costs a search from it (a pass per step) and one more scan. A hint above
@@ -524,6 +568,7 @@ def order(order_id: uint256) -> Order:
         is_buy=is_buy,
         limit_price=limit_price,
         amount=amount,
+        evicted=w0 & EVICTED_BIT != 0,
     )
 
 
@@ -567,7 +612,9 @@ def claimable(order_id: uint256) -> (uint256, uint256, uint256):
     if w0 & LIVE_BIT == 0:
         return 0, 0, 0
     round: uint256 = (w0 >> ROUND_SHIFT) & MASK_40
-    phase: uint256 = self._phase(round, (w0 >> POSTED_SHIFT) & MASK_40)
+    phase: uint256 = PHASE_VOID
+    if w0 & EVICTED_BIT == 0:
+        phase = self._phase(round, (w0 >> POSTED_SHIFT) & MASK_40)
     key: uint256 = self._orders[order_id][1]
     if phase == PHASE_SETTLED:
         return self._settled_payout(key, self._settlement_of(round))
@@ -842,6 +889,71 @@ def _unbook(slot: uint256, is_public: bool):
     self._book.pop()
     if is_public:
         self.public_orders -= 1
+
+
+@internal
+def _record_pool():
+    """
+    @dev Records the pool's reserves and this block when they differ from the record.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    x, y = staticcall IGuardedPool(POOL).reserves()
+    record: uint256 = self._pool_record
+    if record & MASK_112 == x and (record >> RECORD_Y_SHIFT) & MASK_112 == y:
+        return
+    self._pool_record = x | (y << RECORD_Y_SHIFT) | (block.number << RECORD_BLOCK_SHIFT)
+    log IReopeningAuction.PoolReservesRecorded(actor=msg.sender, reserve_collateral=x, reserve_debt=y)
+
+
+@internal
+@view
+def _committed_value(key: uint256, reference: uint256) -> uint256:
+    """
+    @dev What an order ties up, in raw debt units: a buy its escrow, a sell its collateral at
+         the reference price.
+    """
+    amount: uint256 = key & clearing.AMOUNT_MASK
+    if key & clearing.BUY_BIT != 0:
+        return clearing._debt(amount, key >> clearing.PRICE_SHIFT, COLLATERAL_SCALE, DEBT_SCALE, True)
+    return clearing._debt(amount, reference, COLLATERAL_SCALE, DEBT_SCALE, False)
+
+
+@internal
+def _evict_smallest_public(key: uint256, by_order: uint256, round: uint256):
+    """
+    @dev Public slots are full: the public order of least committed value leaves the book
+         (the earliest in book order among equals) if the new order `key` commits more;
+         otherwise the post reverts. Values are taken at the reference price, or at the
+         pool's spot price when the reference is invalid.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    reference: uint256 = 0
+    x, y, reference = self._pool_now()
+    if reference == 0:
+        reference = self._spot(x, y)
+    new_value: uint256 = self._committed_value(key, reference)
+    victim: uint256 = 0
+    victim_slot: uint256 = MAX_ORDERS
+    victim_value: uint256 = max_value(uint256)
+    for i: uint256 in range(len(self._book), bound=MAX_ORDERS):
+        order_id: uint256 = self._book[i]
+        if self._orders[order_id][0] & DLP_BIT != 0:
+            continue
+        value: uint256 = self._committed_value(self._orders[order_id][1], reference)
+        if value < victim_value:
+            victim = order_id
+            victim_slot = i
+            victim_value = value
+    assert victim_slot < MAX_ORDERS and new_value > victim_value, "ReopeningAuction: public order slots full"
+    self._unbook(victim_slot, True)
+    w0: uint256 = self._orders[victim][0]
+    self._orders[victim][0] = w0 | EVICTED_BIT
+    log IReopeningAuction.OrderEvicted(
+        owner=convert(w0 & MASK_160, address), order_id=victim, round=round, by_order=by_order, actor=msg.sender,
+        value=victim_value, by_value=new_value,
+    )
 
 
 @internal

@@ -107,14 +107,27 @@ class FeedConfig(_Strict):
         return self
 
 
+# Feeds a market's reference oracle needs so that one bad feed is outvoted rather than averaged in.
+MIN_FEEDS = 3
+
+
 class OracleConfig(_Strict):
     quorum: int = Field(ge=1, le=7)
+    max_spread_bps: int = Field(default=200, ge=10, le=5_000,
+                                description="most a feed may differ from the median of the valid feeds and count")
     feeds: list[FeedConfig] = Field(min_length=1, max_length=7)
 
     @model_validator(mode="after")
-    def _quorum_reachable(self) -> OracleConfig:
-        if self.quorum > len(self.feeds):
-            raise ValueError(f"quorum {self.quorum} is more than the {len(self.feeds)} feeds configured")
+    def _one_feed_cannot_steer(self) -> OracleConfig:
+        n = len(self.feeds)
+        if self.quorum > n:
+            raise ValueError(f"quorum {self.quorum} is more than the {n} feeds configured")
+        if n < MIN_FEEDS:
+            raise ValueError(f"feeds: {n} configured let one bad feed steer the reference (the median of two is their "
+                             f"mean); configure at least {MIN_FEEDS}")
+        if 2 * self.quorum <= n:
+            raise ValueError(f"quorum: {self.quorum} of {n} feeds is not a majority, so feeds that disagree could each "
+                             f"make a quorum; set it to at least {n // 2 + 1}")
         return self
 
 
@@ -291,6 +304,7 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
                 address = feed.address
                 feeds.append(_Addressed(address))
             oracle.add_feed(address, feed.heartbeat, **tx)
+        oracle.set_max_spread_bps(market.oracle.max_spread_bps, **tx)
         oracle.transfer_ownership(governance, **tx)
 
         values = market.resolved_params()

@@ -73,6 +73,42 @@ def test_parse_config__bad_market_field(changes, message):
     assert str(exc.value) == message
 
 
+MOCK_FEED = {"mock": {"decimals": 8, "answer": 1}, "heartbeat": 3600}
+
+
+@pytest.mark.parametrize(
+    "oracle, message",
+    [
+        ({"quorum": 1, "feeds": [MOCK_FEED] * 2},
+         ("config: markets.0.oracle: feeds: 2 configured let one bad feed steer the reference (the median of two is "
+         "their mean); configure at least 3")),
+        ({"quorum": 2, "feeds": [MOCK_FEED] * 2},
+         ("config: markets.0.oracle: feeds: 2 configured let one bad feed steer the reference (the median of two is "
+         "their mean); configure at least 3")),
+        ({"quorum": 1, "feeds": [MOCK_FEED] * 3},
+         ("config: markets.0.oracle: quorum: 1 of 3 feeds is not a majority, so feeds that disagree could each make a "
+         "quorum; set it to at least 2")),
+        ({"quorum": 2, "feeds": [MOCK_FEED] * 4},
+         ("config: markets.0.oracle: quorum: 2 of 4 feeds is not a majority, so feeds that disagree could each make a "
+         "quorum; set it to at least 3")),
+        ({"quorum": 2, "max_spread_bps": 5, "feeds": [MOCK_FEED] * 3},
+         "config: markets.0.oracle.max_spread_bps: Input should be greater than or equal to 10"),
+        ({"quorum": 2, "max_spread_bps": 5_001, "feeds": [MOCK_FEED] * 3},
+         "config: markets.0.oracle.max_spread_bps: Input should be less than or equal to 5000"),
+    ],
+)
+def test_parse_config__steerable_oracle_refused(oracle, message):
+    with pytest.raises(ConfigError) as exc:
+        parse_config(_market(oracle=oracle))
+    assert str(exc.value) == message
+
+
+def test_parse_config__shipped_oracle_outvotes_one_feed():
+    oracle = load_config(LOCAL).markets[0].oracle
+    assert len(oracle.feeds) >= 3 and 2 * oracle.quorum > len(oracle.feeds)
+    assert oracle.max_spread_bps == 200
+
+
 def test_load_config__missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")

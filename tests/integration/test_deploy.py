@@ -31,8 +31,9 @@ def test_deploy__market_registered_with_median_reference(deployment):
     breaker = deployment.breaker
     assert breaker.market_count() == 1
     assert breaker.state(0) == 1
-    # feeds 1.0 and 0.9998 with quorum 1: the median is their mean
-    assert breaker.indicators(0).reference == 9999 * 10**14
+    # feeds 1.0, 0.9998 and 1.0001, all within the 200 bps spread: the median is the middle one
+    assert breaker.indicators(0).reference == 10**18
+    assert deployment.markets[0].oracle.max_spread_bps() == 200
 
 
 def test_deploy__refuses_mocks_on_live_network(project, deployer):

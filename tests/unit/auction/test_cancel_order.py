@@ -108,3 +108,24 @@ def test_cancel_order__swap_and_pop_keeps_book_consistent(auction, phases, bidde
     assert auction.book() == [ids[0], ids[2]]
     auction.cancel_order(ids[2], sender=bidder)  # the last slot
     assert auction.book() == [ids[0]]
+
+
+def test_cancel_order__evicted_order_refunds_even_in_auction(auction, phases, governance, bidder, other_bidder, debt):
+    auction.set_order_cap(2, 1, sender=governance)
+    phases.cooldown()
+    small = auction.post_order(True, wad(1_990), COL, sender=bidder).return_value
+    auction.post_order(True, wad(1_990), 2 * COL, sender=other_bidder)  # evicts it
+    phases.auction()
+    assert auction.phase(small) == PHASE_LOCKED  # the round is locked, the evicted order is not in it
+    before = debt.balanceOf(bidder)
+    receipt = auction.cancel_order(small, sender=bidder)
+    assert receipt.decode_logs(auction.OrderCancelled) == [
+        auction.OrderCancelled(
+            owner=bidder, order_id=small, round=auction.current_round(), refund_collateral=0,
+            refund_debt=1_990 * USD,
+        )
+    ]
+    assert debt.balanceOf(bidder) == before + 1_990 * USD
+    assert not auction.order(small).live
+    with ape.reverts("ReopeningAuction: order already closed"):
+        auction.cancel_order(small, sender=bidder)

@@ -132,3 +132,18 @@ def test_claim__settled_claims_do_not_ask_the_breaker(chain, auction, settled, b
     chain.provider.set_code(breaker.address, chain.provider.get_code(collateral.address))
     receipt = auction.claim(ids["seller"], sender=seller)
     assert receipt.decode_logs(auction.OrderClaimed)[0].filled == 10 * COL
+
+
+def test_claim__evicted_order_refunds_in_full_after_settlement(auction, phases, governance, bidder, other_bidder,
+                                                              anyone, debt):
+    auction.set_order_cap(2, 1, sender=governance)
+    phases.cooldown()
+    small = post(auction, bidder, True, wad(2_010), COL)
+    post(auction, other_bidder, True, wad(2_010), 2 * COL)  # evicts it
+    phases.auction()
+    settle(auction, anyone)
+    assert auction.claimable(small) == (0, 0, 2_010 * 10**6)
+    before = debt.balanceOf(bidder)
+    receipt = auction.claim(small, sender=bidder)
+    assert receipt.return_value == (0, 2_010 * 10**6)
+    assert debt.balanceOf(bidder) == before + 2_010 * 10**6

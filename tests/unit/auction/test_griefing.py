@@ -5,7 +5,7 @@ on the breaker behaving."""
 import ape
 import pytest
 
-from tests.unit.auction.conftest import COL, MIN_SELL, PHASE_VOID, PRICE, WAD, wad
+from tests.unit.auction.conftest import AUCTION, COL, MIN_SELL, PHASE_VOID, PRICE, WAD, wad
 from tests.unit.auction.helpers import book_orders, post, settle
 from tests.unit.auction.model import clear
 
@@ -14,10 +14,12 @@ CS, DS = 1, 10**12
 
 
 @pytest.mark.threat
-def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, pool, phases, governance, bidder,
-                                                                    seller, anyone):
+def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, pool, phases, breaker, market,
+                                                                    governance, bidder, seller, anyone):
     cap = auction.MAX_ORDERS()
     auction.set_order_cap(cap, 0, sender=governance)
+    for key in (breaker.P_COOLDOWN_S(), breaker.P_AUCTION_S()):  # room for 257 posts and a settle on a slow chain
+        breaker.set_param(market, key, 1_800, sender=governance)
     phases.cooldown()
     with ape.reverts("ReopeningAuction: order below minimum size"):
         auction.post_order(False, wad(1_950), MIN_SELL - 1, sender=seller)
@@ -27,8 +29,13 @@ def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, po
             auction.post_order(False, wad(1_900) + i * 10**15, MIN_SELL, sender=seller)
         else:
             auction.post_order(True, wad(2_100) - i * 10**15, min_buy, sender=bidder)
-    with ape.reverts("ReopeningAuction: order book full"):
-        auction.post_order(False, wad(1_950), MIN_SELL, sender=seller)
+    with ape.reverts("ReopeningAuction: public order slots full"):  # commits no more than the smallest order
+        auction.post_order(True, wad(1_000), min_buy, sender=bidder)
+    # A larger order evicts the smallest (the lowest buy) after a scan of the whole book.
+    evicting = auction.post_order(False, wad(1_950), MIN_SELL, sender=seller)
+    assert len(evicting.decode_logs(auction.OrderEvicted)) == 1
+    assert evicting.gas_used < 2_500_000  # one storage read of each order's two words, bounded by MAX_ORDERS
+    print(f"post_order evicting from a full book of {cap}: {evicting.gas_used:,} gas")
     phases.auction()
     receipt = settle(auction, anyone)
     assert receipt.decode_logs(auction.AuctionSettled)[0].orders == cap
@@ -54,9 +61,11 @@ def test_settle__wrong_crossing_is_searched_on_chain(auction, pool, phases, bidd
 
 
 @pytest.mark.threat
-def test_settle__front_run_liquidity_change_does_not_block(auction, pool, phases, bidder, seller, anyone, fund,
-                                                           collateral, debt):
-    """Adding liquidity in AUCTION moves the crossing after the settler read it: still settles."""
+def test_settle__front_run_liquidity_change_delays_one_block(auction, pool, phases, breaker, market, bidder, seller,
+                                                             anyone, fund, collateral, debt):
+    """Adding liquidity in AUCTION moves the crossing after the settler read it: the next settle
+    records the new reserves and returns 0, the one after (a later block) clears against them
+    with the stale crossing as a hint."""
     phases.cooldown()
     post(auction, bidder, True, wad(2_010), 3 * COL)
     post(auction, seller, False, wad(1_950), 10 * COL)
@@ -66,6 +75,13 @@ def test_settle__front_run_liquidity_change_does_not_block(auction, pool, phases
     pool.add_liquidity(100 * COL, 200_000 * 10**6, 0, 2**64, sender=anyone)
     assert auction.crossing() != stale
     x, y = pool.reserves()
+    recording = auction.settle(stale, sender=anyone)
+    assert recording.return_value == 0
+    assert recording.decode_logs(auction.PoolReservesRecorded) == [
+        auction.PoolReservesRecorded(actor=anyone, reserve_collateral=x, reserve_debt=y)
+    ]
+    assert not recording.decode_logs(auction.AuctionSettled)
+    assert breaker.state(market) == AUCTION
     expected = clear(book_orders(auction), x, y, PRICE * WAD, CS, DS)
     assert auction.settle(stale, sender=anyone).return_value == expected.price
 

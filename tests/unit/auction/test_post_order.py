@@ -4,6 +4,7 @@ import ape
 import pytest
 
 from tests.unit.auction.conftest import COL, MIN_BUY, MIN_SELL, USD, wad
+from tests.unit.auction.helpers import post, settle
 
 
 def test_post_order__dlp_while_halted(auction, phases, dlp, collateral):
@@ -124,3 +125,82 @@ def test_post_order__new_round_starts_a_new_book(auction, phases, dlp, bidder):
     assert receipt.decode_logs(auction.RoundOpened)[0].round == auction.current_round()
     assert auction.book() == [1]
     assert auction.public_orders() == 0
+
+
+def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, breaker, market, phases, governance,
+                                                                  anyone, bidder, debt):
+    """The attack: at the start of COOLDOWN the attacker (`anyone`) fills every public slot with
+    minimum orders at limits that never fill. The honest bid still gets in, evicting a dust order,
+    and fills at settlement; the evicted order is refunded in full."""
+    attacker = anyone
+    for key in (breaker.P_COOLDOWN_S(), breaker.P_AUCTION_S()):  # room for 151 posts and a settle on a slow chain
+        breaker.set_param(market, key, 1_800, sender=governance)
+    phases.cooldown()
+    public_slots = auction.max_orders() - auction.dlp_slots()
+    assert public_slots == 150
+    dust = []
+    for i in range(public_slots):
+        if i % 2:
+            dust.append(post(auction, attacker, False, wad(20_000), MIN_SELL))  # never fills
+        else:
+            dust.append(post(auction, attacker, True, wad(100), MIN_BUY * COL // (100 * USD)))  # escrows MIN_BUY
+    assert auction.public_orders() == public_slots
+    before = debt.balanceOf(bidder)
+    receipt = auction.post_order(True, wad(2_010), 5 * COL, sender=bidder)
+    honest = receipt.return_value
+    print(f"post_order evicting from {public_slots} public orders: {receipt.gas_used:,} gas")
+    [evicted] = receipt.decode_logs(auction.OrderEvicted)
+    assert (evicted.owner, evicted.order_id in dust, evicted.value, evicted.by_order, evicted.by_value) == (
+        attacker, True, MIN_BUY, honest, 10_050 * USD,
+    )
+    assert debt.balanceOf(bidder) == before - 10_050 * USD
+    assert auction.public_orders() == public_slots
+    assert honest in auction.book() and evicted.order_id not in auction.book()
+    refunded = debt.balanceOf(attacker)
+    auction.cancel_order(evicted.order_id, sender=attacker)
+    assert debt.balanceOf(attacker) == refunded + MIN_BUY
+    phases.auction()
+    settle(auction, anyone)
+    # Only the pool sells: about 2.49 collateral takes its price up to the bid's 2,010 limit.
+    assert 2 * COL < auction.claimable(honest)[0] < 3 * COL
+
+
+def test_post_order__larger_public_order_evicts_the_smallest(auction, phases, governance, bidder, seller,
+                                                             other_bidder, debt):
+    auction.set_order_cap(4, 2, sender=governance)
+    phases.cooldown()
+    small = post(auction, bidder, True, wad(1_990), COL)  # commits 1,990
+    post(auction, seller, False, wad(2_100), COL)  # commits 1 collateral, 2,000 at the reference
+    round_ = auction.current_round()
+    receipt = auction.post_order(True, wad(1_990), 2 * COL, sender=other_bidder)
+    assert receipt.decode_logs(auction.OrderEvicted) == [
+        auction.OrderEvicted(
+            owner=bidder, order_id=small, round=round_, by_order=receipt.return_value, actor=other_bidder,
+            value=1_990 * USD, by_value=3_980 * USD,
+        )
+    ]
+    assert auction.order(small).evicted and auction.order(small).live
+    assert auction.claimable(small) == (0, 0, 1_990 * USD)
+    assert auction.public_orders() == 2 and auction.book_size() == 2
+
+
+def test_post_order__not_larger_than_the_smallest_reverts(auction, phases, governance, bidder, other_bidder):
+    auction.set_order_cap(4, 2, sender=governance)
+    phases.cooldown()
+    post(auction, bidder, True, wad(1_990), COL)
+    post(auction, bidder, True, wad(1_995), COL)
+    with ape.reverts("ReopeningAuction: public order slots full"):
+        auction.post_order(True, wad(1_990), COL, sender=other_bidder)  # ties with the smallest: no eviction
+
+
+def test_post_order__dlp_orders_are_never_evicted(auction, phases, governance, dlp, bidder, other_bidder):
+    auction.set_order_cap(4, 2, sender=governance)
+    phases.halt()
+    dlp_order = post(auction, dlp, True, wad(1_000), MIN_BUY * COL // (1_000 * USD))  # the smallest order
+    phases.cooldown()
+    small = post(auction, bidder, True, wad(1_990), COL)
+    post(auction, bidder, True, wad(1_995), COL)
+    receipt = auction.post_order(True, wad(2_000), 2 * COL, sender=other_bidder)
+    [evicted] = receipt.decode_logs(auction.OrderEvicted)
+    assert evicted.order_id == small
+    assert dlp_order in auction.book()

@@ -150,8 +150,9 @@ def test_grace__borrower_cures_before_it_ends(
 
 
 @pytest.mark.threat
-def test_set_breaker__detach_while_halted_keeps_grace(market, breaker, governance, trip, anyone):
+def test_set_breaker__detach_while_halted_keeps_grace(market, breaker, market_id, governance, trip, anyone):
     trip()
+    breaker.remove_consumer(market_id, market, sender=governance)
     receipt = market.set_breaker(anyone, 7, sender=governance)
     assert receipt.events == [
         market.BreakerSet(
