@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from deployment.uniswap_v4 import UniswapV4HookConfig, deploy_from_config
+
 TIMELOCK_ARTIFACT = "@openzeppelin/contracts/build/contracts/TimelockController.json"
 ZERO_ADDRESS = "0x" + "00" * 20
 # Timelock delay bounds: at least a minute (a zero delay is no timelock), at most 30 days.
@@ -75,12 +77,13 @@ class AaveStewardConfig(_Strict):
 class IntegrationsConfig(_Strict):
     feeds: list[BreakerFeedConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
     aave_stewards: list[AaveStewardConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
+    v4_hooks: list[UniswapV4HookConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
 
     def check_markets(self, feeds_per_market: dict[str, int]) -> None:
         """Every entry names a configured market (and one of its oracle feeds); no reserve gets two stewards.
         Raises ValueError naming the entry."""
         names = ", ".join(feeds_per_market)
-        for section in ("feeds", "aave_stewards"):
+        for section in ("feeds", "aave_stewards", "v4_hooks"):
             for i, entry in enumerate(getattr(self, section)):
                 if entry.market not in feeds_per_market:
                     raise ValueError(f"{section}.{i}.market: unknown market {entry.market!r} (markets: {names})")
@@ -116,6 +119,7 @@ class DeployedIntegrations:
     timelock: Any = None
     feeds: list[tuple[str, Any]] = field(default_factory=list)  # (market name, BreakerFeed)
     aave_stewards: list[tuple[str, Any]] = field(default_factory=list)  # (market name, AaveBreakerSteward)
+    v4_hooks: list[tuple[str, Any]] = field(default_factory=list)  # (market name, GuardedV4Pool)
     # What governance of the other protocols must still do (a deployer holds none of their roles).
     actions: list[str] = field(default_factory=list)
 
@@ -124,6 +128,8 @@ class DeployedIntegrations:
             "timelock": str(self.timelock.address) if self.timelock else None,
             "feeds": [{"market": m, "address": str(f.address)} for m, f in self.feeds],
             "aave_stewards": [{"market": m, "address": str(s.address)} for m, s in self.aave_stewards],
+            "v4_hooks": [{"market": m, "hook": str(p.hook.address), "pool_key": [str(k) for k in p.pool_key]}
+                         for m, p in self.v4_hooks],
             "actions": self.actions,
         }
 
@@ -138,9 +144,10 @@ def deploy_timelock(config: TimelockConfig, deployer: Any) -> Any:
 
 def deploy_integrations(config: IntegrationsConfig, market_ids: dict[str, int], market_feeds: dict[str, list[str]],
                         breaker: Any, governance: str, deployer: Any, project: Any,
-                        log=print) -> DeployedIntegrations:
-    """Deploys the feeds and stewards; adds each steward as a consumer of its market (the deployer still
-    holds the breaker's governance role here) and lists what Aave's governance must grant."""
+                        market_oracles: dict[str, Any] | None = None, log=print) -> DeployedIntegrations:
+    """Deploys the feeds, stewards and Uniswap v4 hooks; adds each steward and hook as a consumer of its
+    market (the deployer still holds the breaker's governance role here) and lists what Aave's governance
+    must grant. A hook's pool is initialized at its market's reference price unless the config sets one."""
     from devchain.aave import aave_at
 
     tx = {"sender": deployer}
@@ -168,4 +175,14 @@ def deploy_integrations(config: IntegrationsConfig, market_ids: dict[str, int], 
         if entry.market in feed_of:
             done.actions.append(f"Aave pool admin: AaveOracle({provider.getPriceOracle()}).setAssetSources("
                                 f"[{entry.asset}], [{feed_of[entry.market].address}])")
+    for entry in config.v4_hooks:
+        from ape import chain
+
+        if market_oracles is None:
+            raise ValueError("integrations.v4_hooks: the markets' reference oracles were not given")
+        guarded = deploy_from_config(project, chain, entry, breaker=breaker, market_id=market_ids[entry.market],
+                                     oracle=market_oracles[entry.market], governance=deployer, sender=deployer,
+                                     owner=governance)
+        done.v4_hooks.append((entry.market, guarded))
+        log(f"BreakerHookV4      {guarded.hook.address} (market {entry.market}, pool {entry.collateral}/{entry.debt})")
     return done

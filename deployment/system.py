@@ -324,7 +324,8 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
             integrations = deploy_integrations(
                 config.integrations, {m.name: m.market_id for m in deployed},
                 {m.name: [str(f.address) for f in m.feeds] for m in deployed},
-                breaker, governance, deployer, project, log=log)
+                breaker, governance, deployer, project,
+                market_oracles={m.name: m.oracle for m in deployed}, log=log)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         integrations.timelock = timelock

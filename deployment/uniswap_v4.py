@@ -175,10 +175,10 @@ ERC20_DECIMALS_ABI = [{"type": "function", "name": "decimals", "stateMutability"
 
 
 def deploy_from_config(project, chain, config: UniswapV4HookConfig, *, breaker, market_id: int, oracle,
-                       governance, sender) -> GuardedV4Pool:
+                       governance, sender, owner: str | None = None) -> GuardedV4Pool:
     """What a deploy script calls for one `UniswapV4HookConfig`, once the breaker market exists and
     while `governance` still holds the breaker's governance role (it adds the hook as a consumer).
-    The hook's owner (band parameters) is `governance` too."""
+    The hook's owner (band parameters) is `owner`, `governance`'s address when not given."""
     from ape import Contract
 
     if config.pool_manager is None:
@@ -195,5 +195,6 @@ def deploy_from_config(project, chain, config: UniswapV4HookConfig, *, breaker, 
         project, chain, pool_manager=pool_manager, breaker=breaker, market_id=market_id, oracle=oracle,
         collateral=collateral, debt=debt, fee_pips=config.fee_pips, tick_spacing=config.tick_spacing,
         band_bps=config.band_bps, band_refresh_s=config.band_refresh_s, band_max_age_s=config.band_max_age_s,
-        owner=governance.address, governance=governance, sender=sender, initial_price=config.initial_price,
+        owner=owner or governance.address, governance=governance, sender=sender,
+        initial_price=config.initial_price,
     )

@@ -123,3 +123,23 @@ def test_deploy_script__bad_integration_exits_with_named_field(tmp_path):
     )
     assert result.returncode == 2
     assert "integrations: feeds.0.market: unknown market 'ETH/USDC' (markets: USDe/USDC)" in result.stderr
+
+
+def test_deploy__v4_hook_from_the_integrations_section(project, deployer, governance, aave_core, listed_usde):
+    collateral = project.MockERC20.deploy("Mock USDe", "USDe", 18, sender=deployer)
+    debt = project.MockERC20.deploy("Mock USDC", "USDC", 6, sender=deployer)
+    hooks = [{"market": "USDe/USDC", "collateral": collateral.address, "debt": debt.address}]
+    deployed = deploy(_config(governance, aave_core, listed_usde.address, v4_hooks=hooks), deployer, project,
+                      log=lambda _: None)
+    [(market, guarded)] = deployed.integrations.v4_hooks
+    timelock = deployed.integrations.timelock
+    assert market == "USDe/USDC"
+    assert guarded.hook.address in deployed.breaker.consumers(deployed.markets[0].market_id)
+    assert guarded.hook.owner() == timelock.address  # the band's owner is governance, not the deployer
+    assert deployed.integrations.to_json()["v4_hooks"][0]["hook"] == str(guarded.hook.address)
+
+
+def test_parse_config__v4_hook_for_an_unknown_market_names_the_entry(governance, aave_core, listed_usde):
+    hooks = [{"market": "USDe/USDT", "collateral": "0x" + "11" * 20, "debt": "0x" + "22" * 20}]
+    with pytest.raises(ConfigError, match=r"v4_hooks\.0\.market: unknown market 'USDe/USDT'"):
+        _config(governance, aave_core, listed_usde.address, v4_hooks=hooks)

@@ -70,10 +70,11 @@ def test_parse_config__integrations_and_timelock():
          "config: integrations.aave_stewards.0.addresses_provider: the zero address cannot be an addresses provider"),
         (_integrations(aave_stewards=[{"market": "USDe/USDC", "asset": USDE}]),
          "config: integrations.aave_stewards.0.addresses_provider: Field required"),
-        (_integrations(v4_hooks=[]), "config: integrations.v4_hooks: Extra inputs are not permitted"),
-        (_integrations(feeds=[{"market": "USDe/USDC", "oracle_feed": 2}]),
-         ("config: integrations: feeds.0.oracle_feed: market 'USDe/USDC' has 2 oracle feed(s), numbered from 0 "
-         "(got 2)")),
+        (_integrations(v4_hooks=[{"market": "USDe/USDC", "collateral": "0x12", "debt": USDE}]),
+         "config: integrations.v4_hooks.0.collateral: not an address: '0x12'"),
+        (_integrations(feeds=[{"market": "USDe/USDC", "oracle_feed": 3}]),
+         ("config: integrations: feeds.0.oracle_feed: market 'USDe/USDC' has 3 oracle feed(s), numbered from 0 "
+         "(got 3)")),
         (_integrations(aave_stewards=[{"market": "USDe/USDC", "addresses_provider": PROVIDER, "asset": USDE}] * 2),
          (f"config: integrations: aave_stewards.1: a second steward for reserve {USDE} of {PROVIDER} "
          "(one reserve, one steward)")),
