@@ -217,6 +217,8 @@ class DevSystem:
             transact(self.w3, venue.functions.set_depth(int(CALM_DEPTH * depth_ratio)), self.anyone)
         if slippage_bps is not None:
             transact(self.w3, venue.functions.set_slippage_bps(slippage_bps), self.anyone)
+        # The breaker reads a venue as a block opens: the next block is the first to show the move.
+        self.w3.provider.make_request("evm_mine", [])
 
     def refresh_feeds(self) -> None:
         """A new round on every feed (keeps the reference valid across time jumps)."""

@@ -3,7 +3,7 @@
 import ape
 
 from tests.conftest import HALTED
-from tests.helpers import advance, recover
+from tests.helpers import advance, crash, recover
 
 
 def test_guardian_trip__calm_market(breaker, market_id, guardian):
@@ -24,7 +24,23 @@ def test_guardian_trip__outside_daily_budget(breaker, market_id, guardian, gover
         breaker.guardian_trip(market_id, sender=guardian)
         breaker.force_resume(market_id, sender=governance)
     breaker.guardian_trip(market_id, sender=guardian)
-    assert breaker.status(market_id).trips_today == 4
+    assert breaker.state(market_id) == HALTED
+    assert breaker.status(market_id).trips_today == 0
+
+
+def test_guardian_trip__precautionary_trips_leave_rule_a_its_budget(breaker, market_id, venue, guardian, governance,
+                                                                   anyone):
+    """Guardian trips neither need nor spend the daily budget: a real crash can still trip by rule A."""
+    for _ in range(3):
+        breaker.guardian_trip(market_id, sender=guardian)
+        breaker.force_resume(market_id, sender=governance)
+    breaker.sync(market_id, sender=anyone)
+    advance(360)
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    receipt = breaker.trip(market_id, sender=anyone)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].reason == breaker.REASON_RULE_A()
+    assert breaker.status(market_id).trips_today == 1
 
 
 def test_guardian_extend__pushes_resume(breaker, market_id, guardian):
