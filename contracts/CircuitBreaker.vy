@@ -8,7 +8,7 @@
 
         Glossary (all ratios in basis points, prices and values 18 decimals):
           CVD  cross-venue deviation  |venue spot - reference| / reference
-          R_L  depth ratio            venue depth within +-band / median of the daily depth samples
+          R_L  depth ratio            venue depth within +-band / median of the depth samples and calm-depth seed
           S_I  slippage impact        (spot - execution price of a sell of notional V) / spot
           V_P  price velocity         (highest observation in the window - spot) / highest
           LCE  liquidation-cluster exposure, computed off-chain and attested by a KEEPER
