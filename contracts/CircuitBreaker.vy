@@ -178,8 +178,9 @@ markets: public(HashMap[uint256, Market])
 params: public(HashMap[uint256, uint256[NUM_PARAMS]])
 # @dev Packed Status word of each market (state, timestamps, trip budget, arm).
 _status: HashMap[uint256, uint256]
-# @dev Last valid reference price the breaker read (registration, arm, trip, resume); pushed
-#      to consumers at every transition, frozen while halted.
+# @dev Last valid reference price the breaker read: at registration, at an arm in NORMAL, at a
+#      trip. Pushed to consumers at every transition; from a trip until NORMAL it stays the
+#      trip's (the price consumers froze at).
 frozen_price: public(HashMap[uint256, uint256])
 # @dev Contracts told about every stored transition.
 _consumers: HashMap[uint256, DynArray[address, MAX_CONSUMERS]]
@@ -817,7 +818,8 @@ def _check_rule_a(market_id: uint256) -> (uint256, uint256):
     cvd, rl, reference = self._cvd_rl(market_id)
     assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation below trip threshold"
     assert rl < self.params[market_id][P_RL_TRIP_BPS], "CircuitBreaker: depth above trip threshold"
-    self.frozen_price[market_id] = reference
+    if self._load(market_id).state == State.NORMAL:
+        self.frozen_price[market_id] = reference
     return cvd, rl
 
 
@@ -863,18 +865,18 @@ def _check_venue_open(market_id: uint256, state: State):
 
 
 @internal
+@view
 def _check_recovery(market_id: uint256) -> (uint256, uint256):
     """
     @dev A venue that is itself a consumer (a guarded pool) is closed by the halt: its price
          cannot recover before it reopens, so for it recovery is judged on depth and a valid
          reference (the reopening phases then set its price). Any other venue must show both.
-         Both at this block's start; the valid reference becomes the frozen price.
+         Both at this block's start.
     """
     cvd: uint256 = 0
     rl: uint256 = 0
     reference: uint256 = 0
     cvd, rl, reference = self._cvd_rl(market_id)
-    self.frozen_price[market_id] = reference
     if not self._venue_halts_with_market(market_id):
         assert cvd < self.params[market_id][P_CVD_RESUME_BPS], "CircuitBreaker: deviation above resume threshold"
     assert rl > self.params[market_id][P_RL_RESUME_BPS], "CircuitBreaker: depth below resume threshold"
