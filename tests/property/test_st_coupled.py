@@ -467,7 +467,7 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             self.snapshot = rpc.request("evm_snapshot")
             run["examples"] += 1
             self.checked = False
-            self.trips: Counter[int] = Counter()  # trips of any kind per UTC day (the budget counts all)
+            self.trips: Counter[int] = Counter()  # rule A and B trips per UTC day (the budget's count)
             self.bad_debt_step = 0  # bad debt realised in the current step
             self.answers = [FEED_UNIT] * 3  # each feed's last answer (8 decimals)
             self.previous: SimpleNamespace | None = None
@@ -571,9 +571,12 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 return "CircuitBreaker: daily trip budget spent, guardian only"
             return None
 
-        def tripped(self, s: Status) -> Status:
+        def tripped(self, s: Status, guardian: bool = False) -> Status:
             now, p = self.v.now, self.v.bp
             today = now // DAY
+            if guardian:  # a guardian trip leaves the budget as it was
+                return Status(HALTED, now, now + halt_window(p), now + p[K["max_halt_s"]], s.trip_day,
+                              s.trips_today, 0, 0)
             return Status(HALTED, now, now + halt_window(p), now + p[K["max_halt_s"]], today,
                           s.trips_today + 1 if s.trip_day == today else 1, 0, 0)
 
@@ -581,9 +584,9 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             if not tx.ok:
                 return
             day = self.v.now // DAY
-            if permissionless:  # rule A and B stop at the budget; guardian trips count toward it
+            if permissionless:  # rule A and B stop at the budget and spend it; guardian trips do neither
                 assert self.trips[day] < self.v.bp[K["daily_trip_budget"]], "a trip beyond the daily budget"
-            self.trips[day] += 1
+                self.trips[day] += 1
             # The frozen price is the reference at the trip; with none valid, the last one stays.
             assert rpc.call(breaker, "frozen_price", mid) == (self.v.reference or self.v.frozen)
 
@@ -603,9 +606,20 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                     return "CircuitBreaker: arm expired"
             elif live:
                 return "CircuitBreaker: already armed"
+            cvd = v.cvd
+            if confirming:  # the deviation must hold at every block start since the arm
+                low, high, complete = rpc.call(pool, "settled_range", s.armed_block)
+                if not complete and v.number != s.armed_block + 1:
+                    return "CircuitBreaker: venue cannot show every block since the arm"
+                if v.reference == 0:
+                    return BELOW_QUORUM
+                ref = v.reference
+                cvd = (ref - high) * BPS // ref if high < ref else (low - ref) * BPS // ref if low > ref else 0
+                if cvd <= v.bp[K["cvd_trip_bps"]]:
+                    return "CircuitBreaker: deviation did not hold at every block since the arm"
             if v.reference == 0:
                 return BELOW_QUORUM
-            if v.cvd <= v.bp[K["cvd_trip_bps"]]:
+            if cvd <= v.bp[K["cvd_trip_bps"]]:
                 return "CircuitBreaker: deviation below trip threshold"
             if v.rl >= v.bp[K["rl_trip_bps"]]:
                 return "CircuitBreaker: depth above trip threshold"
@@ -1004,7 +1018,8 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
         def guardian_trip(self):
             s = self.synced()
             expected = "CircuitBreaker: market is halted" if s.state == HALTED else None
-            tx = self.breaker_tx("guardian_trip", (), addr["guardian"], expected, None if expected else self.tripped(s))
+            tx = self.breaker_tx("guardian_trip", (), addr["guardian"], expected,
+                                 None if expected else self.tripped(s, guardian=True))
             self.after_trip(tx, permissionless=False)
 
         @rule(duration=st.one_of(st.integers(min_value=1, max_value=7_200), st.sampled_from([0, 100_000])))
