@@ -229,13 +229,10 @@ class Engine:
         return self.record
 
     def step(self, t: float) -> None:
-        wd = self.world
         self._now = self.t0 + t
         self.anvil.rpc("evm_setNextBlockTimestamp", [hex(int(self._now))])
         state = self._breaker_state()
         self._move_market(t, state)
-        if wd.breaker is not None:
-            self._tx(self.c.breaker, "poke", wd.market_id, sender=wd.actors.flows, fee=MARKET_FEE - 3)
         self._dlp_quote(state)
         if self.keeper is not None:
             if getattr(self, "replay_source", None) is not None:
