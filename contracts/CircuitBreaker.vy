@@ -23,8 +23,8 @@
         whole blocks of arbitrage. Rule B (KEEPER) V_P and S_I hold on-chain and the keeper
         attests LCE; V_P's high comes from the venue's own block-start history (a guarded
         pool records it on its trades) and from `poke` observations. GUARDIAN any time
-        (tighten-only). Rules A and B stop after the daily trip budget; guardian trips do not
-        count in it. Resume (anyone): after N, CVD and R_L recovered at the block starts of
+        (tighten-only). Rules A and B stop after the daily trip budget; the guardian does not,
+        and its trips count in it (the count is also the reopening auction's round id). Resume (anyone): after N, CVD and R_L recovered at the block starts of
         the arm and of the confirmation in a later block.
 
         R_L's baseline is the median of MAX_DEPTH_SAMPLES values: the depth samples taken
@@ -617,9 +617,10 @@ def trip_attested(market_id: uint256, lce_bps: uint256):
 @nonreentrant
 def guardian_trip(market_id: uint256):
     """
-    @notice Emergency trip by the GUARDIAN, outside the daily budget: it neither needs
-            budget nor spends it, so a precautionary trip leaves rules A and B their trips.
-            Tighten-only: it can halt, never resume.
+    @notice Emergency trip by the GUARDIAN, outside the daily budget: it needs none left.
+            It is counted in `trips_today` like any trip (the count is the halt's round id for
+            the reopening auction), so a precautionary guardian trip uses one of rules A and
+            B's trips of the day. Tighten-only: it can halt, never resume.
     @param market_id The market.
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
@@ -986,13 +987,11 @@ def _trip(
         frozen = reference
         self.frozen_price[market_id] = reference
 
-    # Rules A and B spend the day's budget; a guardian trip leaves it as it was.
-    trip_day: uint256 = s.trip_day
-    trips_today: uint256 = s.trips_today
-    if reason != REASON_GUARDIAN:
-        today: uint256 = block.timestamp // DAY
-        trips_today = s.trips_today + 1 if s.trip_day == today else 1
-        trip_day = today
+    # Every trip counts, the guardian's too: (trip_day, trips_today) is also the halt's id, the
+    # round of its reopening auction, so two halts of one day must never share it.
+    today: uint256 = block.timestamp // DAY
+    trip_day: uint256 = today
+    trips_today: uint256 = s.trips_today + 1 if s.trip_day == today else 1
     new: Status = Status(
         state=State.HALTED,
         since=block.timestamp,

@@ -467,7 +467,7 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             self.snapshot = rpc.request("evm_snapshot")
             run["examples"] += 1
             self.checked = False
-            self.trips: Counter[int] = Counter()  # rule A and B trips per UTC day (the budget's count)
+            self.trips: Counter[int] = Counter()  # trips of any kind per UTC day (the budget counts all)
             self.bad_debt_step = 0  # bad debt realised in the current step
             self.answers = [FEED_UNIT] * 3  # each feed's last answer (8 decimals)
             self.previous: SimpleNamespace | None = None
@@ -571,12 +571,9 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 return "CircuitBreaker: daily trip budget spent, guardian only"
             return None
 
-        def tripped(self, s: Status, guardian: bool = False) -> Status:
+        def tripped(self, s: Status) -> Status:
             now, p = self.v.now, self.v.bp
             today = now // DAY
-            if guardian:  # a guardian trip leaves the budget as it was
-                return Status(HALTED, now, now + halt_window(p), now + p[K["max_halt_s"]], s.trip_day,
-                              s.trips_today, 0, 0)
             return Status(HALTED, now, now + halt_window(p), now + p[K["max_halt_s"]], today,
                           s.trips_today + 1 if s.trip_day == today else 1, 0, 0)
 
@@ -584,9 +581,9 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             if not tx.ok:
                 return
             day = self.v.now // DAY
-            if permissionless:  # rule A and B stop at the budget and spend it; guardian trips do neither
+            if permissionless:  # rule A and B stop at the budget; guardian trips count toward it
                 assert self.trips[day] < self.v.bp[K["daily_trip_budget"]], "a trip beyond the daily budget"
-                self.trips[day] += 1
+            self.trips[day] += 1
             # The frozen price is the reference at the trip; with none valid, the last one stays.
             assert rpc.call(breaker, "frozen_price", mid) == (self.v.reference or self.v.frozen)
 
@@ -1018,8 +1015,7 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
         def guardian_trip(self):
             s = self.synced()
             expected = "CircuitBreaker: market is halted" if s.state == HALTED else None
-            tx = self.breaker_tx("guardian_trip", (), addr["guardian"], expected,
-                                 None if expected else self.tripped(s, guardian=True))
+            tx = self.breaker_tx("guardian_trip", (), addr["guardian"], expected, None if expected else self.tripped(s))
             self.after_trip(tx, permissionless=False)
 
         @rule(duration=st.one_of(st.integers(min_value=1, max_value=7_200), st.sampled_from([0, 100_000])))

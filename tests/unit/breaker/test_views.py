@@ -46,7 +46,7 @@ def test_status__halted_fields(breaker, market_id, guardian):
     s = breaker.status(market_id)
     assert (s.state, s.since, s.resume_after, s.lapse_at) == (
         HALTED, receipt.timestamp, receipt.timestamp + 360, receipt.timestamp + 14_400)
-    assert (s.trip_day, s.trips_today) == (0, 0)  # a guardian trip leaves the budget as it was
+    assert (s.trip_day, s.trips_today) == (receipt.timestamp // 86_400, 1)
 
 
 REASON_CODES = {
