@@ -2,6 +2,11 @@
 
 Each figure is the median gasUsed of MIN_SAMPLES whole transactions on a freshly deployed
 breaker with one market (a mock venue and one mock feed), as in production minus consumers.
+
+`gas.breaker.poke_per_day_one_a_block` prices a keeper that pokes every block (7,200 a day):
+what V_P costs on a venue without its own block-start history (a Uniswap V2 pair). A guarded
+pool records its block starts on its own trades, so its market needs no observation pokes;
+depth samples (at most four a day) are `gas.breaker.poke_daily_depth_sample` each.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from keeper import params as P
 WAD = 10**18
 DEPTH = 8_000_000 * WAD
 DAY = 86_400
+BLOCKS_PER_DAY = 7_200
+DEPTH_SAMPLES_PER_DAY = 4
 
 
 def _deploy(project, accounts):
@@ -87,6 +94,8 @@ def run(project, accounts) -> dict[str, float]:
         "gas.breaker.trip_rule_a": median(trip_a),
         "gas.breaker.trip_rule_b": median(trip_b),
         "gas.breaker.poke": median(wrapped),
+        "gas.breaker.poke_per_day_one_a_block": median(wrapped) * BLOCKS_PER_DAY,
+        "gas.breaker.depth_samples_per_day": daily * DEPTH_SAMPLES_PER_DAY,
         "gas.breaker.poke_first_ring_pass": median(first_pass),
         "gas.breaker.poke_daily_depth_sample": daily,
         "gas.breaker.resume": median(resume),

@@ -8,17 +8,30 @@
 
         Glossary (all ratios in basis points, prices and values 18 decimals):
           CVD  cross-venue deviation  |venue spot - reference| / reference
-          R_L  depth ratio            venue depth within +-band / median of the daily depth samples
+          R_L  depth ratio            venue depth within +-band / median of the depth samples and calm-depth seed
           S_I  slippage impact        (spot - execution price of a sell of notional V) / spot
           V_P  price velocity         (highest observation in the window - spot) / highest
           LCE  liquidation-cluster exposure, computed off-chain and attested by a KEEPER
           N    halt window            max(T_DLP, T_priority) + T_buffer
 
-        Trips: rule A (anyone) CVD and R_L hold, armed in one block and confirmed in a later
-        one; rule B (KEEPER) V_P and S_I hold on-chain and the keeper attests LCE; GUARDIAN
-        any time (tighten-only). Rules A and B stop after the daily trip budget; the guardian
-        does not. Resume (anyone): after N, CVD and R_L recovered, armed and confirmed in two
-        blocks. A halt lapses at max_halt. Cool-down and auction then elapse by time; a
+        Evidence is what previous blocks left: every price and depth the rules read is the
+        venue's `settled_*` view (its state at the start of the current block), so nothing
+        that exists only inside one transaction (a flash loan, a sandwich around the call)
+        counts. Trips: rule A (anyone) CVD and R_L hold at the block start of the arm, and
+        the confirmation in a later block shows the deviation held at every block start
+        since the arm (`IVenue.settled_range`): the venue has to stay distorted across
+        whole blocks of arbitrage. Rule B (KEEPER) V_P and S_I hold on-chain and the keeper
+        attests LCE; V_P's high comes from the venue's own block-start history (a guarded
+        pool records it on its trades) and from `poke` observations. GUARDIAN any time
+        (tighten-only). Rules A and B stop after the daily trip budget; the guardian does not,
+        and its trips count in it (the count is also the reopening auction's round id). Resume (anyone): after N, CVD and R_L recovered at the block starts of
+        the arm and of the confirmation in a later block.
+
+        R_L's baseline is the median of MAX_DEPTH_SAMPLES values: the depth samples taken
+        by `poke` (settled depth, at most one per DEPTH_SAMPLE_INTERVAL) and, for the slots
+        not yet sampled, the calm depth governance seeded at registration or at a logged,
+        bounded reset (`reset_depth_baseline`). One sample, whatever its value, moves the
+        median by at most one rank of the other values. A halt lapses at max_halt. Cool-down and auction then elapse by time; a
         market's reopening auction contract (set by governance) ends the auction phase
         early when it settles (`settle_auction`). Without one, or if it never settles, the
         phase elapses by time as before.
@@ -99,12 +112,19 @@ REASON_AUCTION_SETTLED: public(constant(uint256)) = 10  # the market's reopening
 
 # @dev One in basis points.
 BPS: constant(uint256) = 10_000
-# @dev One UTC day: the trip budget window and the depth sampling interval.
+# @dev One UTC day: the trip budget window.
 DAY: constant(uint256) = 86_400
+# @dev Least time between two depth samples (four a day).
+DEPTH_SAMPLE_INTERVAL: public(constant(uint256)) = 21_600
+# @dev A calm-depth seed (registration or reset) lies within this factor of the settled depth.
+MAX_CALM_DEPTH_FACTOR: public(constant(uint256)) = 10
 # @dev Most consumers notified per market (bounds the gas of a transition).
 MAX_CONSUMERS: constant(uint256) = 8
-# @dev Daily depth samples the R_L baseline is the median of.
-MAX_DEPTH_SAMPLES: constant(uint256) = 30
+# @dev Values the R_L baseline is the median of: depth samples, the calm-depth seed for the rest.
+MAX_DEPTH_SAMPLES: public(constant(uint256)) = 30
+# @dev Seconds per block (Ethereum), to turn the V_P window into the blocks a venue's
+#      block-start history is asked for.
+SECONDS_PER_BLOCK: public(constant(uint256)) = 12
 # @dev Price observations kept for V_P; spacing is vp_window / OBS_PER_WINDOW.
 MAX_OBSERVATIONS: constant(uint256) = 32
 OBS_PER_WINDOW: constant(uint256) = 24
@@ -158,7 +178,9 @@ markets: public(HashMap[uint256, Market])
 params: public(HashMap[uint256, uint256[NUM_PARAMS]])
 # @dev Packed Status word of each market (state, timestamps, trip budget, arm).
 _status: HashMap[uint256, uint256]
-# @dev Last valid reference price seen; frozen at a trip for lending consumers.
+# @dev Last valid reference price the breaker read: at registration, at an arm in NORMAL, at a
+#      trip. Pushed to consumers at every transition; from a trip until NORMAL it stays the
+#      trip's (the price consumers froze at).
 frozen_price: public(HashMap[uint256, uint256])
 # @dev Contracts told about every stored transition.
 _consumers: HashMap[uint256, DynArray[address, MAX_CONSUMERS]]
@@ -166,10 +188,12 @@ _consumers: HashMap[uint256, DynArray[address, MAX_CONSUMERS]]
 _sampling: HashMap[uint256, uint256]
 # @dev Ring of packed price observations (price in the low 128 bits, timestamp above).
 _observations: HashMap[uint256, uint256[MAX_OBSERVATIONS]]
-# @dev Ring of daily depth samples.
+# @dev Ring of depth samples (settled depth, at most one per DEPTH_SAMPLE_INTERVAL).
 _depth_samples: HashMap[uint256, uint256[MAX_DEPTH_SAMPLES]]
-# @dev Median of the depth samples, recomputed when a sample is added.
+# @dev Median of the depth samples and calm-depth seeds, recomputed when either changes.
 depth_baseline: public(HashMap[uint256, uint256])
+# @dev Governance's calm depth of each market: fills the baseline slots no sample has reached.
+calm_depth: public(HashMap[uint256, uint256])
 # @dev The reopening auction allowed to end each market's AUCTION phase; empty: time only.
 auction_of: public(HashMap[uint256, address])
 
@@ -259,6 +283,13 @@ event DepthSampled:
     baseline: uint256
     samples: uint256
 
+event DepthBaselineReset:
+    market_id: indexed(uint256)
+    actor: indexed(address)
+    old_baseline: uint256
+    new_baseline: uint256
+    settled_depth: uint256
+
 
 @deploy
 def __init__():
@@ -274,10 +305,18 @@ def __init__():
 
 @external
 @nonreentrant
-def register_market(venue: address, oracle: address, market_params: uint256[NUM_PARAMS]) -> uint256:
+def register_market(
+    venue: address, oracle: address, market_params: uint256[NUM_PARAMS], calm_depth: uint256 = 0
+) -> uint256:
     """
-    @notice Registers a market; the venue's current depth is the first depth sample.
-    @dev Only governance.
+    @notice Registers a market. Its R_L baseline starts at `calm_depth`, governance's calm
+            depth of the venue (0: the venue's settled depth now), in every baseline slot.
+    @dev Only governance. A nonzero `calm_depth` lies within MAX_CALM_DEPTH_FACTOR of the
+         venue's settled depth.
+    @param venue The venue the market watches (`IVenue`).
+    @param oracle The reference oracle (`IReferenceOracle`).
+    @param market_params The parameters, indexed by the P_* keys, each within its bounds.
+    @param calm_depth The calm depth within the depth band, 18 decimals; 0 for the settled depth.
     @return The new market id.
     """
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
@@ -303,10 +342,17 @@ def register_market(venue: address, oracle: address, market_params: uint256[NUM_
     # is a cheap nonzero-to-nonzero write instead of a first write to a fresh slot.
     for i: uint256 in range(MAX_OBSERVATIONS):
         self._observations[market_id][i] = 1
-    depth: uint256 = staticcall IVenue(venue).depth(market_params[P_DEPTH_BAND_BPS])
+    depth: uint256 = staticcall IVenue(venue).settled_depth(market_params[P_DEPTH_BAND_BPS])
     assert depth > 0, "CircuitBreaker: venue has no depth"
-    sampling: uint256 = self._add_depth_sample(market_id, depth, 0)
-    spot: uint256 = staticcall IVenue(venue).spot_price()
+    seed: uint256 = depth
+    if calm_depth != 0:
+        self._check_calm_depth(calm_depth, depth)
+        seed = calm_depth
+    self.calm_depth[market_id] = seed
+    self.depth_baseline[market_id] = seed
+    # The depth clock starts now: the first sample comes one interval after registration.
+    sampling: uint256 = block.timestamp << 72
+    spot: uint256 = staticcall IVenue(venue).settled_spot_price()
     assert spot > 0, "CircuitBreaker: venue has no price"
     self._record_observation(market_id, spot, sampling)
     # Until the first trip, the frozen price is the reference price at registration.
@@ -388,6 +434,35 @@ def force_resume(market_id: uint256):
 
 @external
 @nonreentrant
+def reset_depth_baseline(market_id: uint256, calm_depth: uint256):
+    """
+    @notice Restarts a market's R_L baseline from a new calm depth: the depth samples are
+            dropped and every baseline slot holds `calm_depth` until new samples arrive.
+    @dev Only governance. Bounded: `calm_depth` lies within MAX_CALM_DEPTH_FACTOR of the
+         venue's settled depth. Logged with the old and new baseline.
+    @param market_id The market.
+    @param calm_depth The new calm depth within the depth band, 18 decimals.
+    """
+    access_control._check_role(GOVERNANCE_ROLE, msg.sender)
+    self._check_market(market_id)
+    settled: uint256 = staticcall IVenue(self.markets[market_id].venue).settled_depth(
+        self.params[market_id][P_DEPTH_BAND_BPS]
+    )
+    self._check_calm_depth(calm_depth, settled)
+    old_baseline: uint256 = self.depth_baseline[market_id]
+    self.calm_depth[market_id] = calm_depth
+    self.depth_baseline[market_id] = calm_depth
+    sampling: uint256 = self._sampling[market_id]
+    # count 0 and head 0; the last sample time is now, so the next sample is one interval away
+    self._sampling[market_id] = (block.timestamp << 72) | (sampling & LOW_56_BITS)
+    log DepthBaselineReset(
+        market_id=market_id, actor=msg.sender, old_baseline=old_baseline, new_baseline=calm_depth,
+        settled_depth=settled,
+    )
+
+
+@external
+@nonreentrant
 def set_auction(market_id: uint256, auction: address):
     """
     @notice Names the reopening auction contract that may end the market's AUCTION phase
@@ -434,8 +509,12 @@ def settle_auction(market_id: uint256):
 def poke(market_id: uint256) -> bool:
     """
     @notice Records a price observation (at most one per vp_window / 24 seconds) and a
-            depth sample (at most one a day), and stores any transition that time has made.
-            Permissionless.
+            depth sample (at most one per DEPTH_SAMPLE_INTERVAL), both as the previous block
+            left the venue (`settled_*`), and stores any transition that time has made.
+            Permissionless. A market whose venue keeps its own block-start history (a
+            guarded pool) needs no observation pokes for V_P; depth samples refine the
+            calm-depth seed.
+    @param market_id The market.
     @return True when something was recorded.
     """
     self._check_market(market_id)
@@ -445,10 +524,10 @@ def poke(market_id: uint256) -> bool:
     recorded: bool = False
     spacing: uint256 = self.params[market_id][P_VP_WINDOW_S] // OBS_PER_WINDOW
     if block.timestamp >= self._obs_last(sampling) + spacing:
-        sampling = self._record_observation(market_id, staticcall IVenue(venue).spot_price(), sampling)
+        sampling = self._record_observation(market_id, staticcall IVenue(venue).settled_spot_price(), sampling)
         recorded = True
-    if block.timestamp >= self._depth_last(sampling) + DAY:
-        depth: uint256 = staticcall IVenue(venue).depth(self.params[market_id][P_DEPTH_BAND_BPS])
+    if block.timestamp >= self._depth_last(sampling) + DEPTH_SAMPLE_INTERVAL:
+        depth: uint256 = staticcall IVenue(venue).settled_depth(self.params[market_id][P_DEPTH_BAND_BPS])
         sampling = self._add_depth_sample(market_id, depth, sampling)
         recorded = True
     return recorded
@@ -461,8 +540,10 @@ def poke(market_id: uint256) -> bool:
 @nonreentrant
 def arm_trip(market_id: uint256):
     """
-    @notice Rule A, first block: records that CVD and R_L hold now. Permissionless.
+    @notice Rule A, first block: records that CVD and R_L hold at this block's start.
+            Permissionless.
     @dev An unexpired arm is kept, so nobody can push the confirmation block forward.
+    @param market_id The market.
     """
     s: Status = self._sync(market_id)
     assert s.state != State.HALTED, "CircuitBreaker: market is halted"
@@ -486,7 +567,12 @@ def arm_trip(market_id: uint256):
 def trip(market_id: uint256):
     """
     @notice Rule A, confirmation: trips when the arm is from an earlier block, unexpired,
-            and CVD and R_L still hold. Permissionless.
+            the deviation held at every block start since the arm (the venue's settled
+            range stays on one side of the reference, beyond the CVD threshold) and R_L
+            holds at this block's start. Permissionless.
+    @dev A venue that cannot show every block start since the arm (`complete` false) is
+         confirmable only in the block right after the arm, whose start is the only one.
+    @param market_id The market.
     """
     s: Status = self._sync(market_id)
     assert s.state != State.HALTED, "CircuitBreaker: market is halted"
@@ -495,8 +581,9 @@ def trip(market_id: uint256):
     self._check_confirmable(market_id, s)
     cvd: uint256 = 0
     rl: uint256 = 0
-    cvd, rl = self._check_rule_a(market_id)
-    self._trip(market_id, s, REASON_RULE_A, cvd, rl, 0, 0, 0)
+    reference: uint256 = 0
+    cvd, rl, reference = self._check_rule_a_held(market_id, s)
+    self._trip(market_id, s, REASON_RULE_A, cvd, rl, 0, 0, 0, reference)
 
 
 @external
@@ -505,6 +592,11 @@ def trip_attested(market_id: uint256, lce_bps: uint256):
     """
     @notice Rule B: a KEEPER trips when V_P and S_I hold on-chain and it attests that the
             liquidation-cluster exposure is at or above the critical level.
+    @dev V_P is read from block starts only (see `_vp_bps`). S_I is the venue's slippage
+         now: the keeper is trusted to attest LCE, and S_I is a second condition, not the
+         evidence a permissionless caller could fake.
+    @param market_id The market.
+    @param lce_bps The attested liquidation-cluster exposure, bps.
     """
     access_control._check_role(KEEPER_ROLE, msg.sender)
     s: Status = self._sync(market_id)
@@ -513,25 +605,28 @@ def trip_attested(market_id: uint256, lce_bps: uint256):
     self._check_budget(market_id, s)
     assert lce_bps >= self.params[market_id][P_LCE_CRITICAL_BPS], "CircuitBreaker: attested LCE below critical"
     venue: address = self.markets[market_id].venue
-    spot: uint256 = staticcall IVenue(venue).spot_price()
+    spot: uint256 = staticcall IVenue(venue).settled_spot_price()
     vp: uint256 = self._vp_bps(market_id, spot, self.params[market_id][P_VP_WINDOW_S])
     assert vp > self.params[market_id][P_VP_TRIP_BPS], "CircuitBreaker: price velocity below trip threshold"
-    si: uint256 = self._si_bps(venue, spot, self.params[market_id][P_SI_NOTIONAL])
+    si: uint256 = self._si_bps(venue, self.params[market_id][P_SI_NOTIONAL])
     assert si > self.params[market_id][P_SI_TRIP_BPS], "CircuitBreaker: slippage impact below trip threshold"
-    self._trip(market_id, s, REASON_RULE_B, 0, 0, si, vp, lce_bps)
+    self._trip(market_id, s, REASON_RULE_B, 0, 0, si, vp, lce_bps, 0)
 
 
 @external
 @nonreentrant
 def guardian_trip(market_id: uint256):
     """
-    @notice Emergency trip by the GUARDIAN, outside the daily budget. Tighten-only: it can
-            halt, never resume.
+    @notice Emergency trip by the GUARDIAN, outside the daily budget: it needs none left.
+            It is counted in `trips_today` like any trip (the count is the halt's round id for
+            the reopening auction), so a precautionary guardian trip uses one of rules A and
+            B's trips of the day. Tighten-only: it can halt, never resume.
+    @param market_id The market.
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
     s: Status = self._sync(market_id)
     assert s.state != State.HALTED, "CircuitBreaker: market is halted"
-    self._trip(market_id, s, REASON_GUARDIAN, 0, 0, 0, 0, 0)
+    self._trip(market_id, s, REASON_GUARDIAN, 0, 0, 0, 0, 0, 0)
 
 
 # ---------------------------------------------------------------- extensions
@@ -652,23 +747,24 @@ def status(market_id: uint256) -> Status:
 @view
 def indicators(market_id: uint256) -> Indicators:
     """
-    @notice The on-chain indicators now. With an invalid reference, `reference_valid` is
+    @notice The on-chain indicators now, as the rules read them: spot, CVD, R_L and V_P at
+            this block's start, S_I now. With an invalid reference, `reference_valid` is
             False and CVD reads 0.
     """
     self._check_market(market_id)
     m: Market = self.markets[market_id]
-    spot: uint256 = staticcall IVenue(m.venue).spot_price()
+    spot: uint256 = staticcall IVenue(m.venue).settled_spot_price()
     reference: uint256 = 0
     valid_feeds: uint256 = 0
     reference, valid_feeds = staticcall IReferenceOracle(m.oracle).latest()
-    depth: uint256 = staticcall IVenue(m.venue).depth(self.params[market_id][P_DEPTH_BAND_BPS])
+    depth: uint256 = staticcall IVenue(m.venue).settled_depth(self.params[market_id][P_DEPTH_BAND_BPS])
     return Indicators(
         spot=spot,
         reference=reference,
         reference_valid=reference > 0,
         cvd_bps=stats._deviation_bps(spot, reference) if reference > 0 else 0,
         rl_bps=stats._ratio_bps(depth, self.depth_baseline[market_id]),
-        si_bps=self._si_bps(m.venue, spot, self.params[market_id][P_SI_NOTIONAL]),
+        si_bps=self._si_bps(m.venue, self.params[market_id][P_SI_NOTIONAL]),
         vp_bps=self._vp_bps(market_id, spot, self.params[market_id][P_VP_WINDOW_S]),
     )
 
@@ -716,14 +812,43 @@ def param_bounds(key: uint256) -> (uint256, uint256):
 
 
 @internal
-@view
 def _check_rule_a(market_id: uint256) -> (uint256, uint256):
     cvd: uint256 = 0
     rl: uint256 = 0
-    cvd, rl = self._cvd_rl(market_id)
+    reference: uint256 = 0
+    cvd, rl, reference = self._cvd_rl(market_id)
     assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation below trip threshold"
     assert rl < self.params[market_id][P_RL_TRIP_BPS], "CircuitBreaker: depth above trip threshold"
+    if self._load(market_id).state == State.NORMAL:
+        self.frozen_price[market_id] = reference
     return cvd, rl
+
+
+@internal
+@view
+def _check_rule_a_held(market_id: uint256, s: Status) -> (uint256, uint256, uint256):
+    """
+    @dev The confirmation: CVD over every block start since the arm is the distance from the
+         reference to the nearest end of the venue's settled range, 0 when the range reaches
+         the reference (the deviation did not hold, or changed side). R_L at this block start.
+    """
+    m: Market = self.markets[market_id]
+    low: uint256 = 0
+    high: uint256 = 0
+    complete: bool = False
+    low, high, complete = staticcall IVenue(m.venue).settled_range(s.armed_block)
+    assert complete or block.number == s.armed_block + 1, "CircuitBreaker: venue cannot show every block since the arm"
+    reference: uint256 = staticcall IReferenceOracle(m.oracle).price()
+    cvd: uint256 = 0
+    if high < reference:
+        cvd = stats._deviation_bps(high, reference)
+    elif low > reference:
+        cvd = stats._deviation_bps(low, reference)
+    assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation did not hold at every block since the arm"
+    depth: uint256 = staticcall IVenue(m.venue).settled_depth(self.params[market_id][P_DEPTH_BAND_BPS])
+    rl: uint256 = stats._ratio_bps(depth, self.depth_baseline[market_id])
+    assert rl < self.params[market_id][P_RL_TRIP_BPS], "CircuitBreaker: depth above trip threshold"
+    return cvd, rl, reference
 
 
 @internal
@@ -747,10 +872,12 @@ def _check_recovery(market_id: uint256) -> (uint256, uint256):
     @dev A venue that is itself a consumer (a guarded pool) is closed by the halt: its price
          cannot recover before it reopens, so for it recovery is judged on depth and a valid
          reference (the reopening phases then set its price). Any other venue must show both.
+         Both at this block's start.
     """
     cvd: uint256 = 0
     rl: uint256 = 0
-    cvd, rl = self._cvd_rl(market_id)
+    reference: uint256 = 0
+    cvd, rl, reference = self._cvd_rl(market_id)
     if not self._venue_halts_with_market(market_id):
         assert cvd < self.params[market_id][P_CVD_RESUME_BPS], "CircuitBreaker: deviation above resume threshold"
     assert rl > self.params[market_id][P_RL_RESUME_BPS], "CircuitBreaker: depth below resume threshold"
@@ -765,23 +892,30 @@ def _venue_halts_with_market(market_id: uint256) -> bool:
 
 @internal
 @view
-def _cvd_rl(market_id: uint256) -> (uint256, uint256):
+def _cvd_rl(market_id: uint256) -> (uint256, uint256, uint256):
     """
-    @dev Reverts with the oracle's reason when the reference price is invalid.
+    @dev CVD and R_L at this block's start, and the reference; reverts with the oracle's
+         reason when the reference price is invalid.
     """
     m: Market = self.markets[market_id]
-    spot: uint256 = staticcall IVenue(m.venue).spot_price()
+    spot: uint256 = staticcall IVenue(m.venue).settled_spot_price()
     reference: uint256 = staticcall IReferenceOracle(m.oracle).price()
-    depth: uint256 = staticcall IVenue(m.venue).depth(self.params[market_id][P_DEPTH_BAND_BPS])
-    return stats._deviation_bps(spot, reference), stats._ratio_bps(depth, self.depth_baseline[market_id])
+    depth: uint256 = staticcall IVenue(m.venue).settled_depth(self.params[market_id][P_DEPTH_BAND_BPS])
+    return (
+        stats._deviation_bps(spot, reference),
+        stats._ratio_bps(depth, self.depth_baseline[market_id]),
+        reference,
+    )
 
 
 @internal
 @view
-def _si_bps(venue: address, spot: uint256, notional: uint256) -> uint256:
+def _si_bps(venue: address, notional: uint256) -> uint256:
     """
-    @dev A venue that cannot fill the notional returns 0, which reads as 100% slippage.
+    @dev Against the venue's spot now, the state its execution price is quoted from. A venue
+         that cannot fill the notional returns 0, which reads as 100% slippage.
     """
+    spot: uint256 = staticcall IVenue(venue).spot_price()
     exec_price: uint256 = staticcall IVenue(venue).exec_price(notional)
     return stats._drop_bps(spot, exec_price) if spot > 0 else BPS
 
@@ -790,10 +924,18 @@ def _si_bps(venue: address, spot: uint256, notional: uint256) -> uint256:
 @view
 def _vp_bps(market_id: uint256, spot: uint256, window: uint256) -> uint256:
     """
-    @dev Largest drop from the highest observation inside the window to the spot price.
+    @dev Drop from the highest block-start price inside the window to `spot` (this block's
+         start): the venue's own history (`settled_range` over the window's blocks at
+         SECONDS_PER_BLOCK) and the poked observations, which are block-start prices too.
     """
     count: uint256 = (self._sampling[market_id] >> 8) & MASK_8
-    high: uint256 = spot
+    low: uint256 = 0
+    high: uint256 = 0
+    complete: bool = False
+    low, high, complete = staticcall IVenue(self.markets[market_id].venue).settled_range(
+        block.number - min(window // SECONDS_PER_BLOCK, block.number)
+    )
+    high = max(high, spot)
     for i: uint256 in range(MAX_OBSERVATIONS):
         if i >= count:
             break
@@ -828,23 +970,35 @@ def _check_confirmable(market_id: uint256, s: Status):
 
 
 @internal
-def _trip(market_id: uint256, s: Status, reason: uint256, cvd: uint256, rl: uint256, si: uint256, vp: uint256, lce: uint256):
-    reference: uint256 = 0
-    valid_feeds: uint256 = 0
-    reference, valid_feeds = staticcall IReferenceOracle(self.markets[market_id].oracle).latest()
+def _trip(
+    market_id: uint256, s: Status, reason: uint256, cvd: uint256, rl: uint256, si: uint256, vp: uint256,
+    lce: uint256, known_reference: uint256,
+):
+    """
+    @dev `known_reference`: the valid reference price the caller read in this call, 0 when
+         none (then read here; an invalid one keeps the last valid frozen price).
+    """
+    reference: uint256 = known_reference
+    if reference == 0:
+        valid_feeds: uint256 = 0
+        reference, valid_feeds = staticcall IReferenceOracle(self.markets[market_id].oracle).latest()
     frozen: uint256 = self.frozen_price[market_id]
     if reference > 0:
         frozen = reference
         self.frozen_price[market_id] = reference
 
+    # Every trip counts, the guardian's too: (trip_day, trips_today) is also the halt's id, the
+    # round of its reopening auction, so two halts of one day must never share it.
     today: uint256 = block.timestamp // DAY
+    trip_day: uint256 = today
+    trips_today: uint256 = s.trips_today + 1 if s.trip_day == today else 1
     new: Status = Status(
         state=State.HALTED,
         since=block.timestamp,
         resume_after=block.timestamp + self._halt_window_of(market_id),
         lapse_at=block.timestamp + self.params[market_id][P_MAX_HALT_S],
-        trip_day=today,
-        trips_today=s.trips_today + 1 if s.trip_day == today else 1,
+        trip_day=trip_day,
+        trips_today=trips_today,
         armed_block=0,
         armed_at=0,
     )
@@ -960,10 +1114,12 @@ def _add_depth_sample(market_id: uint256, depth: uint256, sampling: uint256) -> 
     count = min(count + 1, MAX_DEPTH_SAMPLES)
 
     samples: DynArray[uint256, stats.MAX_VALUES] = []
+    seed: uint256 = self.calm_depth[market_id]
     for i: uint256 in range(MAX_DEPTH_SAMPLES):
-        if i >= count:
-            break
-        samples.append(self._depth_samples[market_id][i])
+        if i < count:
+            samples.append(self._depth_samples[market_id][i])
+        else:
+            samples.append(seed)
     baseline: uint256 = stats._median(samples)
     self.depth_baseline[market_id] = baseline
 
@@ -1038,6 +1194,13 @@ def _halt_window_of(market_id: uint256) -> uint256:
 @pure
 def _halt_window(p: uint256[NUM_PARAMS]) -> uint256:
     return max(p[P_T_DLP_S], p[P_T_PRIORITY_S]) + p[P_T_BUFFER_S]
+
+
+@internal
+@pure
+def _check_calm_depth(calm_depth: uint256, settled: uint256):
+    assert calm_depth > 0, "CircuitBreaker: calm depth is zero"
+    assert calm_depth <= settled * MAX_CALM_DEPTH_FACTOR and settled <= calm_depth * MAX_CALM_DEPTH_FACTOR, "CircuitBreaker: calm depth too far from the settled depth"
 
 
 @internal

@@ -134,21 +134,32 @@ MAX_BAND_REFRESH_S: public(constant(uint256)) = 3_600
 MIN_BAND_MAX_AGE_S: public(constant(uint256)) = 60
 MAX_BAND_MAX_AGE_S: public(constant(uint256)) = 86_400
 
-# @dev Layout of the pool word: x (112 bits) | y (112) | state (8) | fee (16).
+# @dev Layout of the pool word: x (112 bits) | y (112) | state (8) | fee (8) | block-start ring
+#      head (5) | low 11 bits of the number of the last block whose start was recorded.
 Y_SHIFT: constant(uint256) = 112
 STATE_SHIFT: constant(uint256) = 224
 FEE_SHIFT: constant(uint256) = 232
+HEAD_SHIFT: constant(uint256) = 240
+MARK_SHIFT: constant(uint256) = 245
+# @dev Block starts kept (a ring): one per block in which the reserves changed.
+BLOCK_STARTS: public(constant(uint256)) = 32
+# @dev Layout of a block start: x (112 bits) | y (112) | the block's number (32).
+BLOCK_SHIFT: constant(uint256) = 224
 # @dev Layout of the band word: centre (128) | updated_at (40) | width (16) | refresh (16) | max age (32).
 UPDATED_SHIFT: constant(uint256) = 128
 WIDTH_SHIFT: constant(uint256) = 168
 REFRESH_SHIFT: constant(uint256) = 184
 MAX_AGE_SHIFT: constant(uint256) = 200
+MASK_5: constant(uint256) = 2**5 - 1
 MASK_8: constant(uint256) = 2**8 - 1
+MASK_11: constant(uint256) = 2**11 - 1
 MASK_16: constant(uint256) = 2**16 - 1
 MASK_32: constant(uint256) = 2**32 - 1
 MASK_40: constant(uint256) = 2**40 - 1
 MASK_112: constant(uint256) = 2**112 - 1
 MASK_128: constant(uint256) = 2**128 - 1
+MASK_224: constant(uint256) = 2**224 - 1
+MASK_240: constant(uint256) = 2**240 - 1
 # @dev Centre and time bits of the band word (what a refresh rewrites).
 CENTRE_AND_TIME: constant(uint256) = 2**168 - 1
 # @dev How close an auction trade must bring the pool to the clearing price: its spot
@@ -177,6 +188,9 @@ ORACLE: public(immutable(address))
 _pool: uint256
 # @dev Price band, packed: centre, when it was read, width, refresh interval, max age.
 _band: uint256
+# @dev Ring of block starts: the reserves each block opened with, written by the block's first
+#      reserve change (the pool's own oracle; the breaker's evidence reads it).
+_block_starts: uint256[BLOCK_STARTS]
 # @dev The reopening auction allowed to trade the pool during AUCTION; empty for none.
 auction: public(address)
 # @dev Set by `clear_auction` for the rest of its transaction: the breaker's NORMAL push
@@ -237,6 +251,10 @@ def __init__(
     ORACLE = oracle
 
     self._pool = (NORMAL << STATE_SHIFT) | (fee_bps << FEE_SHIFT)
+    # Pre-warm the ring (block 0 marks an empty slot): a block's first trade then pays a
+    # nonzero-to-nonzero write, not a fresh slot.
+    for i: uint256 in range(BLOCK_STARTS):
+        self._block_starts[i] = 1
     self._band = (band_bps << WIDTH_SHIFT) | (band_refresh_s << REFRESH_SHIFT) | (band_max_age_s << MAX_AGE_SHIFT)
     log IGuardedPool.FeeSet(actor=msg.sender, old=0, new=fee_bps)
     log IGuardedPool.BandWidthSet(actor=msg.sender, old=0, new=band_bps)
@@ -275,9 +293,10 @@ def swap(
     state: uint256 = (w >> STATE_SHIFT) & MASK_8
     if state != NORMAL:
         self._raise_closed(state)
+    w = self._record_block_start(w)
     x: uint256 = w & MASK_112
     y: uint256 = (w >> Y_SHIFT) & MASK_112
-    fee_bps: uint256 = w >> FEE_SHIFT
+    fee_bps: uint256 = (w >> FEE_SHIFT) & MASK_8
 
     r_in: uint256 = y
     r_out: uint256 = x
@@ -353,7 +372,7 @@ def add_liquidity(
     @return The shares minted to `receiver`.
     """
     assert block.timestamp <= deadline, "GuardedPool: deadline passed"
-    w: uint256 = self._pool
+    w: uint256 = self._record_block_start(self._pool)
     x: uint256 = w & MASK_112
     y: uint256 = (w >> Y_SHIFT) & MASK_112
     supply: uint256 = erc20.totalSupply
@@ -408,7 +427,7 @@ def remove_liquidity(
     @param receiver Who receives both assets.
     @return (collateral, debt) paid out.
     """
-    w: uint256 = self._pool
+    w: uint256 = self._record_block_start(self._pool)
     x: uint256 = w & MASK_112
     y: uint256 = (w >> Y_SHIFT) & MASK_112
     supply: uint256 = erc20.totalSupply
@@ -501,6 +520,7 @@ def clear_auction(price: uint256, collateral_in: int256, debt_in: int256):
     assert msg.sender == self.auction and msg.sender != empty(address), "GuardedPool: caller is not the auction"
     w: uint256 = self._pool
     assert (w >> STATE_SHIFT) & MASK_8 == AUCTION, "GuardedPool: market not in auction"
+    w = self._record_block_start(w)
     assert price > 0 and price <= MASK_128, "GuardedPool: clearing price out of range"
     value: int256 = (
         collateral_in * convert(COLLATERAL_SCALE * price, int256)
@@ -565,8 +585,8 @@ def set_fee_bps(new_fee_bps: uint256):
     ownable._check_owner()
     self._check_fee(new_fee_bps)
     w: uint256 = self._pool
-    self._pool = (w & ~(MASK_16 << FEE_SHIFT)) | (new_fee_bps << FEE_SHIFT)
-    log IGuardedPool.FeeSet(actor=msg.sender, old=w >> FEE_SHIFT, new=new_fee_bps)
+    self._pool = (w & ~(MASK_8 << FEE_SHIFT)) | (new_fee_bps << FEE_SHIFT)
+    log IGuardedPool.FeeSet(actor=msg.sender, old=(w >> FEE_SHIFT) & MASK_8, new=new_fee_bps)
 
 
 @external
@@ -633,11 +653,7 @@ def depth(band_bps: uint256) -> uint256:
             adds to it and is not counted).
     @dev A band of 100% or more returns all of Y.
     """
-    y18: uint256 = ((self._pool >> Y_SHIFT) & MASK_112) * DEBT_SCALE
-    if band_bps >= BPS:
-        return y18
-    root: uint256 = isqrt((BPS - band_bps) * WAD * WAD // BPS)
-    return y18 * (WAD - root) // WAD
+    return self._depth((self._pool >> Y_SHIFT) & MASK_112, band_bps)
 
 
 @external
@@ -661,8 +677,67 @@ def exec_price(notional: uint256) -> uint256:
         return spot
     if amount_in > MAX_RESERVE - x:
         return 0
-    amount_out: uint256 = self._amount_out(amount_in, x, y, w >> FEE_SHIFT)
+    amount_out: uint256 = self._amount_out(amount_in, x, y, (w >> FEE_SHIFT) & MASK_8)
     return amount_out * DEBT_SCALE * WAD // (amount_in * COLLATERAL_SCALE)
+
+
+@external
+@view
+@nonreentrant
+def settled_spot_price() -> uint256:
+    """
+    @notice `spot_price` as the previous block left the pool: the reserves recorded by this
+            block's first reserve change, or the reserves now when nothing changed them yet.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    x, y = self._settled_reserves()
+    return self._price(x, y)
+
+
+@external
+@view
+@nonreentrant
+def settled_depth(band_bps: uint256) -> uint256:
+    """
+    @notice `depth(band_bps)` as the previous block left the pool.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    x, y = self._settled_reserves()
+    return self._depth(y, band_bps)
+
+
+@external
+@view
+@nonreentrant
+def settled_range(since_block: uint256) -> (uint256, uint256, bool):
+    """
+    @notice Lowest and highest spot price over the starts of the blocks after `since_block`
+            up to this one, and whether the ring reaches back to `since_block`.
+    @dev The ring holds the start of every block whose reserves changed; a block that did not
+         trade opened at the next recorded start (or at this block's), so the recorded
+         starts after `since` and the settled price are all the block starts there were.
+         Incomplete when the BLOCK_STARTS latest starts are all after `since_block`.
+    @param since_block A past block number.
+    @return (lowest, highest, complete), prices 18 decimals.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    x, y = self._settled_reserves()
+    spot: uint256 = self._price(x, y)
+    low: uint256 = spot
+    high: uint256 = spot
+    head: uint256 = (self._pool >> HEAD_SHIFT) & MASK_5
+    for i: uint256 in range(BLOCK_STARTS):
+        entry: uint256 = self._block_starts[(head + BLOCK_STARTS - 1 - i) % BLOCK_STARTS]
+        if entry >> BLOCK_SHIFT <= since_block:
+            return low, high, True
+        price: uint256 = self._price(entry & MASK_112, (entry >> Y_SHIFT) & MASK_112)
+        if price > 0:
+            low = min(low, price)
+            high = max(high, price)
+    return low, high, False
 
 
 # ---------------------------------------------------------------- other views
@@ -679,8 +754,8 @@ def get_amount_out(sell_collateral: bool, amount_in: uint256) -> uint256:
     x: uint256 = w & MASK_112
     y: uint256 = (w >> Y_SHIFT) & MASK_112
     if sell_collateral:
-        return self._amount_out(amount_in, x, y, w >> FEE_SHIFT)
-    return self._amount_out(amount_in, y, x, w >> FEE_SHIFT)
+        return self._amount_out(amount_in, x, y, (w >> FEE_SHIFT) & MASK_8)
+    return self._amount_out(amount_in, y, x, (w >> FEE_SHIFT) & MASK_8)
 
 
 @external
@@ -709,7 +784,7 @@ def fee_bps() -> uint256:
     """
     @notice The swap fee in bps of the input.
     """
-    return self._pool >> FEE_SHIFT
+    return (self._pool >> FEE_SHIFT) & MASK_8
 
 
 @external
@@ -770,6 +845,51 @@ def _price(x: uint256, y: uint256) -> uint256:
     if x == 0:
         return 0
     return y * DEBT_SCALE * WAD // (x * COLLATERAL_SCALE)
+
+
+@internal
+@view
+def _depth(y: uint256, band_bps: uint256) -> uint256:
+    """
+    @dev Y * (1 - sqrt(1 - b)) in 18 decimals; all of Y for a band of 100% or more.
+    """
+    y18: uint256 = y * DEBT_SCALE
+    if band_bps >= BPS:
+        return y18
+    root: uint256 = isqrt((BPS - band_bps) * WAD * WAD // BPS)
+    return y18 * (WAD - root) // WAD
+
+
+@internal
+@view
+def _settled_reserves() -> (uint256, uint256):
+    """
+    @dev The reserves this block opened with: the latest block start if it is this block's,
+         else the reserves now (nothing changed them in this block).
+    """
+    w: uint256 = self._pool
+    last: uint256 = self._block_starts[(((w >> HEAD_SHIFT) & MASK_5) + BLOCK_STARTS - 1) % BLOCK_STARTS]
+    if last >> BLOCK_SHIFT == block.number:
+        return last & MASK_112, (last >> Y_SHIFT) & MASK_112
+    return w & MASK_112, (w >> Y_SHIFT) & MASK_112
+
+
+@internal
+def _record_block_start(w: uint256) -> uint256:
+    """
+    @dev Called before every reserve change with the pool word: the block's first change
+         writes the reserves the block opened with (as Uniswap's oracles accumulate before a
+         trade) and returns the word with the ring head and the block mark advanced. The mark
+         (low 11 bits of the block number) spares later changes in the block a storage read,
+         except when it repeats 2048 blocks apart, where the ring's last start decides.
+    """
+    mark: uint256 = block.number & MASK_11
+    head: uint256 = (w >> HEAD_SHIFT) & MASK_5
+    if w >> MARK_SHIFT == mark:
+        if self._block_starts[unsafe_sub(unsafe_add(head, BLOCK_STARTS), 1) % BLOCK_STARTS] >> BLOCK_SHIFT == block.number:
+            return w
+    self._block_starts[head] = (w & MASK_224) | (block.number << BLOCK_SHIFT)
+    return (w & MASK_240) | (((head + 1) % BLOCK_STARTS) << HEAD_SHIFT) | (mark << MARK_SHIFT)
 
 
 @internal

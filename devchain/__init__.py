@@ -217,6 +217,8 @@ class DevSystem:
             transact(self.w3, venue.functions.set_depth(int(CALM_DEPTH * depth_ratio)), self.anyone)
         if slippage_bps is not None:
             transact(self.w3, venue.functions.set_slippage_bps(slippage_bps), self.anyone)
+        # The breaker reads a venue as a block opens: the next block is the first to show the move.
+        self.w3.provider.make_request("evm_mine", [])
 
     def refresh_feeds(self) -> None:
         """A new round on every feed (keeps the reference valid across time jumps)."""
@@ -290,6 +292,7 @@ def deploy_pool_market(system: DevSystem, *, price: float = 1.0, liquidity: int 
         transact(w3, token.functions.mint(gov, amount), gov)
         transact(w3, token.functions.approve(pool.address, amount), gov)
     transact(w3, pool.functions.add_liquidity(amount_collateral, amount_debt, 0, NO_DEADLINE), gov)
+    w3.provider.make_request("evm_mine", [])  # the breaker registers the pool as the next block opens
     transact(w3, breaker.functions.register_market(pool.address, oracle.address, P.as_array(P.resolve(params))), gov)
     transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
     transact(w3, pool.functions.refresh_band(), gov)

@@ -18,7 +18,8 @@ Anvil orders a block by max fee, then by arrival, so each actor's fee sets its p
 sends. Round trips are few (docs/replay-performance.md): after a block is mined, one JSON-RPC batch
 fetches its events and header, everything the record and the next step read at "latest" (cached
 until the next block), the keeper's per-block reads (its transport answers from them,
-replay/transport.py), sets the next block's timestamp and sends its poke. The liquidator's
+replay/transport.py) and sets the next block's timestamp. Nobody pokes the breaker: as in production,
+the guarded pool's own block starts give V_P and the calm-depth seed the baseline. The liquidator's
 reads of the pending block and its health factors are one batch each.
 """
 
@@ -196,7 +197,6 @@ class Engine:
         self.feed_posts = [(-math.inf, s.at(0)) for _, s in c.reference]
         wd = self.world
         self.c = _Calls.of(wd)
-        self.poker = w3.eth.accounts[1]  # anyone: poke is permissionless
         for who, b in zip(wd.actors.borrowers, wd.borrowers, strict=True):
             self.positions[who] = [b.collateral, b.debt]
             self.record.opened[who] = (b.collateral, b.debt)
@@ -268,8 +268,7 @@ class Engine:
         self._now = self.t0 + t
         if not self._timestamp_set:  # the batch after the last block set it (it leaves "latest" reads alone)
             self._head_block = self._read_batch([("eth_getBlockByNumber", ["latest", False]),
-                                                 ("evm_setNextBlockTimestamp", [hex(int(self._now))]),
-                                                 *self._poke()])[0]
+                                                 ("evm_setNextBlockTimestamp", [hex(int(self._now))])])[0]
         state = self._breaker_state()
         self._pool_sent = False
         self._keeper_sends = self.keeper_transport.sends if self.keeper_transport is not None else 0
@@ -351,17 +350,6 @@ class Engine:
             if amount > 0:
                 self._swap(True, amount, wd.actors.liquidator, fee=MARKET_FEE - 1)
                 self.to_sell -= amount
-
-    def _poke(self) -> list[tuple[str, list[Any]]]:
-        """The next block's poke (the breaker's price observation), to send with the batch after this one.
-
-        Its fee puts it after the market's moves whenever it is sent (anvil orders a block by max fee, then
-        by arrival), and its own sender keeps its nonce apart from every other actor's."""
-        if self.world.breaker is None:
-            return []
-        tx = self.c.breaker.transaction("poke", self.world.market_id, sender=self.poker, gas=GAS,
-                                        max_fee=MARKET_FEE - 3, tip=MARKET_TIP)
-        return [("eth_sendTransaction", [tx])]
 
     def _change_threshold(self, change: Any, spot: float) -> None:
         """Governance ramps the threshold; the record keeps what the same cut at once would have
@@ -578,7 +566,7 @@ class Engine:
         extra: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False]),
                                               ("eth_getLogs", [self._events_filter()])]
         if next_timestamp is not None:
-            extra += [("evm_setNextBlockTimestamp", [hex(int(next_timestamp))]), *self._poke()]
+            extra += [("evm_setNextBlockTimestamp", [hex(int(next_timestamp))])]
         for_keeper = self.keeper_transport.requests_for(self._head) if self.keeper_transport is not None else []
         answers = self._read_batch(extra + for_keeper)
         self._head_block, logs = answers[:2]

@@ -172,6 +172,7 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
     _mint_approve(w3, collateral, actors.lp, seed_collateral, pool.address, gov)
     _mint_approve(w3, debt, actors.lp, seed_debt, pool.address, gov)
     transact(w3, pool.functions.add_liquidity(seed_collateral, seed_debt, 0, NO_DEADLINE), actors.lp)
+    w3.provider.make_request("evm_mine", [])  # the breaker registers the pool as the next block opens
 
     if breaker is not None:
         # Governance sizes S_I's notional to the pool: 1% of its calm liquidity, so S_I sits near 2%

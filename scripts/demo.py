@@ -115,6 +115,7 @@ def pool_and_lending(breaker, governance, deployer, anyone):
             continue  # the band's revert; a smaller chunk may still fit
         pool.swap(True, chunk * 10**18, 0, NO_DEADLINE, sender=anyone)
         sold += chunk
+    chain.mine()  # the breaker reads the pool as a block opens: the next block shows the dump
     ind = breaker.indicators(market)
     click.echo(f"sold {sold:,} USDe, the price band refused the rest; pool price {pool.spot_price() / WAD:.4f} "
                f"(band floor {low / WAD:.4f}), "

@@ -18,12 +18,15 @@ def advance(seconds: int) -> None:
 
 def move_venue(venue, sender, price: float | None = None, depth_ratio: float | None = None,
                slippage_bps: int | None = None) -> None:
+    """Moves the mock venue, then mines a block: the breaker reads the venue as a block opens
+    (views at the latest block see its start), so the move is evidence from the next block."""
     if price is not None:
         venue.set_price(int(Decimal(str(price)) * WAD), sender=sender)
     if depth_ratio is not None:
         venue.set_depth(int(Decimal(str(depth_ratio)) * DEPTH), sender=sender)
     if slippage_bps is not None:
         venue.set_slippage_bps(slippage_bps, sender=sender)
+    chain.mine()
 
 
 def crash(venue, sender, price: float = 0.90, depth_ratio: float = 0.10) -> None:

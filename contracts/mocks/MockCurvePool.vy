@@ -4,12 +4,16 @@
 @custom:contract-name MockCurvePool
 @notice Test double for the Curve adapter: `get_dy` follows x*y=k over settable balances
         (token units) minus a fee, so the adapter's search can be checked against a closed form.
+        The oracles (`price_oracle`, `D_oracle`) and the invariant (`get_virtual_price *
+        totalSupply`) are set by the test.
 """
 
 coins: public(address[2])
 balances: public(uint256[2])
 fee_bps: public(uint256)
 ema: public(uint256)
+totalSupply: public(uint256)
+D_oracle: public(uint256)
 
 
 @deploy
@@ -18,6 +22,25 @@ def __init__(coin0: address, coin1: address, balance0: uint256, balance1: uint25
     self.balances = [balance0, balance1]
     self.fee_bps = fee_bps
     self.ema = 10**18
+    self.totalSupply = 10**24
+    self.D_oracle = 10**24
+
+
+@external
+def set_ema(ema: uint256):
+    self.ema = ema
+
+
+@external
+def set_invariants(supply: uint256, d_oracle: uint256):
+    self.totalSupply = supply
+    self.D_oracle = d_oracle
+
+
+@external
+@view
+def get_virtual_price() -> uint256:
+    return 10**18
 
 
 @external

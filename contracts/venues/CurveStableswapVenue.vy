@@ -6,10 +6,22 @@
 @notice Reads a Curve stableswap(-ng) pool we do not control through `IVenue`, from the
         pool's own quotes (`get_dy`), so prices include the pool's fee. Values are in debt
         per whole collateral token, 18 decimals.
-        The spot price is the quote for one whole collateral token, not `price_oracle`: the
-        EMA lags a crash by its averaging time, and on pools mixing 18- and 6-decimal coins
-        (USDe/USDC among them) the ng oracle is known to jump. `ema_price` exposes it for
-        information only.
+        The spot price is the quote for one whole collateral token (information, and the
+        reference for `exec_price`).
+
+        Evidence (`settled_*`): the pool's own manipulation-resistant oracle. Curve's
+        `price_oracle` is an exponential moving average whose update weighs the last traded
+        price by the time since the previous update: a trade made in this block has weight 0
+        until the next block, so nothing inside a block moves it, and a distortion moves it
+        only by the share of the averaging time it survives. `settled_spot_price` and
+        `settled_range` read it (the range is the EMA alone, complete: the EMA already holds
+        the path). It lags a crash by its averaging time, which makes rule A on a Curve venue
+        slower but not fakeable; on ng pools mixing 18- and 6-decimal coins the oracle is
+        known to jump, which governance weighs when it registers such a pool.
+        `settled_depth` is the same search scaled by D_oracle / D (stableswap-ng's EMA of the
+        invariant over the invariant now, from `get_virtual_price * totalSupply`): liquidity
+        added or removed inside the block scales depth and D alike, so the ratio takes it
+        back out.
         Depth within a band: stableswap exposes no closed form, so `depth` searches (bounded
         bisection, DEPTH_STEPS quotes) for the sell whose average price is band/2 below spot:
         where price impact grows linearly with size, that is the sell that moves the marginal
@@ -28,6 +40,9 @@ interface ICurvePool:
     def coins(i: uint256) -> address: view
     def balances(i: uint256) -> uint256: view
     def price_oracle(i: uint256) -> uint256: view
+    def D_oracle() -> uint256: view
+    def get_virtual_price() -> uint256: view
+    def totalSupply() -> uint256: view
 
 interface IERC20Decimals:
     def decimals() -> uint8: view
@@ -83,6 +98,59 @@ def depth(band_bps: uint256) -> uint256:
     @notice Debt value (18 decimals) received by the largest sell whose average price stays
             within band/2 of spot (see the contract notice).
     """
+    return self._depth(band_bps)
+
+
+@external
+@view
+def settled_spot_price() -> uint256:
+    """
+    @notice The collateral's price in the debt coin from the pool's EMA oracle, 18 decimals.
+    """
+    return self._ema()
+
+
+@external
+@view
+def settled_depth(band_bps: uint256) -> uint256:
+    """
+    @notice `depth(band_bps)` scaled by D_oracle / D (see the contract notice).
+    """
+    d_now: uint256 = staticcall ICurvePool(POOL).get_virtual_price() * staticcall ICurvePool(POOL).totalSupply() // WAD
+    assert d_now > 0, "CurveStableswapVenue: pool is empty"
+    return self._depth(band_bps) * staticcall ICurvePool(POOL).D_oracle() // d_now
+
+
+@external
+@view
+def settled_range(since_block: uint256) -> (uint256, uint256, bool):
+    """
+    @notice (EMA, EMA, True): the EMA already weighs every block since its last update.
+    @param since_block A past block number (unused: see the contract notice).
+    """
+    ema: uint256 = self._ema()
+    return ema, ema, True
+
+
+@internal
+@view
+def _ema() -> uint256:
+    """
+    @dev price_oracle(k - 1) prices coin k in coin 0 (18 decimals); coin 0 is 1.
+    """
+    collateral: uint256 = WAD
+    debt: uint256 = WAD
+    if I > 0:
+        collateral = staticcall ICurvePool(POOL).price_oracle(convert(I, uint256) - 1)
+    if J > 0:
+        debt = staticcall ICurvePool(POOL).price_oracle(convert(J, uint256) - 1)
+    assert collateral > 0 and debt > 0, "CurveStableswapVenue: oracle reads zero"
+    return collateral * WAD // debt
+
+
+@internal
+@view
+def _depth(band_bps: uint256) -> uint256:
     assert band_bps > 0 and band_bps < BPS, "CurveStableswapVenue: band out of range"
     spot: uint256 = self._spot()
     min_avg_price: uint256 = spot * (2 * BPS - band_bps) // (2 * BPS)

@@ -7,6 +7,18 @@
         the debt token per whole collateral token, scaled to 18 decimals whatever the tokens'
         decimals. Everything derives from the reserves (x*y=k), so it is exact for the pair
         and costs one `getReserves` call.
+
+        Evidence (`settled_*`): the reserves the previous block left, the same closing state
+        the pair's cumulative prices integrate. The pair stamps its reserves with the
+        timestamp of its last change (`blockTimestampLast`): when that is before this block,
+        the reserves now are the block's opening ones; when the pair already changed in this
+        block, the opening reserves are gone from the chain and the settled views revert
+        (the caller retries at the top of a later block), so an earlier transaction of the
+        block cannot hand the breaker a distorted pair (on a chain where blocks can share a
+        timestamp, an earlier block of the same second counts as this one: the read reverts,
+        it is never stale). `settled_range` has no history to read: it covers this block's
+        start alone and says so (`complete` false), so the breaker confirms rule A on a pair
+        only in the block right after the arm, and V_P's high comes from `poke` observations.
 @custom:kill Stateless: governance stops using it by registering another venue.
 """
 
@@ -98,6 +110,67 @@ def exec_price(notional: uint256) -> uint256:
         return y * WAD // x
     dy: uint256 = y * dx * FEE_KEPT_BPS // (x * BPS + dx * FEE_KEPT_BPS)
     return dy * WAD // dx
+
+
+@external
+@view
+def settled_spot_price() -> uint256:
+    """
+    @notice `spot_price` as the previous block left the pair; reverts once it traded in this block.
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    last: uint256 = 0
+    x, y, last = self._settled_reserves()
+    return y * WAD // x
+
+
+@external
+@view
+def settled_depth(band_bps: uint256) -> uint256:
+    """
+    @notice `depth(band_bps)` as the previous block left the pair.
+    """
+    assert band_bps < BPS, "UniswapV2Venue: band must be below 100%"
+    x: uint256 = 0
+    y: uint256 = 0
+    last: uint256 = 0
+    x, y, last = self._settled_reserves()
+    root: uint256 = isqrt((BPS - band_bps) * WAD * WAD // BPS)
+    return y * (WAD - root) // WAD
+
+
+@external
+@view
+def settled_range(since_block: uint256) -> (uint256, uint256, bool):
+    """
+    @notice (settled price, settled price, False): this block's start only (see the notice).
+    @param since_block A past block number (the pair keeps no history to look it up in).
+    """
+    x: uint256 = 0
+    y: uint256 = 0
+    last: uint256 = 0
+    x, y, last = self._settled_reserves()
+    spot: uint256 = y * WAD // x
+    return spot, spot, False
+
+
+@internal
+@view
+def _settled_reserves() -> (uint256, uint256, uint256):
+    """
+    @dev The scaled reserves and the pair's last change time (mod 2**32), which is before this block.
+    """
+    r0: uint112 = 0
+    r1: uint112 = 0
+    ts: uint32 = 0
+    r0, r1, ts = staticcall IUniswapV2Pair(PAIR).getReserves()
+    last: uint256 = convert(ts, uint256)
+    assert last != block.timestamp % 2**32, "UniswapV2Venue: pair changed in this block, settled state unknown"
+    x: uint256 = convert(r0 if COLLATERAL_IS_TOKEN0 else r1, uint256) * COLLATERAL_SCALE
+    y: uint256 = convert(r1 if COLLATERAL_IS_TOKEN0 else r0, uint256) * DEBT_SCALE
+    assert x > 0 and y > 0, "UniswapV2Venue: empty pair"
+    return x, y, last
 
 
 @internal

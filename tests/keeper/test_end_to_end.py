@@ -85,6 +85,23 @@ def test_trip_attested__rule_b_with_open_interest_from_cex(anvil, system, make_k
     assert event.args.lce_bps == m.action.lce_bps
 
 
+def test_trip_attested__multi_block_crash_without_pokes_or_replay(anvil, system, make_keeper):
+    """Finding 3: nobody pokes the breaker (no replay engine, no poker). The registration's
+    observation is long out of the V_P window; the crash unfolds over several blocks and the
+    venue's own block-start history gives V_P its high, so the keeper's real cycle trips by rule B."""
+    advance(anvil, 3_600)
+    system.refresh_feeds()
+    for price in (0.97, 0.93, 0.89):
+        system.move(0, price=price)
+    system.move(0, price=0.85, slippage_bps=800)
+    keeper = make_keeper(system, anvil.url, markets=[{"id": 0, "name": "usde", "cex": CRASH_CEX}])
+    keeper.sources = crash_sources(system, keeper.settings.markets)
+    assert cycle_until(keeper, lambda: state_of(system) == State.HALTED, cycles=3)
+    [event] = tripped_events(system)
+    assert (event.args.actor, event.args.reason, event.args.vp_bps, event.args.si_bps) == (
+        system.keepers[0], 2, 1_500, 800)
+
+
 def test_extend__while_lce_critical(anvil, system, make_keeper):
     system.move(0, price=0.85, slippage_bps=800)
     keeper = make_keeper(system, anvil.url, markets=[{"id": 0, "name": "usde", "cex": CRASH_CEX}])

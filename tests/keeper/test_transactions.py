@@ -93,7 +93,7 @@ def test_stuck__replaced_with_both_fees_raised(anvil, system, make_keeper):
     for fn in (system.markets[0].venue.functions.set_price(9 * 10**17),
                system.markets[0].venue.functions.set_depth(8 * 10**23)):
         fn.transact({"from": system.anyone, "gas": 100_000})
-    anvil.mine()
+    anvil.mine(2)  # the crash's block, then one that opens with it (the breaker reads block starts)
 
     report = keeper.cycle()  # arm priced from a calm fee history
     assert report.markets[0].outcome.status == "sent"
@@ -183,7 +183,7 @@ def test_nonce__gap_from_dropped_transaction_rebroadcast(anvil, system, make_kee
     anvil.set_automine(False)
     system.markets[0].venue.functions.set_price(9 * 10**17).transact({"from": system.anyone, "gas": 100_000})
     system.markets[0].venue.functions.set_depth(8 * 10**23).transact({"from": system.anyone, "gas": 100_000})
-    anvil.mine()
+    anvil.mine(2)  # the crash's block, then one that opens with it (the breaker reads block starts)
     keeper.cycle()
     rec = keeper.executor.journal.items[0]
     anvil.rpc("anvil_dropTransaction", [rec.hashes[-1]])  # the node forgot it (restart, eviction)
@@ -203,7 +203,7 @@ def test_nonce__already_known_is_success(anvil, system, make_keeper):
     for fn in (system.markets[0].venue.functions.set_price(9 * 10**17),
                system.markets[0].venue.functions.set_depth(8 * 10**23)):
         fn.transact({"from": system.anyone, "gas": 100_000})
-    anvil.mine()
+    anvil.mine(2)  # the crash's block, then one that opens with it (the breaker reads block starts)
     keeper.cycle()
     rec = keeper.executor.journal.items[0]
     keeper.executor._broadcast(rec.raw)  # same bytes again: "already known", not an error
@@ -284,7 +284,7 @@ def test_race__two_keepers_only_one_lands(anvil, system, make_keeper):
     for fn in (system.markets[0].venue.functions.set_price(9 * 10**17),
                system.markets[0].venue.functions.set_depth(8 * 10**23)):
         fn.transact({"from": system.anyone, "gas": 100_000})
-    anvil.mine()
+    anvil.mine(2)  # the crash's block, then one that opens with it (the breaker reads block starts)
     outcomes = []
     for _ in range(3):  # both decide on the same block; the second simulates against the pending state
         outcomes.append((first.cycle().markets[0].outcome, second.cycle().markets[0].outcome))

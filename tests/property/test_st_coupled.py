@@ -600,9 +600,20 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                     return "CircuitBreaker: arm expired"
             elif live:
                 return "CircuitBreaker: already armed"
+            cvd = v.cvd
+            if confirming:  # the deviation must hold at every block start since the arm
+                low, high, complete = rpc.call(pool, "settled_range", s.armed_block)
+                if not complete and v.number != s.armed_block + 1:
+                    return "CircuitBreaker: venue cannot show every block since the arm"
+                if v.reference == 0:
+                    return BELOW_QUORUM
+                ref = v.reference
+                cvd = (ref - high) * BPS // ref if high < ref else (low - ref) * BPS // ref if low > ref else 0
+                if cvd <= v.bp[K["cvd_trip_bps"]]:
+                    return "CircuitBreaker: deviation did not hold at every block since the arm"
             if v.reference == 0:
                 return BELOW_QUORUM
-            if v.cvd <= v.bp[K["cvd_trip_bps"]]:
+            if cvd <= v.bp[K["cvd_trip_bps"]]:
                 return "CircuitBreaker: deviation below trip threshold"
             if v.rl >= v.bp[K["rl_trip_bps"]]:
                 return "CircuitBreaker: depth above trip threshold"

@@ -5,6 +5,7 @@ import pytest
 from ape.exceptions import ContractLogicError
 
 from keeper import params as P
+from tests.helpers import DEPTH
 
 MISSING_ROLE = "access_control: account is missing role"
 ROLES = ("governance", "guardian", "keeper", "anyone", "deployer")
@@ -16,6 +17,7 @@ PRIVILEGED = {
     "add_consumer": ("governance", lambda ctx: (0, ctx["consumer"])),
     "remove_consumer": ("governance", lambda ctx: (0, ctx["consumer"])),
     "force_resume": ("governance", lambda ctx: (0,)),
+    "reset_depth_baseline": ("governance", lambda ctx: (0, DEPTH)),
     "trip_attested": ("keeper", lambda ctx: (0, 20_000)),
     "extend_halt": ("keeper", lambda ctx: (0, 20_000)),
     "guardian_trip": ("guardian", lambda ctx: (0,)),

@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from tests.constants import HALTED
-from tests.helpers import advance, recover
+from tests.helpers import advance, crash, recover
 
 
 @pytest.mark.threat
@@ -26,7 +26,21 @@ def test_guardian_trip__outside_daily_budget(breaker, market_id, guardian, gover
         breaker.guardian_trip(market_id, sender=guardian)
         breaker.force_resume(market_id, sender=governance)
     breaker.guardian_trip(market_id, sender=guardian)
+    assert breaker.state(market_id) == HALTED
     assert breaker.status(market_id).trips_today == 4
+
+
+def test_guardian_trip__counts_in_the_budget_as_the_halt_round_id(breaker, market_id, venue, guardian, governance,
+                                                                  anyone):
+    """Kept by design (finding 6): every trip, the guardian's too, counts in trips_today, because
+    (trip_day, trips_today) is the halt's round for the reopening auction and two halts of one
+    day must not share a round. A precautionary guardian trip thus uses a rule A/B trip."""
+    for _ in range(3):
+        breaker.guardian_trip(market_id, sender=guardian)
+        breaker.force_resume(market_id, sender=governance)
+    crash(venue, anyone)
+    with ape.reverts("CircuitBreaker: daily trip budget spent, guardian only"):
+        breaker.arm_trip(market_id, sender=anyone)
 
 
 def test_guardian_extend__pushes_resume(breaker, market_id, guardian):

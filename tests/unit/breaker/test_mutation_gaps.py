@@ -238,20 +238,21 @@ def test_poke__spacing_is_a_24th_of_the_window(breaker, market_id, venue, anyone
     breaker.set_param(market_id, P.BY_NAME["vp_window_s"].key, 3_600, sender=governance)
     advance(150)
     first = breaker.poke(market_id, sender=anyone)
-    move_venue(venue, anyone, price=1.2)
     ape.chain.pending_timestamp = first.timestamp + 149
-    breaker.poke(market_id, sender=anyone)
-    move_venue(venue, anyone, price=1.0)
-    assert breaker.indicators(market_id).vp_bps == 0  # 149 s < 3,600 / 24: the 1.2 was not recorded
+    assert breaker.poke(market_id, sender=anyone).return_value is False  # 149 s < 3,600 / 24
+    ape.chain.pending_timestamp = first.timestamp + 150
+    assert breaker.poke(market_id, sender=anyone).return_value is True
 
 
-def test_poke__depth_sample_exactly_one_day_later(breaker, market_id, anyone):
-    advance(86_400)
+def test_poke__depth_sample_exactly_one_interval_later(breaker, market_id, anyone):
+    advance(21_600)
     first = breaker.poke(market_id, sender=anyone)
-    ape.chain.pending_timestamp = first.timestamp + 86_400
+    ape.chain.pending_timestamp = first.timestamp + 21_599
+    assert breaker.poke(market_id, sender=anyone).decode_logs(breaker.DepthSampled) == []
+    ape.chain.pending_timestamp = first.timestamp + 21_600
     receipt = breaker.poke(market_id, sender=anyone)
     assert receipt.decode_logs(breaker.DepthSampled) == [
-        breaker.DepthSampled(market_id=market_id, depth=DEPTH, baseline=DEPTH, samples=3)
+        breaker.DepthSampled(market_id=market_id, depth=DEPTH, baseline=DEPTH, samples=2)
     ]
 
 
@@ -260,6 +261,7 @@ def test_poke__price_at_top_of_range_recorded(breaker, market_id, venue, anyone)
     venue.set_price(MAX_PRICE, sender=anyone)
     breaker.poke(market_id, sender=anyone)
     venue.set_price(MAX_PRICE // 2, sender=anyone)
+    ape.chain.mine()
     assert breaker.indicators(market_id).vp_bps == 5_000
 
 
@@ -272,7 +274,8 @@ def test_poke__price_out_of_range_reverts(breaker, market_id, venue, anyone, pri
 
 
 def test_poke__ring_keeps_the_last_32_observations(breaker, market_id, venue, anyone, governance):
-    """An older high is forgotten once 32 newer observations are kept, even if the window then widens."""
+    """An older high is forgotten once 32 newer observations are kept, even if the window then
+    widens (the venue's own history of 32 block starts has forgotten it too)."""
     window = P.BY_NAME["vp_window_s"].key
     breaker.set_param(market_id, window, 60, sender=governance)  # an observation every 2 s
     advance(2)
@@ -281,6 +284,7 @@ def test_poke__ring_keeps_the_last_32_observations(breaker, market_id, venue, an
     move_venue(venue, anyone, price=1.0)
     for _ in range(32):
         advance(2)
+        move_venue(venue, anyone, price=1.0)
         breaker.poke(market_id, sender=anyone)
     breaker.set_param(market_id, window, 3_600, sender=governance)
     assert breaker.indicators(market_id).vp_bps == 0

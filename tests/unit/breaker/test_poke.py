@@ -1,12 +1,11 @@
-"""poke: price observations for V_P and daily depth samples for the R_L baseline."""
-
-from decimal import Decimal
+"""poke: price observations for V_P and depth samples for the R_L baseline, both as the
+previous block left the venue."""
 
 import ape
 import pytest
 
 from tests.constants import COOLDOWN
-from tests.helpers import DEPTH, advance, move_venue
+from tests.helpers import DEPTH, WAD, advance, move_venue
 
 
 def test_poke__records_observation_after_spacing(breaker, market_id, anyone):
@@ -20,35 +19,72 @@ def test_poke__within_spacing_records_nothing(breaker, market_id, anyone):
     assert breaker.poke.call(market_id, sender=anyone) is False
 
 
-def test_poke__daily_depth_sample_updates_median_baseline(breaker, market_id, venue, anyone, feed):
-    for ratio in (0.5, 0.25):
-        advance(86_400)
-        move_venue(venue, anyone, depth_ratio=ratio)
-        receipt = breaker.poke(market_id, sender=anyone)
-        [event] = receipt.decode_logs(breaker.DepthSampled)
-        assert event.depth == int(Decimal(str(ratio)) * DEPTH)
-    # samples 8M, 4M, 2M: the median is 4M, not the latest.
-    assert event.samples == 3
+def test_poke__depth_sample_every_interval(breaker, market_id, venue, anyone):
+    advance(21_600)
+    move_venue(venue, anyone, depth_ratio=0.5)
+    receipt = breaker.poke(market_id, sender=anyone)
+    [event] = receipt.decode_logs(breaker.DepthSampled)
+    assert (event.market_id, event.depth, event.baseline, event.samples) == (market_id, DEPTH // 2, DEPTH, 1)
+    assert breaker.poke.call(market_id, sender=anyone) is False
+
+
+def test_poke__samples_replace_the_calm_depth_seed_by_median(breaker, market_id, venue, anyone):
+    """The baseline is the median of 30: samples, then the seed in the slots not yet sampled."""
+    move_venue(venue, anyone, depth_ratio=0.5)
+    for _ in range(15):
+        advance(21_600)
+        breaker.poke(market_id, sender=anyone)
+    assert breaker.depth_baseline(market_id) == (DEPTH + DEPTH // 2) // 2  # 15 samples, 15 seeds
+    advance(21_600)
+    breaker.poke(market_id, sender=anyone)
     assert breaker.depth_baseline(market_id) == DEPTH // 2
 
 
 @pytest.mark.threat
 def test_poke__baseline_resists_one_manipulated_sample(breaker, market_id, venue, anyone):
-    """Inflating the depth at one daily sample moves the median of 30 by at most one rank."""
+    """A depth inflated for a whole block at one sample moves the median of 30 by at most one rank."""
     for _ in range(4):
-        advance(86_400)
+        advance(21_600)
         breaker.poke(market_id, sender=anyone)
-    advance(86_400)
+    advance(21_600)
     move_venue(venue, anyone, depth_ratio=100.0)
     breaker.poke(market_id, sender=anyone)
     assert breaker.depth_baseline(market_id) == DEPTH
 
 
-def test_poke__ring_of_thirty_daily_samples(breaker, market_id, venue, anyone):
+@pytest.mark.parametrize("depth_ratio", [9.0, 0.001])
+def test_poke__flash_inflated_or_drained_depth_sample_moves_rl_within_bound(project, breaker, market_id, venue, anyone,
+                                                                            depth_ratio):
+    """Finding 2: add liquidity, poke, remove it (or the reverse) in one transaction. The sample
+    reads the depth the previous block left, and one sample moves the median by at most one
+    rank of the other 29 values: here all at the calm depth, so the bound on R_L is 0."""
+    attacker = project.FlashTripper.deploy(sender=anyone)
+    rl_before = breaker.indicators(market_id).rl_bps
+    advance(21_600)
+    receipt = attacker.poke_only(breaker, market_id, venue, WAD, int(depth_ratio * DEPTH), sender=anyone)
+    [event] = receipt.decode_logs(breaker.DepthSampled)
+    assert event.depth == DEPTH
+    assert breaker.depth_baseline(market_id) == DEPTH
+    assert breaker.indicators(market_id).rl_bps == rl_before == 10_000
+
+
+@pytest.mark.parametrize("depth_ratio", [9.0, 0.001])
+def test_poke__depth_held_for_a_block_at_one_sample_moves_rl_within_bound(breaker, market_id, venue, anyone,
+                                                                          depth_ratio):
+    """Holding the distortion across a block boundary makes it a real sample, still one of 30."""
+    advance(21_600)
+    move_venue(venue, anyone, depth_ratio=depth_ratio)
+    breaker.poke(market_id, sender=anyone)
+    move_venue(venue, anyone, depth_ratio=1.0)
+    assert breaker.depth_baseline(market_id) == DEPTH
+    assert breaker.indicators(market_id).rl_bps == 10_000
+
+
+def test_poke__ring_of_thirty_samples(breaker, market_id, venue, anyone):
     for _ in range(31):
-        advance(86_400)
+        advance(21_600)
         breaker.poke(market_id, sender=anyone)
-    advance(86_400)
+    advance(21_600)
     receipt = breaker.poke(market_id, sender=anyone)
     assert receipt.decode_logs(breaker.DepthSampled)[0].samples == 30
 
@@ -74,3 +110,13 @@ def test_indicators__velocity_from_ring(breaker, market_id, venue, anyone):
     ind = breaker.indicators(market_id)
     assert ind.vp_bps == 1000  # (1.05 - 0.945) / 1.05
     assert ind.reference_valid and ind.cvd_bps == 550
+
+
+def test_poke__observation_inside_a_manipulated_block_records_the_block_start(project, breaker, market_id, venue,
+                                                                              anyone):
+    """Finding 3: a poke between a pump and its unwind records the price the block opened with."""
+    attacker = project.FlashTripper.deploy(sender=anyone)
+    advance(13)
+    attacker.poke_only(breaker, market_id, venue, 12 * WAD // 10, DEPTH, sender=anyone)
+    move_venue(venue, anyone, price=0.95)
+    assert breaker.indicators(market_id).vp_bps == 500  # from 1.0, not from the pumped 1.2

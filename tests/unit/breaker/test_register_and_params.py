@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from keeper import params as P
-from tests.helpers import DEPTH, WAD
+from tests.helpers import DEPTH, WAD, advance, move_venue
 
 
 def test_register_market__stores_venue_oracle_params(create_breaker, venue, oracle, governance, params_array):
@@ -19,6 +19,47 @@ def test_register_market__stores_venue_oracle_params(create_breaker, venue, orac
     assert breaker.frozen_price(0) == WAD
     sets = receipt.decode_logs(breaker.ParameterSet)
     assert [(e.key, e.old, e.new) for e in sets] == [(i, 0, v) for i, v in enumerate(params_array(cvd_trip_bps=400))]
+
+
+def test_register_market__calm_depth_seeds_every_baseline_slot(create_breaker, venue, oracle, governance,
+                                                              params_array):
+    """Governance's calm depth, not the depth at the moment of registration, is the baseline."""
+    breaker = create_breaker()
+    breaker.register_market(venue, oracle, params_array(), 2 * DEPTH, sender=governance)
+    assert breaker.calm_depth(0) == breaker.depth_baseline(0) == 2 * DEPTH
+    assert breaker.indicators(0).rl_bps == 5_000
+
+
+@pytest.mark.parametrize("calm_depth", [DEPTH * 10 + 1, DEPTH // 10 - 1])
+def test_register_market__calm_depth_beyond_ten_times_the_settled_depth_reverts(create_breaker, venue, oracle,
+                                                                              governance, params_array, calm_depth):
+    breaker = create_breaker()
+    with ape.reverts("CircuitBreaker: calm depth too far from the settled depth"):
+        breaker.register_market(venue, oracle, params_array(), calm_depth, sender=governance)
+
+
+def test_reset_depth_baseline__drops_samples_and_logs(breaker, market_id, venue, governance, anyone):
+    move_venue(venue, anyone, depth_ratio=0.5)
+    for _ in range(16):
+        advance(21_600)
+        breaker.poke(market_id, sender=anyone)
+    assert breaker.depth_baseline(market_id) == DEPTH // 2
+    receipt = breaker.reset_depth_baseline(market_id, DEPTH // 4, sender=governance)
+    assert receipt.decode_logs(breaker.DepthBaselineReset) == [breaker.DepthBaselineReset(
+        market_id=market_id, actor=governance, old_baseline=DEPTH // 2, new_baseline=DEPTH // 4,
+        settled_depth=DEPTH // 2)]
+    assert breaker.calm_depth(market_id) == breaker.depth_baseline(market_id) == DEPTH // 4
+    # the 16 samples are gone: one new sample is one of 30 values, the other 29 the new seed
+    advance(21_600)
+    sampled = breaker.poke(market_id, sender=anyone).decode_logs(breaker.DepthSampled)
+    assert [(e.samples, e.baseline) for e in sampled] == [(1, DEPTH // 4)]
+
+
+def test_reset_depth_baseline__beyond_ten_times_the_settled_depth_reverts(breaker, market_id, governance):
+    with ape.reverts("CircuitBreaker: calm depth too far from the settled depth"):
+        breaker.reset_depth_baseline(market_id, DEPTH * 10 + 1, sender=governance)
+    with ape.reverts("CircuitBreaker: calm depth is zero"):
+        breaker.reset_depth_baseline(market_id, 0, sender=governance)
 
 
 def test_register_market__not_governance_reverts(breaker, venue, oracle, anyone, guardian, params_array):

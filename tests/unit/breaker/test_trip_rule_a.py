@@ -73,10 +73,67 @@ def test_trip__condition_gone_at_confirmation_reverts(breaker, market_id, venue,
 def test_trip__arm_and_confirm_in_one_transaction_reverts(project, breaker, market_id, venue, anyone):
     """The flash-loan shape: distort, arm, confirm and restore inside one transaction."""
     attacker = project.FlashTripper.deploy(sender=anyone)
-    with ape.reverts("CircuitBreaker: confirm in a later block than the arm"):
+    with ape.reverts("CircuitBreaker: deviation below trip threshold"):
         attacker.attack(breaker, market_id, venue, 90 * WAD // 100, DEPTH // 10, sender=anyone)
     assert breaker.state(market_id) == NORMAL
     assert breaker.status(market_id).armed_block == 0
+
+
+def test_trip__flash_arm_bundle_then_flash_trip_bundle_in_next_block_stays_normal(project, breaker, market_id, venue,
+                                                                                  anyone):
+    """Finding 1: an arm-only bundle in block b and a trip-only bundle in block b+1, each
+    distorting the venue, calling the breaker and restoring in one transaction, are no evidence."""
+    attacker = project.FlashTripper.deploy(sender=anyone)
+    with ape.reverts("CircuitBreaker: deviation below trip threshold"):
+        attacker.arm_only(breaker, market_id, venue, 90 * WAD // 100, DEPTH // 10, sender=anyone)
+    with ape.reverts("CircuitBreaker: not armed"):
+        attacker.trip_only(breaker, market_id, venue, 90 * WAD // 100, DEPTH // 10, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+    assert breaker.status(market_id).trips_today == 0
+
+
+def test_trip__flash_trip_bundle_after_a_real_arm_reverts(project, breaker, market_id, venue, anyone):
+    """The venue was distorted at the arm and arbitraged back; a flash distortion at the
+    confirmation does not show the deviation held."""
+    attacker = project.FlashTripper.deploy(sender=anyone)
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, price=1.0)
+    with ape.reverts("CircuitBreaker: deviation did not hold at every block since the arm"):
+        attacker.trip_only(breaker, market_id, venue, 90 * WAD // 100, DEPTH // 10, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_trip__deviation_gone_for_one_block_between_arm_and_trip_reverts(breaker, market_id, venue, anyone):
+    """Two distorted instants are not a held deviation: one block start in between at the
+    reference voids the arm's evidence."""
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, price=1.0)
+    move_venue(venue, anyone, price=0.90)
+    with ape.reverts("CircuitBreaker: deviation did not hold at every block since the arm"):
+        breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_trip__deviation_changing_side_between_arm_and_trip_reverts(breaker, market_id, venue, anyone):
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, price=1.10)
+    move_venue(venue, anyone, price=0.90)
+    with ape.reverts("CircuitBreaker: deviation did not hold at every block since the arm"):
+        breaker.trip(market_id, sender=anyone)
+
+
+def test_trip__deviation_held_over_several_blocks_reports_the_smallest(breaker, market_id, venue, anyone):
+    """CVD at the confirmation is the smallest deviation over the block starts since the arm."""
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, price=0.95)
+    move_venue(venue, anyone, price=0.85)
+    receipt = breaker.trip(market_id, sender=anyone)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].cvd_bps == 500
+    assert breaker.state(market_id) == HALTED
 
 
 @pytest.mark.threat
@@ -133,3 +190,15 @@ def test_arm_trip__invalid_reference_reverts_with_oracle_reason(breaker, market_
 def test_arm_trip__unknown_market_reverts(breaker, market_id, anyone):
     with ape.reverts("CircuitBreaker: unknown market"):
         breaker.arm_trip(market_id + 1, sender=anyone)
+
+
+def test_arm_trip__frozen_price_is_the_last_valid_reference(breaker, market_id, venue, feed, anyone, guardian):
+    """Finding 6: the frozen price is the last valid reference the breaker read (here at the
+    arm), not the one from the last trip or the registration."""
+    feed.set_answer(105 * 10**6, sender=anyone)
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    assert breaker.frozen_price(market_id) == 105 * WAD // 100
+    feed.set_answer(0, sender=anyone)
+    receipt = breaker.guardian_trip(market_id, sender=guardian)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].frozen_price == 105 * WAD // 100

@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from tests.constants import HALTED, NORMAL
-from tests.helpers import WAD, advance, move_venue
+from tests.helpers import DEPTH, WAD, advance, move_venue
 
 LCE = 20_000  # attested exposure, above the default critical level of 10,000 bps
 
@@ -66,8 +66,9 @@ def test_trip_attested__high_outside_window_reverts(breaker, market_id, venue, k
     """A high older than the V_P window does not count: the drop is not fast."""
     advance(13)
     breaker.poke(market_id, sender=anyone)
-    advance(301)
     move_venue(venue, anyone, price=0.85, slippage_bps=800)
+    advance(301)
+    ape.chain.mine(300 // 12)  # the venue's last block start at 1.0 leaves the window's blocks too
     with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
         breaker.trip_attested(market_id, LCE, sender=keeper)
 
@@ -94,3 +95,28 @@ def test_trip_attested__invalid_reference_still_trips_with_last_frozen_price(bre
     receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
     assert receipt.decode_logs(breaker.MarketTripped)[0].frozen_price == WAD
     assert breaker.frozen_price(market_id) == WAD
+
+
+def test_trip_attested__observation_poked_inside_a_manipulated_block_is_no_evidence(project, breaker, market_id, venue,
+                                                                                   keeper, anyone):
+    """Finding 3: pump, poke, unwind in one transaction; the fake high must not make a 5% dip
+    read as a 21% velocity to an honest keeper attesting critical LCE."""
+    attacker = project.FlashTripper.deploy(sender=anyone)
+    advance(13)
+    attacker.poke_only(breaker, market_id, venue, 12 * WAD // 10, DEPTH, sender=anyone)
+    move_venue(venue, anyone, price=0.95, slippage_bps=800)
+    with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
+        breaker.trip_attested(market_id, LCE, sender=keeper)
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_trip_attested__velocity_from_the_venue_block_starts_without_pokes(breaker, market_id, venue, keeper, anyone):
+    """Finding 3: nobody pokes (the registration's observation is out of the window); the
+    venue's own block-start history gives V_P its high."""
+    advance(400)
+    move_venue(venue, anyone, price=0.92)
+    move_venue(venue, anyone, price=0.85, slippage_bps=800)
+    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
+    assert breaker.state(market_id) == HALTED
+

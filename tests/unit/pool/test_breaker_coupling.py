@@ -152,6 +152,7 @@ def test_pool_as_venue__rule_a_trip_halts_its_swaps(
     collateral.mint(trader, 100 * COL, sender=deployer)
     collateral.approve(pool, 100 * COL, sender=trader)
     pool.swap(True, 3 * COL, 0, DEADLINE, sender=trader)  # ~4% below the reference, inside the band
+    ape.chain.mine()  # the breaker reads the pool as a block opens: the next block shows the sell
     assert breaker.indicators(deployed.market_id).cvd_bps > 300
 
     breaker.arm_trip(deployed.market_id, sender=anyone)

@@ -81,3 +81,49 @@ def test_curve_venue__empty_pool_reverts(project, tokens, deployer):
     venue = project.CurveStableswapVenue.deploy(pool, 0, 1, sender=deployer)
     with ape.reverts("CurveStableswapVenue: pool quotes zero"):
         venue.spot_price()
+
+
+def test_uniswap_v2_venue__settled_views_read_the_reserves_a_previous_block_left(project, pair, tokens, deployer):
+    venue = project.UniswapV2Venue.deploy(pair, tokens[0], sender=deployer)
+    chain.pending_timestamp += 12
+    chain.mine()
+    assert venue.settled_spot_price() == venue.spot_price() == 2 * WAD
+    assert venue.settled_depth(100) == venue.depth(100)
+    assert venue.settled_range(0) == (2 * WAD, 2 * WAD, False)  # no history: this block's start only
+
+
+def test_uniswap_v2_venue__settled_views_revert_once_the_pair_changed_in_the_block(project, pair, tokens,
+                                                                                 deployer):
+    """The opening reserves of a block the pair already traded in are gone: never read the
+    reserves a transaction earlier in the block left (a flash loan's)."""
+    venue = project.UniswapV2Venue.deploy(pair, tokens[0], sender=deployer)
+    chain.pending_timestamp += 12
+    tokens[1].faucet(pair.address, 2_000_000 * 10**6, sender=deployer)
+    pair.sync(sender=deployer)  # the views below run in this block: the pair changed in it
+    assert venue.spot_price() == 4 * WAD
+    for view, args in ((venue.settled_spot_price, ()), (venue.settled_depth, (100,)), (venue.settled_range, (0,))):
+        with ape.reverts("UniswapV2Venue: pair changed in this block, settled state unknown"):
+            view(*args)
+
+
+def test_curve_venue__settled_price_is_the_pool_ema(project, tokens, deployer):
+    collateral, debt = tokens
+    pool = project.MockCurvePool.deploy(collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer)
+    venue = project.CurveStableswapVenue.deploy(pool, 0, 1, sender=deployer)
+    pool.set_ema(WAD // 2, sender=deployer)  # coin 1 at 0.5 coin 0: the collateral (coin 0) at 2.0
+    assert venue.settled_spot_price() == 2 * WAD
+    assert venue.settled_range(0) == (2 * WAD, 2 * WAD, True)
+    pool.set_balances(1_000_000 * WAD, 1_000_000 * 10**6, sender=deployer)  # the spot moves, the EMA does not
+    assert venue.settled_spot_price() == 2 * WAD
+
+
+def test_curve_venue__settled_depth_takes_in_block_liquidity_back_out(project, tokens, deployer):
+    """Liquidity added inside the block raises D and depth alike; D_oracle has not seen it."""
+    collateral, debt = tokens
+    pool = project.MockCurvePool.deploy(collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer)
+    venue = project.CurveStableswapVenue.deploy(pool, 0, 1, sender=deployer)
+    calm = venue.depth(100)
+    assert venue.settled_depth(100) == calm
+    pool.set_balances(9_000_000 * WAD, 18_000_000 * 10**6, sender=deployer)
+    pool.set_invariants(9 * 10**24, 10**24, sender=deployer)
+    assert venue.settled_depth(100) == pytest.approx(calm, rel=1e-3)
