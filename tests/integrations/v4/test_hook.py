@@ -8,7 +8,7 @@ from ape.exceptions import ContractLogicError
 
 from deployment.uniswap_v4 import ALL_HOOK_MASK, HOOK_FLAGS
 from keeper import params as P
-from tests.conftest import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.helpers import advance
 from tests.integrations.v4.conftest import (
     COL,

@@ -5,7 +5,8 @@ on the breaker behaving."""
 import ape
 import pytest
 
-from tests.unit.auction.conftest import AUCTION, COL, MIN_SELL, PHASE_VOID, PRICE, WAD, wad
+from tests.constants import AUCTION
+from tests.unit.auction.conftest import COL, MIN_SELL, PHASE_VOID, PRICE, WAD, wad
 from tests.unit.auction.helpers import book_orders, post, settle
 from tests.unit.auction.model import clear
 

@@ -4,7 +4,7 @@ switching can never make the old breaker market's transitions revert for its oth
 import ape
 from ape.utils import ZERO_ADDRESS
 
-from tests.conftest import COOLDOWN, HALTED, NORMAL
+from tests.constants import COOLDOWN, HALTED, NORMAL
 
 STILL_LISTED = "LendingMarket: still a consumer of the old breaker market, remove it there first"
 

@@ -5,7 +5,7 @@ import ape
 import pytest
 
 from deployment.pool import deploy_pool
-from tests.conftest import HALTED, NORMAL
+from tests.constants import HALTED, NORMAL
 from tests.unit.pool.conftest import COL, DEADLINE, PRICE, USD
 
 ARM, TRIP, POKE = 1, 2, 4
