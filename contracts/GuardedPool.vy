@@ -369,8 +369,8 @@ def add_liquidity(
     @notice Deposits both assets in the pool's current ratio (the first deposit sets the
             ratio) and mints LP shares. Allowed in every breaker state: it does not move
             the price.
-    @dev Takes at most `max_collateral` and `max_debt`, rounding what it takes up and the
-         shares down. The first deposit locks MINIMUM_LIQUIDITY shares at DEAD.
+    @dev Anyone may call. Takes at most `max_collateral` and `max_debt`, rounding what it
+         takes up and the shares down. The first deposit locks MINIMUM_LIQUIDITY shares at DEAD.
     @param max_collateral Most collateral to deposit, raw units.
     @param max_debt Most debt asset to deposit, raw units.
     @param min_shares Least shares accepted.
@@ -743,6 +743,7 @@ def settled_range(since_block: uint256) -> (uint256, uint256, bool):
          trade opened at the next recorded start (or at this block's), so the recorded
          starts after `since` and the settled price are all the block starts there were.
          Incomplete when the BLOCK_STARTS latest starts are all after `since_block`.
+         Anyone may call (nonreentrant).
     @param since_block A past block number.
     @return (lowest, highest, complete), prices 18 decimals.
     """

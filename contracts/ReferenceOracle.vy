@@ -231,6 +231,7 @@ def latest() -> (uint256, uint256):
     """
     @notice The median of the feeds that count (valid, and within `max_spread_bps` of the
             median of the valid feeds), or 0 when fewer than `quorum` count.
+    @dev Anyone may call; a feed that fails or misbehaves is skipped, not reverted on.
     @return (price with 18 decimals or 0, number of feeds that count)
     """
     valid: DynArray[uint256, stats.MAX_VALUES] = []
