@@ -369,6 +369,12 @@ def set_param(market_id: uint256, key: uint256, new_value: uint256):
     """
     @notice Sets one parameter of a market within its bounds.
     @dev Only governance. Changes apply to future checks; a running halt keeps its deadlines.
+         Reverts for an unknown market or key, a value outside the key's bounds (`param_bounds`),
+         or a set that breaks consistency (CVD resume < CVD trip, R_L resume > R_L trip, the halt
+         window N within bounds and below the max halt). Logs ParameterSet.
+    @param market_id The market.
+    @param key The parameter key (P_*).
+    @param new_value The new value, in the key's unit.
     """
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
     self._check_market(market_id)
@@ -387,7 +393,11 @@ def set_param(market_id: uint256, key: uint256, new_value: uint256):
 def add_consumer(market_id: uint256, consumer: address):
     """
     @notice Adds a contract to notify on every stored transition of the market.
-    @dev Only governance. The consumer is told the current state at once.
+    @dev Only governance. The consumer is told the current state at once. Reverts for an unknown
+         market, a consumer that is not a contract or already added, or MAX_CONSUMERS reached.
+         Logs ConsumerAdded.
+    @param market_id The market.
+    @param consumer The contract implementing IBreakerConsumer.
     """
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
     self._check_market(market_id)
@@ -407,7 +417,10 @@ def add_consumer(market_id: uint256, consumer: address):
 def remove_consumer(market_id: uint256, consumer: address):
     """
     @notice Stops notifying a consumer.
-    @dev Only governance.
+    @dev Only governance. Reverts when `consumer` is not a consumer of the market. Logs
+         ConsumerRemoved.
+    @param market_id The market.
+    @param consumer The consumer to remove.
     """
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
     kept: DynArray[address, MAX_CONSUMERS] = []
@@ -424,7 +437,9 @@ def remove_consumer(market_id: uint256, consumer: address):
 def force_resume(market_id: uint256):
     """
     @notice Ends a halt now (HALTED -> COOLDOWN), whatever the indicators say.
-    @dev Only governance.
+    @dev Only governance. Stores the transitions time has made first; reverts for an unknown
+         market or one that is then not HALTED. Consumers are notified.
+    @param market_id The market.
     """
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
     s: Status = self._sync(market_id)
@@ -467,7 +482,10 @@ def set_auction(market_id: uint256, auction: address):
     """
     @notice Names the reopening auction contract that may end the market's AUCTION phase
             by settling; empty removes it (the phase then elapses by time only).
-    @dev Only governance.
+    @dev Only governance. Reverts for an unknown market or an `auction` that is neither empty
+         nor a contract. Logs AuctionSet.
+    @param market_id The market.
+    @param auction The ReopeningAuction, or the zero address.
     """
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
     self._check_market(market_id)
@@ -483,7 +501,8 @@ def settle_auction(market_id: uint256):
     @notice AUCTION -> NORMAL now: the market's reopening auction has cleared and traded
             the venue to its clearing price.
     @dev Only the market's auction contract, only in AUCTION (time-made transitions are
-         stored first). Consumers are notified like any transition.
+         stored first). Consumers are notified like any transition. Logs StateAdvanced.
+    @param market_id The market.
     """
     self._check_market(market_id)
     auction: address = self.auction_of[market_id]
@@ -638,6 +657,11 @@ def extend_halt(market_id: uint256, lce_bps: uint256):
     """
     @notice A KEEPER attesting critical LCE pushes the earliest resume to now + N, never
             past the halt's lapse time.
+    @dev Only KEEPER_ROLE, only while HALTED (time-made transitions are stored first), and
+         only with `lce_bps` at or above the market's P_LCE_CRITICAL_BPS. Clears a pending
+         resume arm. Logs HaltExtended.
+    @param market_id The market.
+    @param lce_bps The attested liquidation-cluster exposure, bps.
     """
     access_control._check_role(KEEPER_ROLE, msg.sender)
     s: Status = self._sync(market_id)
@@ -652,6 +676,10 @@ def guardian_extend(market_id: uint256, duration: uint256):
     """
     @notice The GUARDIAN pushes the earliest resume to now + duration, never past the halt's
             lapse time (max halt stays a hard bound without governance).
+    @dev Only GUARDIAN_ROLE, only while HALTED, with 0 < `duration` <= P_MAX_HALT_S. Clears a
+         pending resume arm. Logs HaltExtended.
+    @param market_id The market.
+    @param duration Seconds from now.
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
     s: Status = self._sync(market_id)
@@ -669,6 +697,10 @@ def arm_resume(market_id: uint256):
     """
     @notice Resume, first block: after the halt window, records that CVD and R_L have
             recovered. Permissionless.
+    @dev Reverts unless the market is HALTED, the halt window is over and no live arm exists,
+         and unless CVD is below P_CVD_RESUME_BPS (not checked for a venue the halt closes) and
+         R_L above P_RL_RESUME_BPS at this block's start. Logs ResumeArmed.
+    @param market_id The market.
     """
     s: Status = self._sync(market_id)
     assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
@@ -692,6 +724,10 @@ def resume(market_id: uint256):
     """
     @notice Resume, confirmation: HALTED -> COOLDOWN when the arm is from an earlier block,
             unexpired, the halt window is over and recovery still holds. Permissionless.
+    @dev Reverts naming the failed condition (not halted, window not over, not armed, same
+         block as the arm, arm expired, deviation or depth not recovered). Consumers are
+         notified.
+    @param market_id The market.
     """
     s: Status = self._sync(market_id)
     assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
@@ -709,6 +745,8 @@ def sync(market_id: uint256) -> State:
     """
     @notice Stores the transitions that time has made (lapse, end of cool-down, end of
             auction) and notifies consumers. Permissionless.
+    @dev Reverts for an unknown market.
+    @param market_id The market.
     @return The state now.
     """
     return self._sync(market_id).state
@@ -722,6 +760,9 @@ def sync(market_id: uint256) -> State:
 def state(market_id: uint256) -> State:
     """
     @notice The market's state now, including transitions time has made but nobody stored.
+    @dev Anyone may call; reverts for an unknown market.
+    @param market_id The market.
+    @return The state now.
     """
     self._check_market(market_id)
     s: Status = self._load(market_id)
@@ -738,6 +779,9 @@ def state(market_id: uint256) -> State:
 def status(market_id: uint256) -> Status:
     """
     @notice The stored status word, unpacked (`state` is as stored; see `state()` for now).
+    @dev Anyone may call; reverts for an unknown market.
+    @param market_id The market.
+    @return The stored status.
     """
     self._check_market(market_id)
     return self._load(market_id)
@@ -750,6 +794,9 @@ def indicators(market_id: uint256) -> Indicators:
     @notice The on-chain indicators now, as the rules read them: spot, CVD, R_L and V_P at
             this block's start, S_I now. With an invalid reference, `reference_valid` is
             False and CVD reads 0.
+    @dev Anyone may call; reverts for an unknown market, and as the venue's settled views do.
+    @param market_id The market.
+    @return The indicators, ratios in basis points, prices 18 decimals.
     """
     self._check_market(market_id)
     m: Market = self.markets[market_id]
@@ -774,6 +821,9 @@ def indicators(market_id: uint256) -> Indicators:
 def halt_window(market_id: uint256) -> uint256:
     """
     @notice N = max(T_DLP, T_priority) + T_buffer, in seconds.
+    @dev Anyone may call; reverts for an unknown market.
+    @param market_id The market.
+    @return The halt window N, seconds.
     """
     self._check_market(market_id)
     return self._halt_window_of(market_id)
@@ -784,6 +834,9 @@ def halt_window(market_id: uint256) -> uint256:
 def consumers(market_id: uint256) -> DynArray[address, MAX_CONSUMERS]:
     """
     @notice The contracts notified on every stored transition of the market.
+    @dev Anyone may call; empty for an unknown market.
+    @param market_id The market.
+    @return The consumers, in the order they were added (a removal keeps the order).
     """
     return self._consumers[market_id]
 
@@ -794,6 +847,9 @@ def venue_halts_with_market(market_id: uint256) -> bool:
     """
     @notice True when the market's venue is one of its consumers (a guarded pool): the halt
             closes it, so its resume is judged on depth and a valid reference, not on its price.
+    @dev Anyone may call.
+    @param market_id The market.
+    @return Whether the venue is a consumer of the market.
     """
     return self._venue_halts_with_market(market_id)
 
@@ -803,6 +859,9 @@ def venue_halts_with_market(market_id: uint256) -> bool:
 def param_bounds(key: uint256) -> (uint256, uint256):
     """
     @notice (min, max) of a parameter key.
+    @dev Anyone may call; reverts for an unknown key.
+    @param key The parameter key (P_*).
+    @return (least value, greatest value), in the key's unit.
     """
     assert key < NUM_PARAMS, "CircuitBreaker: unknown parameter"
     return PARAM_MIN[key], PARAM_MAX[key]

@@ -214,6 +214,11 @@ def __init__(
     symbol: String[5],
 ):
     """
+    @notice Deploys an empty constant-product pool whose LP shares are this ERC-20 (18 decimals).
+    @dev Anyone may deploy; `owner` becomes the owner. Reverts when `owner` is the zero address, a token is not
+         a contract, the tokens are identical, `breaker` or `oracle` is neither empty nor a contract, a token
+         has more than 18 decimals, or the fee, band width or band timing is out of bounds (as the setters).
+         Starts NORMAL. Logs FeeSet and BandWidthSet.
     @param collateral The asset sold in a crash (priced by the reference oracle).
     @param debt The quote asset prices are expressed in.
     @param fee_bps Swap fee, in [MIN_FEE_BPS, MAX_FEE_BPS].
@@ -224,6 +229,8 @@ def __init__(
     @param band_refresh_s Age after which a swap re-reads the reference.
     @param band_max_age_s Age after which a centre the reference cannot refresh stops swaps.
     @param owner Governance: sets the fee and band parameters.
+    @param name The LP share's name (also its EIP-712 domain name).
+    @param symbol The LP share's symbol.
     """
     ownable.__init__()
     erc20.__init__(name, symbol, 18, name, "1")
@@ -362,8 +369,8 @@ def add_liquidity(
     @notice Deposits both assets in the pool's current ratio (the first deposit sets the
             ratio) and mints LP shares. Allowed in every breaker state: it does not move
             the price.
-    @dev Takes at most `max_collateral` and `max_debt`, rounding what it takes up and the
-         shares down. The first deposit locks MINIMUM_LIQUIDITY shares at DEAD.
+    @dev Anyone may call. Takes at most `max_collateral` and `max_debt`, rounding what it
+         takes up and the shares down. The first deposit locks MINIMUM_LIQUIDITY shares at DEAD.
     @param max_collateral Most collateral to deposit, raw units.
     @param max_debt Most debt asset to deposit, raw units.
     @param min_shares Least shares accepted.
@@ -568,6 +575,8 @@ def set_auction(new_auction: address):
     @notice Names the reopening auction contract allowed to trade the pool during AUCTION.
     @dev Only the owner (governance). Empty removes it (the auction phase then only
          elapses by time in the breaker, and the pool reopens at its own price).
+         Reverts when `new_auction` is neither empty nor a contract. Logs AuctionSet.
+    @param new_auction The ReopeningAuction, or the zero address.
     """
     ownable._check_owner()
     assert new_auction == empty(address) or new_auction.is_contract, "GuardedPool: auction is not a contract"
@@ -580,7 +589,8 @@ def set_auction(new_auction: address):
 def set_fee_bps(new_fee_bps: uint256):
     """
     @notice Sets the swap fee.
-    @dev Only the owner (governance). Bounds [MIN_FEE_BPS, MAX_FEE_BPS].
+    @dev Only the owner (governance). Bounds [MIN_FEE_BPS, MAX_FEE_BPS]. Logs FeeSet.
+    @param new_fee_bps The fee, basis points of the input.
     """
     ownable._check_owner()
     self._check_fee(new_fee_bps)
@@ -594,7 +604,8 @@ def set_fee_bps(new_fee_bps: uint256):
 def set_band_bps(new_band_bps: uint256):
     """
     @notice Sets the band half-width around the reference price.
-    @dev Only the owner (governance). Bounds [MIN_BAND_BPS, MAX_BAND_BPS].
+    @dev Only the owner (governance). Bounds [MIN_BAND_BPS, MAX_BAND_BPS]. Logs BandWidthSet.
+    @param new_band_bps The half-width, basis points of the centre.
     """
     ownable._check_owner()
     self._check_band_width(new_band_bps)
@@ -610,7 +621,9 @@ def set_band_timing(new_refresh_s: uint256, new_max_age_s: uint256):
     @notice Sets when a swap re-reads the reference, and how old a centre may serve while
             the reference is invalid.
     @dev Only the owner (governance). Bounds [MIN_BAND_REFRESH_S, MAX_BAND_REFRESH_S] and
-         [MIN_BAND_MAX_AGE_S, MAX_BAND_MAX_AGE_S], refresh <= max age.
+         [MIN_BAND_MAX_AGE_S, MAX_BAND_MAX_AGE_S], refresh <= max age. Logs BandTimingSet.
+    @param new_refresh_s Age of the centre after which a swap re-reads the reference, seconds.
+    @param new_max_age_s Age after which a centre the reference cannot refresh stops swaps, seconds.
     """
     ownable._check_owner()
     self._check_band_timing(new_refresh_s, new_max_age_s)
@@ -638,6 +651,8 @@ def set_band_timing(new_refresh_s: uint256, new_max_age_s: uint256):
 def spot_price() -> uint256:
     """
     @notice Marginal price of one collateral unit in debt units, 18 decimals (0 when empty).
+    @dev Anyone may call (not from inside a pool call: nonreentrant).
+    @return The spot price, 18 decimals.
     """
     w: uint256 = self._pool
     return self._price(w & MASK_112, (w >> Y_SHIFT) & MASK_112)
@@ -651,7 +666,9 @@ def depth(band_bps: uint256) -> uint256:
     @notice Debt value (18 decimals) the pool pays out to sellers before its price falls by
             `band_bps`: Y * (1 - sqrt(1 - b)), exact on the x * y = k curve (the fee only
             adds to it and is not counted).
-    @dev A band of 100% or more returns all of Y.
+    @dev A band of 100% or more returns all of Y. Anyone may call (nonreentrant).
+    @param band_bps The price fall, basis points.
+    @return The debt value, 18 decimals.
     """
     return self._depth((self._pool >> Y_SHIFT) & MASK_112, band_bps)
 
@@ -663,6 +680,8 @@ def exec_price(notional: uint256) -> uint256:
     """
     @notice Average execution price (18 decimals, fee included) of a sell of collateral
             worth `notional` debt units (18 decimals) at the spot price.
+    @dev Anyone may call (nonreentrant).
+    @param notional The sell's size in debt units at spot, 18 decimals.
     @return 0 when the pool is empty or the sell is unfillable (above the reserve bound);
             the spot price for a sell too small to be one raw collateral unit.
     """
@@ -688,6 +707,8 @@ def settled_spot_price() -> uint256:
     """
     @notice `spot_price` as the previous block left the pool: the reserves recorded by this
             block's first reserve change, or the reserves now when nothing changed them yet.
+    @dev Anyone may call (nonreentrant).
+    @return The settled price, 18 decimals (0 when empty).
     """
     x: uint256 = 0
     y: uint256 = 0
@@ -701,6 +722,9 @@ def settled_spot_price() -> uint256:
 def settled_depth(band_bps: uint256) -> uint256:
     """
     @notice `depth(band_bps)` as the previous block left the pool.
+    @dev Anyone may call (nonreentrant).
+    @param band_bps The price fall, basis points.
+    @return The settled debt value, 18 decimals.
     """
     x: uint256 = 0
     y: uint256 = 0
@@ -719,6 +743,7 @@ def settled_range(since_block: uint256) -> (uint256, uint256, bool):
          trade opened at the next recorded start (or at this block's), so the recorded
          starts after `since` and the settled price are all the block starts there were.
          Incomplete when the BLOCK_STARTS latest starts are all after `since_block`.
+         Anyone may call (nonreentrant).
     @param since_block A past block number.
     @return (lowest, highest, complete), prices 18 decimals.
     """
@@ -749,6 +774,10 @@ def settled_range(since_block: uint256) -> (uint256, uint256, bool):
 def get_amount_out(sell_collateral: bool, amount_in: uint256) -> uint256:
     """
     @notice What `swap` pays for `amount_in` now, ignoring the breaker state and the band.
+    @dev Anyone may call (nonreentrant).
+    @param sell_collateral True to sell collateral for debt, False to sell debt for collateral.
+    @param amount_in The input, raw units.
+    @return The output, raw units, after the fee.
     """
     w: uint256 = self._pool
     x: uint256 = w & MASK_112
@@ -763,6 +792,8 @@ def get_amount_out(sell_collateral: bool, amount_in: uint256) -> uint256:
 def reserves() -> (uint256, uint256):
     """
     @notice (collateral, debt) reserves in raw token units.
+    @dev Anyone may call.
+    @return (collateral reserve, debt reserve), raw units.
     """
     w: uint256 = self._pool
     return w & MASK_112, (w >> Y_SHIFT) & MASK_112
@@ -774,6 +805,8 @@ def breaker_state() -> uint256:
     """
     @notice The breaker state cached from the last push (NORMAL=1, HALTED=2, COOLDOWN=4,
             AUCTION=8); always NORMAL on an unguarded pool.
+    @dev Anyone may call.
+    @return The state flag.
     """
     return (self._pool >> STATE_SHIFT) & MASK_8
 
@@ -783,6 +816,8 @@ def breaker_state() -> uint256:
 def fee_bps() -> uint256:
     """
     @notice The swap fee in bps of the input.
+    @dev Anyone may call.
+    @return The fee, basis points.
     """
     return (self._pool >> FEE_SHIFT) & MASK_8
 
@@ -793,6 +828,8 @@ def band() -> Band:
     """
     @notice The band word unpacked: centre (18 decimals, 0 before the first refresh), the
             time it was read (0 when marked stale at a reopening), width and timing.
+    @dev Anyone may call.
+    @return The band as stored (not refreshed).
     """
     b: uint256 = self._band
     return Band(
@@ -810,6 +847,8 @@ def band_limits() -> (uint256, uint256):
     """
     @notice (lowest price a sell may leave, highest price a buy may leave), 18 decimals,
             around the cached centre; (0, max) when the pool has no band.
+    @dev Anyone may call.
+    @return (lower limit, upper limit), 18 decimals.
     """
     if ORACLE == empty(address):
         return 0, max_value(uint256)

@@ -290,10 +290,20 @@ def __init__(
 ):
     """
     @notice The deployer is the owner (governance) until it transfers ownership.
+    @dev Reverts when a token is not a contract, the tokens are the same, a token has more than
+         18 decimals, the price source is of an unknown kind or not a contract, the threshold or
+         a parameter is out of bounds, or max LTV and the bonus do not fit the threshold (as
+         `set_param`). Logs PriceSourceSet, BreakerSet, ParameterSet per key and
+         ThresholdRampStarted.
+    @param borrow_asset The token lenders supply and borrowers borrow.
+    @param collateral_asset The token borrowers post as collateral.
     @param price_kind PRICE_ORACLE or PRICE_VENUE.
+    @param price_source The reference oracle or the venue the live price is read from.
     @param breaker The CircuitBreaker, or empty(address) for the unguarded variant. The
            breaker's governance must then `add_consumer(breaker_market_id, this)`.
+    @param breaker_market_id The collateral's market id in `breaker`.
     @param liquidation_threshold_bps The initial LT (no ramp at deployment).
+    @param market_params The initial parameters, indexed by the P_* keys.
     """
     ownable.__init__()
     pausable.__init__()
@@ -344,7 +354,9 @@ def __init__(
 def supply(assets: uint256) -> uint256:
     """
     @notice Supplies `assets` of the borrowable asset for lender shares.
-    @dev Stops while paused (the kill switch).
+    @dev Anyone may call. Stops while paused (the kill switch). Reverts on zero, above
+         MAX_AMOUNT, or when the amount buys no share. Logs Supplied.
+    @param assets The borrowable asset to supply, raw units (pulled from the caller).
     @return The shares minted.
     """
     pausable._require_not_paused()
@@ -372,6 +384,9 @@ def withdraw(assets: uint256) -> uint256:
     """
     @notice Withdraws `assets` of the borrowable asset, burning the shares they are worth
             (rounded up). Works in every breaker state, as far as liquidity is idle.
+    @dev Any lender, for its own shares. Reverts on zero, above MAX_AMOUNT, with too few
+         shares or too little idle cash. Logs Withdrawn.
+    @param assets The borrowable asset to receive, raw units.
     @return The shares burned.
     """
     assert assets > 0, "LendingMarket: zero amount"
@@ -390,6 +405,9 @@ def redeem(shares: uint256) -> uint256:
     """
     @notice Burns `shares` for the borrowable asset they are worth (rounded down). Works in
             every breaker state, as far as liquidity is idle.
+    @dev Any lender, for its own shares. Reverts on zero, above MAX_AMOUNT, when the shares
+         are worth nothing, with too few shares or too little idle cash. Logs Withdrawn.
+    @param shares The shares to burn.
     @return The assets paid out.
     """
     assert shares > 0, "LendingMarket: zero amount"
@@ -412,6 +430,10 @@ def deposit_collateral(borrower: address, amount: uint256):
     """
     @notice Adds `amount` of collateral to `borrower`'s position, paid by the caller.
             Always works: any breaker state, paused or not, oracle valid or not.
+    @dev Anyone may call. Reverts on zero, above MAX_AMOUNT, or the zero borrower. Logs
+         CollateralDeposited.
+    @param borrower The position credited.
+    @param amount Collateral, raw units (pulled from the caller).
     """
     assert amount > 0, "LendingMarket: zero amount"
     assert amount <= MAX_AMOUNT, "LendingMarket: amount out of bounds"
@@ -429,6 +451,9 @@ def withdraw_collateral(amount: uint256):
     @notice Withdraws `amount` of the caller's collateral. With debt outstanding it needs
             the breaker state NORMAL, a valid live price, and the position within max LTV
             afterwards; without debt it always works.
+    @dev The borrower, for its own position. Reverts naming the failed check. Logs
+         CollateralWithdrawn.
+    @param amount Collateral, raw units.
     """
     assert amount > 0, "LendingMarket: zero amount"
     state: uint256 = self._guard & MASK_8
@@ -452,6 +477,9 @@ def borrow(amount: uint256):
     """
     @notice Borrows `amount` of the borrowable asset against the caller's collateral, up
             to max LTV at the live price. Needs the breaker state NORMAL; stops while paused.
+    @dev Anyone with collateral, for its own position. Reverts on zero, above the idle cash,
+         above max LTV, or when the live price is invalid. Logs Borrowed.
+    @param amount The borrowable asset, raw units.
     """
     pausable._require_not_paused()
     assert amount > 0, "LendingMarket: zero amount"
@@ -480,6 +508,10 @@ def repay(borrower: address, amount: uint256) -> uint256:
     @notice Repays up to `amount` of `borrower`'s debt, paid by the caller; max_value(uint256)
             repays all of it. Always works: any breaker state, paused or not, oracle valid
             or not (it reads no price).
+    @dev Anyone may call, for any borrower. Reverts on zero or a position without debt. Logs
+         Repaid.
+    @param borrower The position repaid.
+    @param amount The most to pay, raw units; max_value(uint256) for all.
     @return The amount paid.
     """
     assert amount > 0, "LendingMarket: zero amount"
@@ -510,6 +542,10 @@ def liquidate(borrower: address, max_repay: uint256) -> (uint256, uint256):
             during the grace period after it returns to NORMAL.
             When the last collateral goes, the debt left is written off (bad debt,
             `BadDebtRealized`): the lenders' share price takes the loss at once.
+    @dev Also reverts on zero, a position without debt or healthy at the live price, and an
+         invalid live price. Logs Liquidated.
+    @param borrower The unhealthy position.
+    @param max_repay The most borrowable asset the caller pays, raw units.
     @return (repaid, seized): borrowable asset paid, collateral received.
     """
     guard: uint256 = self._guard
@@ -573,6 +609,9 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
             collateral's market. Leaving NORMAL records the time; returning to NORMAL opens
             a liquidation grace period of min(time not NORMAL, max_grace).
     @dev Accrues interest first, so the elapsed time is charged at the old state's rate.
+         Only the configured breaker, only for `breaker_market_id` and a known state. Logs
+         BreakerStateReceived.
+    @param market_id The breaker's market; must be `breaker_market_id`.
     @param state NORMAL=1, HALTED=2, COOLDOWN=4, AUCTION=8.
     @param frozen_price The last valid reference price captured at the trip (18 decimals);
            kept unless positive.
@@ -600,7 +639,11 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
 def set_param(key: uint256, new_value: uint256):
     """
     @notice Sets one parameter within its bounds (see the P_* keys).
-    @dev Only the owner. Interest is accrued at the old rates first.
+    @dev Only the owner. Interest is accrued at the old rates first. Reverts for an unknown
+         key, a value out of bounds, or max LTV and the bonus no longer fitting the threshold
+         (along its ramp). Logs ParameterSet.
+    @param key The parameter key (P_*).
+    @param new_value The new value, in the key's unit.
     """
     ownable._check_owner()
     assert key < NUM_PARAMS, "LendingMarket: unknown parameter"
@@ -624,7 +667,11 @@ def set_liquidation_threshold(new_bps: uint256, duration: uint256):
             over `duration` seconds, starting now: never a jump (an abrupt cut liquidates
             every position between the old and the new threshold in one block). A ramp in
             progress is replaced, starting from the value it has reached.
-    @dev Only the owner. `duration` is at least the `ramp_min_s` parameter.
+    @dev Only the owner. `duration` is at least the `ramp_min_s` parameter and at most
+         MAX_RAMP_S. Reverts when `new_bps` is out of bounds, equals the current threshold, or
+         does not fit max LTV and the bonus. Logs ThresholdRampStarted.
+    @param new_bps The target threshold, basis points.
+    @param duration The ramp's length, seconds.
     """
     ownable._check_owner()
     self._check_threshold_bounds(new_bps)
@@ -675,7 +722,10 @@ def set_price_source(new_kind: uint256, new_source: address):
     """
     @notice Sets where the live collateral price comes from: PRICE_ORACLE (reference
             oracle) or PRICE_VENUE (one venue's spot price).
-    @dev Only the owner.
+    @dev Only the owner. Reverts for an unknown kind or a source that is not a contract. Logs
+         PriceSourceSet.
+    @param new_kind PRICE_ORACLE or PRICE_VENUE.
+    @param new_source The reference oracle or the venue.
     """
     ownable._check_owner()
     self._set_price_source(new_kind, new_source)
@@ -712,6 +762,8 @@ def unpause():
 def total_borrows() -> uint256:
     """
     @notice Debt outstanding now, interest included (borrowable-asset units).
+    @dev Anyone may call.
+    @return Total borrows, raw units.
     """
     return self._accrued(self._guard & MASK_8)[1]
 
@@ -721,6 +773,8 @@ def total_borrows() -> uint256:
 def total_assets() -> uint256:
     """
     @notice What the lenders' shares are worth now: idle cash plus borrows.
+    @dev Anyone may call.
+    @return Total assets, raw units.
     """
     return self.cash + self._accrued(self._guard & MASK_8)[1]
 
@@ -730,6 +784,9 @@ def total_assets() -> uint256:
 def assets_of(lender: address) -> uint256:
     """
     @notice What `lender`'s shares are worth now (rounded down).
+    @dev Anyone may call.
+    @param lender The lender.
+    @return The borrowable asset, raw units.
     """
     total_assets: uint256 = self.cash + self._accrued(self._guard & MASK_8)[1]
     return self.shares_of[lender] * (total_assets + VIRTUAL_ASSETS) // (self.total_shares + VIRTUAL_SHARES)
@@ -740,6 +797,9 @@ def assets_of(lender: address) -> uint256:
 def debt_of(borrower: address) -> uint256:
     """
     @notice `borrower`'s debt now, interest included (rounded up).
+    @dev Anyone may call.
+    @param borrower The borrower.
+    @return The debt, raw units.
     """
     return self._debt(self.positions[borrower].debt_shares, self._accrued(self._guard & MASK_8)[0])
 
@@ -749,6 +809,9 @@ def debt_of(borrower: address) -> uint256:
 def collateral_of(borrower: address) -> uint256:
     """
     @notice `borrower`'s collateral.
+    @dev Anyone may call.
+    @param borrower The borrower.
+    @return The collateral, raw units.
     """
     return self.positions[borrower].collateral
 
@@ -758,7 +821,8 @@ def collateral_of(borrower: address) -> uint256:
 def collateral_price() -> uint256:
     """
     @notice The price positions are valued at now: live while NORMAL, frozen otherwise.
-    @dev Reverts with the oracle's reason when the live price is invalid.
+    @dev Reverts with the oracle's reason when the live price is invalid. Anyone may call.
+    @return The price, 18 decimals.
     """
     return self._valuation_price(self._guard & MASK_8)
 
@@ -769,6 +833,9 @@ def health_factor(borrower: address) -> uint256:
     """
     @notice `borrower`'s health factor (WAD) at the valuation price and the current
             threshold; max_value(uint256) without debt. Liquidatable below 1e18.
+    @dev Anyone may call; with debt, reverts when the valuation price is invalid.
+    @param borrower The borrower.
+    @return The health factor, 18 decimals.
     """
     state: uint256 = self._guard & MASK_8
     debt: uint256 = self._debt(self.positions[borrower].debt_shares, self._accrued(state)[0])
@@ -785,6 +852,9 @@ def is_liquidatable(borrower: address) -> bool:
     """
     @notice Whether `liquidate(borrower, ...)` would pass the market's checks now (breaker
             state, grace period, health at the live price).
+    @dev Anyone may call; reverts when the live price is read and invalid.
+    @param borrower The borrower.
+    @return Whether the position can be liquidated now.
     """
     g: Guard = self._load_guard()
     if g.state != NORMAL or block.timestamp < g.grace_until:
@@ -800,6 +870,8 @@ def is_liquidatable(borrower: address) -> bool:
 def liquidation_threshold() -> uint256:
     """
     @notice The liquidation threshold now (basis points), on its ramp.
+    @dev Anyone may call.
+    @return The threshold, basis points.
     """
     return self._threshold(self._load_ramp())
 
@@ -809,6 +881,8 @@ def liquidation_threshold() -> uint256:
 def threshold_ramp() -> Ramp:
     """
     @notice The current or last threshold ramp.
+    @dev Anyone may call.
+    @return The ramp.
     """
     return self._load_ramp()
 
@@ -818,6 +892,8 @@ def threshold_ramp() -> Ramp:
 def guard() -> Guard:
     """
     @notice The cached breaker state, when it left NORMAL, and the end of the grace period.
+    @dev Anyone may call.
+    @return The guard.
     """
     return self._load_guard()
 
@@ -827,6 +903,8 @@ def guard() -> Guard:
 def breaker_state() -> uint256:
     """
     @notice The cached breaker state (NORMAL=1, HALTED=2, COOLDOWN=4, AUCTION=8).
+    @dev Anyone may call.
+    @return The state flag.
     """
     return self._guard & MASK_8
 
@@ -836,6 +914,8 @@ def breaker_state() -> uint256:
 def borrow_rate() -> uint256:
     """
     @notice The borrow rate now, per second (WAD), halt multiplier included.
+    @dev Anyone may call.
+    @return The rate per second, 18 decimals.
     """
     state: uint256 = self._guard & MASK_8
     return self._rate_per_s(self._accrued(state)[1], self.cash, state)
@@ -846,6 +926,8 @@ def borrow_rate() -> uint256:
 def utilization() -> uint256:
     """
     @notice borrows / (borrows + cash) now (WAD).
+    @dev Anyone may call.
+    @return The utilisation, 18 decimals.
     """
     return interest_rate._utilization(self._accrued(self._guard & MASK_8)[1], self.cash)
 
@@ -858,6 +940,11 @@ def preview_threshold(new_bps: uint256, borrowers: DynArray[address, MAX_PREVIEW
             would make liquidatable at the valuation price now that are not liquidatable
             at the current threshold. Bounded work: at most MAX_PREVIEW positions per call
             (scripts/preview_threshold.py pages through every borrower from the events).
+    @dev Anyone may call; reverts when `new_bps` is out of bounds or the valuation price is
+         invalid.
+    @param new_bps The threshold to preview, basis points.
+    @param borrowers The positions to check (borrowers without debt are skipped).
+    @return The positions the new threshold would make liquidatable, with both health factors.
     """
     self._check_threshold_bounds(new_bps)
     state: uint256 = self._guard & MASK_8
@@ -882,6 +969,9 @@ def preview_threshold(new_bps: uint256, borrowers: DynArray[address, MAX_PREVIEW
 def param_bounds(key: uint256) -> (uint256, uint256):
     """
     @notice (min, max) of a parameter key.
+    @dev Anyone may call; reverts for an unknown key.
+    @param key The parameter key (P_*).
+    @return (least value, greatest value), in the key's unit.
     """
     assert key < NUM_PARAMS, "LendingMarket: unknown parameter"
     return PARAM_MIN[key], PARAM_MAX[key]

@@ -100,6 +100,8 @@ event MaxSpreadSet:
 @deploy
 def __init__(quorum: uint256):
     """
+    @dev The deployer becomes the owner (governance); `max_spread_bps` starts at DEFAULT_SPREAD_BPS. Reverts
+         unless 1 <= `quorum` <= MAX_FEEDS. Logs QuorumSet and MaxSpreadSet.
     @param quorum Least number of valid feeds; feeds are added after deployment, so the
            oracle is invalid until `quorum` feeds are configured.
     """
@@ -115,7 +117,11 @@ def __init__(quorum: uint256):
 def add_feed(aggregator: address, heartbeat: uint256):
     """
     @notice Adds a Chainlink-compatible feed with its own heartbeat (seconds).
-    @dev Only the owner (governance).
+    @dev Only the owner (governance). Reverts when `aggregator` is not a contract or is already added, the
+         heartbeat is outside [MIN_HEARTBEAT, MAX_HEARTBEAT], MAX_FEEDS are configured, or the feed has more
+         than MAX_FEED_DECIMALS decimals. Logs FeedAdded.
+    @param aggregator The Chainlink-compatible feed.
+    @param heartbeat The feed's heartbeat: an answer older than this is stale, seconds.
     """
     ownable._check_owner()
     assert aggregator.is_contract, "ReferenceOracle: feed is not a contract"
@@ -133,7 +139,8 @@ def add_feed(aggregator: address, heartbeat: uint256):
 def remove_feed(aggregator: address):
     """
     @notice Removes a feed (order of the others is kept).
-    @dev Only the owner (governance).
+    @dev Only the owner (governance). Reverts when the feed is unknown. Logs FeedRemoved.
+    @param aggregator The feed to remove.
     """
     ownable._check_owner()
     kept: DynArray[Feed, MAX_FEEDS] = []
@@ -149,7 +156,10 @@ def remove_feed(aggregator: address):
 def set_heartbeat(aggregator: address, heartbeat: uint256):
     """
     @notice Changes one feed's heartbeat (seconds).
-    @dev Only the owner (governance).
+    @dev Only the owner (governance). Reverts when the heartbeat is outside [MIN_HEARTBEAT, MAX_HEARTBEAT] or
+         the feed is unknown. Logs HeartbeatSet.
+    @param aggregator The configured feed.
+    @param heartbeat The new heartbeat, seconds.
     """
     ownable._check_owner()
     assert heartbeat >= MIN_HEARTBEAT and heartbeat <= MAX_HEARTBEAT, "ReferenceOracle: heartbeat out of bounds"
@@ -168,7 +178,9 @@ def set_heartbeat(aggregator: address, heartbeat: uint256):
 def set_quorum(quorum: uint256):
     """
     @notice Sets the least number of valid feeds.
-    @dev Only the owner (governance).
+    @dev Only the owner (governance). Reverts unless 1 <= `quorum` <= MAX_FEEDS (it may exceed the feeds
+         configured: the price is then invalid). Logs QuorumSet.
+    @param quorum The new quorum.
     """
     ownable._check_owner()
     assert quorum >= 1 and quorum <= MAX_FEEDS, "ReferenceOracle: quorum out of bounds"
@@ -195,6 +207,8 @@ def set_max_spread_bps(new_max_spread_bps: uint256):
 def feed_count() -> uint256:
     """
     @notice Number of configured feeds.
+    @dev Anyone may call.
+    @return The number of feeds.
     """
     return len(self.feeds)
 
@@ -204,6 +218,8 @@ def feed_count() -> uint256:
 def feed_status(index: uint256) -> (uint256, uint256):
     """
     @notice One feed as the oracle sees it now.
+    @dev Anyone may call; reverts when `index` is not below `feed_count()`.
+    @param index The feed's position, in the order feeds were added.
     @return (answer normalised to 18 decimals, status code FEED_*)
     """
     return self._read(self.feeds[index])
@@ -215,6 +231,7 @@ def latest() -> (uint256, uint256):
     """
     @notice The median of the feeds that count (valid, and within `max_spread_bps` of the
             median of the valid feeds), or 0 when fewer than `quorum` count.
+    @dev Anyone may call; a feed that fails or misbehaves is skipped, not reverted on.
     @return (price with 18 decimals or 0, number of feeds that count)
     """
     valid: DynArray[uint256, stats.MAX_VALUES] = []
@@ -234,7 +251,8 @@ def price() -> uint256:
     """
     @notice The median of the feeds that count, 18 decimals.
     @dev Reverts naming the count of valid feeds and why the others were skipped, or how
-         many valid feeds agree with their median when too few do.
+         many valid feeds agree with their median when too few do. Anyone may call.
+    @return The price, 18 decimals.
     """
     valid: DynArray[uint256, stats.MAX_VALUES] = []
     skipped: uint256[5] = empty(uint256[5])

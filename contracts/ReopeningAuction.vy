@@ -207,6 +207,10 @@ def __init__(
     dlp_slots: uint256,
 ):
     """
+    @dev Anyone may deploy; `owner` becomes the owner. Reads the pool's breaker, market, oracle, tokens and
+         scales once. Reverts when `owner` is the zero address, `pool` is not a contract or has no breaker, or
+         the minimums or the order cap are out of bounds (as `set_minimums` and `set_order_cap`). Logs
+         MinimumsSet and OrderCapSet.
     @param pool The GuardedPool to reopen; it must have a breaker.
     @param owner Governance: keeps the DLP registry and the parameters.
     @param min_sell_collateral Least collateral a sell order escrows, raw units.
@@ -344,7 +348,11 @@ def claim(order_id: uint256, receiver: address = msg.sender) -> (uint256, uint25
     @notice Pays out an order: after settlement its fill at the clearing price plus the
             rest of its escrow; after a round that ended unsettled its whole escrow.
     @dev Only the order's owner, once; `receiver` lets an owner that a token refuses to pay
-         claim elsewhere. Settled claims read only this contract's storage.
+         claim elsewhere. Settled claims read only this contract's storage. Reverts when
+         `receiver` is the zero address, the order is not the caller's live order, or its round
+         is neither settled nor void. Logs OrderClaimed.
+    @param order_id The order to pay out.
+    @param receiver Who receives the payout; the caller by default.
     @return (collateral, debt asset) paid to `receiver`, raw units.
     """
     assert receiver != empty(address), "ReopeningAuction: receiver is the zero address"
@@ -472,7 +480,8 @@ def add_dlp(dlp: address):
     """
     @notice Designates a liquidity provider: it may post while the market is HALTED and
             use the reserved slots.
-    @dev Only the owner (governance).
+    @dev Only the owner (governance). Reverts on the zero address or an existing DLP. Logs DlpAdded.
+    @param dlp The liquidity provider.
     """
     ownable._check_owner()
     assert dlp != empty(address), "ReopeningAuction: dlp is the zero address"
@@ -486,7 +495,8 @@ def add_dlp(dlp: address):
 def remove_dlp(dlp: address):
     """
     @notice Removes a designated liquidity provider. Its booked orders stay.
-    @dev Only the owner (governance).
+    @dev Only the owner (governance). Reverts when `dlp` is not a DLP. Logs DlpRemoved.
+    @param dlp The liquidity provider.
     """
     ownable._check_owner()
     assert self.is_dlp[dlp], "ReopeningAuction: not a dlp"
@@ -500,7 +510,9 @@ def set_minimums(new_sell_collateral: uint256, new_buy_debt: uint256):
     """
     @notice Sets the least escrow of a sell (collateral) and of a buy (debt asset).
     @dev Only the owner (governance). Bounds [MIN_MIN_ESCROW, MAX_MIN_ESCROW], raw units.
-         Applies to new orders.
+         Applies to new orders. Logs MinimumsSet.
+    @param new_sell_collateral Least collateral a sell order escrows, raw units.
+    @param new_buy_debt Least debt asset a buy order escrows, raw units.
     """
     ownable._check_owner()
     self._set_minimums(new_sell_collateral, new_buy_debt)
@@ -513,6 +525,9 @@ def set_order_cap(new_max_orders: uint256, new_dlp_slots: uint256):
     @notice Sets the most live orders per round and the slots reserved for DLPs.
     @dev Only the owner (governance). max_orders in [MIN_ORDER_CAP, MAX_ORDERS], dlp_slots
          at most max_orders / 2. Applies to new orders; a fuller book still settles.
+         Logs OrderCapSet.
+    @param new_max_orders Most live orders per round.
+    @param new_dlp_slots Order slots only DLPs may take.
     """
     ownable._check_owner()
     self._set_order_cap(new_max_orders, new_dlp_slots)
@@ -526,6 +541,8 @@ def set_order_cap(new_max_orders: uint256, new_dlp_slots: uint256):
 def current_round() -> uint256:
     """
     @notice The market's current round: the breaker's trip id (trip_day << 8 | trips_today).
+    @dev Anyone may call.
+    @return The round id.
     """
     return self._current_round()
 
@@ -535,6 +552,8 @@ def current_round() -> uint256:
 def book_size() -> uint256:
     """
     @notice Live orders in the book of `book_round`.
+    @dev Anyone may call.
+    @return The number of booked orders.
     """
     return len(self._book)
 
@@ -544,6 +563,8 @@ def book_size() -> uint256:
 def book() -> DynArray[uint256, MAX_ORDERS]:
     """
     @notice Live order ids of `book_round`, in book order (not sorted).
+    @dev Anyone may call.
+    @return The order ids.
     """
     return self._book
 
@@ -553,6 +574,9 @@ def book() -> DynArray[uint256, MAX_ORDERS]:
 def order(order_id: uint256) -> Order:
     """
     @notice An order, unpacked (owner empty: no such order).
+    @dev Anyone may call.
+    @param order_id The order.
+    @return The order.
     """
     w0: uint256 = self._orders[order_id][0]
     is_buy: bool = False
@@ -577,6 +601,9 @@ def order(order_id: uint256) -> Order:
 def settlement(round: uint256) -> Settlement:
     """
     @notice A round's settlement (price 0: not settled).
+    @dev Anyone may call.
+    @param round The round id.
+    @return The settlement.
     """
     c: clearing.Clearing = self._settlement_of(round)
     return Settlement(
@@ -595,6 +622,9 @@ def settlement(round: uint256) -> Settlement:
 def phase(order_id: uint256) -> uint256:
     """
     @notice The phase of an order's round now (PHASE_OPEN, _LOCKED, _SETTLED, _VOID).
+    @dev Anyone may call; reverts for an unknown order.
+    @param order_id The order.
+    @return The phase.
     """
     w0: uint256 = self._orders[order_id][0]
     assert w0 != 0, "ReopeningAuction: unknown order"
@@ -607,6 +637,9 @@ def claimable(order_id: uint256) -> (uint256, uint256, uint256):
     """
     @notice What `claim` would pay now: (filled collateral, collateral out, debt out);
             zeros while the round is open or locked, or once the order is closed.
+    @dev Anyone may call.
+    @param order_id The order.
+    @return (filled collateral, collateral out, debt out), raw units.
     """
     w0: uint256 = self._orders[order_id][0]
     if w0 & LIVE_BIT == 0:
@@ -632,6 +665,8 @@ def crossing() -> uint256:
     """
     @notice The crossing c of the current round's book against the pool now: what a
             settler passes to `settle`. Searched from the pool's spot price.
+    @dev Anyone may call.
+    @return The crossing price, 18 decimals.
     """
     x: uint256 = 0
     y: uint256 = 0
@@ -646,6 +681,8 @@ def preview() -> clearing.Clearing:
     """
     @notice The clearing `settle` would compute now for the current round's book against
             the pool's reserves and the reference price now.
+    @dev Anyone may call.
+    @return The clearing.
     """
     x: uint256 = 0
     y: uint256 = 0
@@ -665,6 +702,12 @@ def compute_clearing(
     @notice The clearing rule over any book (keys from `order_key`) and pool reserves, with
             this pool's token scales; a zero reference means the pool's spot price. For
             keepers and tests: the same code `settle` runs.
+    @dev Anyone may call.
+    @param keys The book, each order packed by `order_key`.
+    @param reserve_collateral The pool's collateral reserve, raw units.
+    @param reserve_debt The pool's debt reserve, raw units.
+    @param reference The reference price, 18 decimals; 0 for the pool's spot price.
+    @return The clearing.
     """
     return clearing._clear(
         keys, reserve_collateral, reserve_debt, reference, COLLATERAL_SCALE, DEBT_SCALE,
@@ -677,6 +720,11 @@ def compute_clearing(
 def order_key(is_buy: bool, limit_price: uint256, amount: uint256) -> uint256:
     """
     @notice Packs an order as the clearing reads it: limit << 128 | is_buy << 127 | amount.
+    @dev Anyone may call; reverts when the limit price or the amount is out of range.
+    @param is_buy True for a buy of collateral, False for a sell.
+    @param limit_price The limit price, 18 decimals.
+    @param amount The collateral amount, raw units.
+    @return The packed key.
     """
     assert limit_price <= MAX_LIMIT_PRICE and amount <= clearing.AMOUNT_MASK, "ReopeningAuction: order out of range"
     return clearing._key(is_buy, limit_price, amount)

@@ -91,6 +91,9 @@ event StewardCallFailed:
 @deploy
 def __init__(breaker: address, market_id: uint256, pool: address, configurator: address, asset: address):
     """
+    @dev Anyone may deploy; the steward has no owner. Reverts when `breaker`, `pool`, `configurator` or `asset` is
+         not a contract. The steward must then be granted the Aave risk or pool admin role and added as a consumer
+         of `market_id` in the breaker.
     @param breaker The circuit breaker whose market drives the freeze.
     @param market_id The breaker's market of `asset`.
     @param pool The Aave v3 Pool.
@@ -133,6 +136,8 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
 def engaged() -> bool:
     """
     @notice True from a non-NORMAL notification until the next NORMAL one.
+    @dev Anyone may call.
+    @return Whether the steward holds the reserve restricted.
     """
     return self._hold & ENGAGED_BIT != 0
 
@@ -142,6 +147,8 @@ def engaged() -> bool:
 def froze() -> bool:
     """
     @notice True while the reserve is frozen by the steward's own call (it unfreezes only then).
+    @dev Anyone may call.
+    @return Whether the steward froze the reserve itself.
     """
     return self._hold & FROZE_BIT != 0
 
@@ -151,6 +158,8 @@ def froze() -> bool:
 def saved_ltv() -> uint256:
     """
     @notice The LTV (bps) the steward set to 0 and restores at NORMAL; 0 when it changed none.
+    @dev Anyone may call.
+    @return The saved LTV, basis points.
     """
     return self._hold >> SAVED_SHIFT
 

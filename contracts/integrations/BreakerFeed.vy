@@ -79,6 +79,9 @@ event FrozenInGraceSet:
 @deploy
 def __init__(underlying: address, breaker: address, market_id: uint256, frozen_in_grace: bool):
     """
+    @dev The deployer becomes the owner. Reverts when `underlying` or `breaker` is not a contract, the underlying
+         has more than 18 decimals, the market is unknown, the underlying's answer is not positive, or it differs
+         from the market's reference price by more than MAX_UNIT_GAP_BPS. Logs FrozenInGraceSet.
     @param underlying The Chainlink-compatible feed of the asset (its decimals are kept).
     @param breaker The circuit breaker.
     @param market_id The breaker's market of the asset; its reference must quote the same
@@ -126,6 +129,8 @@ def set_frozen_in_grace(frozen_in_grace: bool):
 def decimals() -> uint8:
     """
     @notice The underlying feed's decimals.
+    @dev Anyone may call.
+    @return The decimals, at most 18.
     """
     return DECIMALS
 
@@ -135,6 +140,8 @@ def decimals() -> uint8:
 def description() -> String[64]:
     """
     @notice A fixed description (the underlying's is on the underlying).
+    @dev Anyone may call.
+    @return The description.
     """
     return "BreakerFeed: underlying feed, frozen while halted"
 
@@ -144,6 +151,8 @@ def description() -> String[64]:
 def version() -> uint256:
     """
     @notice The adapter's version.
+    @dev Anyone may call.
+    @return 1.
     """
     return 1
 
@@ -153,6 +162,9 @@ def version() -> uint256:
 def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice The underlying's latest round in NORMAL; the frozen round while halted.
+    @dev Anyone may call. The frozen round keeps the underlying's round id, answers the breaker's frozen price
+         in the underlying's decimals, starts at the breaker state's `since` and is updated now; it reverts when
+         that price rounds to zero or exceeds MAX_ANSWER.
     @return roundId, answer, startedAt, updatedAt, answeredInRound
     """
     return self._latest()
@@ -165,6 +177,8 @@ def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80)
     @notice The latest round as `latestRoundData` serves it; any older round from the
             underlying (history is never rewritten).
     @param round_id The round.
+    @dev Anyone may call; reverts as `latestRoundData` or the underlying's `getRoundData` does.
+    @return roundId, answer, startedAt, updatedAt, answeredInRound
     """
     latest: (uint80, int256, uint256, uint256, uint80) = self._latest()
     if round_id == latest[0]:
@@ -177,6 +191,8 @@ def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80)
 def latestAnswer() -> int256:
     """
     @notice The answer of `latestRoundData` (what Aave v3's AaveOracle reads).
+    @dev Anyone may call.
+    @return The answer, in `decimals()`.
     """
     return self._latest()[1]
 
@@ -186,6 +202,8 @@ def latestAnswer() -> int256:
 def latestTimestamp() -> uint256:
     """
     @notice The `updatedAt` of `latestRoundData`.
+    @dev Anyone may call.
+    @return The timestamp, seconds.
     """
     return self._latest()[3]
 
@@ -195,6 +213,8 @@ def latestTimestamp() -> uint256:
 def latestRound() -> uint256:
     """
     @notice The round id of `latestRoundData`.
+    @dev Anyone may call.
+    @return The round id.
     """
     return convert(self._latest()[0], uint256)
 
@@ -204,6 +224,8 @@ def latestRound() -> uint256:
 def is_frozen() -> bool:
     """
     @notice True while the frozen price is served.
+    @dev Anyone may call: HALTED always, COOLDOWN and AUCTION when `frozen_in_grace` is set.
+    @return Whether `latestRoundData` serves the frozen price.
     """
     return self._frozen(staticcall IBreakerView(BREAKER).state(MARKET_ID))
 

@@ -476,6 +476,8 @@ def set_band_timing(new_refresh_s: uint256, new_max_age_s: uint256):
 def breaker_state() -> uint256:
     """
     @notice The breaker state cached from the last push (HALTED before the first one).
+    @dev Anyone may call.
+    @return The state flag (NORMAL=1, HALTED=2, COOLDOWN=4, AUCTION=8).
     """
     return (self._swap_word >> STATE_SHIFT) & MASK_8
 
@@ -486,6 +488,8 @@ def band() -> Band:
     """
     @notice The band: centre (18 decimals), when it was read (0: stale), width, refresh
             interval, max age, and the sqrtPriceX96 bounds derived from them.
+    @dev Anyone may call.
+    @return The band as stored (not refreshed).
     """
     w: uint256 = self._swap_word
     b: uint256 = self._band
@@ -505,6 +509,8 @@ def band() -> Band:
 def pool_key() -> PoolKey:
     """
     @notice The one pool this hook serves.
+    @dev Anyone may call.
+    @return The pool key, currencies sorted, `hooks` this contract.
     """
     if COLLATERAL_IS_CURRENCY0:
         return PoolKey(currency0=COLLATERAL, currency1=DEBT, fee=FEE, tick_spacing=TICK_SPACING, hooks=self)
@@ -518,6 +524,8 @@ def sqrt_price_x96_of(price: uint256) -> uint256:
     @notice The pool's sqrtPriceX96 at a collateral price (debt per whole collateral unit,
             18 decimals), rounded down; what `PoolManager.initialize` takes.
     @param price The collateral price.
+    @dev Anyone may call; reverts unless 0 < `price` <= 2**128 - 1.
+    @return The sqrtPriceX96, rounded down.
     """
     assert price > 0 and price <= MASK_128, "BreakerHookV4: price out of range"
     return self._sqrt_price_x96(price, False)

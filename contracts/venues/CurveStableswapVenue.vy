@@ -64,8 +64,11 @@ DEBT_SCALE: immutable(uint256)
 @deploy
 def __init__(pool: address, collateral_index: uint256, debt_index: uint256):
     """
+    @dev Reads both coins' decimals once; reverts when the indices are equal or not below 8, or either coin has
+         more than 18 decimals. Anyone may deploy; the venue has no owner.
     @param pool The Curve pool.
-    @param collateral_index Index of the collateral coin in the pool; debt_index the debt coin.
+    @param collateral_index Index of the collateral coin in the pool.
+    @param debt_index Index of the debt coin in the pool.
     """
     assert collateral_index != debt_index and collateral_index < 8 and debt_index < 8, "CurveStableswapVenue: bad coin indices"
     collateral_decimals: uint256 = convert(
@@ -87,6 +90,8 @@ def __init__(pool: address, collateral_index: uint256, debt_index: uint256):
 def spot_price() -> uint256:
     """
     @notice The pool's quote for one whole collateral token, 18 decimals.
+    @dev Anyone may call; reverts when the pool quotes zero.
+    @return The spot price, 18 decimals.
     """
     return self._spot()
 
@@ -97,6 +102,9 @@ def depth(band_bps: uint256) -> uint256:
     """
     @notice Debt value (18 decimals) received by the largest sell whose average price stays
             within band/2 of spot (see the contract notice).
+    @dev Anyone may call; reverts unless 0 < `band_bps` < 10_000.
+    @param band_bps The price band, basis points.
+    @return The debt value, 18 decimals.
     """
     return self._depth(band_bps)
 
@@ -106,6 +114,8 @@ def depth(band_bps: uint256) -> uint256:
 def settled_spot_price() -> uint256:
     """
     @notice The collateral's price in the debt coin from the pool's EMA oracle, 18 decimals.
+    @dev Anyone may call; reverts when the oracle reads zero for either coin.
+    @return The settled (EMA) price, 18 decimals.
     """
     return self._ema()
 
@@ -115,6 +125,9 @@ def settled_spot_price() -> uint256:
 def settled_depth(band_bps: uint256) -> uint256:
     """
     @notice `depth(band_bps)` scaled by D_oracle / D (see the contract notice).
+    @dev Anyone may call; reverts as `depth` does, and when the pool is empty.
+    @param band_bps The price band, basis points.
+    @return The settled debt value, 18 decimals.
     """
     d_now: uint256 = staticcall ICurvePool(POOL).get_virtual_price() * staticcall ICurvePool(POOL).totalSupply() // WAD
     assert d_now > 0, "CurveStableswapVenue: pool is empty"
@@ -127,6 +140,8 @@ def settled_range(since_block: uint256) -> (uint256, uint256, bool):
     """
     @notice (EMA, EMA, True): the EMA already weighs every block since its last update.
     @param since_block A past block number (unused: see the contract notice).
+    @dev Anyone may call; reverts when the oracle reads zero for either coin.
+    @return (EMA price, EMA price, True), 18 decimals.
     """
     ema: uint256 = self._ema()
     return ema, ema, True
@@ -176,6 +191,9 @@ def _depth(band_bps: uint256) -> uint256:
 def exec_price(notional: uint256) -> uint256:
     """
     @notice Average price of a sell of collateral worth `notional` at spot, 18 decimals.
+    @dev Anyone may call. A sell too small to buy one unit of collateral gets the spot price.
+    @param notional The sell's size in debt units at spot, 18 decimals.
+    @return The average execution price, 18 decimals.
     """
     spot: uint256 = self._spot()
     dx: uint256 = notional * COLLATERAL_UNIT // spot
@@ -189,6 +207,8 @@ def exec_price(notional: uint256) -> uint256:
 def ema_price() -> uint256:
     """
     @notice The pool's EMA oracle for the collateral in coin 0 (information only; see notice).
+    @dev Anyone may call.
+    @return The pool's `price_oracle(0)` (coin 1 priced in coin 0), 18 decimals.
     """
     return staticcall ICurvePool(POOL).price_oracle(0)
 

@@ -52,6 +52,8 @@ DEBT_SCALE: immutable(uint256)
 @deploy
 def __init__(pair: address, collateral: address):
     """
+    @dev Reads the pair's tokens and decimals once; reverts when `collateral` is not one of the pair's tokens or
+         either token has more than 18 decimals. Anyone may deploy; the venue has no owner.
     @param pair The Uniswap V2 pair.
     @param collateral The pair's token that is the market's collateral; the other is debt.
     """
@@ -73,7 +75,8 @@ def __init__(pair: address, collateral: address):
 @view
 def spot_price() -> uint256:
     """
-    @notice Marginal price y / x, 18 decimals.
+    @notice Marginal price y / x, 18 decimals. Anyone may call; reverts on an empty pair.
+    @return The debt per collateral price, 18 decimals.
     """
     x: uint256 = 0
     y: uint256 = 0
@@ -86,7 +89,10 @@ def spot_price() -> uint256:
 def depth(band_bps: uint256) -> uint256:
     """
     @notice Debt value that sellers take out while the price falls by `band_bps`:
-            with y' = y * sqrt(1 - band), depth = y - y'.
+            with y' = y * sqrt(1 - band), depth = y - y'. Anyone may call.
+    @dev Reverts when `band_bps` is not below 100% or the pair is empty.
+    @param band_bps The price fall, basis points (below 10_000).
+    @return The debt value, 18 decimals.
     """
     assert band_bps < BPS, "UniswapV2Venue: band must be below 100%"
     x: uint256 = 0
@@ -100,7 +106,10 @@ def depth(band_bps: uint256) -> uint256:
 @view
 def exec_price(notional: uint256) -> uint256:
     """
-    @notice Average price of a sell of collateral worth `notional` at spot, after the 0.3% fee.
+    @notice Average price of a sell of collateral worth `notional` at spot, after the 0.3% fee. Anyone may call.
+    @dev A sell too small to buy one unit of collateral gets the spot price. Reverts on an empty pair.
+    @param notional The sell's size in debt units at spot, 18 decimals.
+    @return The average execution price, 18 decimals.
     """
     x: uint256 = 0
     y: uint256 = 0
@@ -117,6 +126,8 @@ def exec_price(notional: uint256) -> uint256:
 def settled_spot_price() -> uint256:
     """
     @notice `spot_price` as the previous block left the pair; reverts once it traded in this block.
+    @dev Anyone may call; also reverts on an empty pair.
+    @return The settled price, 18 decimals.
     """
     x: uint256 = 0
     y: uint256 = 0
@@ -130,6 +141,9 @@ def settled_spot_price() -> uint256:
 def settled_depth(band_bps: uint256) -> uint256:
     """
     @notice `depth(band_bps)` as the previous block left the pair.
+    @dev Anyone may call; reverts as `depth` does, and once the pair traded in this block.
+    @param band_bps The price fall, basis points (below 10_000).
+    @return The settled debt value, 18 decimals.
     """
     assert band_bps < BPS, "UniswapV2Venue: band must be below 100%"
     x: uint256 = 0
@@ -146,6 +160,8 @@ def settled_range(since_block: uint256) -> (uint256, uint256, bool):
     """
     @notice (settled price, settled price, False): this block's start only (see the notice).
     @param since_block A past block number (the pair keeps no history to look it up in).
+    @dev Anyone may call; reverts once the pair traded in this block.
+    @return (lowest settled price, highest settled price, whether the range covers `since_block`).
     """
     x: uint256 = 0
     y: uint256 = 0
