@@ -7,7 +7,7 @@ behaviour: the keeper keeps running, never sends a transaction twice, never acts
 not read, and lands the trip once the fault is gone. The faults covered elsewhere (an RPC that
 dies, every RPC down, nonce too low, a nonce gap, "already known", "replacement transaction
 underpriced" at the first send, a dropped transaction, restarts mid-halt) are listed with these in
-SECURITY.md.
+docs/threat-model.md.
 """
 
 from __future__ import annotations

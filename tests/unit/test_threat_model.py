@@ -1,4 +1,4 @@
-"""The threat model (SECURITY.md) held to the code: every state-changing function of every deployable is
+"""The threat model (docs/threat-model.md) held to the code: every state-changing function of every deployable is
 in its role table, every test it cites exists, and the limits it states about the roles hold on-chain."""
 
 import json
@@ -12,12 +12,12 @@ from tests.constants import COOLDOWN, HALTED
 from tests.helpers import advance, move_venue
 
 ROOT = Path(__file__).resolve().parents[2]
-SECURITY = ROOT / "SECURITY.md"
+THREAT_MODEL = ROOT / "docs" / "threat-model.md"
 DEPLOYABLES = ("CircuitBreaker", "ReferenceOracle", "GuardedPool", "LendingMarket", "ReopeningAuction")
 
 
 def _section(title: str) -> str:
-    text = SECURITY.read_text()
+    text = THREAT_MODEL.read_text()
     start = text.index(f"## {title}")
     end = text.find("\n## ", start + 1)
     return text[start:end if end != -1 else None]
@@ -47,8 +47,8 @@ def test_role_table__lists_every_state_changing_function(project, contract):
     assert _role_table().get(contract, set()) == _state_changing(contract)
 
 
-def test_security_md__every_cited_test_exists():
-    cited = set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", SECURITY.read_text()))
+def test_threat_model__every_cited_test_exists():
+    cited = set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", THREAT_MODEL.read_text()))
     assert len(cited) > 50
     missing = []
     for path, name in sorted(cited):
