@@ -97,6 +97,7 @@ MOCK_FEED = {"mock": {"decimals": 8, "answer": 1}, "heartbeat": 3600}
          "config: markets.0.oracle.max_spread_bps: Input should be less than or equal to 5000"),
     ],
 )
+@pytest.mark.threat
 def test_parse_config__steerable_oracle_refused(oracle, message):
     with pytest.raises(ConfigError) as exc:
         parse_config(_market(oracle=oracle))

@@ -85,6 +85,7 @@ def test_trip_attested__rule_b_with_open_interest_from_cex(anvil, system, make_k
     assert event.args.lce_bps == m.action.lce_bps
 
 
+@pytest.mark.threat
 def test_trip_attested__multi_block_crash_without_pokes_or_replay(anvil, system, make_keeper):
     """Finding 3: nobody pokes the breaker (no replay engine, no poker). The registration's
     observation is long out of the V_P window; the crash unfolds over several blocks and the

@@ -58,6 +58,24 @@ def test_threat_model__every_cited_test_exists():
     assert missing == []
 
 
+
+def test_threat_model__tests_cited_against_a_threat_carry_the_marker():
+    """`ape test -m threat` runs exactly what the Threats section cites (a new citation without the marker fails)."""
+    unmarked = []
+    for path, name in sorted(set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", _section("Threats")))):
+        source = (ROOT / path).read_text()
+        if re.search(r"^pytestmark = .*pytest\.mark\.threat", source, re.MULTILINE):
+            continue
+        lines = source.splitlines()
+        at = next(i for i, line in enumerate(lines) if re.match(rf"(async )?def {name}\(", line))
+        decorators = []
+        while at > 0 and lines[at - 1].startswith("@"):
+            at -= 1
+            decorators.append(lines[at])
+        if "@pytest.mark.threat" not in decorators:
+            unmarked.append(f"{path}::{name}")
+    assert unmarked == []
+
 # ---------------------------------------------------------------- what a compromised role can do
 
 

@@ -127,6 +127,7 @@ def test_post_order__new_round_starts_a_new_book(auction, phases, dlp, bidder):
     assert auction.public_orders() == 0
 
 
+@pytest.mark.threat
 def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, breaker, market, phases, governance,
                                                                   anyone, bidder, debt):
     """The attack: at the start of COOLDOWN the attacker (`anyone`) fills every public slot with
@@ -165,6 +166,7 @@ def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, break
     assert 2 * COL < auction.claimable(honest)[0] < 3 * COL
 
 
+@pytest.mark.threat
 def test_post_order__larger_public_order_evicts_the_smallest(auction, phases, governance, bidder, seller,
                                                              other_bidder, debt):
     auction.set_order_cap(4, 2, sender=governance)
@@ -193,6 +195,7 @@ def test_post_order__not_larger_than_the_smallest_reverts(auction, phases, gover
         auction.post_order(True, wad(1_990), COL, sender=other_bidder)  # ties with the smallest: no eviction
 
 
+@pytest.mark.threat
 def test_post_order__dlp_orders_are_never_evicted(auction, phases, governance, dlp, bidder, other_bidder):
     auction.set_order_cap(4, 2, sender=governance)
     phases.halt()

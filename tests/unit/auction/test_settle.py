@@ -198,6 +198,7 @@ def flash(project, deployer, collateral, debt):
     return contract
 
 
+@pytest.mark.threat
 def test_settle__liquidity_added_inside_the_settling_transaction_does_not_steer(auction, breaker, market, pool,
                                                                                crash_book, flash, anyone):
     """The attack: flash-add 100x the pool's liquidity, settle, remove it. With that depth the pool
@@ -219,6 +220,7 @@ def test_settle__liquidity_added_inside_the_settling_transaction_does_not_steer(
     assert breaker.state(market) == NORMAL
 
 
+@pytest.mark.threat
 def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_steer(auction, breaker, market, pool,
                                                                                  crash_book, flash, anyone):
     """An LP with 9/10 of the pool pulls it, settles against the thin pool, and puts it back."""
@@ -242,6 +244,7 @@ def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_stee
     assert breaker.state(market) == NORMAL
 
 
+@pytest.mark.threat
 def test_settle__twice_in_one_transaction_after_a_change_reverts(auction, pool, crash_book, flash, fund, collateral,
                                                                 debt, anyone):
     """The record a settle writes cannot be used in its own block."""

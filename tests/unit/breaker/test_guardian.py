@@ -30,6 +30,7 @@ def test_guardian_trip__outside_daily_budget(breaker, market_id, guardian, gover
     assert breaker.status(market_id).trips_today == 4
 
 
+@pytest.mark.threat
 def test_guardian_trip__counts_in_the_budget_as_the_halt_round_id(breaker, market_id, venue, guardian, governance,
                                                                   anyone):
     """Kept by design (finding 6): every trip, the guardian's too, counts in trips_today, because

@@ -28,6 +28,7 @@ def test_poke__depth_sample_every_interval(breaker, market_id, venue, anyone):
     assert breaker.poke.call(market_id, sender=anyone) is False
 
 
+@pytest.mark.threat
 def test_poke__samples_replace_the_calm_depth_seed_by_median(breaker, market_id, venue, anyone):
     """The baseline is the median of 30: samples, then the seed in the slots not yet sampled."""
     move_venue(venue, anyone, depth_ratio=0.5)
@@ -53,6 +54,7 @@ def test_poke__baseline_resists_one_manipulated_sample(breaker, market_id, venue
 
 
 @pytest.mark.parametrize("depth_ratio", [9.0, 0.001])
+@pytest.mark.threat
 def test_poke__flash_inflated_or_drained_depth_sample_moves_rl_within_bound(project, breaker, market_id, venue, anyone,
                                                                             depth_ratio):
     """Finding 2: add liquidity, poke, remove it (or the reverse) in one transaction. The sample
@@ -69,6 +71,7 @@ def test_poke__flash_inflated_or_drained_depth_sample_moves_rl_within_bound(proj
 
 
 @pytest.mark.parametrize("depth_ratio", [9.0, 0.001])
+@pytest.mark.threat
 def test_poke__depth_held_for_a_block_at_one_sample_moves_rl_within_bound(breaker, market_id, venue, anyone,
                                                                           depth_ratio):
     """Holding the distortion across a block boundary makes it a real sample, still one of 30."""
@@ -112,6 +115,7 @@ def test_indicators__velocity_from_ring(breaker, market_id, venue, anyone):
     assert ind.reference_valid and ind.cvd_bps == 550
 
 
+@pytest.mark.threat
 def test_poke__observation_inside_a_manipulated_block_records_the_block_start(project, breaker, market_id, venue,
                                                                               anyone):
     """Finding 3: a poke between a pump and its unwind records the price the block opened with."""

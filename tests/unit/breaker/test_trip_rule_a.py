@@ -79,6 +79,7 @@ def test_trip__arm_and_confirm_in_one_transaction_reverts(project, breaker, mark
     assert breaker.status(market_id).armed_block == 0
 
 
+@pytest.mark.threat
 def test_trip__flash_arm_bundle_then_flash_trip_bundle_in_next_block_stays_normal(project, breaker, market_id, venue,
                                                                                   anyone):
     """Finding 1: an arm-only bundle in block b and a trip-only bundle in block b+1, each
@@ -92,6 +93,7 @@ def test_trip__flash_arm_bundle_then_flash_trip_bundle_in_next_block_stays_norma
     assert breaker.status(market_id).trips_today == 0
 
 
+@pytest.mark.threat
 def test_trip__flash_trip_bundle_after_a_real_arm_reverts(project, breaker, market_id, venue, anyone):
     """The venue was distorted at the arm and arbitraged back; a flash distortion at the
     confirmation does not show the deviation held."""
@@ -104,6 +106,7 @@ def test_trip__flash_trip_bundle_after_a_real_arm_reverts(project, breaker, mark
     assert breaker.state(market_id) == NORMAL
 
 
+@pytest.mark.threat
 def test_trip__deviation_gone_for_one_block_between_arm_and_trip_reverts(breaker, market_id, venue, anyone):
     """Two distorted instants are not a held deviation: one block start in between at the
     reference voids the arm's evidence."""
@@ -116,6 +119,7 @@ def test_trip__deviation_gone_for_one_block_between_arm_and_trip_reverts(breaker
     assert breaker.state(market_id) == NORMAL
 
 
+@pytest.mark.threat
 def test_trip__deviation_changing_side_between_arm_and_trip_reverts(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     breaker.arm_trip(market_id, sender=anyone)
@@ -125,6 +129,7 @@ def test_trip__deviation_changing_side_between_arm_and_trip_reverts(breaker, mar
         breaker.trip(market_id, sender=anyone)
 
 
+@pytest.mark.threat
 def test_trip__deviation_held_over_several_blocks_reports_the_smallest(breaker, market_id, venue, anyone):
     """CVD at the confirmation is the smallest deviation over the block starts since the arm."""
     crash(venue, anyone)
@@ -192,6 +197,7 @@ def test_arm_trip__unknown_market_reverts(breaker, market_id, anyone):
         breaker.arm_trip(market_id + 1, sender=anyone)
 
 
+@pytest.mark.threat
 def test_arm_trip__frozen_price_is_the_last_valid_reference(breaker, market_id, venue, feed, anyone, guardian):
     """Finding 6: the frozen price is the last valid reference the breaker read (here at the
     arm), not the one from the last trip or the registration."""

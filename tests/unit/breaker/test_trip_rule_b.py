@@ -97,6 +97,7 @@ def test_trip_attested__invalid_reference_still_trips_with_last_frozen_price(bre
     assert breaker.frozen_price(market_id) == WAD
 
 
+@pytest.mark.threat
 def test_trip_attested__observation_poked_inside_a_manipulated_block_is_no_evidence(project, breaker, market_id, venue,
                                                                                    keeper, anyone):
     """Finding 3: pump, poke, unwind in one transaction; the fake high must not make a 5% dip
@@ -110,6 +111,7 @@ def test_trip_attested__observation_poked_inside_a_manipulated_block_is_no_evide
     assert breaker.state(market_id) == NORMAL
 
 
+@pytest.mark.threat
 def test_trip_attested__velocity_from_the_venue_block_starts_without_pokes(breaker, market_id, venue, keeper, anyone):
     """Finding 3: nobody pokes (the registration's observation is out of the window); the
     venue's own block-start history gives V_P its high."""

@@ -2,6 +2,7 @@
 switching can never make the old breaker market's transitions revert for its other consumers."""
 
 import ape
+import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.constants import COOLDOWN, HALTED, NORMAL
@@ -9,6 +10,7 @@ from tests.constants import COOLDOWN, HALTED, NORMAL
 STILL_LISTED = "LendingMarket: still a consumer of the old breaker market, remove it there first"
 
 
+@pytest.mark.threat
 def test_set_breaker__while_listed_by_old_breaker_reverts(market, breaker, market_id, create_breaker, governance):
     new_breaker = create_breaker()
     with ape.reverts(STILL_LISTED):
@@ -21,6 +23,7 @@ def test_set_breaker__while_listed_by_old_breaker_reverts(market, breaker, marke
     assert market.breaker_market_id() == market_id
 
 
+@pytest.mark.threat
 def test_set_breaker__old_breaker_transitions_still_work(market, breaker, market_id, create_breaker, governance,
                                                          guardian):
     """Re-pointed the only way it is allowed (consumer removed first): the old market trips and
@@ -49,6 +52,7 @@ def test_set_breaker__after_remove_consumer_logs_switch(market, breaker, market_
     assert (market.breaker(), market.breaker_market_id()) == (new_breaker, 3)
 
 
+@pytest.mark.threat
 def test_set_breaker__old_breaker_without_consumers_view_does_not_block(market, breaker, chain, governance,
                                                                        borrow_token):
     """A broken old breaker (its code replaced by a token's) cannot keep the market attached."""

@@ -25,6 +25,7 @@ def shipped_oracle(project, deployer, governance, create_feed):
     return oracle, feeds
 
 
+@pytest.mark.threat
 def test_price__two_feeds_far_apart_are_invalid_under_shipped_config(shipped_oracle, anyone):
     """0.65 next to 1.0 with the third feed down: not their mean 0.825, but no price at all."""
     oracle, feeds = shipped_oracle
@@ -36,6 +37,7 @@ def test_price__two_feeds_far_apart_are_invalid_under_shipped_config(shipped_ora
         oracle.price()
 
 
+@pytest.mark.threat
 def test_price__one_bad_feed_is_outvoted_under_shipped_config(shipped_oracle, anyone):
     oracle, feeds = shipped_oracle
     feeds[0].set_answer(65 * 10**6, sender=anyone)
@@ -73,6 +75,7 @@ def test_price__spread_at_the_bound_counts(create_oracle, create_feed, governanc
     assert oracle.latest() == (0, 1)
 
 
+@pytest.mark.threat
 def test_price__round_id_above_uint80_is_skipped_as_failed(project, deployer, create_oracle, create_feed):
     """A feed whose round id does not fit uint80 counts as failed; the others still answer."""
     wide = project.MockWideRoundAggregator.deploy(8, 5 * 10**7, 2**80, sender=deployer)

@@ -35,6 +35,7 @@ def attacker(project, deployer, anyone, thin_pool):
     return contract
 
 
+@pytest.mark.threat
 def test_trip__flash_arm_bundle_then_flash_trip_bundle_on_the_pool_stays_normal(breaker, thin_pool, attacker, anyone):
     """Finding 1 on the guarded pool: sell ~4% below the reference inside the band, call the
     breaker, buy back; the arm-only bundle in block b and the trip-only bundle in b+1."""
@@ -46,6 +47,7 @@ def test_trip__flash_arm_bundle_then_flash_trip_bundle_on_the_pool_stays_normal(
     assert breaker.state(mid) == NORMAL and pool.breaker_state() == NORMAL
 
 
+@pytest.mark.threat
 def test_trip__sell_held_across_blocks_on_the_pool_trips(breaker, thin_pool, trader, deployer, anyone):
     """The same sell held across the blocks from arm to confirmation is evidence."""
     mid, pool = thin_pool.market_id, thin_pool.pool
@@ -57,6 +59,7 @@ def test_trip__sell_held_across_blocks_on_the_pool_trips(breaker, thin_pool, tra
     assert breaker.state(mid) == HALTED
 
 
+@pytest.mark.threat
 def test_trip__unwound_before_the_confirmation_on_the_pool_reverts(breaker, thin_pool, attacker, trader, deployer,
                                                                    anyone):
     """Arm on a real dislocation, arbitrage brings it back, a flash sell at the confirmation is
@@ -73,6 +76,7 @@ def test_trip__unwound_before_the_confirmation_on_the_pool_reverts(breaker, thin
     assert breaker.state(mid) == NORMAL
 
 
+@pytest.mark.threat
 def test_poke__flash_liquidity_at_a_depth_sample_is_not_sampled(breaker, thin_pool, attacker, anyone):
     """Finding 2 on the guarded pool: add liquidity, poke at the sample, remove it, in one
     transaction; the sample is the depth the previous block left and the baseline does not move."""
