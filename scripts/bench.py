@@ -39,8 +39,14 @@ def main():
         figures = module.run(project, accounts.test_accounts)
         click.echo(f"bench.{name}: {len(figures)} figures in {time.perf_counter() - started:.1f} s")
         results.update(figures)
+        results[f"bench.run_at.{name}"] = int(time.time())  # which run each module's figures come from
 
-    out = RESULTS if not only else RESULTS.with_name("results.partial.json")  # a partial run keeps the full file
+    # A partial run keeps the full file, unless BENCH_MERGE=1 asks it to replace the keys it measured there
+    # (each module's figures, ratios included, still come from one run).
+    merge = bool(only) and os.environ.get("BENCH_MERGE") == "1"
+    out = RESULTS if not only or merge else RESULTS.with_name("results.partial.json")
+    if merge and RESULTS.is_file():
+        results = json.loads(RESULTS.read_text()) | results
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     width = max(len(k) for k in results)
