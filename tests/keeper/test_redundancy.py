@@ -60,8 +60,8 @@ def test_three_keepers__primary_trips_the_secondaries_stand_down(anvil, make_kee
 def test_three_keepers__primary_dies_after_arming_the_first_secondary_trips(anvil, make_keeper):
     system, keepers = three_keepers(anvil, make_keeper)
     crowd = congested_crash(anvil, system)
-    # The primary sends its arm in the first block and dies before confirming the trip.
-    race(anvil, system, crowd, keepers, blocks=10, alive=lambda block, i: i > 0 or block < 1)
+    # The primary sends its arm in the first block that opens on the crash and dies before confirming the trip.
+    race(anvil, system, crowd, keepers, blocks=10, alive=lambda block, i: i > 0 or block < 2)
     assert state_of(system) == State.HALTED and len(tripped_events(system)) == 1
     primary, second, third = system.keepers
     tripped_by = tripped_events(system)[0]

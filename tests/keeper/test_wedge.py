@@ -41,7 +41,7 @@ def crash_mined(anvil, system) -> None:
                system.markets[0].venue.functions.set_depth(8 * 10**23)):
         fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
                      "maxPriorityFeePerGas": 100 * GWEI})
-    anvil.mine()
+    anvil.mine(2)  # the crash's block, then one that opens on it: the breaker reads a venue as its block opened
 
 
 def park_at_keepers_nonce(anvil, key: str, nonce: int) -> str:
