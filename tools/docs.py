@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from keeper import params as P  # noqa: E402
+from keeper import params as P
 
-BLOCK = re.compile(r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.S)
+BLOCK = re.compile(r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.DOTALL)
 BENCH = ROOT / "bench" / "results.json"
 # Targets of docs/benchmarks.md, by key: (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {
