@@ -195,6 +195,7 @@ def inclusion(tmp: Path, trials: int = TRIALS, fees: dict[str, Any] | None = Non
                 fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
                              "maxPriorityFeePerGas": 100 * GWEI})
             node.mine()  # the crash itself (priced to land at once)
+            node.mine()  # a block that opens on it: the breaker reads a venue as its block opened
             base = node.w3.eth.get_block("latest").baseFeePerGas
             crowd.send(COMPETITORS, base)
             waiting = int(node.rpc("txpool_status")["pending"], 16)
@@ -249,6 +250,8 @@ def unwedge_blocks(tmp: Path, trials: int = UNWEDGE_TRIALS) -> tuple[float, list
                 parked = _park_at_nonce(node, dev_key(1), node.w3.eth.get_transaction_count(me, "pending"))
                 crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
                 node.mine()  # the crash lands in a full block; the parked transaction waits
+                crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
+                node.mine()  # a full block that opens on the crash: from here the crash is trip evidence
                 assert node.w3.eth.get_transaction(parked).blockNumber is None, "the parked nonce must be stuck"
                 for mined in range(1, UNWEDGE_MAX_BLOCKS + 1):
                     keeper.cycle()
