@@ -6,7 +6,7 @@ import pytest
 
 from tests.unit.pool.conftest import BPS, COL, DEADLINE, FEE_BPS, PRICE, SEED_COL, USD, WAD, amount_out
 
-if getcontext().prec < 60:  # vyper, once imported, pins a higher precision and refuses changes
+if getcontext().prec < 60:  # noqa: PLR1730 (vyper, once imported, pins a higher precision and refuses any change)
     getcontext().prec = 60
 SCALE = 10**12  # debt (6 decimals) to 18 decimals
 
