@@ -33,8 +33,7 @@ def prevented_share(result: Mapping[str, Any], none: Mapping[str, Any] | None) -
     return f"{share:.1%}"
 
 
-def table(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per breaker, in the order given; `prevented` is wrongful USD avoided relative to `none`."""
+def _rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     none = results.get("none")
     rows = []
     for result in results.values():
@@ -48,6 +47,20 @@ def table(results: Mapping[str, Mapping[str, Any]]) -> str:
                 value = result[key]
                 row.append("-" if value is None else fmt.format(value))
         rows.append(row)
+    return rows
+
+
+def markdown_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """The same rows as `table`, as a Markdown table (docs generated from result JSON)."""
+    headers = [c[0] for c in COLUMNS]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(results)]
+    return "\n".join(lines) + "\n"
+
+
+def table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """One row per breaker, in the order given; `prevented` is wrongful USD avoided relative to `none`."""
+    rows = _rows(results)
     headers = [c[0] for c in COLUMNS]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))

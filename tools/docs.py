@@ -8,7 +8,9 @@ Markdown file; NAME picks its generator:
 - `params`: the breaker's parameters, from keeper/params.py (the contract's bounds are checked against the
   same module by tests/unit/breaker/test_register_and_params.py);
 - `bench`: every figure of the last full `make bench`, from bench/results.json, with its target where
-  docs/benchmarks.md sets one.
+  docs/benchmarks.md sets one;
+- `replay-<scenario>`: the comparison table of `python -m replay.compare scenarios/<scenario>.yaml`, from the
+  result JSONs committed in docs/results/<scenario>/ (copied from results/<scenario>/ after a run).
 """
 
 from __future__ import annotations
@@ -75,15 +77,35 @@ def bench_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+WORLDS = ("composite", "none", "single-threshold", "kill-switch")
+
+
+def replay_table(scenario: str) -> str:
+    from replay.report import markdown_table
+
+    folder = ROOT / "docs" / "results" / scenario
+    results = {w: json.loads((folder / f"{w}.json").read_text()) for w in WORLDS if (folder / f"{w}.json").is_file()}
+    if not results:
+        raise SystemExit(f"docs/results/{scenario}/ holds no result JSON: run python -m replay.compare first")
+    return markdown_table(results)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {"params": params_table, "bench": bench_table}
+
+
+def generator(name: str) -> Callable[[], str] | None:
+    if name.startswith("replay-"):
+        return lambda: replay_table(name.removeprefix("replay-"))
+    return GENERATORS.get(name)
 
 
 def regenerate(text: str, where: str) -> str:
     def fill(match: re.Match) -> str:
-        name = match["name"]
-        if name not in GENERATORS:
-            raise SystemExit(f"{where}: unknown generated block {name!r}; known: {', '.join(GENERATORS)}")
-        return match.group(1) + GENERATORS[name]() + match.group(4)
+        make = generator(match["name"])
+        if make is None:
+            raise SystemExit(f"{where}: unknown generated block {match['name']!r}; known: "
+                             f"{', '.join(GENERATORS)}, replay-<scenario>")
+        return match.group(1) + make() + match.group(4)
 
     return BLOCK.sub(fill, text)
 
