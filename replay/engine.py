@@ -48,7 +48,7 @@ from keeper.runner import Keeper
 from keeper.sources.base import Observations
 from keeper.sources.replay import ReplaySource
 from replay import population
-from replay.calls import Calls, batch
+from replay.calls import Calls, RpcError, batch
 from replay.scenario import BorrowersFile, Curves, Scenario
 from replay.transport import PrefetchingProvider
 from replay.world import FEED_DECIMALS, FEED_HEARTBEAT_S, WAD, World, build
@@ -568,7 +568,7 @@ class Engine:
         if next_timestamp is not None:
             extra += [("evm_setNextBlockTimestamp", [hex(int(next_timestamp))])]
         for_keeper = self.keeper_transport.requests_for(self._head) if self.keeper_transport is not None else []
-        answers = self._read_batch(extra + for_keeper)
+        answers = self._read_batch(extra + for_keeper, answers_for_keeper=len(for_keeper))
         self._head_block, logs = answers[:2]
         if self.keeper_transport is not None:
             self.keeper_transport.answer(self._head, for_keeper, answers[len(extra):])
@@ -682,10 +682,19 @@ class Engine:
             reads += [(token, "balanceOf", (who,)) for who in (wd.actors.market_maker, wd.actors.lp, wd.actors.flows)]
         return reads
 
-    def _read_batch(self, extra: list[tuple[str, list[Any]]]) -> list[Any]:
-        """`extra` requests and every `_block_reads` in one batch: `extra`'s results, the reads cached."""
+    def _read_batch(self, extra: list[tuple[str, list[Any]]], answers_for_keeper: int = 0) -> list[Any]:
+        """`extra` requests and every `_block_reads` in one batch: `extra`'s results, the reads cached.
+
+        The last `answers_for_keeper` of `extra` are the keeper's reads: a node error there (a view that
+        reverts in this block) comes back as its RpcError for the keeper to meet as it would in production;
+        an error anywhere else is the engine's and raises."""
         reads = [r for r in self._block_reads() if (r[0].address, r[1], r[2]) not in self._latest]
-        results = batch(self.world.w3, extra + [target.request(name, *args) for target, name, args in reads])
+        results = batch(self.world.w3, extra + [target.request(name, *args) for target, name, args in reads],
+                        raise_errors=False)
+        keeper_from = len(extra) - answers_for_keeper
+        for i, result in enumerate(results):
+            if isinstance(result, RpcError) and not keeper_from <= i < len(extra):
+                raise result
         for (target, name, args), raw in zip(reads, results[len(extra):], strict=True):
             self._latest[(target.address, name, args)] = target.decode(name, len(args), raw)
         return results[:len(extra)]

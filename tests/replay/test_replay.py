@@ -157,3 +157,14 @@ def test_replay_cli__unknown_breaker(crash_file):
                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2
     assert "breaker: expected one of composite, none, single-threshold, kill-switch" in run.stderr
+
+
+@pytest.mark.threat
+def test_replay__one_block_flash_manipulation_does_not_trip_and_the_keeper_meets_reverting_views():
+    """The shipped flash-manipulation scenario (one block at -25% with 5% depth) under composite: the arm made
+    in the distorted block cannot be confirmed, and the views that revert once the deviation failed to hold
+    reach the keeper as node errors, as in production, instead of stopping the replay."""
+    root = Path(__file__).resolve().parents[2]
+    result, _record, _wall = run_replay(root / "scenarios" / "flash-manipulation.yaml", "composite", progress=False)
+    assert result["trips"] == [] and result["bad_debt_usd"] == 0
+    assert result["expect_failures"] == []
