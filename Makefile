@@ -11,7 +11,7 @@ NPM_STAMP := node_modules/.installed
 BUILD_STAMP := .build/.compiled
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: install compile test test-quick test-fork demo replay sweep bench gas gas-update deploy lint clean mutate
+.PHONY: install compile test test-quick test-integrations test-fork demo replay sweep bench gas gas-update deploy lint clean mutate
 
 install: $(PY_STAMP) $(NPM_STAMP)
 
@@ -35,11 +35,17 @@ $(BUILD_STAMP): $(PY_STAMP) $(NPM_STAMP) $(CONTRACTS) ape-config.yaml
 
 compile: $(BUILD_STAMP)
 
-# The whole suite: everything on a local anvil, then the forked-mainnet suite (offline unless
-# FORK_RPC_URL is set), which runs in its own session because it switches networks.
+# The whole suite: everything on a local anvil, then the integrations and the forked-mainnet suite (offline
+# unless FORK_RPC_URL is set), each in its own session (the fork suite switches networks).
 test: $(BUILD_STAMP)
-	ape test tests -q -p no:cacheprovider --ignore=tests/fork
+	ape test tests -q -p no:cacheprovider --ignore=tests/fork --ignore=tests/integrations
+	$(MAKE) --no-print-directory test-integrations
 	$(MAKE) --no-print-directory test-fork
+
+# Third-party protocols (Aave v3, Uniswap v4, Morpho Blue) on their real bytecode, in a session of their own:
+# their session fixtures register markets and consumers that the unit tests' shared breaker must not see.
+test-integrations: $(BUILD_STAMP)
+	ape test tests/integrations -q -p no:cacheprovider
 
 # The inner loop: contract unit tests and the Python-only tests, no stateful, keeper, replay or fork suites.
 test-quick: $(BUILD_STAMP)
