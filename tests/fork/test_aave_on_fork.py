@@ -65,10 +65,13 @@ def aave_core(fork, deployer):
 
 @pytest.fixture(scope="session")
 def breaker_market(project, deployer, guardian, keeper, venue, usde_feed):
+    # The deploy config asks for three feeds and a majority quorum: two more settable USDe/USD feeds at the peg.
+    others = [deployer.deploy(chainlink_mock_container(), 8, PEG) for _ in range(2)]
+    feeds = [{"address": feed.address, "heartbeat": 86_400} for feed in (usde_feed, *others)]
     config = parse_config({
         "governance": A.GOVERNANCE, "guardian": guardian.address, "keepers": [keeper.address],
         "markets": [{"name": "USDe/USDC", "venue": {"address": venue.address},
-                     "oracle": {"quorum": 1, "feeds": [{"address": usde_feed.address, "heartbeat": 86_400}]}}],
+                     "oracle": {"quorum": 2, "feeds": feeds}}],
     })
     return deploy(config, deployer, project, live=True, log=lambda _: None).breaker
 

@@ -22,7 +22,8 @@ def deployment(project, deployer, governance, guardian, keeper, venue):
         "markets": [{
             "name": "USDe/USDC",
             "venue": {"address": venue.address},
-            "oracle": {"quorum": 1, "feeds": [{"address": A.CHAINLINK_USDE_USD, "heartbeat": 86_400}]},
+            "oracle": {"quorum": 2, "feeds": [{"address": feed, "heartbeat": 86_400}
+                                              for feed in (A.CHAINLINK_USDE_USD, *A.USDE_USD_STANDINS)]},
         }],
     })
     return deploy(config, deployer, project, live=True, log=lambda _: None)

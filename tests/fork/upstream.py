@@ -122,6 +122,10 @@ def _seed(s: _Seeder) -> str:
     feed = s.place(feed_abi, feed_code, A.CHAINLINK_USDE_USD, 8, 10**8)
     s.set_slot(A.CHAINLINK_USDE_USD, 0, 8)
     s.send(feed.functions.updateAnswer(99_980_000))
+    for standin in A.USDE_USD_STANDINS:  # the second and third feeds the deploy config asks for
+        other = s.place(feed_abi, feed_code, standin, 8, 10**8)
+        s.set_slot(standin, 0, 8)
+        s.send(other.functions.updateAnswer(99_980_000))
 
     factory_abi, factory_code = npm_artifact("@uniswap/v2-core/build/UniswapV2Factory.json")
     factory = s.place(factory_abi, factory_code, A.UNISWAP_V2_FACTORY, DEV)
