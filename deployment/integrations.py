@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from deployment.fields import ZERO_ADDRESS, StrictModel, checksum_address
 from deployment.uniswap_v4 import UniswapV4HookConfig, deploy_from_config
 
 TIMELOCK_ARTIFACT = "@openzeppelin/contracts/build/contracts/TimelockController.json"
-ZERO_ADDRESS = "0x" + "00" * 20
 # Timelock delay bounds: at least a minute (a zero delay is no timelock), at most 30 days.
 MIN_TIMELOCK_DELAY_S = 60
 MAX_TIMELOCK_DELAY_S = 30 * 86_400
@@ -25,26 +25,14 @@ MAX_TIMELOCK_DELAY_S = 30 * 86_400
 MAX_INTEGRATIONS = 16
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _address(value: str) -> str:
-    from eth_utils import is_address, to_checksum_address
-
-    if not isinstance(value, str) or not is_address(value):
-        raise ValueError(f"not an address: {value!r}")
-    return to_checksum_address(value)
-
-
 def _nonzero(value: str, what: str) -> str:
-    address = _address(value)
+    address = checksum_address(value)
     if address == ZERO_ADDRESS:
         raise ValueError(f"the zero address cannot be {what}")
     return address
 
 
-class BreakerFeedConfig(_Strict):
+class BreakerFeedConfig(StrictModel):
     """A BreakerFeed for one market: its underlying Chainlink feed by address, or the market's own oracle
     feed by index (local chains, where the feeds are mocks the deployment creates)."""
 
@@ -62,7 +50,7 @@ class BreakerFeedConfig(_Strict):
         return self
 
 
-class AaveStewardConfig(_Strict):
+class AaveStewardConfig(StrictModel):
     """An AaveBreakerSteward for one reserve of an Aave v3 market (the pool and configurator are read from
     its PoolAddressesProvider, so they cannot disagree)."""
 
@@ -74,7 +62,7 @@ class AaveStewardConfig(_Strict):
     _check_asset = field_validator("asset")(lambda cls, v: _nonzero(v, "an asset"))
 
 
-class IntegrationsConfig(_Strict):
+class IntegrationsConfig(StrictModel):
     feeds: list[BreakerFeedConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
     aave_stewards: list[AaveStewardConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
     v4_hooks: list[UniswapV4HookConfig] = Field(default_factory=list, max_length=MAX_INTEGRATIONS)
@@ -101,16 +89,16 @@ class IntegrationsConfig(_Strict):
             seen.add(reserve)
 
 
-class TimelockConfig(_Strict):
+class TimelockConfig(StrictModel):
     min_delay_s: int = Field(ge=MIN_TIMELOCK_DELAY_S, le=MAX_TIMELOCK_DELAY_S)
     proposers: list[str] = Field(min_length=1, max_length=16)
     executors: list[str] = Field(min_length=1, max_length=16, description="the zero address lets anyone execute")
 
     _check_proposers = field_validator("proposers")(lambda cls, v: [_nonzero(a, "a proposer") for a in v])
-    _check_executors = field_validator("executors")(lambda cls, v: [_address(a) for a in v])
+    _check_executors = field_validator("executors")(lambda cls, v: [checksum_address(a) for a in v])
 
 
-class GovernanceConfig(_Strict):
+class GovernanceConfig(StrictModel):
     timelock: TimelockConfig
 
 

@@ -20,8 +20,6 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -29,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from deployment.fields import ZERO_ADDRESS, StrictModel, checksum_address
 from deployment.integrations import (
     DeployedIntegrations,
     GovernanceConfig,
@@ -46,21 +45,8 @@ class ConfigError(ValueError):
     """A deploy config that cannot be used; the message names the field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _checksum(value: str) -> str:
-    from eth_utils import is_address, to_checksum_address
-
-    if not isinstance(value, str) or not is_address(value):
-        raise ValueError(f"not an address: {value!r}")
-    return to_checksum_address(value)
-
-
 Address = Annotated[str, Field(description="0x-prefixed address")]
 
-ZERO_ADDRESS = "0x" + "00" * 20
 # Largest mock price, depth or feed answer (quote units): 1e18 keeps the 18-decimal value (1e36) well
 # under the breaker's venue bound of 2**128 - 1 (about 3.4e38) and the oracle's MAX_PRICE.
 MAX_MOCK_VALUE = Decimal(10**18)
@@ -70,7 +56,7 @@ def _role(what: str) -> Callable[[type, str], str]:
     """A validator for one role's address: a checksummed, non-zero address."""
 
     def check(cls: type, value: str) -> str:
-        address = _checksum(value)
+        address = checksum_address(value)
         if address == ZERO_ADDRESS:
             raise ValueError(f"the zero address cannot be {what}: the deployment would leave the system "
                              f"without {what} (give the address that should hold the role)")
@@ -79,26 +65,26 @@ def _role(what: str) -> Callable[[type, str], str]:
     return check
 
 
-class MockVenueSpec(_Strict):
+class MockVenueSpec(StrictModel):
     """A settable venue for local chains (demo, tests)."""
 
     price: Decimal = Field(gt=0, le=MAX_MOCK_VALUE, description="spot price in quote units")
     depth_usd: Decimal = Field(gt=0, le=MAX_MOCK_VALUE, description="depth within the band, quote units")
 
 
-class MockFeedSpec(_Strict):
+class MockFeedSpec(StrictModel):
     """A settable Chainlink-style aggregator for local chains."""
 
     decimals: int = Field(ge=0, le=36)
     answer: Decimal = Field(gt=0, le=MAX_MOCK_VALUE)
 
 
-class FeedConfig(_Strict):
+class FeedConfig(StrictModel):
     address: Address | None = None
     mock: MockFeedSpec | None = None
     heartbeat: int = Field(ge=60, le=172_800, description="seconds")
 
-    _check_address = field_validator("address")(lambda cls, v: None if v is None else _checksum(v))
+    _check_address = field_validator("address")(lambda cls, v: None if v is None else checksum_address(v))
 
     @model_validator(mode="after")
     def _one_source(self) -> FeedConfig:
@@ -111,7 +97,7 @@ class FeedConfig(_Strict):
 MIN_FEEDS = 3
 
 
-class OracleConfig(_Strict):
+class OracleConfig(StrictModel):
     quorum: int = Field(ge=1, le=7)
     max_spread_bps: int = Field(default=200, ge=10, le=5_000,
                                 description="most a feed may differ from the median of the valid feeds and count")
@@ -131,11 +117,11 @@ class OracleConfig(_Strict):
         return self
 
 
-class VenueConfig(_Strict):
+class VenueConfig(StrictModel):
     address: Address | None = None
     mock: MockVenueSpec | None = None
 
-    _check_address = field_validator("address")(lambda cls, v: None if v is None else _checksum(v))
+    _check_address = field_validator("address")(lambda cls, v: None if v is None else checksum_address(v))
 
     @model_validator(mode="after")
     def _one_source(self) -> VenueConfig:
@@ -144,7 +130,7 @@ class VenueConfig(_Strict):
         return self
 
 
-class MarketConfig(_Strict):
+class MarketConfig(StrictModel):
     name: str = Field(min_length=1, max_length=64)
     venue: VenueConfig
     oracle: OracleConfig
@@ -160,7 +146,7 @@ class MarketConfig(_Strict):
         return P.resolve(self.params)
 
 
-class DeployConfig(_Strict):
+class DeployConfig(StrictModel):
     # An address, or {timelock: {min_delay_s, proposers, executors}} to deploy one that holds every
     # governance power (the guardian stays immediate: it can only tighten).
     governance: Address | GovernanceConfig
