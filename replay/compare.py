@@ -18,7 +18,7 @@ from pathlib import Path
 
 from replay.cells import Cell
 from replay.report import chart, table
-from replay.runner import run_cells
+from replay.runner import add_cluster_arguments, run_cells
 from replay.scenario import ScenarioError, load_scenario
 from replay.world import PROTECTIONS
 
@@ -50,10 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replay.compare", description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
     parser.add_argument("--out", default=None, help="directory for the result JSONs and the chart")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster's workers (default: cores)")
-    parser.add_argument("--address", default=None, help="Dask scheduler (default: DASK_SCHEDULER_ADDRESS, "
-                        "else a local cluster)")
-    parser.add_argument("--force", action="store_true", help="replay protections whose result is on disk")
+    add_cluster_arguments(parser, "replay protections whose result is on disk")
     args = parser.parse_args(argv)
     try:
         scenario, _ = load_scenario(args.scenario)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from replay.cells import ROOT, Cell
-from replay.runner import Outcome, run_cells, scheduler_address
+from replay.runner import Outcome, add_cluster_arguments, run_cells, scheduler_address
 from replay.scenario import ScenarioError, load_scenario
 from replay.world import PROTECTIONS
 
@@ -111,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="breaker parameter override (keeper.params name), repeatable")
     parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
     parser.add_argument("--out", default=None, help="directory for the cells' JSONs and summary.json")
-    parser.add_argument("--address", default=None, help="Dask scheduler (default: DASK_SCHEDULER_ADDRESS, "
-                        "else a local cluster)")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster's workers (default: cores)")
-    parser.add_argument("--force", action="store_true", help="replay cells whose result is already on disk")
+    add_cluster_arguments(parser, "replay cells whose result is already on disk")
     args = parser.parse_args(argv)
     try:
         scenario, _ = load_scenario(args.scenario)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from replay.cells import Cell
-from replay.runner import run_cells
+from replay.runner import add_cluster_arguments, run_cells
 from replay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cvd", type=int, nargs="+", default=list(DEFAULT_CVD), help="cvd_trip_bps values")
     parser.add_argument("--rl", type=int, nargs="+", default=list(DEFAULT_RL), help="rl_trip_bps values")
     parser.add_argument("--scenarios", nargs="+", default=None, help="scenario files (default: scenarios/*.yaml)")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster's workers (default: cores)")
-    parser.add_argument("--address", default=None, help="Dask scheduler (default: DASK_SCHEDULER_ADDRESS, "
-                        "else a local cluster)")
-    parser.add_argument("--force", action="store_true", help="replay what is already on disk")
+    add_cluster_arguments(parser, "replay what is already on disk")
     parser.add_argument("--out", default=str(ROOT / "results" / "sweep"))
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.scenarios] if args.scenarios else sorted((ROOT / "scenarios").glob("*.yaml"))
