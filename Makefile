@@ -89,8 +89,10 @@ MUTATE_ARGS ?=
 mutate: $(BUILD_STAMP)
 	nice -n 10 python tools/mutate.py $(MUTATE_ARGS)
 
+PY_SOURCES := keeper deployment devchain replay bench scripts tools tests
 lint: $(PY_STAMP)
-	ruff check keeper deployment devchain replay bench scripts tools tests
+	ruff check $(PY_SOURCES)
+	ruff format --check $(PY_SOURCES)
 	python tools/vyper_warnings.py
 
 clean:

@@ -40,7 +40,13 @@ def _from_snapshot(send):
 
 
 def run(project, accounts) -> dict[str, float]:
-    deployer, governance, guardian, borrower, lp = accounts[0], accounts[1], accounts[2], accounts[6], accounts[5]
+    deployer, governance, guardian, borrower, lp = (
+        accounts[0],
+        accounts[1],
+        accounts[2],
+        accounts[6],
+        accounts[5],
+    )
     usde = project.FaucetToken.deploy("USDe", "USDe", 18, sender=deployer)
     usdc = project.FaucetToken.deploy("USD Coin", "USDC", 6, sender=deployer)
     mock = chainlink_mock_container()
@@ -56,33 +62,49 @@ def run(project, accounts) -> dict[str, float]:
     core = deploy_core(governance)
     list_reserve(core, usde, usde_feed, ltv=7_200, threshold=7_500, bonus=10_850)
     list_reserve(core, usdc, usdc_feed, borrowing=True)
-    protected = protect(project, core, breaker, 0, usde, usdc, usde_feed, deployer=deployer, governance=deployer,
-                        aave_admin=governance)
+    protected = protect(
+        project,
+        core,
+        breaker,
+        0,
+        usde,
+        usdc,
+        usde_feed,
+        deployer=deployer,
+        governance=deployer,
+        aave_admin=governance,
+    )
     usdc.faucet(lp, 1_000_000 * USDC, sender=deployer)
     supply(core.pool, usdc, lp, 1_000_000 * USDC)
     usde.faucet(borrower, 10_000 * USDE, sender=deployer)
     supply(core.pool, usde, borrower, 10_000 * USDE)
 
     figures: dict[str, float] = {}
-    figures["gas.aave.borrow_breaker_feed"] = median_gas(_from_snapshot(
-        lambda i: borrow(core.pool, usdc, borrower, 1_000 * USDC)), MIN_SAMPLES)
+    figures["gas.aave.borrow_breaker_feed"] = median_gas(
+        _from_snapshot(lambda i: borrow(core.pool, usdc, borrower, 1_000 * USDC)), MIN_SAMPLES
+    )
     snapshot = chain.snapshot()
     core.oracle.setAssetSources([usde], [usde_feed], sender=governance)
-    figures["gas.aave.borrow_chainlink"] = median_gas(_from_snapshot(
-        lambda i: borrow(core.pool, usdc, borrower, 1_000 * USDC)), MIN_SAMPLES)
+    figures["gas.aave.borrow_chainlink"] = median_gas(
+        _from_snapshot(lambda i: borrow(core.pool, usdc, borrower, 1_000 * USDC)), MIN_SAMPLES
+    )
     chain.restore(snapshot)
 
-    figures["gas.aave.trip_with_steward"] = median_gas(_from_snapshot(
-        lambda i: breaker.guardian_trip(0, sender=guardian)), MIN_SAMPLES)
-    figures["gas.aave.trip_without_steward"] = median_gas(_from_snapshot(
-        lambda i: breaker.guardian_trip(1, sender=guardian)), MIN_SAMPLES)
+    figures["gas.aave.trip_with_steward"] = median_gas(
+        _from_snapshot(lambda i: breaker.guardian_trip(0, sender=guardian)), MIN_SAMPLES
+    )
+    figures["gas.aave.trip_without_steward"] = median_gas(
+        _from_snapshot(lambda i: breaker.guardian_trip(1, sender=guardian)), MIN_SAMPLES
+    )
 
     chain.set_balance(breaker.address, 10**18)
     as_breaker = accounts[breaker.address]
     steward = protected.steward
-    figures["gas.aave.steward_freeze"] = median_gas(_from_snapshot(
-        lambda i: steward.on_breaker_state(0, HALTED, WAD, sender=as_breaker)), MIN_SAMPLES)
+    figures["gas.aave.steward_freeze"] = median_gas(
+        _from_snapshot(lambda i: steward.on_breaker_state(0, HALTED, WAD, sender=as_breaker)), MIN_SAMPLES
+    )
     steward.on_breaker_state(0, HALTED, WAD, sender=as_breaker)
-    figures["gas.aave.steward_unfreeze"] = median_gas(_from_snapshot(
-        lambda i: steward.on_breaker_state(0, NORMAL, WAD, sender=as_breaker)), MIN_SAMPLES)
+    figures["gas.aave.steward_unfreeze"] = median_gas(
+        _from_snapshot(lambda i: steward.on_breaker_state(0, NORMAL, WAD, sender=as_breaker)), MIN_SAMPLES
+    )
     return figures

@@ -60,8 +60,14 @@ def run(project: Any, accounts: Any) -> dict[str, float]:
     oracle = project.ReferenceOracle.deploy(1, **tx)
     oracle.add_feed(feed.address, 2 * 86_400, **tx)
     deployed = deploy_pool(
-        project, deployer, breaker, None, oracle, governance=deployer,
-        liquidity_collateral=LIQUIDITY_COLLATERAL, price=PRICE,
+        project,
+        deployer,
+        breaker,
+        None,
+        oracle,
+        governance=deployer,
+        liquidity_collateral=LIQUIDITY_COLLATERAL,
+        price=PRICE,
     )
     pool, market = deployed.pool, deployed.market_id
     auction = deploy_auction(project, deployer, pool, breaker, governance=deployer, dlps=[dlp]).auction
@@ -101,7 +107,10 @@ def run(project: Any, accounts: Any) -> dict[str, float]:
 
     figures: dict[str, float] = {}
     for n in BOOK_SIZES:
-        used = [settle_round(n, seed=1_000 * n + i, claims=MIN_SAMPLES if i == 0 else 0) for i in range(MIN_SAMPLES)]
+        used = [
+            settle_round(n, seed=1_000 * n + i, claims=MIN_SAMPLES if i == 0 else 0)
+            for i in range(MIN_SAMPLES)
+        ]
         figures[f"gas.auction.settle_{n}"] = int(median(used))
     figures["gas.auction.settle_samples"] = MIN_SAMPLES
     figures["gas.auction.claim"] = int(median(claim_gas))

@@ -17,9 +17,10 @@
 - keeper.unwedge_blocks: a zero-tip transaction signed with the keeper's key sits at its next nonce (a
   journal lost, the key used elsewhere) on a congested chain (automine off, 1M gas blocks, three full blocks
   of history, 60 better-paying transfers a block); the venue crashes in the same block, which is full, so
-  the parked transaction is still pending when the keeper first looks (checked). Blocks mined from then until the trip lands (rule A:
-  arm, then trip), the keeper cycling once a block; median over UNWEDGE_TRIALS markets. Goal <= 3. Without the
-  sweeper the arm queues behind the stuck nonce and nothing lands (reported as the cap, UNWEDGE_MAX_BLOCKS).
+  the parked transaction is still pending when the keeper first looks (checked). Blocks mined from then until
+  the trip lands (rule A: arm, then trip), the keeper cycling once a block; median over UNWEDGE_TRIALS
+  markets. Goal <= 3. Without the sweeper the arm queues behind the stuck nonce and nothing lands (reported as
+  the cap, UNWEDGE_MAX_BLOCKS).
 
 The keeper uses web3.py only, so it runs against its own anvil (started here on a free port).
 """
@@ -62,21 +63,30 @@ def _recorded(name: str) -> RecordedExchange:
 
 def _market_inputs(markets: int, now: float) -> list[I.MarketInputs]:
     rng = np.random.default_rng(1)
-    books = [I.OrderBook.from_ccxt(_recorded(n).fetch_order_book("USDE/USDT"), n)
-             for n in ("binance_usde_calm", "bybit_usde_calm")]
+    books = [
+        I.OrderBook.from_ccxt(_recorded(n).fetch_order_book("USDE/USDT"), n)
+        for n in ("binance_usde_calm", "bybit_usde_calm")
+    ]
     books = [I.OrderBook(b.source, b.bids, b.asks, now) for b in books]
     inputs = []
     for _ in range(markets):
         drift = 1 + rng.normal(0, 0.002)
         coll = rng.lognormal(10, 1.2, 1_000)
-        inputs.append(I.MarketInputs(
-            now=now, venue_price=drift, venue_depth_usd=8e6,
-            quotes=[I.Quote(f"s{k}", drift * (1 + rng.normal(0, 1e-4)), now - 2) for k in range(3)],
-            books=books, calm_depth_usd=7e6, perp_quotes=[I.Quote("perp", drift * 1.0001, now - 1)],
-            open_interest=[I.OpenInterest("oi", 3e8, now - 5)],
-            positions=I.Positions(coll, coll * rng.uniform(0.5, 0.88, 1_000), np.full(1_000, 9_000.0)),
-            price_times=np.linspace(now - 600, now, 300), price_history=drift * (1 + rng.normal(0, 1e-3, 300)),
-        ))
+        inputs.append(
+            I.MarketInputs(
+                now=now,
+                venue_price=drift,
+                venue_depth_usd=8e6,
+                quotes=[I.Quote(f"s{k}", drift * (1 + rng.normal(0, 1e-4)), now - 2) for k in range(3)],
+                books=books,
+                calm_depth_usd=7e6,
+                perp_quotes=[I.Quote("perp", drift * 1.0001, now - 1)],
+                open_interest=[I.OpenInterest("oi", 3e8, now - 5)],
+                positions=I.Positions(coll, coll * rng.uniform(0.5, 0.88, 1_000), np.full(1_000, 9_000.0)),
+                price_times=np.linspace(now - 600, now, 300),
+                price_history=drift * (1 + rng.normal(0, 1e-3, 300)),
+            )
+        )
     return inputs
 
 
@@ -112,9 +122,12 @@ def indicators_1000_markets(markets: int = 1_000, passes: int = 15) -> dict[str,
         np.testing.assert_allclose(getattr(out, key), want, rtol=1e-9, err_msg=key)
     figures = {
         "keeper.indicators_1000_markets_ms": _median_ms(lambda: I.compute_batch(batch, cfg), passes),
-        "keeper.indicators_1000_markets_stack_ms": _median_ms(lambda: I.MarketBatch.from_inputs(inputs), passes),
+        "keeper.indicators_1000_markets_stack_ms": _median_ms(
+            lambda: I.MarketBatch.from_inputs(inputs), passes
+        ),
         "keeper.indicators_1000_markets_per_market_ms": _median_ms(
-            lambda: [I.compute_market(inp, cfg) for inp in inputs], max(5, passes // 3)),
+            lambda: [I.compute_market(inp, cfg) for inp in inputs], max(5, passes // 3)
+        ),
     }
     print("  ".join(f"{k.removeprefix('keeper.')} {v}" for k, v in figures.items()), flush=True)
     return figures
@@ -125,13 +138,35 @@ def indicators_1000_markets_ms(markets: int = 1_000, passes: int = 15) -> float:
 
 
 def _settings(node: Anvil, system: Any, state: Path, **extra: Any):
-    values = {"breaker": system.breaker.address, "rpc_urls": [node.url], "private_key": dev_key(1),
-              "metrics_port": 0, "state_dir": str(state), "offchain_deadline_s": 30.0,  # recordings: wait
-              "markets": [{"id": m.market_id, "name": f"m{m.market_id}", "cex": [
-                  {"exchange": "binance", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT",
-                   "calm_depth_usd": 4.2e6},
-                  {"exchange": "bybit", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT",
-                   "calm_depth_usd": 2.6e6}]} for m in system.markets]}
+    values = {
+        "breaker": system.breaker.address,
+        "rpc_urls": [node.url],
+        "private_key": dev_key(1),
+        "metrics_port": 0,
+        "state_dir": str(state),
+        "offchain_deadline_s": 30.0,  # recordings: wait
+        "markets": [
+            {
+                "id": m.market_id,
+                "name": f"m{m.market_id}",
+                "cex": [
+                    {
+                        "exchange": "binance",
+                        "symbol": "USDE/USDT",
+                        "perp_symbol": "USDE/USDT:USDT",
+                        "calm_depth_usd": 4.2e6,
+                    },
+                    {
+                        "exchange": "bybit",
+                        "symbol": "USDE/USDT",
+                        "perp_symbol": "USDE/USDT:USDT",
+                        "calm_depth_usd": 2.6e6,
+                    },
+                ],
+            }
+            for m in system.markets
+        ],
+    }
     values.update(extra)
     return load_settings(None, **values)
 
@@ -140,8 +175,10 @@ def decision_ms_20_markets(tmp: Path) -> float:
     with Anvil() as node:
         system = deploy_system(node.w3, markets=MARKETS)
         settings = _settings(node, system, tmp / "decide")
-        source = CcxtSource(settings.markets, exchanges={"binance": _recorded("binance_usde_calm"),
-                                                         "bybit": _recorded("bybit_usde_calm")})
+        source = CcxtSource(
+            settings.markets,
+            exchanges={"binance": _recorded("binance_usde_calm"), "bybit": _recorded("bybit_usde_calm")},
+        )
         keeper = Keeper(settings, account=load_account(settings), sources=[source], metrics=Metrics())
         keeper.cycle()  # warm: parameters and roles are read once, then cached
         times = []
@@ -156,14 +193,29 @@ def rss_mb(tmp: Path) -> float:
     with Anvil() as node:
         system = deploy_system(node.w3, markets=MARKETS)
         config = tmp / "rss.yaml"
-        config.write_text(yaml.safe_dump({
-            "breaker": system.breaker.address, "rpc_urls": [node.url], "metrics_port": 0,
-            "state_dir": str(tmp / "rss"), "poll_interval_s": 0.01, "idle_cycle_s": 0.01, "log_level": "WARNING",
-            "markets": [{"id": m.market_id, "name": f"m{m.market_id}"} for m in system.markets]}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "breaker": system.breaker.address,
+                    "rpc_urls": [node.url],
+                    "metrics_port": 0,
+                    "state_dir": str(tmp / "rss"),
+                    "poll_interval_s": 0.01,
+                    "idle_cycle_s": 0.01,
+                    "log_level": "WARNING",
+                    "markets": [{"id": m.market_id, "name": f"m{m.market_id}"} for m in system.markets],
+                }
+            )
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
         env["KEEPER_PRIVATE_KEY"] = dev_key(1)
-        proc = subprocess.Popen([sys.executable, "-m", "keeper", "--config", str(config), "run", "--max-cycles",
-                                 "20"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "keeper", "--config", str(config), "run", "--max-cycles", "20"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
@@ -174,10 +226,20 @@ def rss_mb(tmp: Path) -> float:
 def inclusion(tmp: Path, trials: int = TRIALS, fees: dict[str, Any] | None = None) -> tuple[float, int]:
     with Anvil(accounts=4) as node:
         system = deploy_system(node.w3, markets=trials)
-        settings = _settings(node, system, tmp / f"inclusion{id(fees)}", fees=fees or {},
-                             markets=[{"id": m.market_id, "name": f"m{m.market_id}", "cex": [
-                                 {"exchange": "binance", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT"}]}
-                                 for m in system.markets])
+        settings = _settings(
+            node,
+            system,
+            tmp / f"inclusion{id(fees)}",
+            fees=fees or {},
+            markets=[
+                {
+                    "id": m.market_id,
+                    "name": f"m{m.market_id}",
+                    "cex": [{"exchange": "binance", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT"}],
+                }
+                for m in system.markets
+            ],
+        )
         source = CcxtSource(settings.markets, exchanges={"binance": _recorded("binance_usde_crash")})
         keeper = Keeper(settings, account=load_account(settings), sources=[source], metrics=Metrics())
         node.set_automine(False)
@@ -195,8 +257,14 @@ def inclusion(tmp: Path, trials: int = TRIALS, fees: dict[str, Any] | None = Non
             node.rpc("anvil_setNextBlockBaseFeePerGas", [hex(GWEI)])
             venue = system.markets[trial].venue
             for fn in (venue.functions.set_price(85 * 10**16), venue.functions.set_slippage_bps(800)):
-                fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
-                             "maxPriorityFeePerGas": 100 * GWEI})
+                fn.transact(
+                    {
+                        "from": system.anyone,
+                        "gas": 100_000,
+                        "maxFeePerGas": 1_000 * GWEI,
+                        "maxPriorityFeePerGas": 100 * GWEI,
+                    }
+                )
             node.mine()  # the crash itself (priced to land at once)
             crowd.send(COMPETITORS, node.w3.eth.get_block("latest").baseFeePerGas)
             node.mine()  # a congested block that opens on it: the breaker reads a venue as its block opened
@@ -206,7 +274,9 @@ def inclusion(tmp: Path, trials: int = TRIALS, fees: dict[str, Any] | None = Non
             assert waiting >= 100 and waiting * 21_000 > GAS_LIMIT, waiting
             report = keeper.cycle()
             sent = [m for m in report.markets if m.outcome and m.outcome.status == "sent"]
-            assert [m.action.kind.value for m in sent] == ["trip_attested"], [m.outcome for m in report.markets]
+            assert [m.action.kind.value for m in sent] == ["trip_attested"], [
+                m.outcome for m in report.markets
+            ]
             node.mine()
             tx = node.w3.eth.get_transaction(sent[0].outcome.tx_hash)
             if tx.blockNumber == report.block + 1:
@@ -224,9 +294,18 @@ def _park_at_nonce(node: Anvil, key: str, nonce: int) -> str:
 
     acct = Account.from_key(key)
     base = node.w3.eth.get_block("latest").baseFeePerGas
-    signed = acct.sign_transaction({"to": acct.address, "value": 0, "gas": 21_000, "nonce": nonce,
-                                    "chainId": node.w3.eth.chain_id, "type": 2, "maxFeePerGas": 4 * base,
-                                    "maxPriorityFeePerGas": 0})
+    signed = acct.sign_transaction(
+        {
+            "to": acct.address,
+            "value": 0,
+            "gas": 21_000,
+            "nonce": nonce,
+            "chainId": node.w3.eth.chain_id,
+            "type": 2,
+            "maxFeePerGas": 4 * base,
+            "maxPriorityFeePerGas": 0,
+        }
+    )
     return node.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
 
 
@@ -234,8 +313,12 @@ def unwedge_blocks(tmp: Path, trials: int = UNWEDGE_TRIALS) -> tuple[float, list
     """Blocks from a stuck unknown nonce (and the crash) to the trip landing, per trial; their median."""
     with Anvil(accounts=4) as node:
         system = deploy_system(node.w3, markets=trials)
-        settings = _settings(node, system, tmp / "unwedge", markets=[{"id": m.market_id, "name": f"m{m.market_id}"}
-                                                                        for m in system.markets])
+        settings = _settings(
+            node,
+            system,
+            tmp / "unwedge",
+            markets=[{"id": m.market_id, "name": f"m{m.market_id}"} for m in system.markets],
+        )
         keeper = Keeper(settings, account=load_account(settings), sources=[], metrics=Metrics())
         node.set_automine(False)
         node.rpc("evm_setBlockGasLimit", [hex(GAS_LIMIT)])
@@ -249,15 +332,23 @@ def unwedge_blocks(tmp: Path, trials: int = UNWEDGE_TRIALS) -> tuple[float, list
             for trial in range(trials):
                 venue = system.markets[trial].venue
                 for fn in (venue.functions.set_price(9 * 10**17), venue.functions.set_depth(8 * 10**23)):
-                    fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
-                                 "maxPriorityFeePerGas": 100 * GWEI})
+                    fn.transact(
+                        {
+                            "from": system.anyone,
+                            "gas": 100_000,
+                            "maxFeePerGas": 1_000 * GWEI,
+                            "maxPriorityFeePerGas": 100 * GWEI,
+                        }
+                    )
                 parked = _park_at_nonce(node, dev_key(1), node.w3.eth.get_transaction_count(me, "pending"))
                 crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
                 node.mine()  # the crash lands in a full block; the parked transaction waits
                 crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
                 node.mine()  # a full block that opens on the crash: from here the crash is trip evidence
-                assert node.w3.eth.get_transaction(parked).blockNumber is None, "the parked nonce must be stuck"
-                for mined in range(1, UNWEDGE_MAX_BLOCKS + 1):
+                assert node.w3.eth.get_transaction(parked).blockNumber is None, (
+                    "the parked nonce must be stuck"
+                )
+                for mined in range(1, UNWEDGE_MAX_BLOCKS + 1):  # noqa: B007 (read after the loop)
                     keeper.cycle()
                     crowd.send(60, node.w3.eth.get_block("latest").baseFeePerGas)
                     node.mine()
@@ -282,7 +373,9 @@ def run(project: Any = None, accounts: Any = None) -> dict[str, float]:
         unwedge, per_trial = unwedge_blocks(tmp)
         print(f"  unwedge_blocks per trial: {per_trial}", flush=True)
         # Control, same crowd (same seed): a keeper that pays the median tip with no urgency.
-        control, _ = inclusion(tmp, fees={"reward_percentile": 50, "urgency_trip": 1.0, "base_fee_multiplier": 1.25})
+        control, _ = inclusion(
+            tmp, fees={"reward_percentile": 50, "urgency_trip": 1.0, "base_fee_multiplier": 1.25}
+        )
         return {
             "keeper.next_block_inclusion_rate_no_urgency": control,
             **indicators_1000_markets(),

@@ -38,8 +38,14 @@ PROJECTED_WORKERS = (2, 8, 32)
 
 
 def _direct(cell: Cell) -> dict:
-    result, _, _ = run_replay(on_this_machine(cell.scenario), cell.world, progress=False,
-                              params=cell.params_dict or None, seed=cell.seed, blocks=cell.blocks)
+    result, _, _ = run_replay(
+        on_this_machine(cell.scenario),
+        cell.world,
+        progress=False,
+        params=cell.params_dict or None,
+        seed=cell.seed,
+        blocks=cell.blocks,
+    )
     return result
 
 
@@ -52,10 +58,14 @@ def _in_processes(cells: list[Cell]) -> tuple[float, dict[Cell, dict]]:
 
 def _on_cluster(cells: list[Cell], out: Path) -> tuple[float, list]:
     started = time.perf_counter()
-    outcomes = list(run_cells(cells, lambda c: out / c.filename(), workers=WORKERS, force=True, progress=False))
+    outcomes = list(
+        run_cells(cells, lambda c: out / c.filename(), workers=WORKERS, force=True, progress=False)
+    )
     failed = [o for o in outcomes if o.result is None]
     if failed:
-        raise RuntimeError(f"{len(failed)} replays failed on the cluster: {failed[0].cell.label()}: {failed[0].error}")
+        raise RuntimeError(
+            f"{len(failed)} replays failed on the cluster: {failed[0].cell.label()}: {failed[0].error}"
+        )
     return time.perf_counter() - started, outcomes
 
 
@@ -73,7 +83,9 @@ def run(project, accounts) -> dict[str, float]:
         figures["replay.cluster_overhead"] = round(cluster_s / plain_s, 3)
         figures["replay.cluster_overhead_cluster_s"] = round(cluster_s / 2, 1)
         figures["replay.cluster_overhead_processes_s"] = round(plain_s / 2, 1)
-        figures["replay.cluster_results_equal"] = int(all(o.result == plain[o.cell] for o in outcomes + again))
+        figures["replay.cluster_results_equal"] = int(
+            all(o.result == plain[o.cell] for o in outcomes + again)
+        )
 
         cells = [Cell.of(SCENARIO, world, seed) for world in PROTECTIONS for seed in range(seeds)]
         wall, outcomes = _on_cluster(cells, Path(tmp) / "matrix")

@@ -66,13 +66,27 @@ def run(project: Any, accounts: Any) -> dict[str, float]:
     oracle.add_feed(feed.address, 3_600, **tx)
 
     guarded = deploy_pool(
-        project, deployer, breaker, None, oracle, governance=deployer,
-        liquidity_collateral=LIQUIDITY_COLLATERAL, price=PRICE,
+        project,
+        deployer,
+        breaker,
+        None,
+        oracle,
+        governance=deployer,
+        liquidity_collateral=LIQUIDITY_COLLATERAL,
+        price=PRICE,
     )
     collateral, debt = guarded.collateral, guarded.debt
     unguarded = deploy_pool(
-        project, deployer, None, None, None, governance=deployer, collateral=collateral, debt=debt,
-        liquidity_collateral=LIQUIDITY_COLLATERAL, price=PRICE,
+        project,
+        deployer,
+        None,
+        None,
+        None,
+        governance=deployer,
+        collateral=collateral,
+        debt=debt,
+        liquidity_collateral=LIQUIDITY_COLLATERAL,
+        price=PRICE,
     )
     pair, router = _deploy_univ2(deployer, collateral, debt)
     _seed_univ2(pair, deployer, collateral, debt)
@@ -85,7 +99,9 @@ def run(project: Any, accounts: Any) -> dict[str, float]:
     assert guarded.pool.breaker_state() == 1, "guarded pool must be NORMAL for the benchmark"
     guarded.pool.refresh_band(sender=trader)  # the band centre is fresh for every measured swap
 
-    gas_guarded = median_gas(lambda _: guarded.pool.swap(True, SWAP_COLLATERAL, 0, NO_DEADLINE, sender=trader))
+    gas_guarded = median_gas(
+        lambda _: guarded.pool.swap(True, SWAP_COLLATERAL, 0, NO_DEADLINE, sender=trader)
+    )
     gas_unguarded = median_gas(
         lambda _: unguarded.pool.swap(True, SWAP_COLLATERAL, 0, NO_DEADLINE, sender=trader)
     )

@@ -58,8 +58,16 @@ def _pool_market(project: Any, deployer: Any) -> Any:
     feed = project.MockAggregator.deploy(8, 10**8, sender=deployer)
     oracle = project.ReferenceOracle.deploy(1, sender=deployer)
     oracle.add_feed(feed.address, 86_400, sender=deployer)
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=deployer,
-                           liquidity_collateral=SIDE_UNITS, price=1)
+    deployed = deploy_pool(
+        project,
+        deployer,
+        breaker,
+        None,
+        oracle,
+        governance=deployer,
+        liquidity_collateral=SIDE_UNITS,
+        price=1,
+    )
     return breaker, deployed
 
 
@@ -127,8 +135,12 @@ def _block_start_write_gas(project: Any, deployer: Any, trader: Any) -> int:
     data = pool.swap.encode_input(True, amount, 0, NO_DEADLINE)
     w3.provider.make_request("evm_setAutomine", [False])
     try:
-        hashes = [w3.eth.send_transaction({"from": trader.address, "to": pool.address, "data": data,
-                                           "gas": 300_000}) for _ in range(2)]
+        hashes = [
+            w3.eth.send_transaction(
+                {"from": trader.address, "to": pool.address, "data": data, "gas": 300_000}
+            )
+            for _ in range(2)
+        ]
         w3.provider.make_request("evm_mine", [])
     finally:
         w3.provider.make_request("evm_setAutomine", [True])

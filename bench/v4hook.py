@@ -31,7 +31,10 @@ SWAP_COLLATERAL = 1_000 * 10**18
 FEE_PIPS, TICK_SPACING = 500, 10
 FULL_RANGE = (-887_270, 887_270)
 LIQUIDITY = 10**18  # about a million of each token at a price of 1
-MIN_SQRT_PRICE, MAX_SQRT_PRICE = 4_295_128_739, 1_461_446_703_485_210_103_287_273_052_203_988_822_378_723_970_342
+MIN_SQRT_PRICE, MAX_SQRT_PRICE = (
+    4_295_128_739,
+    1_461_446_703_485_210_103_287_273_052_203_988_822_378_723_970_342,
+)
 MAX_UINT = 2**256 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -74,9 +77,22 @@ def run(project: Any, accounts: Any) -> dict[str, float]:
     swap_router = container(V4_CORE, "PoolSwapTest").deploy(pool_manager, **tx)
     lp_router = container(V4_CORE, "PoolModifyLiquidityTest").deploy(pool_manager, **tx)
     hooked = launch_guarded_pool(
-        project, chain, pool_manager=pool_manager, breaker=breaker, market_id=market_id, oracle=oracle,
-        collateral=collateral, debt=debt, fee_pips=FEE_PIPS, tick_spacing=TICK_SPACING, band_bps=500,
-        band_refresh_s=60, band_max_age_s=900, owner=deployer.address, governance=deployer, sender=deployer,
+        project,
+        chain,
+        pool_manager=pool_manager,
+        breaker=breaker,
+        market_id=market_id,
+        oracle=oracle,
+        collateral=collateral,
+        debt=debt,
+        fee_pips=FEE_PIPS,
+        tick_spacing=TICK_SPACING,
+        band_bps=500,
+        band_refresh_s=60,
+        band_max_age_s=900,
+        owner=deployer.address,
+        governance=deployer,
+        sender=deployer,
     )
     plain_key = (*hooked.pool_key[:4], ZERO_ADDRESS)
     pool_manager.initialize(plain_key, hooked.sqrt_price_x96, **tx)
@@ -96,12 +112,16 @@ def run(project: Any, accounts: Any) -> dict[str, float]:
         _round_trips(swap_router, key, collateral_is_0, debt, trader, 2)
     hooked_receipts = _round_trips(swap_router, hooked.pool_key, collateral_is_0, debt, trader, SWAPS)
     plain_receipts = _round_trips(swap_router, plain_key, collateral_is_0, debt, trader, SWAPS)
-    assert not any(r.decode_logs(hook.BandRefreshed) for r in hooked_receipts), "a measured swap re-read the band"
+    assert not any(r.decode_logs(hook.BandRefreshed) for r in hooked_receipts), (
+        "a measured swap re-read the band"
+    )
 
     # The swap that re-reads the reference: once per refresh interval.
     chain.pending_timestamp += 61
     refresh = _round_trips(swap_router, hooked.pool_key, collateral_is_0, debt, trader, 1)[0]
-    assert refresh.decode_logs(hook.BandRefreshed), "the swap after the refresh interval did not re-read the band"
+    assert refresh.decode_logs(hook.BandRefreshed), (
+        "the swap after the refresh interval did not re-read the band"
+    )
     plain_sell = _round_trips(swap_router, plain_key, collateral_is_0, debt, trader, 1)[0]
 
     hooked_median = int(median(int(r.gas_used) for r in hooked_receipts))

@@ -61,7 +61,9 @@ def deploy_auction(
     governance role. `breaker` must be the pool's breaker.
     """
     if str(pool.BREAKER()) != str(breaker.address):
-        raise ValueError(f"pool {pool.address} is guarded by {pool.BREAKER()}, not by breaker {breaker.address}")
+        raise ValueError(
+            f"pool {pool.address} is guarded by {pool.BREAKER()}, not by breaker {breaker.address}"
+        )
     market_id = int(pool.MARKET_ID())
     if min_sell_collateral is None or min_buy_debt is None:
         collateral = project.MockERC20.at(pool.COLLATERAL())
@@ -70,7 +72,12 @@ def deploy_auction(
         min_sell_collateral = sell if min_sell_collateral is None else min_sell_collateral
         min_buy_debt = buy if min_buy_debt is None else min_buy_debt
     auction = project.ReopeningAuction.deploy(
-        pool.address, governance.address, min_sell_collateral, min_buy_debt, max_orders, dlp_slots,
+        pool.address,
+        governance.address,
+        min_sell_collateral,
+        min_buy_debt,
+        max_orders,
+        dlp_slots,
         sender=deployer,
     )
     log(f"ReopeningAuction  {auction.address} (market {market_id})")

@@ -38,10 +38,14 @@ class BreakerFeedConfig(StrictModel):
 
     market: str = Field(min_length=1, description="name of a market in markets:")
     underlying: str | None = Field(default=None, description="Chainlink feed address")
-    oracle_feed: int | None = Field(default=None, ge=0, le=6, description="index into the market's oracle feeds")
+    oracle_feed: int | None = Field(
+        default=None, ge=0, le=6, description="index into the market's oracle feeds"
+    )
     frozen_in_grace: bool = True
 
-    _check_underlying = field_validator("underlying")(lambda cls, v: None if v is None else _nonzero(v, "a feed"))
+    _check_underlying = field_validator("underlying")(
+        lambda cls, v: None if v is None else _nonzero(v, "a feed")
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> BreakerFeedConfig:
@@ -58,7 +62,9 @@ class AaveStewardConfig(StrictModel):
     addresses_provider: str
     asset: str
 
-    _check_provider = field_validator("addresses_provider")(lambda cls, v: _nonzero(v, "an addresses provider"))
+    _check_provider = field_validator("addresses_provider")(
+        lambda cls, v: _nonzero(v, "an addresses provider")
+    )
     _check_asset = field_validator("asset")(lambda cls, v: _nonzero(v, "an asset"))
 
 
@@ -74,25 +80,33 @@ class IntegrationsConfig(StrictModel):
         for section in ("feeds", "aave_stewards", "v4_hooks"):
             for i, entry in enumerate(getattr(self, section)):
                 if entry.market not in feeds_per_market:
-                    raise ValueError(f"{section}.{i}.market: unknown market {entry.market!r} (markets: {names})")
+                    raise ValueError(
+                        f"{section}.{i}.market: unknown market {entry.market!r} (markets: {names})"
+                    )
         for i, feed in enumerate(self.feeds):
             count = feeds_per_market[feed.market]
             if feed.oracle_feed is not None and feed.oracle_feed >= count:
-                raise ValueError(f"feeds.{i}.oracle_feed: market {feed.market!r} has {count} oracle feed(s), "
-                                 f"numbered from 0 (got {feed.oracle_feed})")
+                raise ValueError(
+                    f"feeds.{i}.oracle_feed: market {feed.market!r} has {count} oracle feed(s), "
+                    f"numbered from 0 (got {feed.oracle_feed})"
+                )
         seen: set[tuple[str, str]] = set()
         for i, steward in enumerate(self.aave_stewards):
             reserve = (steward.addresses_provider, steward.asset)
             if reserve in seen:
-                raise ValueError(f"aave_stewards.{i}: a second steward for reserve {steward.asset} of "
-                                 f"{steward.addresses_provider} (one reserve, one steward)")
+                raise ValueError(
+                    f"aave_stewards.{i}: a second steward for reserve {steward.asset} of "
+                    f"{steward.addresses_provider} (one reserve, one steward)"
+                )
             seen.add(reserve)
 
 
 class TimelockConfig(StrictModel):
     min_delay_s: int = Field(ge=MIN_TIMELOCK_DELAY_S, le=MAX_TIMELOCK_DELAY_S)
     proposers: list[str] = Field(min_length=1, max_length=16)
-    executors: list[str] = Field(min_length=1, max_length=16, description="the zero address lets anyone execute")
+    executors: list[str] = Field(
+        min_length=1, max_length=16, description="the zero address lets anyone execute"
+    )
 
     _check_proposers = field_validator("proposers")(lambda cls, v: [_nonzero(a, "a proposer") for a in v])
     _check_executors = field_validator("executors")(lambda cls, v: [checksum_address(a) for a in v])
@@ -116,8 +130,10 @@ class DeployedIntegrations:
             "timelock": str(self.timelock.address) if self.timelock else None,
             "feeds": [{"market": m, "address": str(f.address)} for m, f in self.feeds],
             "aave_stewards": [{"market": m, "address": str(s.address)} for m, s in self.aave_stewards],
-            "v4_hooks": [{"market": m, "hook": str(p.hook.address), "pool_key": [str(k) for k in p.pool_key]}
-                         for m, p in self.v4_hooks],
+            "v4_hooks": [
+                {"market": m, "hook": str(p.hook.address), "pool_key": [str(k) for k in p.pool_key]}
+                for m, p in self.v4_hooks
+            ],
             "actions": self.actions,
         }
 
@@ -130,9 +146,17 @@ def deploy_timelock(config: TimelockConfig, deployer: Any) -> Any:
     return deployer.deploy(container, config.min_delay_s, config.proposers, config.executors, ZERO_ADDRESS)
 
 
-def deploy_integrations(config: IntegrationsConfig, market_ids: dict[str, int], market_feeds: dict[str, list[str]],
-                        breaker: Any, governance: str, deployer: Any, project: Any,
-                        market_oracles: dict[str, Any] | None = None, log=print) -> DeployedIntegrations:
+def deploy_integrations(
+    config: IntegrationsConfig,
+    market_ids: dict[str, int],
+    market_feeds: dict[str, list[str]],
+    breaker: Any,
+    governance: str,
+    deployer: Any,
+    project: Any,
+    market_oracles: dict[str, Any] | None = None,
+    log=print,
+) -> DeployedIntegrations:
     """Deploys the feeds, stewards and Uniswap v4 hooks; adds each steward and hook as a consumer of its
     market (the deployer still holds the breaker's governance role here) and lists what Aave's governance
     must grant. A hook's pool is initialized at its market's reference price unless the config sets one."""
@@ -143,7 +167,9 @@ def deploy_integrations(config: IntegrationsConfig, market_ids: dict[str, int], 
     feed_of: dict[str, Any] = {}
     for entry in config.feeds:
         underlying = entry.underlying or market_feeds[entry.market][entry.oracle_feed]
-        feed = project.BreakerFeed.deploy(underlying, breaker, market_ids[entry.market], entry.frozen_in_grace, **tx)
+        feed = project.BreakerFeed.deploy(
+            underlying, breaker, market_ids[entry.market], entry.frozen_in_grace, **tx
+        )
         feed.transfer_ownership(governance, **tx)
         done.feeds.append((entry.market, feed))
         feed_of.setdefault(entry.market, feed)
@@ -152,25 +178,42 @@ def deploy_integrations(config: IntegrationsConfig, market_ids: dict[str, int], 
         provider = aave_at("PoolAddressesProvider", entry.addresses_provider)
         pool = aave_at("Pool", provider.getPool())
         if pool.getReserveData(entry.asset).aTokenAddress == ZERO_ADDRESS:
-            raise ValueError(f"integrations.aave_stewards.{i}.asset: {entry.asset} is not a reserve of pool "
-                             f"{pool.address}")
-        steward = project.AaveBreakerSteward.deploy(breaker, market_ids[entry.market], pool,
-                                                    provider.getPoolConfigurator(), entry.asset, **tx)
+            raise ValueError(
+                f"integrations.aave_stewards.{i}.asset: {entry.asset} is not a reserve of pool {pool.address}"
+            )
+        steward = project.AaveBreakerSteward.deploy(
+            breaker, market_ids[entry.market], pool, provider.getPoolConfigurator(), entry.asset, **tx
+        )
         breaker.add_consumer(market_ids[entry.market], steward, **tx)
         done.aave_stewards.append((entry.market, steward))
         log(f"AaveBreakerSteward {steward.address} (market {entry.market}, reserve {entry.asset})")
-        done.actions.append(f"Aave ACL admin: ACLManager({provider.getACLManager()}).addRiskAdmin({steward.address})")
+        done.actions.append(
+            f"Aave ACL admin: ACLManager({provider.getACLManager()}).addRiskAdmin({steward.address})"
+        )
         if entry.market in feed_of:
-            done.actions.append(f"Aave pool admin: AaveOracle({provider.getPriceOracle()}).setAssetSources("
-                                f"[{entry.asset}], [{feed_of[entry.market].address}])")
+            done.actions.append(
+                f"Aave pool admin: AaveOracle({provider.getPriceOracle()}).setAssetSources("
+                f"[{entry.asset}], [{feed_of[entry.market].address}])"
+            )
     for entry in config.v4_hooks:
         from ape import chain
 
         if market_oracles is None:
             raise ValueError("integrations.v4_hooks: the markets' reference oracles were not given")
-        guarded = deploy_from_config(project, chain, entry, breaker=breaker, market_id=market_ids[entry.market],
-                                     oracle=market_oracles[entry.market], governance=deployer, sender=deployer,
-                                     owner=governance)
+        guarded = deploy_from_config(
+            project,
+            chain,
+            entry,
+            breaker=breaker,
+            market_id=market_ids[entry.market],
+            oracle=market_oracles[entry.market],
+            governance=deployer,
+            sender=deployer,
+            owner=governance,
+        )
         done.v4_hooks.append((entry.market, guarded))
-        log(f"BreakerHookV4      {guarded.hook.address} (market {entry.market}, pool {entry.collateral}/{entry.debt})")
+        log(
+            f"BreakerHookV4      {guarded.hook.address} (market {entry.market}, pool "
+            f"{entry.collateral}/{entry.debt})"
+        )
     return done

@@ -141,8 +141,12 @@ def deploy_pool(
     if breaker is not None:
         if register:
             values = P.resolve(market_params)
-            receipt = breaker.register_market(pool.address, _address(oracle), P.as_array(values), sender=governance)
-            registered = receipt.return_value if receipt.return_value is not None else breaker.market_count() - 1
+            receipt = breaker.register_market(
+                pool.address, _address(oracle), P.as_array(values), sender=governance
+            )
+            registered = (
+                receipt.return_value if receipt.return_value is not None else breaker.market_count() - 1
+            )
             if registered != market_id:
                 raise RuntimeError(
                     f"market registered as {registered}, pool was deployed for {market_id}: "

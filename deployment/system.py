@@ -58,8 +58,10 @@ def _role(what: str) -> Callable[[type, str], str]:
     def check(cls: type, value: str) -> str:
         address = checksum_address(value)
         if address == ZERO_ADDRESS:
-            raise ValueError(f"the zero address cannot be {what}: the deployment would leave the system "
-                             f"without {what} (give the address that should hold the role)")
+            raise ValueError(
+                f"the zero address cannot be {what}: the deployment would leave the system "
+                f"without {what} (give the address that should hold the role)"
+            )
         return address
 
     return check
@@ -99,8 +101,12 @@ MIN_FEEDS = 3
 
 class OracleConfig(StrictModel):
     quorum: int = Field(ge=1, le=7)
-    max_spread_bps: int = Field(default=200, ge=10, le=5_000,
-                                description="most a feed may differ from the median of the valid feeds and count")
+    max_spread_bps: int = Field(
+        default=200,
+        ge=10,
+        le=5_000,
+        description="most a feed may differ from the median of the valid feeds and count",
+    )
     feeds: list[FeedConfig] = Field(min_length=1, max_length=7)
 
     @model_validator(mode="after")
@@ -109,11 +115,15 @@ class OracleConfig(StrictModel):
         if self.quorum > n:
             raise ValueError(f"quorum {self.quorum} is more than the {n} feeds configured")
         if n < MIN_FEEDS:
-            raise ValueError(f"feeds: {n} configured let one bad feed steer the reference (the median of two is their "
-                             f"mean); configure at least {MIN_FEEDS}")
+            raise ValueError(
+                f"feeds: {n} configured let one bad feed steer the reference (the median of two is their "
+                f"mean); configure at least {MIN_FEEDS}"
+            )
         if 2 * self.quorum <= n:
-            raise ValueError(f"quorum: {self.quorum} of {n} feeds is not a majority, so feeds that disagree could each "
-                             f"make a quorum; set it to at least {n // 2 + 1}")
+            raise ValueError(
+                f"quorum: {self.quorum} of {n} feeds is not a majority, so feeds that disagree could each "
+                f"make a quorum; set it to at least {n // 2 + 1}"
+            )
         return self
 
 
@@ -308,10 +318,16 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
     if config.integrations:
         try:
             integrations = deploy_integrations(
-                config.integrations, {m.name: m.market_id for m in deployed},
+                config.integrations,
+                {m.name: m.market_id for m in deployed},
                 {m.name: [str(f.address) for f in m.feeds] for m in deployed},
-                breaker, governance, deployer, project,
-                market_oracles={m.name: m.oracle for m in deployed}, log=log)
+                breaker,
+                governance,
+                deployer,
+                project,
+                market_oracles={m.name: m.oracle for m in deployed},
+                log=log,
+            )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         integrations.timelock = timelock

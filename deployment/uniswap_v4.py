@@ -55,7 +55,9 @@ def create2_address(deployer: str, salt: bytes, init_code: bytes) -> str:
     return to_checksum_address(digest[12:])
 
 
-def mine_salt(init_code: bytes, flags: int, deployer: str = CREATE2_DEPLOYER, start: int = 0) -> tuple[bytes, str]:
+def mine_salt(
+    init_code: bytes, flags: int, deployer: str = CREATE2_DEPLOYER, start: int = 0
+) -> tuple[bytes, str]:
     """The first salt from `start` whose CREATE2 address has exactly `flags` in its low 14 bits."""
     if flags & ~ALL_HOOK_MASK:
         raise HookDeployError(f"flags {flags:#x} are not hook permission bits (mask {ALL_HOOK_MASK:#x})")
@@ -83,15 +85,45 @@ def deploy_pool_manager(owner, sender):
     return container(V4_CORE, "PoolManager").deploy(owner, sender=sender)
 
 
-def deploy_hook(project, chain, *, pool_manager: str, breaker: str, market_id: int, oracle: str,
-                collateral: str, debt: str, collateral_decimals: int, debt_decimals: int,
-                fee_pips: int, tick_spacing: int, band_bps: int, band_refresh_s: int, band_max_age_s: int,
-                owner: str, sender) -> tuple[Any, bytes]:
+def deploy_hook(
+    project,
+    chain,
+    *,
+    pool_manager: str,
+    breaker: str,
+    market_id: int,
+    oracle: str,
+    collateral: str,
+    debt: str,
+    collateral_decimals: int,
+    debt_decimals: int,
+    fee_pips: int,
+    tick_spacing: int,
+    band_bps: int,
+    band_refresh_s: int,
+    band_max_age_s: int,
+    owner: str,
+    sender,
+) -> tuple[Any, bytes]:
     """Mines the salt and deploys BreakerHookV4 through the CREATE2 proxy; returns (hook, salt)."""
     ensure_create2_deployer(chain, chain.provider)
     hook_type = project.BreakerHookV4
-    args = (pool_manager, breaker, market_id, oracle, collateral, debt, collateral_decimals, debt_decimals,
-            fee_pips, tick_spacing, band_bps, band_refresh_s, band_max_age_s, owner)
+    args = (
+        pool_manager,
+        breaker,
+        market_id,
+        oracle,
+        collateral,
+        debt,
+        collateral_decimals,
+        debt_decimals,
+        fee_pips,
+        tick_spacing,
+        band_bps,
+        band_refresh_s,
+        band_max_age_s,
+        owner,
+    )
     init_code = init_code_of(hook_type, args)
     salt, address = mine_salt(init_code, HOOK_FLAGS)
     if chain.provider.get_code(address):
@@ -114,19 +146,47 @@ def init_code_of(contract_type, args: tuple) -> bytes:
     return code + encode([i.canonical_type for i in inputs], list(args))
 
 
-def launch_guarded_pool(project, chain, *, pool_manager, breaker, market_id: int, oracle, collateral, debt,
-                        fee_pips: int, tick_spacing: int, band_bps: int, band_refresh_s: int,
-                        band_max_age_s: int, owner: str, governance, sender,
-                        initial_price: Decimal | None = None) -> GuardedV4Pool:
+def launch_guarded_pool(
+    project,
+    chain,
+    *,
+    pool_manager,
+    breaker,
+    market_id: int,
+    oracle,
+    collateral,
+    debt,
+    fee_pips: int,
+    tick_spacing: int,
+    band_bps: int,
+    band_refresh_s: int,
+    band_max_age_s: int,
+    owner: str,
+    governance,
+    sender,
+    initial_price: Decimal | None = None,
+) -> GuardedV4Pool:
     """Deploys the hook, adds it as a consumer of `market_id` (as `governance`, which holds the breaker's
     governance role) and initializes the pool at `initial_price` (debt per collateral; default: the
     reference oracle's price now). The hook refuses an initial price outside its band."""
     hook, salt = deploy_hook(
-        project, chain, pool_manager=pool_manager.address, breaker=breaker.address, market_id=market_id,
-        oracle=oracle.address, collateral=collateral.address, debt=debt.address,
-        collateral_decimals=collateral.decimals(), debt_decimals=debt.decimals(), fee_pips=fee_pips,
-        tick_spacing=tick_spacing, band_bps=band_bps, band_refresh_s=band_refresh_s,
-        band_max_age_s=band_max_age_s, owner=owner, sender=sender,
+        project,
+        chain,
+        pool_manager=pool_manager.address,
+        breaker=breaker.address,
+        market_id=market_id,
+        oracle=oracle.address,
+        collateral=collateral.address,
+        debt=debt.address,
+        collateral_decimals=collateral.decimals(),
+        debt_decimals=debt.decimals(),
+        fee_pips=fee_pips,
+        tick_spacing=tick_spacing,
+        band_bps=band_bps,
+        band_refresh_s=band_refresh_s,
+        band_max_age_s=band_max_age_s,
+        owner=owner,
+        sender=sender,
     )
     breaker.add_consumer(market_id, hook, sender=governance)
     price = int(initial_price * WAD) if initial_price is not None else oracle.price()
@@ -141,16 +201,26 @@ class UniswapV4HookConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    market: str = Field(min_length=1, description="name of the breaker market (in `markets:`) that halts the pool")
-    pool_manager: str | None = Field(None, description="the chain's PoolManager; empty on a local chain deploys one")
+    market: str = Field(
+        min_length=1, description="name of the breaker market (in `markets:`) that halts the pool"
+    )
+    pool_manager: str | None = Field(
+        None, description="the chain's PoolManager; empty on a local chain deploys one"
+    )
     collateral: str = Field(description="token sold in a crash, priced by the market's reference oracle")
     debt: str = Field(description="quote token")
     fee_pips: int = Field(500, ge=0, le=1_000_000, description="static LP fee, hundredths of a bip")
     tick_spacing: int = Field(10, ge=1, le=32_767)
     band_bps: int = Field(500, ge=10, le=5_000, description="band half-width around the reference")
-    band_refresh_s: int = Field(60, ge=12, le=3_600, description="age after which a swap re-reads the reference")
-    band_max_age_s: int = Field(900, ge=60, le=86_400, description="age after which a stale centre stops swaps")
-    initial_price: Decimal | None = Field(None, gt=0, description="debt per collateral; empty: the reference now")
+    band_refresh_s: int = Field(
+        60, ge=12, le=3_600, description="age after which a swap re-reads the reference"
+    )
+    band_max_age_s: int = Field(
+        900, ge=60, le=86_400, description="age after which a stale centre stops swaps"
+    )
+    initial_price: Decimal | None = Field(
+        None, gt=0, description="debt per collateral; empty: the reference now"
+    )
 
     @field_validator("pool_manager", "collateral", "debt")
     @classmethod
@@ -166,16 +236,35 @@ class UniswapV4HookConfig(BaseModel):
         if self.collateral == self.debt:
             raise ValueError("collateral and debt are the same token")
         if self.band_refresh_s > self.band_max_age_s:
-            raise ValueError(f"band_refresh_s ({self.band_refresh_s}) is above band_max_age_s ({self.band_max_age_s})")
+            raise ValueError(
+                f"band_refresh_s ({self.band_refresh_s}) is above band_max_age_s ({self.band_max_age_s})"
+            )
         return self
 
 
-ERC20_DECIMALS_ABI = [{"type": "function", "name": "decimals", "stateMutability": "view", "inputs": [],
-                       "outputs": [{"name": "", "type": "uint8"}]}]
+ERC20_DECIMALS_ABI = [
+    {
+        "type": "function",
+        "name": "decimals",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint8"}],
+    }
+]
 
 
-def deploy_from_config(project, chain, config: UniswapV4HookConfig, *, breaker, market_id: int, oracle,
-                       governance, sender, owner: str | None = None) -> GuardedV4Pool:
+def deploy_from_config(
+    project,
+    chain,
+    config: UniswapV4HookConfig,
+    *,
+    breaker,
+    market_id: int,
+    oracle,
+    governance,
+    sender,
+    owner: str | None = None,
+) -> GuardedV4Pool:
     """What a deploy script calls for one `UniswapV4HookConfig`, once the breaker market exists and
     while `governance` still holds the breaker's governance role (it adds the hook as a consumer).
     The hook's owner (band parameters) is `owner`, `governance`'s address when not given."""
@@ -192,9 +281,21 @@ def deploy_from_config(project, chain, config: UniswapV4HookConfig, *, breaker, 
     collateral = Contract(config.collateral, abi=ERC20_DECIMALS_ABI)
     debt = Contract(config.debt, abi=ERC20_DECIMALS_ABI)
     return launch_guarded_pool(
-        project, chain, pool_manager=pool_manager, breaker=breaker, market_id=market_id, oracle=oracle,
-        collateral=collateral, debt=debt, fee_pips=config.fee_pips, tick_spacing=config.tick_spacing,
-        band_bps=config.band_bps, band_refresh_s=config.band_refresh_s, band_max_age_s=config.band_max_age_s,
-        owner=owner or governance.address, governance=governance, sender=sender,
+        project,
+        chain,
+        pool_manager=pool_manager,
+        breaker=breaker,
+        market_id=market_id,
+        oracle=oracle,
+        collateral=collateral,
+        debt=debt,
+        fee_pips=config.fee_pips,
+        tick_spacing=config.tick_spacing,
+        band_bps=config.band_bps,
+        band_refresh_s=config.band_refresh_s,
+        band_max_age_s=config.band_max_age_s,
+        owner=owner or governance.address,
+        governance=governance,
+        sender=sender,
         initial_price=config.initial_price,
     )

@@ -6,6 +6,7 @@ well-known development keys.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -54,7 +55,11 @@ def _dies_with_this_process(cmd: list[str]) -> list[str]:
     kernel ties the signal to the spawning thread, and a worker thread's exit must not stop a node the
     process still uses. Elsewhere `stop()` and `__exit__` are the only clean-up."""
     setpriv = shutil.which("setpriv")
-    if setpriv is None or not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+    if (
+        setpriv is None
+        or not sys.platform.startswith("linux")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         return cmd
     return [setpriv, "--pdeathsig", "TERM", "--", *cmd]
 
@@ -68,16 +73,35 @@ def free_port() -> int:
 class Anvil:
     """An anvil subprocess on a free loopback port; stopped by its own pid."""
 
-    def __init__(self, *, automine: bool = True, block_time: float | None = None,
-                 gas_limit: int | None = None, base_fee: int = 1_000_000_000, accounts: int = 10,
-                 extra: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        automine: bool = True,
+        block_time: float | None = None,
+        gas_limit: int | None = None,
+        base_fee: int = 1_000_000_000,
+        accounts: int = 10,
+        extra: list[str] | None = None,
+    ) -> None:
         exe = shutil.which("anvil")
         if exe is None:
             raise RuntimeError("anvil not found on PATH: add node_modules/.bin (make install)")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [exe, "--host", "127.0.0.1", "--port", str(self.port), "--silent",
-               "--accounts", str(accounts), "--mnemonic", MNEMONIC, "--base-fee", str(base_fee)]
+        cmd = [
+            exe,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--silent",
+            "--accounts",
+            str(accounts),
+            "--mnemonic",
+            MNEMONIC,
+            "--base-fee",
+            str(base_fee),
+        ]
         if not automine:
             cmd.append("--no-mining")
         if block_time is not None:
@@ -86,14 +110,25 @@ class Anvil:
             cmd += ["--gas-limit", str(gas_limit)]
         cmd += extra or []
         # Its own session: a Ctrl-C in the terminal reaches only the caller, which then stops the node.
-        self.proc = subprocess.Popen(_dies_with_this_process(cmd), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.proc = subprocess.Popen(
+            _dies_with_this_process(cmd),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         # A local node: no proxy lookup per request (requests reads the environment every time), and
         # the chain id, which web3 asks for before every call and transaction, asked once.
         session = requests.Session()
         session.trust_env = False
-        self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 10}, session=session,
-                                         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")}))
+        self.w3 = Web3(
+            Web3.HTTPProvider(
+                self.url,
+                request_kwargs={"timeout": 10},
+                session=session,
+                cache_allowed_requests=True,
+                cacheable_requests={RPCEndpoint("eth_chainId")},
+            )
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -120,10 +155,8 @@ class Anvil:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, 15)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -162,9 +195,17 @@ class Crowd:
             self.anvil.rpc("anvil_setBalance", [who, hex(10**18)])
             self.anvil.rpc("anvil_impersonateAccount", [who])
             tip = int(min(20.0, max(0.05, self.rng.lognormvariate(math.log(self.tip_median), 0.6))) * 10**9)
-            w3.eth.send_transaction({"from": who, "to": who, "value": 1, "gas": gas, "type": 2,
-                                     "maxPriorityFeePerGas": tip,
-                                     "maxFeePerGas": int(base_fee * self.rng.uniform(1.25, 2.5)) + tip})
+            w3.eth.send_transaction(
+                {
+                    "from": who,
+                    "to": who,
+                    "value": 1,
+                    "gas": gas,
+                    "type": 2,
+                    "maxPriorityFeePerGas": tip,
+                    "maxFeePerGas": int(base_fee * self.rng.uniform(1.25, 2.5)) + tip,
+                }
+            )
         return n
 
 
@@ -203,13 +244,20 @@ class DevSystem:
     anyone: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def crash(self, market: int = 0, price: float = 0.90, depth_ratio: float = 0.10,
-              slippage_bps: int = 0) -> None:
+    def crash(
+        self, market: int = 0, price: float = 0.90, depth_ratio: float = 0.10, slippage_bps: int = 0
+    ) -> None:
         """Moves the mock venue so that rule A holds (CVD 10%, R_L 10% by default)."""
         self.move(market, price=price, depth_ratio=depth_ratio, slippage_bps=slippage_bps)
 
-    def move(self, market: int = 0, *, price: float | None = None, depth_ratio: float | None = None,
-             slippage_bps: int | None = None) -> None:
+    def move(
+        self,
+        market: int = 0,
+        *,
+        price: float | None = None,
+        depth_ratio: float | None = None,
+        slippage_bps: int | None = None,
+    ) -> None:
         venue = self.markets[market].venue
         if price is not None:
             transact(self.w3, venue.functions.set_price(int(price * WAD)), self.anyone)
@@ -227,8 +275,14 @@ class DevSystem:
             transact(self.w3, m.feed.functions.set_answer(answer), self.anyone)
 
 
-def deploy_system(w3: Web3, *, markets: int = 1, keepers: int = 1, accounts_offset: int = 0,
-                  params: dict[str, int] | None = None) -> DevSystem:
+def deploy_system(
+    w3: Web3,
+    *,
+    markets: int = 1,
+    keepers: int = 1,
+    accounts_offset: int = 0,
+    params: dict[str, int] | None = None,
+) -> DevSystem:
     """Deploys a CircuitBreaker with `markets` mock markets (venue at 1.0, calm depth, one feed).
 
     Accounts: 0 deployer/governance, 1.. `keepers` hold KEEPER_ROLE, the next one is `anyone`.
@@ -267,9 +321,15 @@ class DevPoolMarket:
     auction: Contract | None
 
 
-def deploy_pool_market(system: DevSystem, *, price: float = 1.0, liquidity: int = 1_000_000,
-                       with_auction: bool = True, dlps: tuple[str, ...] = (),
-                       params: dict[str, int] | None = None) -> DevPoolMarket:
+def deploy_pool_market(
+    system: DevSystem,
+    *,
+    price: float = 1.0,
+    liquidity: int = 1_000_000,
+    with_auction: bool = True,
+    dlps: tuple[str, ...] = (),
+    params: dict[str, int] | None = None,
+) -> DevPoolMarket:
     """Adds a guarded pool market to `system`: tokens (collateral 18 decimals, debt 6), a feed and
     oracle at `price`, the pool seeded with `liquidity` collateral units at that price, registered
     as a new market with the pool as venue and consumer, band centred on the oracle. With
@@ -284,23 +344,50 @@ def deploy_pool_market(system: DevSystem, *, price: float = 1.0, liquidity: int 
     oracle = deploy(w3, "ReferenceOracle", 1, sender=gov)
     transact(w3, oracle.functions.add_feed(feed.address, 86_400), gov)
     market_id = breaker.functions.market_count().call()
-    pool = deploy(w3, "GuardedPool", collateral.address, debt.address, 30, breaker.address, market_id,
-                  oracle.address, DEFAULT_BAND_BPS, DEFAULT_BAND_REFRESH_S, DEFAULT_BAND_MAX_AGE_S, gov,
-                  "GuardedPool LP", "GPLP", sender=gov)
+    pool = deploy(
+        w3,
+        "GuardedPool",
+        collateral.address,
+        debt.address,
+        30,
+        breaker.address,
+        market_id,
+        oracle.address,
+        DEFAULT_BAND_BPS,
+        DEFAULT_BAND_REFRESH_S,
+        DEFAULT_BAND_MAX_AGE_S,
+        gov,
+        "GuardedPool LP",
+        "GPLP",
+        sender=gov,
+    )
     amount_collateral, amount_debt = liquidity * 10**18, round(liquidity * price * 10**6)
     for token, amount in ((collateral, amount_collateral), (debt, amount_debt)):
         transact(w3, token.functions.mint(gov, amount), gov)
         transact(w3, token.functions.approve(pool.address, amount), gov)
     transact(w3, pool.functions.add_liquidity(amount_collateral, amount_debt, 0, NO_DEADLINE), gov)
     w3.provider.make_request("evm_mine", [])  # the breaker registers the pool as the next block opens
-    transact(w3, breaker.functions.register_market(pool.address, oracle.address, P.as_array(P.resolve(params))), gov)
+    transact(
+        w3,
+        breaker.functions.register_market(pool.address, oracle.address, P.as_array(P.resolve(params))),
+        gov,
+    )
     transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
     transact(w3, pool.functions.refresh_band(), gov)
     auction = None
     if with_auction:
         min_sell, min_buy = default_minimums(18, 6)
-        auction = deploy(w3, "ReopeningAuction", pool.address, gov, min_sell, min_buy, DEFAULT_MAX_ORDERS,
-                         DEFAULT_DLP_SLOTS, sender=gov)
+        auction = deploy(
+            w3,
+            "ReopeningAuction",
+            pool.address,
+            gov,
+            min_sell,
+            min_buy,
+            DEFAULT_MAX_ORDERS,
+            DEFAULT_DLP_SLOTS,
+            sender=gov,
+        )
         transact(w3, pool.functions.set_auction(auction.address), gov)
         transact(w3, breaker.functions.set_auction(market_id, auction.address), gov)
         for dlp in dlps:
@@ -314,8 +401,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import yaml
 
-    parser = argparse.ArgumentParser(prog="python -m devchain",
-                                     description="local anvil only: deploy mock markets, crash or recover a venue")
+    parser = argparse.ArgumentParser(
+        prog="python -m devchain",
+        description="local anvil only: deploy mock markets, crash or recover a venue",
+    )
     parser.add_argument("--rpc", default="http://127.0.0.1:8545")
     sub = parser.add_subparsers(dest="command", required=True)
     dep = sub.add_parser("deploy", help="deploy a breaker with mock markets; write a keeper config")
@@ -335,12 +424,23 @@ def main(argv: list[str] | None = None) -> int:
         system = deploy_system(w3, markets=args.markets)
         print(f"CircuitBreaker {system.breaker.address}; keeper {system.keepers[0]} (anvil account 1)")
         if args.write:
-            Path(args.write).write_text(yaml.safe_dump({
-                "breaker": system.breaker.address, "chain_id": 31337, "rpc_urls": [args.rpc],
-                "markets": [{"id": m.market_id, "name": f"demo-{m.market_id}"} for m in system.markets],
-            }, sort_keys=False))
+            Path(args.write).write_text(
+                yaml.safe_dump(
+                    {
+                        "breaker": system.breaker.address,
+                        "chain_id": 31337,
+                        "rpc_urls": [args.rpc],
+                        "markets": [
+                            {"id": m.market_id, "name": f"demo-{m.market_id}"} for m in system.markets
+                        ],
+                    },
+                    sort_keys=False,
+                )
+            )
             print(f"keeper config written to {args.write}")
-        print(f"anvil's well-known dev key for account 1 (local only): export KEEPER_PRIVATE_KEY={dev_key(1)}")
+        print(
+            f"anvil's well-known dev key for account 1 (local only): export KEEPER_PRIVATE_KEY={dev_key(1)}"
+        )
         return 0
     if args.command == "warp":
         w3.provider.make_request("evm_increaseTime", [args.seconds])

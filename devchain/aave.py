@@ -26,8 +26,15 @@ from devchain.npm import npm_container
 
 CORE = "@aave/core-v3/artifacts/contracts"
 LOGIC = f"{CORE}/protocol/libraries/logic"
-POOL_LIBRARIES = ("SupplyLogic", "BorrowLogic", "LiquidationLogic", "EModeLogic", "BridgeLogic",
-                  "FlashLoanLogic", "PoolLogic")
+POOL_LIBRARIES = (
+    "SupplyLogic",
+    "BorrowLogic",
+    "LiquidationLogic",
+    "EModeLogic",
+    "BridgeLogic",
+    "FlashLoanLogic",
+    "PoolLogic",
+)
 # Aave's 18-decimal-free percentages: 10_000 = 100.00 %.
 PERCENT = 10_000
 RAY = 10**27
@@ -74,8 +81,11 @@ class AaveCore:
     def token(self, kind: str, asset: str) -> Any:
         """The reserve's aToken ("a"), stable ("s") or variable ("v") debt token, through its ABI."""
         data = self.pool.getReserveData(asset)
-        address = {"a": data.aTokenAddress, "s": data.stableDebtTokenAddress,
-                   "v": data.variableDebtTokenAddress}[kind]
+        address = {
+            "a": data.aTokenAddress,
+            "s": data.stableDebtTokenAddress,
+            "v": data.variableDebtTokenAddress,
+        }[kind]
         name = {"a": "AToken", "s": "StableDebtToken", "v": "VariableDebtToken"}[kind]
         return container(f"protocol/tokenization/{name}.sol/{name}.json", name).at(address)
 
@@ -108,16 +118,21 @@ def aave_at(name: str, address: str) -> Any:
 
 
 def _library(admin: Any, name: str, libraries: dict[str, str] | None = None) -> str:
-    return str(admin.deploy(container(f"protocol/libraries/logic/{name}.sol/{name}.json", name, libraries)).address)
+    return str(
+        admin.deploy(container(f"protocol/libraries/logic/{name}.sol/{name}.json", name, libraries)).address
+    )
 
 
-def deploy_core(admin: Any, *, at: AaveAddresses | None = None, market_id: str = "Breaker market") -> AaveCore:
+def deploy_core(
+    admin: Any, *, at: AaveAddresses | None = None, market_id: str = "Breaker market"
+) -> AaveCore:
     """Deploys the market's core from `admin`, who ends up ACL admin, pool admin and provider owner."""
     from ape import chain
 
     tx = {"sender": admin}
-    provider_type = container("protocol/configuration/PoolAddressesProvider.sol/PoolAddressesProvider.json",
-                              "PoolAddressesProvider")
+    provider_type = container(
+        "protocol/configuration/PoolAddressesProvider.sol/PoolAddressesProvider.json", "PoolAddressesProvider"
+    )
     provider = admin.deploy(provider_type, market_id, admin)
     if at:
         provider = _place(chain, provider, at.provider, provider_type)
@@ -130,27 +145,42 @@ def deploy_core(admin: Any, *, at: AaveAddresses | None = None, market_id: str =
         acl = _place(chain, acl, at.acl_manager, acl_type)
         # AccessControl._roles[DEFAULT_ADMIN_ROLE].members[admin] = true, as the constructor set it.
         role_slot = keccak(b"\x00" * 32 + b"\x00" * 32)
-        chain.provider.set_storage(at.acl_manager, int.from_bytes(keccak(_word(int(admin.address, 16)) + role_slot), "big"),
-                                   _word(1))
+        chain.provider.set_storage(
+            at.acl_manager, int.from_bytes(keccak(_word(int(admin.address, 16)) + role_slot), "big"), _word(1)
+        )
     provider.setACLManager(acl, **tx)
     acl.addPoolAdmin(admin, **tx)
     acl.addAssetListingAdmin(admin, **tx)
 
-    libraries = {name: _library(admin, name) for name in ("SupplyLogic", "BorrowLogic", "LiquidationLogic",
-                                                          "EModeLogic", "BridgeLogic", "PoolLogic")}
+    libraries = {
+        name: _library(admin, name)
+        for name in (
+            "SupplyLogic",
+            "BorrowLogic",
+            "LiquidationLogic",
+            "EModeLogic",
+            "BridgeLogic",
+            "PoolLogic",
+        )
+    }
     libraries["FlashLoanLogic"] = _library(admin, "FlashLoanLogic", {"BorrowLogic": libraries["BorrowLogic"]})
     pool_type = container("protocol/pool/Pool.sol/Pool.json", "Pool", libraries)
     pool_impl = admin.deploy(pool_type, provider)
     pool_impl.initialize(provider, **tx)
-    configurator_type = container("protocol/pool/PoolConfigurator.sol/PoolConfigurator.json", "PoolConfigurator",
-                                  {"ConfiguratorLogic": _library(admin, "ConfiguratorLogic")})
+    configurator_type = container(
+        "protocol/pool/PoolConfigurator.sol/PoolConfigurator.json",
+        "PoolConfigurator",
+        {"ConfiguratorLogic": _library(admin, "ConfiguratorLogic")},
+    )
     configurator_impl = admin.deploy(configurator_type)
     configurator_impl.initialize(provider, **tx)
     if at:
         pool = _proxy_at(chain, admin, provider, pool_impl, at.pool, pool_type)
         pool.initialize(provider, **tx)
         provider.setAddress(POOL_ID, pool, **tx)
-        configurator = _proxy_at(chain, admin, provider, configurator_impl, at.configurator, configurator_type)
+        configurator = _proxy_at(
+            chain, admin, provider, configurator_impl, at.configurator, configurator_type
+        )
         configurator.initialize(provider, **tx)
         provider.setAddress(POOL_CONFIGURATOR_ID, configurator, **tx)
     else:
@@ -167,15 +197,30 @@ def deploy_core(admin: Any, *, at: AaveAddresses | None = None, market_id: str =
     provider.setPriceOracle(oracle, **tx)
 
     atoken = admin.deploy(container("protocol/tokenization/AToken.sol/AToken.json", "AToken"), pool)
-    stable = admin.deploy(container("protocol/tokenization/StableDebtToken.sol/StableDebtToken.json",
-                                    "StableDebtToken"), pool)
-    variable = admin.deploy(container("protocol/tokenization/VariableDebtToken.sol/VariableDebtToken.json",
-                                      "VariableDebtToken"), pool)
+    stable = admin.deploy(
+        container("protocol/tokenization/StableDebtToken.sol/StableDebtToken.json", "StableDebtToken"), pool
+    )
+    variable = admin.deploy(
+        container("protocol/tokenization/VariableDebtToken.sol/VariableDebtToken.json", "VariableDebtToken"),
+        pool,
+    )
     # Optimal usage 80 %, variable rate 0 % + 4 % to the kink, +75 % above it (a stablecoin's curve).
     strategy = admin.deploy(
-        container("protocol/pool/DefaultReserveInterestRateStrategy.sol/DefaultReserveInterestRateStrategy.json",
-                  "DefaultReserveInterestRateStrategy"),
-        provider, 8 * RAY // 10, 0, 4 * RAY // 100, 75 * RAY // 100, 0, 0, 0, 0, 0)
+        container(
+            "protocol/pool/DefaultReserveInterestRateStrategy.sol/DefaultReserveInterestRateStrategy.json",
+            "DefaultReserveInterestRateStrategy",
+        ),
+        provider,
+        8 * RAY // 10,
+        0,
+        4 * RAY // 100,
+        75 * RAY // 100,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     return AaveCore(provider, acl, pool, configurator, oracle, atoken, stable, variable, strategy, admin)
 
 
@@ -184,23 +229,59 @@ def attach_core(at: AaveAddresses, admin: Any) -> AaveCore:
     holding the ACL admin role there; it makes itself pool admin, as a governance payload executor is."""
     acl = aave_at("ACLManager", at.acl_manager)
     acl.addPoolAdmin(admin, sender=admin)
-    return AaveCore(aave_at("PoolAddressesProvider", at.provider), acl, aave_at("Pool", at.pool),
-                    aave_at("PoolConfigurator", at.configurator), aave_at("AaveOracle", at.oracle),
-                    None, None, None, None, admin)
+    return AaveCore(
+        aave_at("PoolAddressesProvider", at.provider),
+        acl,
+        aave_at("Pool", at.pool),
+        aave_at("PoolConfigurator", at.configurator),
+        aave_at("AaveOracle", at.oracle),
+        None,
+        None,
+        None,
+        None,
+        admin,
+    )
 
 
-def list_reserve(core: AaveCore, asset: Any, source: Any, *, ltv: int = 0, threshold: int = 0, bonus: int = 0,
-                 borrowing: bool = False, symbol: str = "") -> None:
+def list_reserve(
+    core: AaveCore,
+    asset: Any,
+    source: Any,
+    *,
+    ltv: int = 0,
+    threshold: int = 0,
+    bonus: int = 0,
+    borrowing: bool = False,
+    symbol: str = "",
+) -> None:
     """Lists `asset` priced by `source` (a Chainlink-compatible feed in USD, 8 decimals). A non-zero
-    `threshold` makes it collateral (LTV, threshold and bonus in bps of 10_000); `borrowing` lets it be borrowed."""
+    `threshold` makes it collateral (LTV, threshold and bonus in bps of 10_000); `borrowing` lets it be
+    borrowed."""
     tx = {"sender": core.admin}
     symbol = symbol or asset.symbol()
     core.oracle.setAssetSources([asset], [source], **tx)
-    core.configurator.initReserves([(
-        core.atoken_impl, core.stable_debt_impl, core.variable_debt_impl, asset.decimals(), core.rate_strategy,
-        asset, core.admin, "0x" + "00" * 20, f"Aave {symbol}", f"a{symbol}", f"Aave variable debt {symbol}",
-        f"variableDebt{symbol}", f"Aave stable debt {symbol}", f"stableDebt{symbol}", b"",
-    )], **tx)
+    core.configurator.initReserves(
+        [
+            (
+                core.atoken_impl,
+                core.stable_debt_impl,
+                core.variable_debt_impl,
+                asset.decimals(),
+                core.rate_strategy,
+                asset,
+                core.admin,
+                "0x" + "00" * 20,
+                f"Aave {symbol}",
+                f"a{symbol}",
+                f"Aave variable debt {symbol}",
+                f"variableDebt{symbol}",
+                f"Aave stable debt {symbol}",
+                f"stableDebt{symbol}",
+                b"",
+            )
+        ],
+        **tx,
+    )
     if threshold:
         core.configurator.configureReserveAsCollateral(asset, ltv, threshold, bonus, **tx)
     if borrowing:
@@ -222,7 +303,9 @@ def _proxy_at(chain: Any, admin: Any, provider: Any, implementation: Any, at: st
     `implementation`; its storage is then initialised through the proxy."""
     proxy_type = container(
         "protocol/libraries/aave-upgradeability/InitializableImmutableAdminUpgradeabilityProxy.sol/"
-        "InitializableImmutableAdminUpgradeabilityProxy.json", "InitializableImmutableAdminUpgradeabilityProxy")
+        "InitializableImmutableAdminUpgradeabilityProxy.json",
+        "InitializableImmutableAdminUpgradeabilityProxy",
+    )
     proxy = admin.deploy(proxy_type, provider)
     chain.provider.set_code(at, chain.provider.get_code(proxy.address))
     chain.provider.set_storage(at, IMPLEMENTATION_SLOT, _word(int(implementation.address, 16)))
@@ -252,15 +335,28 @@ class ProtectedReserve:
         return self.core.pool.getUserAccountData(user).healthFactor
 
 
-def protect(project: Any, core: AaveCore, breaker: Any, market_id: int, collateral: Any, debt_asset: Any,
-            underlying_feed: Any, *, deployer: Any, governance: Any, aave_admin: Any,
-            frozen_in_grace: bool = True) -> ProtectedReserve:
-    """Governance's steps: the feed as the collateral's price source, the steward with RISK_ADMIN as a consumer."""
+def protect(
+    project: Any,
+    core: AaveCore,
+    breaker: Any,
+    market_id: int,
+    collateral: Any,
+    debt_asset: Any,
+    underlying_feed: Any,
+    *,
+    deployer: Any,
+    governance: Any,
+    aave_admin: Any,
+    frozen_in_grace: bool = True,
+) -> ProtectedReserve:
+    """Governance's steps: the feed as the collateral's price source, the steward with RISK_ADMIN as a
+    consumer."""
     feed = project.BreakerFeed.deploy(underlying_feed, breaker, market_id, frozen_in_grace, sender=deployer)
     feed.transfer_ownership(governance, sender=deployer)
     core.oracle.setAssetSources([collateral], [feed], sender=aave_admin)
-    steward = project.AaveBreakerSteward.deploy(breaker, market_id, core.pool, core.configurator, collateral,
-                                                sender=deployer)
+    steward = project.AaveBreakerSteward.deploy(
+        breaker, market_id, core.pool, core.configurator, collateral, sender=deployer
+    )
     core.acl.addRiskAdmin(steward, sender=aave_admin)
     breaker.add_consumer(market_id, steward, sender=governance)
     return ProtectedReserve(core, breaker, market_id, collateral, debt_asset, underlying_feed, feed, steward)

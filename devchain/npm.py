@@ -22,8 +22,9 @@ def npm_artifact(path: str, libraries: dict[str, str] | None = None) -> tuple[li
     return artifact["abi"], "0x" + _link(code, references, libraries or {}, path)
 
 
-def _link(code: str, references: dict[str, dict[str, list[dict[str, int]]]], libraries: dict[str, str],
-          path: str) -> str:
+def _link(
+    code: str, references: dict[str, dict[str, list[dict[str, int]]]], libraries: dict[str, str], path: str
+) -> str:
     for by_name in references.values():
         for name, places in by_name.items():
             if name not in libraries:
@@ -31,7 +32,7 @@ def _link(code: str, references: dict[str, dict[str, list[dict[str, int]]]], lib
             address = libraries[name].removeprefix("0x").lower()
             for place in places:
                 start = 2 * place["start"]
-                code = code[:start] + address + code[start + 2 * place["length"]:]
+                code = code[:start] + address + code[start + 2 * place["length"] :]
     return code
 
 
@@ -41,8 +42,11 @@ def npm_container(path: str, name: str, libraries: dict[str, str] | None = None)
     from ethpm_types import ContractType
 
     abi, bytecode = npm_artifact(path, libraries)
-    return ContractContainer(ContractType.model_validate(
-        {"contractName": name, "abi": abi, "deploymentBytecode": {"bytecode": bytecode}}))
+    return ContractContainer(
+        ContractType.model_validate(
+            {"contractName": name, "abi": abi, "deploymentBytecode": {"bytecode": bytecode}}
+        )
+    )
 
 
 def chainlink_mock_v3() -> tuple[list[dict[str, Any]], str]:
@@ -61,5 +65,8 @@ def chainlink_mock_container() -> Any:
     from ethpm_types import ContractType
 
     abi, bytecode = chainlink_mock_v3()
-    return ContractContainer(ContractType.model_validate(
-        {"contractName": "MockV3Aggregator", "abi": abi, "deploymentBytecode": {"bytecode": bytecode}}))
+    return ContractContainer(
+        ContractType.model_validate(
+            {"contractName": "MockV3Aggregator", "abi": abi, "deploymentBytecode": {"bytecode": bytecode}}
+        )
+    )

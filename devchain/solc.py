@@ -54,7 +54,9 @@ class SolidityBuild:
                 "evmVersion": self.evm_version,
                 "metadata": {"bytecodeHash": "none"},
                 "remappings": list(self.remappings),
-                "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+                "outputSelection": {
+                    "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+                },
             },
         }
 
@@ -70,10 +72,15 @@ V4_CORE = SolidityBuild(
     via_ir=True,
     optimizer_runs=44_444_444,
     evm_version="cancun",
-    remappings=("solmate/=lib/solmate/", "forge-std/=lib/forge-std/src/", "@openzeppelin/=lib/openzeppelin-contracts/"),
+    remappings=(
+        "solmate/=lib/solmate/",
+        "forge-std/=lib/forge-std/src/",
+        "@openzeppelin/=lib/openzeppelin-contracts/",
+    ),
 )
 
-# Morpho Blue pins solc 0.8.19 and builds with via_ir and 999999 optimizer runs (paris: 0.8.19 predates cancun).
+# Morpho Blue pins solc 0.8.19 and builds with via_ir and 999999 optimizer runs (paris: 0.8.19 predates
+# cancun).
 MORPHO_BLUE = SolidityBuild(
     name="morpho-blue",
     package="@morpho-org/morpho-blue",
@@ -114,14 +121,20 @@ def compile_build(build: SolidityBuild) -> tuple[Path, float]:
     """Compiles (or finds in the cache) one build; returns its output file and the seconds spent."""
     installed = _installed_version(build.compiler)
     if installed != build.compiler_version:
-        raise BuildError(f"{build.name} needs solc {build.compiler_version}, npm {build.compiler!r} is {installed}")
+        raise BuildError(
+            f"{build.name} needs solc {build.compiler_version}, npm {build.compiler!r} is {installed}"
+        )
     out = CACHE / f"{build.name}-{cache_key(build)}.json"
     if out.is_file():
         return out, 0.0
     started = time.perf_counter()
     result = subprocess.run(
         ["node", str(COMPILER_SCRIPT), build.compiler, str(NODE_MODULES / build.package)],
-        input=json.dumps(build.standard_json()), capture_output=True, text=True, cwd=ROOT, check=False,
+        input=json.dumps(build.standard_json()),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     if result.returncode != 0:
         raise BuildError(f"solc-js failed on {build.name}: {result.stderr.strip()[-2000:]}")
@@ -144,8 +157,11 @@ def contracts(build: SolidityBuild) -> dict[str, dict[str, Any]]:
         for name, unit in units.items():
             code = unit["evm"]["bytecode"]["object"]
             if code:
-                found[name] = {"abi": unit["abi"], "bytecode": "0x" + code,
-                               "runtime": "0x" + unit["evm"]["deployedBytecode"]["object"]}
+                found[name] = {
+                    "abi": unit["abi"],
+                    "bytecode": "0x" + code,
+                    "runtime": "0x" + unit["evm"]["deployedBytecode"]["object"],
+                }
     return found
 
 
@@ -155,10 +171,16 @@ def container(build: SolidityBuild, name: str):
     from ethpm_types import ContractType
 
     unit = contracts(build)[name]
-    return ContractContainer(ContractType.model_validate({
-        "contractName": name, "abi": unit["abi"],
-        "deploymentBytecode": {"bytecode": unit["bytecode"]}, "runtimeBytecode": {"bytecode": unit["runtime"]},
-    }))
+    return ContractContainer(
+        ContractType.model_validate(
+            {
+                "contractName": name,
+                "abi": unit["abi"],
+                "deploymentBytecode": {"bytecode": unit["bytecode"]},
+                "runtimeBytecode": {"bytecode": unit["runtime"]},
+            }
+        )
+    )
 
 
 def main() -> None:

@@ -1,1 +1,2 @@
-"""The keeper bot: sources -> indicators -> policy -> executor, with its CLI, metrics and shipped parameters."""
+"""The keeper bot: sources -> indicators -> policy -> executor, with its CLI, metrics and shipped
+parameters."""

@@ -38,7 +38,9 @@ def _load(path: str) -> dict[str, Any]:
 def contract_type(name: str, build: str | Path | None = None) -> dict[str, Any]:
     types = _load(str(build or DEFAULT_BUILD))
     if name not in types:
-        raise AbiError(f"contract {name} not in {build or DEFAULT_BUILD}; compiled: {', '.join(sorted(types))}")
+        raise AbiError(
+            f"contract {name} not in {build or DEFAULT_BUILD}; compiled: {', '.join(sorted(types))}"
+        )
     return types[name]
 
 

@@ -23,13 +23,18 @@ log = logging.getLogger("keeper.runner")
 
 
 class BackgroundSources:
-    def __init__(self, sources: Sequence[Source], deadline_s: float,
-                 on_error: Callable[[str], None] = lambda name: None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        deadline_s: float,
+        on_error: Callable[[str], None] = lambda name: None,
+    ) -> None:
         self.sources = list(sources)
         self.deadline_s = deadline_s
         self.on_error = on_error
-        self._workers = ThreadPoolExecutor(max_workers=max(1, len(self.sources)),
-                                           thread_name_prefix="keeper-source")
+        self._workers = ThreadPoolExecutor(
+            max_workers=max(1, len(self.sources)), thread_name_prefix="keeper-source"
+        )
         self._running: dict[int, Future[dict[int, Any]]] = {}
         self._latest: dict[int, dict[int, Any]] = {}
         self.late = 0  # answers not in by the deadline (cumulative)
@@ -70,16 +75,22 @@ class BackgroundSources:
                 self._latest[i] = source.collect(ids, now)
             except Exception as exc:  # noqa: BLE001 - one source down never stops the keeper
                 self.on_error(source.name)
-                log.warning("source failed", extra={"source": source.name, "error": f"{type(exc).__name__}: {exc}"})
+                log.warning(
+                    "source failed", extra={"source": source.name, "error": f"{type(exc).__name__}: {exc}"}
+                )
         if self._running:
             assert started is not None
-            wait(list(self._running.values()), timeout=max(0.0, self.deadline_s - (time.monotonic() - started)))
+            wait(
+                list(self._running.values()), timeout=max(0.0, self.deadline_s - (time.monotonic() - started))
+            )
         for i in list(self._running):
             self._harvest(i)
         for i in self._running:
             self.late += 1
-            log.info("source late: deciding without its newest answer",
-                     extra={"source": self.sources[i].name, "deadline_s": self.deadline_s})
+            log.info(
+                "source late: deciding without its newest answer",
+                extra={"source": self.sources[i].name, "deadline_s": self.deadline_s},
+            )
         return [self._latest[i] for i in sorted(self._latest)]
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from keeper.model import ChainIndicators, OnChainMarket, State, Status
 log = logging.getLogger("keeper.chain")
 T = TypeVar("T")
 
+
 class EndpointBusy(ConnectionError):
     """A node answered items of a batch with an error of its own (rate limit, block or state it lacks), not of
     the call: fail over like a transport error."""
@@ -45,8 +46,14 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 _BUSY_CODES = {-32005, 429, -32603}
 # Messages of a node that lacks the block or state asked for (behind the head, pruned, syncing): another
 # node can answer, so these fail over too. They come with the generic -32000, so the message decides.
-_NODE_LACKS_STATE = ("header not found", "missing trie node", "unknown block", "block not found",
-                     "state not available", "syncing")
+_NODE_LACKS_STATE = (
+    "header not found",
+    "missing trie node",
+    "unknown block",
+    "block not found",
+    "state not available",
+    "syncing",
+)
 
 
 def _node_cannot_serve(code: Any, message: str) -> bool:
@@ -55,14 +62,25 @@ def _node_cannot_serve(code: Any, message: str) -> bool:
         return False  # the call itself failed: every node would say the same
     return code in _BUSY_CODES or any(m in message for m in _NODE_LACKS_STATE)
 
+
 IVENUE_ABI = [
-    {"type": "function", "name": "depth", "stateMutability": "view",
-     "inputs": [{"name": "band_bps", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]},
+    {
+        "type": "function",
+        "name": "depth",
+        "stateMutability": "view",
+        "inputs": [{"name": "band_bps", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
 ]
 # The two views of a ReopeningAuction that say whether the current round has orders to settle.
 IAUCTION_READS_ABI = [
-    {"type": "function", "name": name, "stateMutability": "view", "inputs": [],
-     "outputs": [{"name": "", "type": "uint256"}]}
+    {
+        "type": "function",
+        "name": name,
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint256"}],
+    }
     for name in ("book_round", "book_size")
 ]
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -106,7 +124,9 @@ class Endpoint:
 
 def make_web3(url: str, timeout: float) -> Web3:
     # No web3 retries: failing over to another endpoint is faster than retrying a dead one.
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
+    return Web3(
+        Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+    )
 
 
 @dataclass
@@ -137,8 +157,10 @@ class RpcPool:
         now = self.clock()
         usable = [i for i, e in enumerate(self.endpoints) if not e.excluded]
         up = [i for i in usable if self.endpoints[i].down_until <= now]
-        down = sorted((i for i in usable if self.endpoints[i].down_until > now),
-                      key=lambda i: self.endpoints[i].down_until)
+        down = sorted(
+            (i for i in usable if self.endpoints[i].down_until > now),
+            key=lambda i: self.endpoints[i].down_until,
+        )
         return up + down  # healthy by preference (primary first), then the soonest to recover
 
     def _mark_down(self, ep: Endpoint) -> None:
@@ -154,8 +176,10 @@ class RpcPool:
         if chain_id != self.expected_chain_id:
             ep.excluded = f"serves chain {chain_id}, not {self.expected_chain_id}"
             self.on_failover("wrong_chain")
-            log.error("rpc endpoint serves another chain: never used", extra={
-                "endpoint": ep.label, "chain_id": chain_id, "expected": self.expected_chain_id})
+            log.error(
+                "rpc endpoint serves another chain: never used",
+                extra={"endpoint": ep.label, "chain_id": chain_id, "expected": self.expected_chain_id},
+            )
             raise WrongChain(f"{ep.label} {ep.excluded}")
 
     def call(self, fn: Callable[[Web3], T], what: str = "rpc") -> T:
@@ -174,8 +198,10 @@ class RpcPool:
                 self._mark_down(ep)
                 self.on_error(ep.name)
                 errors.append(f"{ep.label}: {type(exc).__name__}")
-                log.warning("rpc endpoint failed", extra={"endpoint": ep.label, "what": what,
-                                                          "error": type(exc).__name__})
+                log.warning(
+                    "rpc endpoint failed",
+                    extra={"endpoint": ep.label, "what": what, "error": type(exc).__name__},
+                )
                 continue
             if ep.failures:
                 log.info("rpc endpoint answering again", extra={"endpoint": ep.label})
@@ -186,7 +212,9 @@ class RpcPool:
                 self.switches += 1
                 self._current = i
             return result
-        raise RpcUnavailable(f"all {len(self.endpoints)} RPC endpoints failed for {what}: " + "; ".join(errors))
+        raise RpcUnavailable(
+            f"all {len(self.endpoints)} RPC endpoints failed for {what}: " + "; ".join(errors)
+        )
 
     def check_heads(self, max_lag_blocks: int, stall_s: float) -> dict[str, int]:
         """Reads every usable endpoint's head; moves off the current one when it lags the best head by more
@@ -227,9 +255,16 @@ class RpcPool:
         if reason:
             self._mark_down(ep)
             target = next(i for i in self._order() if heads.get(i) == best)
-            log.warning("rpc failover: head " + reason, extra={
-                "from": ep.label, "to": self.endpoints[target].label, "head": heads[cur], "best": best,
-                "since_change_s": round(now - ep.head_changed_at, 1)})
+            log.warning(
+                "rpc failover: head " + reason,
+                extra={
+                    "from": ep.label,
+                    "to": self.endpoints[target].label,
+                    "head": heads[cur],
+                    "best": best,
+                    "since_change_s": round(now - ep.head_changed_at, 1),
+                },
+            )
             self.on_failover(reason)
             self.switches += 1
             self._current = target
@@ -248,12 +283,15 @@ class RpcPool:
         return out
 
 
-def batch_eth_call(w3: Web3, calls: Sequence[tuple[str, bytes | str]],
-                   block: int | str) -> list[tuple[bool, bytes | str]]:
+def batch_eth_call(
+    w3: Web3, calls: Sequence[tuple[str, bytes | str]], block: int | str
+) -> list[tuple[bool, bytes | str]]:
     """One JSON-RPC batch of eth_calls at one block: (True, return data) or (False, error message) each."""
     tag = hex(block) if isinstance(block, int) else block
-    reqs = [("eth_call", [{"to": to, "data": data if isinstance(data, str) else "0x" + data.hex()}, tag])
-            for to, data in calls]
+    reqs = [
+        ("eth_call", [{"to": to, "data": data if isinstance(data, str) else "0x" + data.hex()}, tag])
+        for to, data in calls
+    ]
     if not reqs:
         return []
     resp = w3.provider.make_batch_request(reqs)
@@ -301,8 +339,15 @@ class BreakerReader:
     """Reads markets of a CircuitBreaker at one block: state, status, indicators, the venue's depth
     and, for a market with a reopening auction, its book size (+ cached params)."""
 
-    def __init__(self, pool: RpcPool, breaker: str, abi: list[dict[str, Any]], keeper: str | None,
-                 params_refresh_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        pool: RpcPool,
+        breaker: str,
+        abi: list[dict[str, Any]],
+        keeper: str | None,
+        params_refresh_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.pool = pool
         self.address = Web3.to_checksum_address(breaker)
         self.contract = Web3().eth.contract(address=self.address, abi=abi)
@@ -322,7 +367,10 @@ class BreakerReader:
         key = (self.address, name, *args)
         if key not in self._encoded:
             f = self.contract.get_function_by_name(name)(*args)
-            self._encoded[key] = (bytes.fromhex(f._encode_transaction_data()[2:]), list(get_abi_output_types(f.abi)))
+            self._encoded[key] = (
+                bytes.fromhex(f._encode_transaction_data()[2:]),
+                list(get_abi_output_types(f.abi)),
+            )
         return self._encoded[key]
 
     def _view(self, contract: Any, name: str, *args: Any) -> bytes:
@@ -350,8 +398,10 @@ class BreakerReader:
                 types.append(t)
         if self.keeper:
             role_data, _ = self._fn("KEEPER_ROLE")
-            role = _data(batch_eth_call(w3, [(self.address, role_data)], block)[0],
-                         f"breaker {self.address}: KEEPER_ROLE()")
+            role = _data(
+                batch_eth_call(w3, [(self.address, role_data)], block)[0],
+                f"breaker {self.address}: KEEPER_ROLE()",
+            )
             data, t = self._fn("hasRole", role[:32], self.keeper)
             calls.append((self.address, data))
             types.append(t)
@@ -371,10 +421,16 @@ class BreakerReader:
             closes_venue = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
             k += 1
             ok, r = raw[k]  # absent on breakers without reopening auctions: no auction
-            auction = Web3.to_checksum_address(abi_decode(types[k], r)[0]) if ok and len(r) == 32 else ZERO_ADDRESS
+            auction = (
+                Web3.to_checksum_address(abi_decode(types[k], r)[0]) if ok and len(r) == 32 else ZERO_ADDRESS
+            )
             k += 1
-            static[mid] = _Static(values, Web3.to_checksum_address(venue), closes_venue,
-                                  "" if auction == ZERO_ADDRESS else auction)
+            static[mid] = _Static(
+                values,
+                Web3.to_checksum_address(venue),
+                closes_venue,
+                "" if auction == ZERO_ADDRESS else auction,
+            )
         if self.keeper:
             ok, r = raw[k]
             self._role = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
@@ -382,16 +438,22 @@ class BreakerReader:
         self._static_at = self.clock()
 
     def market_count(self) -> int:
-        return self.pool.call(lambda w3: w3.eth.contract(self.address, abi=self.contract.abi)
-                              .functions.market_count().call(), "market_count")
+        return self.pool.call(
+            lambda w3: w3.eth.contract(self.address, abi=self.contract.abi).functions.market_count().call(),
+            "market_count",
+        )
 
-    def snapshot(self, ids: Sequence[int], with_depth: bool = True) -> tuple[dict[str, Any], dict[int, OnChainMarket]]:
+    def snapshot(
+        self, ids: Sequence[int], with_depth: bool = True
+    ) -> tuple[dict[str, Any], dict[int, OnChainMarket]]:
         """(head block, {market id: OnChainMarket}) read at one block number."""
 
         def read(w3: Web3) -> tuple[dict[str, Any], dict[int, OnChainMarket]]:
             head = w3.eth.get_block("latest")
             number = int(head["number"])
-            if self.clock() - self._static_at > self.params_refresh_s or any(i not in self._static for i in ids):
+            if self.clock() - self._static_at > self.params_refresh_s or any(
+                i not in self._static for i in ids
+            ):
                 self._load_static(w3, ids, number)
             calls: list[tuple[str, bytes]] = []
             types: list[list[str]] = []
@@ -402,7 +464,9 @@ class BreakerReader:
                     types.append(t)
                 static = self._static[mid]
                 if with_depth:
-                    calls.append((static.venue, self._view(self.venue_abi, "depth", static.params["depth_band_bps"])))
+                    calls.append(
+                        (static.venue, self._view(self.venue_abi, "depth", static.params["depth_band_bps"]))
+                    )
                     types.append(["uint256"])
                 if static.auction:
                     for name in ("book_round", "book_size"):
@@ -414,11 +478,13 @@ class BreakerReader:
             for mid in ids:
                 static = self._static[mid]
                 per = 3 + with_depth + 2 * bool(static.auction)
-                chunk = raw[k:k + per]
-                tchunk = types[k:k + per]
+                chunk = raw[k : k + per]
+                tchunk = types[k : k + per]
                 k += per
-                state_raw, status_raw, ind_raw = (_data(r, f"market {mid}: {name}({mid})") for r, name in
-                                                  zip(chunk[:3], ("state", "status", "indicators")))
+                state_raw, status_raw, ind_raw = (
+                    _data(r, f"market {mid}: {name}({mid})")
+                    for r, name in zip(chunk[:3], ("state", "status", "indicators"), strict=True)
+                )
                 state = State(abi_decode(tchunk[0], state_raw)[0])
                 status = Status.from_tuple(abi_decode(tchunk[1], status_raw)[0])
                 ind = ChainIndicators.from_tuple(abi_decode(tchunk[2], ind_raw)[0])
@@ -433,11 +499,26 @@ class BreakerReader:
                     answered = ok_round and ok_size and len(book_round) == 32 and len(book_size) == 32
                     if answered and int(abi_decode(["uint256"], book_round)[0]) == round_of(status):
                         orders = int(abi_decode(["uint256"], book_size)[0])
-                out[mid] = OnChainMarket(mid, number, int(head["timestamp"]), state, status, ind,
-                                         dict(static.params), self._role, static.venue, depth,
-                                         static.closes_venue, static.auction, orders)
-            return {"number": number, "timestamp": int(head["timestamp"]),
-                    "base_fee": int(head.get("baseFeePerGas") or 0)}, out
+                out[mid] = OnChainMarket(
+                    mid,
+                    number,
+                    int(head["timestamp"]),
+                    state,
+                    status,
+                    ind,
+                    dict(static.params),
+                    self._role,
+                    static.venue,
+                    depth,
+                    static.closes_venue,
+                    static.auction,
+                    orders,
+                )
+            return {
+                "number": number,
+                "timestamp": int(head["timestamp"]),
+                "base_fee": int(head.get("baseFeePerGas") or 0),
+            }, out
 
         return self.pool.call(read, "snapshot")
 

@@ -1,7 +1,8 @@
 """`python -m keeper run | check | status | journal | cancel | pause | unpause`.
 
-    python -m keeper --config keeper.yaml check      # config, RPCs, relay, eth_call at pending, feeHistory,
-                                                     # exchanges, state dir, breaker, role, balance (no key needed)
+    python -m keeper --config keeper.yaml check      # config, RPCs, relay, eth_call at pending,
+                                                     # feeHistory, exchanges, state dir, breaker, role,
+                                                     # balance (no key needed)
     python -m keeper --config keeper.yaml status     # each market's state and indicators now (no key needed)
     python -m keeper --config keeper.yaml run        # the loop (Ctrl-C or SIGTERM to stop)
     python -m keeper journal list | drop --nonce N   # the in-flight journal (drop: only a nonce already used)
@@ -63,8 +64,13 @@ def cmd_check(settings: KeeperSettings, out: Any) -> int:
         if account is not None and hasattr(account, "accounts"):
             try:
                 held = account.accounts()
-                line(sender in held, "remote signer", f"holds {sender}" if sender in held
-                     else f"does not hold {sender} (holds {len(held)} accounts)")
+                line(
+                    sender in held,
+                    "remote signer",
+                    f"holds {sender}"
+                    if sender in held
+                    else f"does not hold {sender} (holds {len(held)} accounts)",
+                )
             except Exception as exc:  # noqa: BLE001 - reported
                 line(False, "remote signer", str(exc))
     except ConfigError as exc:
@@ -90,18 +96,28 @@ def cmd_check(settings: KeeperSettings, out: Any) -> int:
             line(False, label, f"{type(exc).__name__}")
             continue
         ok = settings.chain_id is None or settings.chain_id == chain_id
-        line(ok, label, f"chain {chain_id}, block {head}, {ms:.0f} ms"
-             + ("" if ok else f" (config says chain_id {settings.chain_id})"))
+        line(
+            ok,
+            label,
+            f"chain {chain_id}, block {head}, {ms:.0f} ms"
+            + ("" if ok else f" (config says chain_id {settings.chain_id})"),
+        )
         working = working or w3
     if settings.private_relay_url:
         relay = make_web3(str(settings.private_relay_url), settings.rpc_timeout_s)
         label = f"private relay {redact_url(str(settings.private_relay_url))}"
         try:
             relay_chain = relay.eth.chain_id
-            line(settings.chain_id in (None, relay_chain), label, f"answers, chain {relay_chain} (sends only)")
+            line(
+                settings.chain_id in (None, relay_chain), label, f"answers, chain {relay_chain} (sends only)"
+            )
         except Exception as exc:  # noqa: BLE001 - reported
-            line(False, label, f"{type(exc).__name__}" + (": sends fall back to the public RPCs"
-                                                          if settings.relay_fallback_public else ""))
+            line(
+                False,
+                label,
+                f"{type(exc).__name__}"
+                + (": sends fall back to the public RPCs" if settings.relay_fallback_public else ""),
+            )
     if working is None:
         line(False, "rpc", "no endpoint answers")
         return 1
@@ -113,18 +129,27 @@ def cmd_check(settings: KeeperSettings, out: Any) -> int:
         breaker = working.eth.contract(settings.breaker, abi=abi)
         count = breaker.functions.market_count().call()
         for m in settings.markets:
-            line(m.id < count, f"market {m.id} {m.name}", "registered" if m.id < count
-                 else f"not registered (the breaker has {count} markets)")
+            line(
+                m.id < count,
+                f"market {m.id} {m.name}",
+                "registered" if m.id < count else f"not registered (the breaker has {count} markets)",
+            )
         if sender:
             role = breaker.functions.hasRole(breaker.functions.KEEPER_ROLE().call(), sender).call()
-            line(True, "keeper role", "held: rule B and extensions enabled" if role
-                 else "not held: rule A, resume and sync only")
+            line(
+                True,
+                "keeper role",
+                "held: rule B and extensions enabled" if role else "not held: rule A, resume and sync only",
+            )
     if sender and not settings.dry_run:
         balance = working.eth.get_balance(sender)
         low = balance < settings.low_balance_eth * 10**18
-        line(not low, "balance", f"{balance / 1e18:.6f} ETH" + (f": below low_balance_eth "
-                                                                 f"{settings.low_balance_eth}, fund the keeper"
-                                                                 if low else ""))
+        line(
+            not low,
+            "balance",
+            f"{balance / 1e18:.6f} ETH"
+            + (f": below low_balance_eth {settings.low_balance_eth}, fund the keeper" if low else ""),
+        )
     if (settings.state_dir / PAUSE_FILE).exists():
         line(True, "sending", "PAUSED (python -m keeper unpause)")
     return 1 if problems else 0
@@ -139,11 +164,16 @@ def _check_state_dir(settings: KeeperSettings, line: Any) -> None:
             pass
         line(True, "state dir", f"{settings.state_dir} writable")
     except OSError as exc:
-        line(False, "state dir", f"{settings.state_dir} not writable ({type(exc).__name__}): the journal lives there")
+        line(
+            False,
+            "state dir",
+            f"{settings.state_dir} not writable ({type(exc).__name__}): the journal lives there",
+        )
 
 
 def _check_rpc_features(settings: KeeperSettings, w3: Any, line: Any) -> None:
-    """What sending needs from the node: eth_call at `pending` (or the configured block) and eth_feeHistory."""
+    """What sending needs from the node: eth_call at `pending` (or the configured block) and
+    eth_feeHistory."""
     try:
         w3.eth.call({"to": settings.breaker, "data": "0x"}, settings.simulate_block)
         line(True, f"eth_call at {settings.simulate_block}", "answers")
@@ -151,17 +181,28 @@ def _check_rpc_features(settings: KeeperSettings, w3: Any, line: Any) -> None:
         from keeper.executor import _is_revert
 
         ok = _is_revert(exc)
-        line(ok, f"eth_call at {settings.simulate_block}", "answers" if ok else
-             f"{type(exc).__name__}: {str(exc)[:120]}" + (" (set simulate_block: latest)"
-                                                          if settings.simulate_block == "pending" else ""))
+        line(
+            ok,
+            f"eth_call at {settings.simulate_block}",
+            "answers"
+            if ok
+            else f"{type(exc).__name__}: {str(exc)[:120]}"
+            + (" (set simulate_block: latest)" if settings.simulate_block == "pending" else ""),
+        )
     try:
-        history = w3.eth.fee_history(settings.fees.history_blocks, "latest", [settings.fees.reward_percentile])
+        history = w3.eth.fee_history(
+            settings.fees.history_blocks, "latest", [settings.fees.reward_percentile]
+        )
         base = int(history["baseFeePerGas"][-1])
         from keeper.fees import GWEI, first_send_ceiling
 
         ceiling = first_send_ceiling(int(settings.fees.max_fee_gwei * GWEI), settings.fees.bump_percent)
-        line(base < ceiling, "eth_feeHistory", f"next base fee {base / GWEI:.3f} gwei, first-send ceiling "
-             f"{ceiling / GWEI:.3f} gwei (cap {settings.fees.max_fee_gwei} less two replacements)")
+        line(
+            base < ceiling,
+            "eth_feeHistory",
+            f"next base fee {base / GWEI:.3f} gwei, first-send ceiling "
+            f"{ceiling / GWEI:.3f} gwei (cap {settings.fees.max_fee_gwei} less two replacements)",
+        )
     except Exception as exc:  # noqa: BLE001 - reported
         line(False, "eth_feeHistory", f"{type(exc).__name__}: {str(exc)[:120]}")
 
@@ -183,8 +224,11 @@ def _check_exchanges(settings: KeeperSettings, line: Any) -> None:
             line(False, f"exchange {exchange}", f"{type(exc).__name__}: {str(exc)[:120]}")
             continue
         missing = sorted(symbols - set(known))
-        line(not missing, f"exchange {exchange}", f"{len(symbols)} symbols listed" if not missing
-             else f"unknown symbols {', '.join(missing)}")
+        line(
+            not missing,
+            f"exchange {exchange}",
+            f"{len(symbols)} symbols listed" if not missing else f"unknown symbols {', '.join(missing)}",
+        )
 
 
 def cmd_status(settings: KeeperSettings, out: Any, as_json: bool) -> int:
@@ -200,28 +244,60 @@ def cmd_status(settings: KeeperSettings, out: Any, as_json: bool) -> int:
     for m in settings.markets:
         c = markets[m.id]
         s, ind = c.status, c.indicators
-        rows.append({
-            "id": m.id, "name": m.name, "state": c.state.name, "stored_state": s.state.name,
-            "resume_in_s": max(0, s.resume_after - c.timestamp) if c.state.name == "HALTED" else None,
-            "lapse_in_s": max(0, s.lapse_at - c.timestamp) if c.state.name == "HALTED" else None,
-            "armed_block": s.armed_block or None, "trips_today": s.trips_today,
-            "cvd_bps": ind.cvd_bps, "rl_bps": ind.rl_bps, "si_bps": ind.si_bps, "vp_bps": ind.vp_bps,
-            "reference_valid": ind.reference_valid,
-            # the reopening auction, if any, and its live orders for this halt's round
-            "auction": c.auction or None, "auction_orders": c.auction_orders if c.auction else None,
-        })
+        rows.append(
+            {
+                "id": m.id,
+                "name": m.name,
+                "state": c.state.name,
+                "stored_state": s.state.name,
+                "resume_in_s": max(0, s.resume_after - c.timestamp) if c.state.name == "HALTED" else None,
+                "lapse_in_s": max(0, s.lapse_at - c.timestamp) if c.state.name == "HALTED" else None,
+                "armed_block": s.armed_block or None,
+                "trips_today": s.trips_today,
+                "cvd_bps": ind.cvd_bps,
+                "rl_bps": ind.rl_bps,
+                "si_bps": ind.si_bps,
+                "vp_bps": ind.vp_bps,
+                "reference_valid": ind.reference_valid,
+                # the reopening auction, if any, and its live orders for this halt's round
+                "auction": c.auction or None,
+                "auction_orders": c.auction_orders if c.auction else None,
+            }
+        )
     chain_id = pool.call(lambda w3: w3.eth.chain_id)
     in_flight = []
     if sender:
         journal = Journal(settings.state_dir / f"journal-{chain_id}-{sender.lower()}.json")
-        in_flight = [{"market": r.market_id, "action": r.kind, "nonce": r.nonce, "tx": r.hashes[-1],
-                      "replacements": r.replacements} for r in journal.items.values()]
+        in_flight = [
+            {
+                "market": r.market_id,
+                "action": r.kind,
+                "nonce": r.nonce,
+                "tx": r.hashes[-1],
+                "replacements": r.replacements,
+            }
+            for r in journal.items.values()
+        ]
     if as_json:
-        out.write(json.dumps({"block": head["number"], "markets": rows, "in_flight": in_flight}, indent=2) + "\n")
+        out.write(
+            json.dumps({"block": head["number"], "markets": rows, "in_flight": in_flight}, indent=2) + "\n"
+        )
         return 0
     out.write(f"block {head['number']}  keeper {sender or '-'}\n")
-    cols = ["id", "name", "state", "stored_state", "resume_in_s", "cvd_bps", "rl_bps", "si_bps", "vp_bps",
-            "armed_block", "trips_today", "auction_orders"]
+    cols = [
+        "id",
+        "name",
+        "state",
+        "stored_state",
+        "resume_in_s",
+        "cvd_bps",
+        "rl_bps",
+        "si_bps",
+        "vp_bps",
+        "armed_block",
+        "trips_today",
+        "auction_orders",
+    ]
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
     out.write("  ".join(c.ljust(widths[c]) for c in cols) + "\n")
     for r in rows:
@@ -254,16 +330,22 @@ def cmd_run(settings: KeeperSettings, max_cycles: int | None) -> int:
             log.error("cannot start", extra={"error": str(exc)})
             return 1
         except Exception as exc:  # noqa: BLE001 - logged, retried with back-off
-            log.error("start-up failed, retrying", extra={"error": f"{type(exc).__name__}: {exc}",
-                                                          "retry_in_s": wait})
+            log.error(
+                "start-up failed, retrying",
+                extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": wait},
+            )
             if stop.wait(wait):
                 return 0
             wait = min(wait * 2, 30.0)
     server = None
     if settings.metrics_port:
-        server = MetricsServer(keeper.metrics, keeper.health, settings.metrics_host, settings.metrics_port).start()
-        log.info("metrics and health listening", extra={"metrics": f"http://{settings.metrics_host}:{server.port}"
-                                                                   "/metrics", "health": "/health"})
+        server = MetricsServer(
+            keeper.metrics, keeper.health, settings.metrics_host, settings.metrics_port
+        ).start()
+        log.info(
+            "metrics and health listening",
+            extra={"metrics": f"http://{settings.metrics_host}:{server.port}/metrics", "health": "/health"},
+        )
     try:
         keeper.run(stop, max_cycles=max_cycles)
     finally:
@@ -295,8 +377,11 @@ def _chain_id(settings: KeeperSettings) -> int:
 
     if settings.chain_id is not None:
         return settings.chain_id
-    return int(RpcPool.from_urls([str(u) for u in settings.rpc_urls], settings.rpc_timeout_s)
-               .call(lambda w3: w3.eth.chain_id, "eth_chainId"))
+    return int(
+        RpcPool.from_urls([str(u) for u in settings.rpc_urls], settings.rpc_timeout_s).call(
+            lambda w3: w3.eth.chain_id, "eth_chainId"
+        )
+    )
 
 
 def cmd_journal(settings: KeeperSettings, out: Any, action: str, nonce: int | None, force: bool) -> int:
@@ -312,10 +397,20 @@ def cmd_journal(settings: KeeperSettings, out: Any, action: str, nonce: int | No
     chain_id = _chain_id(settings)
     path = _journal_path(settings, chain_id, sender)
     if action == "list":
-        rows = [{"nonce": r.nonce, "market": r.market_id, "action": "cancel" if r.cancel else r.kind,
-                 "first_block": r.first_block, "sent_block": r.sent_block, "replacements": r.replacements,
-                 "max_fee_gwei": r.max_fee / 1e9, "tip_gwei": r.priority / 1e9, "tx": r.hashes[-1]}
-                for r in sorted(Journal(path).items.values(), key=lambda r: r.nonce)]
+        rows = [
+            {
+                "nonce": r.nonce,
+                "market": r.market_id,
+                "action": "cancel" if r.cancel else r.kind,
+                "first_block": r.first_block,
+                "sent_block": r.sent_block,
+                "replacements": r.replacements,
+                "max_fee_gwei": r.max_fee / 1e9,
+                "tip_gwei": r.priority / 1e9,
+                "tx": r.hashes[-1],
+            }
+            for r in sorted(Journal(path).items.values(), key=lambda r: r.nonce)
+        ]
         out.write(json.dumps({"journal": str(path), "in_flight": rows}, indent=2) + "\n")
         return 0
     assert nonce is not None
@@ -328,8 +423,10 @@ def cmd_journal(settings: KeeperSettings, out: Any, action: str, nonce: int | No
         pool = RpcPool.from_urls([str(u) for u in settings.rpc_urls], settings.rpc_timeout_s)
         used = int(pool.call(lambda w3: w3.eth.get_transaction_count(sender, "latest"), "nonce"))
         if nonce >= used and not force:
-            sys.stderr.write(f"journal: nonce {nonce} is not used yet (the account has sent {used}): its "
-                             "transaction may still land; `cancel --nonce` it, or drop it with --force\n")
+            sys.stderr.write(
+                f"journal: nonce {nonce} is not used yet (the account has sent {used}): its "
+                "transaction may still land; `cancel --nonce` it, or drop it with --force\n"
+            )
             return 1
         journal.drop(nonce)
         out.write(f"dropped nonce {nonce} from {path}\n")
@@ -369,8 +466,8 @@ def cmd_cancel(settings: KeeperSettings, out: Any, nonce: int) -> int:
 
 
 def cmd_pause(settings: KeeperSettings, out: Any, pause: bool) -> int:
-    """Creates or removes `state_dir/PAUSED`: a running keeper reads it every cycle and, while it exists, decides
-    and simulates but sends nothing (no first sends, replacements or sweeps)."""
+    """Creates or removes `state_dir/PAUSED`: a running keeper reads it every cycle and, while it exists,
+    decides and simulates but sends nothing (no first sends, replacements or sweeps)."""
     flag = settings.state_dir / PAUSE_FILE
     if pause:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -387,8 +484,11 @@ def main(argv: list[str] | None = None, out: Any = None) -> int:
 
     out = out or sys.stdout
     parser = argparse.ArgumentParser(prog="python -m keeper", description="Circuit-breaker keeper")
-    parser.add_argument("--config", "-c", help="YAML config (default: ./keeper.yaml if present); "
-                        "KEEPER_* environment variables override it")
+    parser.add_argument(
+        "--config",
+        "-c",
+        help="YAML config (default: ./keeper.yaml if present); KEEPER_* environment variables override it",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the keeper loop")
     run.add_argument("--dry-run", action="store_true", help="decide and simulate, never send")

@@ -107,7 +107,9 @@ class LceModel(_Strict):
         default=None, description="CSV of lending positions: collateral, debt, liquidation_threshold_bps"
     )
     safe_bps: int | None = Field(
-        default=None, ge=0, description="LCE below which the keeper resumes (default: half the critical level)"
+        default=None,
+        ge=0,
+        description="LCE below which the keeper resumes (default: half the critical level)",
     )
     lending_market: str | None = Field(
         default=None, description="LendingMarket whose events give the positions (instead of positions_file)"
@@ -116,7 +118,10 @@ class LceModel(_Strict):
         default=0, ge=0, description="first block to read the lending market's events from (its deployment)"
     )
     log_page_blocks: int = Field(
-        default=2_000, ge=1, le=1_000_000, description="blocks per eth_getLogs call (halved when a node refuses)"
+        default=2_000,
+        ge=1,
+        le=1_000_000,
+        description="blocks per eth_getLogs call (halved when a node refuses)",
     )
     reorg_margin_blocks: int = Field(
         default=5, ge=0, le=1_000, description="newest blocks re-read every cycle, never confirmed"
@@ -163,15 +168,22 @@ class FeeSettings(_Strict):
 
     history_blocks: int = Field(default=10, ge=1, le=1_024)
     reward_percentile: float = Field(default=60, ge=0, le=100)
-    urgency_trip: float = Field(default=2.0, ge=1, le=20, description="tip multiplier for trips and extensions")
-    urgency_resume: float = Field(default=1.0, ge=1, le=20, description="tip multiplier for resumes and syncs")
+    urgency_trip: float = Field(
+        default=2.0, ge=1, le=20, description="tip multiplier for trips and extensions"
+    )
+    urgency_resume: float = Field(
+        default=1.0, ge=1, le=20, description="tip multiplier for resumes and syncs"
+    )
     base_fee_multiplier: float = Field(default=2.0, ge=1, le=10, description="max fee = base x this + tip")
     min_priority_gwei: Decimal = Field(default=Decimal("0.1"), ge=0)
     max_priority_gwei: Decimal = Field(default=Decimal(50), gt=0)
     max_fee_gwei: Decimal = Field(default=Decimal(500), gt=0, description="hard cap on maxFeePerGas")
     replace_after_blocks: int = Field(default=3, ge=1, le=100)
     bump_percent: int = Field(
-        default=12, ge=10, le=200, description="raise both fee fields by this much on replacement (geth: >= 10)"
+        default=12,
+        ge=10,
+        le=200,
+        description="raise both fee fields by this much on replacement (geth: >= 10)",
     )
     gas_margin_percent: int = Field(default=30, ge=0, le=300)
 
@@ -179,8 +191,9 @@ class FeeSettings(_Strict):
     @classmethod
     def _cap_in_gwei(cls, v: Decimal) -> Decimal:
         if v > MAX_FEE_CAP_GWEI:
-            raise ValueError(f"must be at most {MAX_FEE_CAP_GWEI:,} gwei; the value is in gwei, not wei "
-                             f"(got {v:,})")
+            raise ValueError(
+                f"must be at most {MAX_FEE_CAP_GWEI:,} gwei; the value is in gwei, not wei (got {v:,})"
+            )
         return v
 
     @model_validator(mode="after")
@@ -196,7 +209,8 @@ class FeeSettings(_Strict):
             raise ValueError(
                 f"max_fee_gwei {self.max_fee_gwei} leaves a first send at most {ceiling:.3f} gwei once "
                 f"{REPLACEMENTS_RESERVED} replacements at +{self.bump_percent}% are reserved, below "
-                f"max_priority_gwei {self.max_priority_gwei}: raise max_fee_gwei or lower max_priority_gwei")
+                f"max_priority_gwei {self.max_priority_gwei}: raise max_fee_gwei or lower max_priority_gwei"
+            )
         return self
 
 
@@ -208,7 +222,9 @@ class Thresholds(_Strict):
         default=200, ge=1, le=5_000, description="a source this far from the median of sources is rejected"
     )
     min_sources: int = Field(default=1, ge=1, le=20, description="fewest valid sources for an index price")
-    extend_lead_s: int = Field(default=30, ge=1, le=3_600, description="extend when the halt ends within this")
+    extend_lead_s: int = Field(
+        default=30, ge=1, le=3_600, description="extend when the halt ends within this"
+    )
 
 
 class KeeperSettings(BaseSettings):
@@ -222,7 +238,8 @@ class KeeperSettings(BaseSettings):
     chain_id: int | None = Field(default=None, ge=1, description="refuse to run on another chain")
     rpc_urls: Annotated[list[AnyHttpUrl], NoDecode] = Field(min_length=1, max_length=10)
     ws_url: str | None = Field(
-        default=None, description="WebSocket endpoint for new heads (eth_subscribe); polling without it")
+        default=None, description="WebSocket endpoint for new heads (eth_subscribe); polling without it"
+    )
     private_relay_url: AnyHttpUrl | None = Field(default=None, description="send raw transactions here only")
     relay_fallback_public: bool = Field(default=False, description="use the public RPCs when the relay fails")
     markets: list[MarketSettings] = Field(min_length=1)
@@ -231,38 +248,68 @@ class KeeperSettings(BaseSettings):
 
     keystore_path: Path | None = None
     keystore_password: SecretStr | None = None
-    keystore_password_file: Path | None = Field(default=None, description="file holding the keystore password")
+    keystore_password_file: Path | None = Field(
+        default=None, description="file holding the keystore password"
+    )
     private_key: SecretStr | None = None
-    private_key_file: Path | None = Field(default=None, description="file holding the hex key (Docker/K8s secret)")
+    private_key_file: Path | None = Field(
+        default=None, description="file holding the hex key (Docker/K8s secret)"
+    )
     remote_signer_url: SecretStr | None = Field(
-        default=None, description="JSON-RPC signer (web3signer, Clef) answering eth_signTransaction for from_address")
+        default=None,
+        description="JSON-RPC signer (web3signer, Clef) answering eth_signTransaction for from_address",
+    )
     from_address: str | None = Field(
-        default=None, description="the remote signer's account; or, in a dry run without a key, simulate as this")
+        default=None,
+        description="the remote signer's account; or, in a dry run without a key, simulate as this",
+    )
 
     dry_run: bool = False
     defer_blocks: int = Field(
-        default=0, ge=0, le=100,
+        default=0,
+        ge=0,
+        le=100,
         description="a secondary keeper (own key) waits this many blocks after an action becomes due, and "
-                    "acts only if no other keeper's transaction did it meanwhile; 0 for the primary")
+        "acts only if no other keeper's transaction did it meanwhile; 0 for the primary",
+    )
     foreign_wait_blocks: int = Field(
-        default=2, ge=0, le=50,
-        description="blocks to wait on someone else's pending transaction that does the keeper's job")
+        default=2,
+        ge=0,
+        le=50,
+        description="blocks to wait on someone else's pending transaction that does the keeper's job",
+    )
     sweep_after_blocks: int = Field(
-        default=1, ge=0, le=50, description="blocks before a pending nonce the journal does not know is cancelled")
+        default=1,
+        ge=0,
+        le=50,
+        description="blocks before a pending nonce the journal does not know is cancelled",
+    )
     low_balance_eth: Decimal = Field(default=Decimal("0.05"), ge=0, description="below this, /health fails")
     max_head_lag_blocks: int = Field(
-        default=3, ge=1, le=1_000, description="fail over from an endpoint this many blocks behind another")
+        default=3, ge=1, le=1_000, description="fail over from an endpoint this many blocks behind another"
+    )
     head_stall_s: float = Field(
-        default=60.0, gt=0, le=3_600, description="fail over from an endpoint whose head has not moved this long")
+        default=60.0,
+        gt=0,
+        le=3_600,
+        description="fail over from an endpoint whose head has not moved this long",
+    )
     health_max_stuck_blocks: int = Field(
-        default=20, ge=1, le=10_000, description="/health fails when a transaction is in flight this many blocks")
+        default=20,
+        ge=1,
+        le=10_000,
+        description="/health fails when a transaction is in flight this many blocks",
+    )
     health_max_head_age_s: float = Field(
-        default=120.0, gt=0, description="/health fails when the latest block is older than this")
+        default=120.0, gt=0, description="/health fails when the latest block is older than this"
+    )
     webhook_url: SecretStr | None = Field(
-        default=None, description="POST trip sent / trip landed / unhealthy events here (the URL is a secret)")
+        default=None, description="POST trip sent / trip landed / unhealthy events here (the URL is a secret)"
+    )
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     offchain_deadline_s: float = Field(
-        default=1.0, gt=0, le=60, description="a cycle waits this long for CEX and lending data, then decides")
+        default=1.0, gt=0, le=60, description="a cycle waits this long for CEX and lending data, then decides"
+    )
     simulate_block: Literal["pending", "latest"] = "pending"
     poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     idle_cycle_s: float = Field(default=12.0, gt=0, le=600, description="cycle at least this often")
@@ -273,7 +320,8 @@ class KeeperSettings(BaseSettings):
     health_max_age_s: float = Field(default=60.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     state_dir: Path = Field(
-        default=Path("keeper-state"), description="journal of in-flight transactions, lending cursors and positions"
+        default=Path("keeper-state"),
+        description="journal of in-flight transactions, lending cursors and positions",
     )
     build_path: Path | None = Field(default=None, description="ape build output with the ABIs")
 
@@ -316,8 +364,12 @@ class KeeperSettings(BaseSettings):
 
     @property
     def key_sources(self) -> list[str]:
-        given = {"KEEPER_PRIVATE_KEY": self.private_key, "private_key_file": self.private_key_file,
-                 "keystore_path": self.keystore_path, "remote_signer_url": self.remote_signer_url}
+        given = {
+            "KEEPER_PRIVATE_KEY": self.private_key,
+            "private_key_file": self.private_key_file,
+            "keystore_path": self.keystore_path,
+            "remote_signer_url": self.remote_signer_url,
+        }
         return [name for name, value in given.items() if value is not None]
 
     @model_validator(mode="after")
@@ -331,10 +383,18 @@ class KeeperSettings(BaseSettings):
                 raise ValueError(f"{name} {path} does not exist")
         if self.keystore_password is not None and self.keystore_password_file is not None:
             raise ValueError("give either KEEPER_KEYSTORE_PASSWORD or keystore_password_file, not both")
-        if self.keystore_path is not None and self.keystore_password is None and self.keystore_password_file is None:
-            raise ValueError("keystore_path needs the password in KEEPER_KEYSTORE_PASSWORD or keystore_password_file")
+        if (
+            self.keystore_path is not None
+            and self.keystore_password is None
+            and self.keystore_password_file is None
+        ):
+            raise ValueError(
+                "keystore_path needs the password in KEEPER_KEYSTORE_PASSWORD or keystore_password_file"
+            )
         if self.remote_signer_url is not None and self.from_address is None:
-            raise ValueError("remote_signer_url needs from_address: the signer's account the keeper sends from")
+            raise ValueError(
+                "remote_signer_url needs from_address: the signer's account the keeper sends from"
+            )
         if not sources and not self.dry_run and _REQUIRE_KEY.get():
             raise ValueError(
                 "no signing key: set KEEPER_PRIVATE_KEY, private_key_file, keystore_path with "
@@ -385,9 +445,20 @@ class KeeperSettings(BaseSettings):
             "rpc_urls": [redact_url(str(u)) for u in self.rpc_urls],
             "private_relay": redact_url(str(self.private_relay_url)) if self.private_relay_url else None,
             "ws": redact_url(self.ws_url) if self.ws_url else None,
-            "markets": [{"id": m.id, "name": m.name, "cex": [c.exchange for c in m.cex]} for m in self.markets],
-            "key_source": ("keystore" if self.keystore_path else "file" if self.private_key_file
-                           else "remote" if self.remote_signer_url else "env" if self.private_key else "none"),
+            "markets": [
+                {"id": m.id, "name": m.name, "cex": [c.exchange for c in m.cex]} for m in self.markets
+            ],
+            "key_source": (
+                "keystore"
+                if self.keystore_path
+                else "file"
+                if self.private_key_file
+                else "remote"
+                if self.remote_signer_url
+                else "env"
+                if self.private_key
+                else "none"
+            ),
             "dry_run": self.dry_run,
             "metrics": f"{self.metrics_host}:{self.metrics_port}" if self.metrics_port else "off",
         }
@@ -412,7 +483,9 @@ def _format_error(err: ValidationError, source: str) -> str:
     return "\n".join(_format_one(e, source) for e in err.errors())
 
 
-def load_settings(path: str | Path | None = None, *, require_key: bool = True, **overrides: Any) -> KeeperSettings:
+def load_settings(
+    path: str | Path | None = None, *, require_key: bool = True, **overrides: Any
+) -> KeeperSettings:
     """Reads the YAML file (optional) and KEEPER_* variables; raises ConfigError naming every bad field.
 
     `require_key=False` for read-only commands, which need no signing key."""
@@ -490,8 +563,9 @@ def load_account(settings: KeeperSettings) -> Any:
         try:
             keyfile = json.loads(settings.keystore_path.read_text())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"keystore {settings.keystore_path} is not readable JSON ({type(exc).__name__})") \
-                from None
+            raise ConfigError(
+                f"keystore {settings.keystore_path} is not readable JSON ({type(exc).__name__})"
+            ) from None
         try:
             return LocalSigner(Account.decrypt(keyfile, password))
         except (ValueError, TypeError, KeyError):
@@ -499,7 +573,9 @@ def load_account(settings: KeeperSettings) -> Any:
     if settings.remote_signer_url is not None:
         assert settings.from_address is not None
         url = settings.remote_signer_url.get_secret_value()
-        return RemoteSigner(url, settings.from_address, timeout_s=settings.rpc_timeout_s, label=redact_url(url))
+        return RemoteSigner(
+            url, settings.from_address, timeout_s=settings.rpc_timeout_s, label=redact_url(url)
+        )
     return None
 
 

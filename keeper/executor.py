@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -47,8 +48,13 @@ from keeper.signer import Signer, SignerError
 log = logging.getLogger("keeper.executor")
 # Used when eth_estimateGas cannot run the call at the block it will land in (confirmations).
 DEFAULT_GAS = {
-    Kind.ARM_TRIP: 250_000, Kind.TRIP: 400_000, Kind.TRIP_ATTESTED: 400_000, Kind.EXTEND_HALT: 200_000,
-    Kind.ARM_RESUME: 250_000, Kind.RESUME: 400_000, Kind.SYNC: 300_000,
+    Kind.ARM_TRIP: 250_000,
+    Kind.TRIP: 400_000,
+    Kind.TRIP_ATTESTED: 400_000,
+    Kind.EXTEND_HALT: 200_000,
+    Kind.ARM_RESUME: 250_000,
+    Kind.RESUME: 400_000,
+    Kind.SYNC: 300_000,
     # a full book (256 orders) settles in about 1.9 M gas with a right crossing; a stale one costs more
     Kind.SETTLE_AUCTION: 3_000_000,
 }
@@ -109,12 +115,29 @@ def _revert_reason(exc: BaseException) -> str:
 
 
 class Executor:
-    def __init__(self, pool: RpcPool, breaker: str, abi: list[dict[str, Any]], fees: FeeSettings, *,
-                 account: Signer | None, sender: str | None, chain_id: int, metrics: Metrics,
-                 journal_path: Path | None = None, dry_run: bool = False, simulate_block: str = "pending",
-                 relay_url: str | None = None, relay_fallback_public: bool = False, timeout: float = 5.0,
-                 clock: Callable[[], float] = time.time, auction_abi: list[dict[str, Any]] | None = None,
-                 foreign_wait_blocks: int = 2, sweep_after_blocks: int = 1, defer_blocks: int = 0) -> None:
+    def __init__(
+        self,
+        pool: RpcPool,
+        breaker: str,
+        abi: list[dict[str, Any]],
+        fees: FeeSettings,
+        *,
+        account: Signer | None,
+        sender: str | None,
+        chain_id: int,
+        metrics: Metrics,
+        journal_path: Path | None = None,
+        dry_run: bool = False,
+        simulate_block: str = "pending",
+        relay_url: str | None = None,
+        relay_fallback_public: bool = False,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        auction_abi: list[dict[str, Any]] | None = None,
+        foreign_wait_blocks: int = 2,
+        sweep_after_blocks: int = 1,
+        defer_blocks: int = 0,
+    ) -> None:
         if account is None and not dry_run:
             raise ValueError("an executor that sends needs a signing account")
         self.pool = pool
@@ -163,11 +186,24 @@ class Executor:
             return Call(self.breaker, self.calldata(action), action.args, action.describe())
         if self.auction_abi is None:
             self.auction_abi = load_abi("ReopeningAuction")
-        address, abi, at = Web3.to_checksum_address(action.auction), self.auction_abi, block or self.simulate_block
-        crossing = int(self.pool.call(
-            lambda w3: w3.eth.contract(address, abi=abi).functions.crossing().call(block_identifier=at), "crossing"))
+        address, abi, at = (
+            Web3.to_checksum_address(action.auction),
+            self.auction_abi,
+            block or self.simulate_block,
+        )
+        crossing = int(
+            self.pool.call(
+                lambda w3: w3.eth.contract(address, abi=abi).functions.crossing().call(block_identifier=at),
+                "crossing",
+            )
+        )
         data = Web3().eth.contract(address, abi=abi).functions.settle(crossing)._encode_transaction_data()
-        return Call(address, data, (crossing,), f"settle({crossing}) on auction {address} of market {action.market_id}")
+        return Call(
+            address,
+            data,
+            (crossing,),
+            f"settle({crossing}) on auction {address} of market {action.market_id}",
+        )
 
     def simulate(self, call: Call, block: str | None = None) -> Simulation:
         """Whether the call passes at `block`: a revert (with its reason) or an RPC error are told apart."""
@@ -178,12 +214,16 @@ class Executor:
             return Simulation(revert=_revert_reason(exc)) if _is_revert(exc) else Simulation(error=str(exc))
         return Simulation()
 
-    def prepare_and_simulate(self, action: Action, block: str | None = None) -> tuple[Call | None, Simulation]:
+    def prepare_and_simulate(
+        self, action: Action, block: str | None = None
+    ) -> tuple[Call | None, Simulation]:
         """The call and its simulation at `block` (`call` is None when preparing it reverted or failed)."""
         try:
             call = self.prepare(action, block)
         except (ContractLogicError, Web3RPCError) as exc:
-            return None, (Simulation(revert=_revert_reason(exc)) if _is_revert(exc) else Simulation(error=str(exc)))
+            return None, (
+                Simulation(revert=_revert_reason(exc)) if _is_revert(exc) else Simulation(error=str(exc))
+            )
         return call, self.simulate(call, block)
 
     def gas_limit(self, call: Call, kind: Kind) -> int:
@@ -197,13 +237,13 @@ class Executor:
         return DEFAULT_GAS[kind]
 
     def suggest(self, urgent: bool) -> Fees:
-        history = self.pool.call(lambda w3: w3.eth.fee_history(self.fees.history_blocks, "latest",
-                                                               [self.fees.reward_percentile]), "eth_feeHistory")
+        history = self.pool.call(
+            lambda w3: w3.eth.fee_history(self.fees.history_blocks, "latest", [self.fees.reward_percentile]),
+            "eth_feeHistory",
+        )
         node_tip = None
-        try:
+        with contextlib.suppress(Web3RPCError):
             node_tip = self.pool.call(lambda w3: w3.eth.max_priority_fee, "eth_maxPriorityFeePerGas")
-        except Web3RPCError:
-            pass
         urgency = self.fees.urgency_trip if urgent else self.fees.urgency_resume
         return suggest_fees(dict(history), self.fees, urgency, node_tip, ceiling_wei=self.ceiling_wei)
 
@@ -218,8 +258,10 @@ class Executor:
             if isinstance(answers, list) and len(answers) == 2 and all("result" in a for a in answers):
                 return int(answers[0]["result"], 16), int(answers[1]["result"], 16)
             # the node refused one of them: asked one by one, web3 raises its error as for any request
-            return (int(w3.eth.get_transaction_count(sender, "latest")),
-                    int(w3.eth.get_transaction_count(sender, "pending")))
+            return (
+                int(w3.eth.get_transaction_count(sender, "latest")),
+                int(w3.eth.get_transaction_count(sender, "pending")),
+            )
 
         self.last_counts = self.pool.call(read, "nonce")
         return self.last_counts
@@ -240,8 +282,10 @@ class Executor:
         call, sim = self.prepare_and_simulate(action)
         if sim.error is not None:
             self.metrics.sim_errors.labels(name).inc()
-            log.error("simulation could not run (RPC error, not a revert)", extra={
-                "action": action.describe(), "block": self.simulate_block, "error": sim.error})
+            log.error(
+                "simulation could not run (RPC error, not a revert)",
+                extra={"action": action.describe(), "block": self.simulate_block, "error": sim.error},
+            )
             if self.simulate_block == "latest":
                 return None, Outcome("error", sim.error)
             # e.g. a provider refusing the `pending` tag: a keeper that cannot simulate must not go silent
@@ -249,8 +293,10 @@ class Executor:
             if sim.error is not None:
                 return None, Outcome("error", sim.error)
             if sim.revert is None:
-                log.warning("simulated at latest instead", extra={"action": action.describe(),
-                                                                  "hint": "set simulate_block: latest"})
+                log.warning(
+                    "simulated at latest instead",
+                    extra={"action": action.describe(), "hint": "set simulate_block: latest"},
+                )
         if sim.revert is not None and self.simulate_block == "pending":
             later, at_latest = self.prepare_and_simulate(action, "latest")
             if at_latest.ok:
@@ -258,19 +304,32 @@ class Executor:
                 first = self._foreign_since.setdefault(key, head_block)
                 if head_block - first < self.foreign_wait_blocks:
                     self.metrics.sim_reverts.labels(name).inc()
-                    log.info("a pending transaction would do this: waiting for it", extra={
-                        "action": action.describe(), "revert_at_pending": sim.revert,
-                        "waited_blocks": head_block - first, "wait_blocks": self.foreign_wait_blocks})
+                    log.info(
+                        "a pending transaction would do this: waiting for it",
+                        extra={
+                            "action": action.describe(),
+                            "revert_at_pending": sim.revert,
+                            "waited_blocks": head_block - first,
+                            "wait_blocks": self.foreign_wait_blocks,
+                        },
+                    )
                     return None, Outcome("reverted", sim.revert)
-                log.warning("pending transaction not mined in time: sending ours", extra={
-                    "action": action.describe(), "revert_at_pending": sim.revert,
-                    "waited_blocks": head_block - first})
+                log.warning(
+                    "pending transaction not mined in time: sending ours",
+                    extra={
+                        "action": action.describe(),
+                        "revert_at_pending": sim.revert,
+                        "waited_blocks": head_block - first,
+                    },
+                )
                 self._foreign_since.pop(key, None)
                 return later, None
         self._foreign_since.pop(key, None)
         if sim.revert is not None:
             self.metrics.sim_reverts.labels(name).inc()
-            log.info("simulation reverted, not sending", extra={"action": action.describe(), "revert": sim.revert})
+            log.info(
+                "simulation reverted, not sending", extra={"action": action.describe(), "revert": sim.revert}
+            )
             return None, Outcome("reverted", sim.revert)
         return call, None
 
@@ -281,15 +340,23 @@ class Executor:
         name = action.kind.value
         pending = self.journal.for_market(action.market_id)
         if pending is not None:
-            return Outcome("in-flight", f"{pending.kind} nonce {pending.nonce} not mined yet", pending.hashes[-1])
+            return Outcome(
+                "in-flight", f"{pending.kind} nonce {pending.nonce} not mined yet", pending.hashes[-1]
+            )
         if self.defer_blocks:
             kind, since = self._due_since.get(action.market_id, ("", -1))
             if kind != name:
                 since = head_block
                 self._due_since[action.market_id] = (name, since)
             if head_block - since < self.defer_blocks:
-                log.info("secondary keeper: deferring to the primary", extra={
-                    "action": action.describe(), "due_blocks": head_block - since, "defer_blocks": self.defer_blocks})
+                log.info(
+                    "secondary keeper: deferring to the primary",
+                    extra={
+                        "action": action.describe(),
+                        "due_blocks": head_block - since,
+                        "defer_blocks": self.defer_blocks,
+                    },
+                )
                 return Outcome("deferred", f"{head_block - since} of {self.defer_blocks} blocks")
         call, stop = self._simulate_for_send(action, head_block)
         if stop is not None:
@@ -311,11 +378,20 @@ class Executor:
             nonce = self._next_nonce
             assert nonce is not None
             try:
-                rec = self._sign(tx, nonce, fees, market_id=action.market_id, kind=name, args=list(call.args),
-                                 head_block=head_block)
+                rec = self._sign(
+                    tx,
+                    nonce,
+                    fees,
+                    market_id=action.market_id,
+                    kind=name,
+                    args=list(call.args),
+                    head_block=head_block,
+                )
             except SignerError as exc:
                 self.metrics.sends.labels(name, "signer_error").inc()
-                log.error("signer failed: nothing sent", extra={"action": action.describe(), "error": str(exc)})
+                log.error(
+                    "signer failed: nothing sent", extra={"action": action.describe(), "error": str(exc)}
+                )
                 return Outcome("failed", str(exc))
             try:
                 rec.via_relay = self._broadcast(rec.raw)
@@ -331,8 +407,10 @@ class Executor:
                     # Another transaction (not in our journal) holds this nonce in the pool.
                     self.metrics.sends.labels(name, "underpriced").inc()
                     _latest, chain_pending = self._counts()
-                    log.warning("nonce held by an unknown pending transaction",
-                                extra={"nonce": nonce, "chain_pending": chain_pending})
+                    log.warning(
+                        "nonce held by an unknown pending transaction",
+                        extra={"nonce": nonce, "chain_pending": chain_pending},
+                    )
                     if chain_pending > nonce:
                         self._next_nonce = chain_pending
                     else:
@@ -340,8 +418,10 @@ class Executor:
                     continue
                 if "insufficient funds" in m:
                     self.metrics.sends.labels(name, "insufficient_funds").inc()
-                    log.error("keeper account cannot pay for gas: fund it", extra={
-                        "address": self.sender, "action": action.describe()})
+                    log.error(
+                        "keeper account cannot pay for gas: fund it",
+                        extra={"address": self.sender, "action": action.describe()},
+                    )
                     return Outcome("failed", "insufficient funds")
                 self.metrics.sends.labels(name, "rejected").inc()
                 log.error("send rejected", extra={"action": action.describe(), "error": str(exc)})
@@ -354,16 +434,31 @@ class Executor:
                 self._next_nonce = nonce + 1
                 self.metrics.sends.labels(name, "unconfirmed").inc()
                 self.metrics.in_flight.set(len(self.journal.items))
-                log.error("send failed on every endpoint; journaled, re-broadcast next cycle",
-                          extra={"action": action.describe(), "nonce": nonce, "tx": rec.hashes[-1],
-                                 "error": str(exc)})
+                log.error(
+                    "send failed on every endpoint; journaled, re-broadcast next cycle",
+                    extra={
+                        "action": action.describe(),
+                        "nonce": nonce,
+                        "tx": rec.hashes[-1],
+                        "error": str(exc),
+                    },
+                )
                 return Outcome("failed", str(exc), rec.hashes[-1])
             self.journal.put(rec)  # via_relay as it went out
             self._next_nonce = nonce + 1
             self._sent(name)
-            log.info("transaction sent", extra={"action": call.label, "reason": action.reason, "nonce": nonce,
-                                                "tx": rec.hashes[-1], "fees": fees.describe(), "gas": gas,
-                                                "via": self.relay_label or "public"})
+            log.info(
+                "transaction sent",
+                extra={
+                    "action": call.label,
+                    "reason": action.reason,
+                    "nonce": nonce,
+                    "tx": rec.hashes[-1],
+                    "fees": fees.describe(),
+                    "gas": gas,
+                    "via": self.relay_label or "public",
+                },
+            )
             return Outcome("sent", call.label, rec.hashes[-1])
         self.metrics.sends.labels(name, "no_nonce").inc()
         return Outcome("failed", "could not find a usable nonce after 3 attempts")
@@ -381,19 +476,49 @@ class Executor:
 
     def _signed(self, tx: dict[str, Any], nonce: int, fees: Fees) -> tuple[str, str]:
         assert self.account is not None
-        full = dict(tx, nonce=nonce, chainId=self.chain_id, type=2, maxFeePerGas=fees.max_fee,
-                    maxPriorityFeePerGas=fees.priority)
+        full = dict(
+            tx,
+            nonce=nonce,
+            chainId=self.chain_id,
+            type=2,
+            maxFeePerGas=fees.max_fee,
+            maxPriorityFeePerGas=fees.priority,
+        )
         signed = self.account.sign_transaction(full)
         raw = "0x" + signed.raw_transaction.hex().removeprefix("0x")
         tx_hash = "0x" + signed.hash.hex().removeprefix("0x")
         return tx_hash, raw
 
-    def _sign(self, tx: dict[str, Any], nonce: int, fees: Fees, *, market_id: int, kind: str, args: list[int],
-              head_block: int, cancel: bool = False) -> InFlight:
+    def _sign(
+        self,
+        tx: dict[str, Any],
+        nonce: int,
+        fees: Fees,
+        *,
+        market_id: int,
+        kind: str,
+        args: list[int],
+        head_block: int,
+        cancel: bool = False,
+    ) -> InFlight:
         """Signs and journals (fsynced) a first send: on disk before any node can have it."""
         tx_hash, raw = self._signed(tx, nonce, fees)
-        rec = InFlight(market_id, kind, args, nonce, int(tx["gas"]), fees.max_fee, fees.priority, [tx_hash], raw,
-                       head_block, head_block, cancel=cancel, via_relay=self.relay is not None, to=tx["to"])
+        rec = InFlight(
+            market_id,
+            kind,
+            args,
+            nonce,
+            int(tx["gas"]),
+            fees.max_fee,
+            fees.priority,
+            [tx_hash],
+            raw,
+            head_block,
+            head_block,
+            cancel=cancel,
+            via_relay=self.relay is not None,
+            to=tx["to"],
+        )
         self.journal.put(rec)
         return rec
 
@@ -402,6 +527,7 @@ class Executor:
 
         "already known" is success: the same bytes are in the pool.
         """
+
         def send(w3: Web3) -> None:
             try:
                 w3.eth.send_raw_transaction(raw)
@@ -419,8 +545,10 @@ class Executor:
                 self.metrics.relay_errors.labels("transport" if is_transport_error(exc) else "rejected").inc()
                 if not is_transport_error(exc) or not self.relay_fallback_public:
                     raise
-                log.warning("private relay failed, falling back to public RPC",
-                            extra={"relay": self.relay_label, "error": type(exc).__name__})
+                log.warning(
+                    "private relay failed, falling back to public RPC",
+                    extra={"relay": self.relay_label, "error": type(exc).__name__},
+                )
         self.pool.call(send, "eth_sendRawTransaction")
         return False
 
@@ -451,8 +579,10 @@ class Executor:
         latest_count, pending_count = self._counts()
         chain_next = max(latest_count, pending_count)
         if not self.journal.items and self._next_nonce is not None and self._next_nonce > chain_next:
-            log.warning("nonce gap: reusing nonces whose sends failed",
-                        extra={"local": self._next_nonce, "chain": chain_next})
+            log.warning(
+                "nonce gap: reusing nonces whose sends failed",
+                extra={"local": self._next_nonce, "chain": chain_next},
+            )
             self._next_nonce = chain_next
         for rec in sorted(self.journal.items.values(), key=lambda r: r.nonce):
             receipt = None
@@ -465,8 +595,10 @@ class Executor:
                 landed.append((rec, receipt))
                 continue
             if latest_count > rec.nonce:
-                log.warning("nonce used by a transaction we did not sign or lost; giving up this record",
-                            extra={"action": rec.kind, "nonce": rec.nonce})
+                log.warning(
+                    "nonce used by a transaction we did not sign or lost; giving up this record",
+                    extra={"action": rec.kind, "nonce": rec.nonce},
+                )
                 self.metrics.tx_dropped.labels(rec.kind).inc()
                 self.journal.drop(rec.nonce)
                 continue
@@ -475,8 +607,10 @@ class Executor:
             if head_block - rec.sent_block >= self.fees.replace_after_blocks:
                 self._replace(rec, head_block)
             elif not rec.via_relay and not self._known(rec.hashes[-1]):
-                log.warning("in-flight transaction unknown to the node: re-broadcasting",
-                            extra={"action": rec.kind, "nonce": rec.nonce, "tx": rec.hashes[-1]})
+                log.warning(
+                    "in-flight transaction unknown to the node: re-broadcasting",
+                    extra={"action": rec.kind, "nonce": rec.nonce, "tx": rec.hashes[-1]},
+                )
                 try:
                     self._broadcast(rec.raw)
                 except Web3RPCError as exc:
@@ -499,12 +633,21 @@ class Executor:
         self.metrics.tx_landed.labels(kind, status).inc()
         price = int(receipt.get("effectiveGasPrice") or 0)
         self.metrics.gas_spent.labels(kind).inc(int(receipt["gasUsed"]) * price / 10**18)
-        (log.info if ok else log.error)("transaction mined", extra={
-            "action": kind, "market": rec.market_id, "nonce": rec.nonce, "status": status,
-            "tx": receipt["transactionHash"].to_0x_hex() if hasattr(receipt["transactionHash"], "to_0x_hex")
-            else str(receipt["transactionHash"]),
-            "block": receipt["blockNumber"], "blocks_waited": receipt["blockNumber"] - rec.first_block,
-            "replacements": rec.replacements})
+        (log.info if ok else log.error)(
+            "transaction mined",
+            extra={
+                "action": kind,
+                "market": rec.market_id,
+                "nonce": rec.nonce,
+                "status": status,
+                "tx": receipt["transactionHash"].to_0x_hex()
+                if hasattr(receipt["transactionHash"], "to_0x_hex")
+                else str(receipt["transactionHash"]),
+                "block": receipt["blockNumber"],
+                "blocks_waited": receipt["blockNumber"] - rec.first_block,
+                "replacements": rec.replacements,
+            },
+        )
         self.journal.drop(rec.nonce)
         self._unknown_since.pop(rec.nonce, None)
 
@@ -524,14 +667,16 @@ class Executor:
         for nonce in unknown:
             seen = self._unknown_since[nonce]
             if head_block - seen < self.sweep_after_blocks:
-                log.warning("pending nonce not in the journal: sweeping it if it is still there next block",
-                            extra={"nonce": nonce, "latest": latest, "pending": pending})
+                log.warning(
+                    "pending nonce not in the journal: sweeping it if it is still there next block",
+                    extra={"nonce": nonce, "latest": latest, "pending": pending},
+                )
                 continue
             if self._cancel_unknown(nonce, head_block):
                 swept.append(nonce)
         if swept:
-            # Transactions queued behind the swept nonce were priced for a block they could not enter: re-price
-            # them now, so that they land with the cancel rather than a replacement period later.
+            # Transactions queued behind the swept nonce were priced for a block they could not enter:
+            # re-price them now, so that they land with the cancel rather than a replacement period later.
             for rec in sorted(self.journal.items.values(), key=lambda r: r.nonce):
                 if rec.nonce > min(swept) and rec.kind != CANCEL_KIND and rec.sent_block < head_block:
                     self._replace(rec, head_block)
@@ -540,8 +685,12 @@ class Executor:
         """Fees of the pending transaction holding `nonce`, where the node serves
         eth_getTransactionBySenderAndNonce (anvil, reth, erigon); None elsewhere."""
         try:
-            tx = self.pool.call(lambda w3: w3.provider.make_request(
-                "eth_getTransactionBySenderAndNonce", [self.sender, hex(nonce)]), "holder")
+            tx = self.pool.call(
+                lambda w3: w3.provider.make_request(
+                    "eth_getTransactionBySenderAndNonce", [self.sender, hex(nonce)]
+                ),
+                "holder",
+            )
         except Exception:  # noqa: BLE001 - optional: the sweeper climbs instead
             return None
         found = tx.get("result") if isinstance(tx, dict) else None
@@ -561,8 +710,16 @@ class Executor:
         tx = {"to": self.sender, "data": "0x", "value": 0, "gas": CANCEL_GAS}
         for _ in range(SWEEP_ESCALATIONS):
             try:
-                rec = self._sign(tx, nonce, fees, market_id=-1, kind=CANCEL_KIND, args=[], head_block=head_block,
-                                 cancel=True)
+                rec = self._sign(
+                    tx,
+                    nonce,
+                    fees,
+                    market_id=-1,
+                    kind=CANCEL_KIND,
+                    args=[],
+                    head_block=head_block,
+                    cancel=True,
+                )
             except SignerError as exc:
                 log.error("signer failed: cannot sweep", extra={"nonce": nonce, "error": str(exc)})
                 return False
@@ -580,23 +737,32 @@ class Executor:
                 doubled = Fees(min(2 * fees.max_fee, self.cap_wei), min(2 * fees.priority, self.cap_wei))
                 higher = bumped(fees, doubled, self.fees.bump_percent, self.cap_wei)
                 if higher is None:
-                    log.error("cannot sweep: the transaction holding the nonce pays more than the fee cap",
-                              extra={"nonce": nonce, "cap_gwei": float(self.fees.max_fee_gwei),
-                                     "hint": "raise fees.max_fee_gwei or `keeper cancel --nonce N`"})
+                    log.error(
+                        "cannot sweep: the transaction holding the nonce pays more than the fee cap",
+                        extra={
+                            "nonce": nonce,
+                            "cap_gwei": float(self.fees.max_fee_gwei),
+                            "hint": "raise fees.max_fee_gwei or `keeper cancel --nonce N`",
+                        },
+                    )
                     return False
                 fees = higher
                 continue
             except Exception as exc:
                 if not (is_transport_error(exc) or isinstance(exc, RpcUnavailable)):
                     raise
-                log.error("sweep failed on every endpoint; journaled, re-broadcast next cycle",
-                          extra={"nonce": nonce, "error": str(exc)})
+                log.error(
+                    "sweep failed on every endpoint; journaled, re-broadcast next cycle",
+                    extra={"nonce": nonce, "error": str(exc)},
+                )
                 return False
             self.journal.put(rec)
             self.metrics.swept.inc()
             self._next_nonce = max(self._next_nonce or 0, nonce + 1)
-            log.warning("unknown pending nonce swept: cancelled by a self-transfer", extra={
-                "nonce": nonce, "tx": rec.hashes[-1], "fees": fees.describe()})
+            log.warning(
+                "unknown pending nonce swept: cancelled by a self-transfer",
+                extra={"nonce": nonce, "tx": rec.hashes[-1], "fees": fees.describe()},
+            )
             return True
         log.error("cannot sweep: still underpriced after raising the price", extra={"nonce": nonce})
         return False
@@ -608,19 +774,29 @@ class Executor:
             # rebuilt at the latest block: a settlement's replacement carries a fresh crossing
             call, sim = self.prepare_and_simulate(rec.action, "latest")
             if sim.revert is not None:
-                log.warning("stuck transaction would now revert: cancelling it",
-                            extra={"action": rec.action.describe(), "revert": sim.revert, "nonce": rec.nonce})
+                log.warning(
+                    "stuck transaction would now revert: cancelling it",
+                    extra={"action": rec.action.describe(), "revert": sim.revert, "nonce": rec.nonce},
+                )
                 cancel = True
             elif sim.error is not None:
-                log.error("simulation of the replacement could not run (RPC error): next tick tries again",
-                          extra={"action": rec.kind, "nonce": rec.nonce, "error": sim.error})
+                log.error(
+                    "simulation of the replacement could not run (RPC error): next tick tries again",
+                    extra={"action": rec.kind, "nonce": rec.nonce, "error": sim.error},
+                )
                 return
         suggested = self.suggest(urgent=rec.kind == CANCEL_KIND or Kind(rec.kind).urgent)
         new = bumped(rec.fees, suggested, self.fees.bump_percent, self.cap_wei)
         if new is None:
-            log.error("cannot replace: fee cap reached", extra={
-                "action": rec.kind, "nonce": rec.nonce, "fees": rec.fees.describe(),
-                "hint": "raise fees.max_fee_gwei"})
+            log.error(
+                "cannot replace: fee cap reached",
+                extra={
+                    "action": rec.kind,
+                    "nonce": rec.nonce,
+                    "fees": rec.fees.describe(),
+                    "hint": "raise fees.max_fee_gwei",
+                },
+            )
             rec.sent_block = head_block
             self.journal.put(rec)
             return
@@ -672,6 +848,13 @@ class Executor:
         rec.via_relay = via_relay
         self.journal.put(rec)
         self.metrics.tx_replaced.labels(rec.kind).inc()
-        log.info("transaction replaced", extra={"action": "cancel" if cancel else rec.kind, "nonce": rec.nonce,
-                                                "tx": tx_hash, "fees": new.describe(),
-                                                "replacements": rec.replacements})
+        log.info(
+            "transaction replaced",
+            extra={
+                "action": "cancel" if cancel else rec.kind,
+                "nonce": rec.nonce,
+                "tx": tx_hash,
+                "fees": new.describe(),
+                "replacements": rec.replacements,
+            },
+        )

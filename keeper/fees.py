@@ -52,8 +52,14 @@ def first_send_ceiling(cap_wei: int, bump_percent: int, replacements: int = REPL
     return 0
 
 
-def suggest_fees(history: dict[str, Any], cfg: FeeSettings, urgency: float, node_tip: int | None = None, *,
-                 ceiling_wei: int | None = None) -> Fees:
+def suggest_fees(
+    history: dict[str, Any],
+    cfg: FeeSettings,
+    urgency: float,
+    node_tip: int | None = None,
+    *,
+    ceiling_wei: int | None = None,
+) -> Fees:
     """EIP-1559 fees for the next block from an eth_feeHistory answer (one reward percentile).
 
     `ceiling_wei` bounds the max fee (default: the cap less the replacement headroom).
@@ -62,20 +68,32 @@ def suggest_fees(history: dict[str, Any], cfg: FeeSettings, urgency: float, node
     nonzero = [r for r in rewards if r > 0]
     recent = [r for r in rewards[-RECENT_BLOCKS:] if r > 0]
     # The recent norm, or the market right now when it is hotter (a crash is when fees spike).
-    tip = max(int(statistics.median(nonzero)), int(statistics.median(recent)) if recent else 0) if nonzero \
+    tip = (
+        max(int(statistics.median(nonzero)), int(statistics.median(recent)) if recent else 0)
+        if nonzero
         else int(node_tip or 0)
+    )
     tip = int(tip * urgency)
     tip = max(int(cfg.min_priority_gwei * GWEI), min(tip, int(cfg.max_priority_gwei * GWEI)))
     base_next = int(history["baseFeePerGas"][-1])
     max_fee = int(base_next * cfg.base_fee_multiplier) + tip
-    cap = ceiling_wei if ceiling_wei is not None else first_send_ceiling(int(cfg.max_fee_gwei * GWEI),
-                                                                          cfg.bump_percent)
+    cap = (
+        ceiling_wei
+        if ceiling_wei is not None
+        else first_send_ceiling(int(cfg.max_fee_gwei * GWEI), cfg.bump_percent)
+    )
     if max_fee > cap:
         max_fee = cap
         if base_next + tip > cap:
-            log.warning("fee ceiling below the next block's price", extra={
-                "ceiling_gwei": cap / GWEI, "cap_gwei": float(cfg.max_fee_gwei), "base_fee_gwei": base_next / GWEI,
-                "hint": "raise fees.max_fee_gwei or the transaction waits for the base fee to fall"})
+            log.warning(
+                "fee ceiling below the next block's price",
+                extra={
+                    "ceiling_gwei": cap / GWEI,
+                    "cap_gwei": float(cfg.max_fee_gwei),
+                    "base_fee_gwei": base_next / GWEI,
+                    "hint": "raise fees.max_fee_gwei or the transaction waits for the base fee to fall",
+                },
+            )
     return Fees(max_fee, min(tip, max_fee), base_next)
 
 

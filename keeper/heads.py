@@ -51,11 +51,15 @@ class HeadWatcher:
                 backoff = 1.0
             except Exception as exc:  # noqa: BLE001 - any failure: poll meanwhile, retry later
                 if self.connected.is_set():
-                    log.warning("new-heads subscription dropped; polling until it is back",
-                                extra={"ws": self.label, "error": type(exc).__name__})
+                    log.warning(
+                        "new-heads subscription dropped; polling until it is back",
+                        extra={"ws": self.label, "error": type(exc).__name__},
+                    )
                 else:
-                    log.info("no new-heads subscription; polling", extra={"ws": self.label,
-                                                                         "error": type(exc).__name__})
+                    log.info(
+                        "no new-heads subscription; polling",
+                        extra={"ws": self.label, "error": type(exc).__name__},
+                    )
             self.connected.clear()
             if self._stop.wait(backoff):
                 return

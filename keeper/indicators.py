@@ -60,8 +60,12 @@ class OrderBook:
             return arr
 
         ts = raw.get("timestamp")
-        return cls(source, levels(raw.get("bids")), levels(raw.get("asks")),
-                   None if ts is None else float(ts) / 1000.0)
+        return cls(
+            source,
+            levels(raw.get("bids")),
+            levels(raw.get("asks")),
+            None if ts is None else float(ts) / 1000.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,9 @@ def book_problem(book: OrderBook, now: float, max_age_s: float) -> str | None:
 # ---------------------------------------------------------------- reference index and CVD
 
 
-def reference_index(quotes: Iterable[Quote], now: float, *, max_age_s: float, outlier_bps: float,
-                    min_sources: int = 1) -> IndexPrice:
+def reference_index(
+    quotes: Iterable[Quote], now: float, *, max_age_s: float, outlier_bps: float, min_sources: int = 1
+) -> IndexPrice:
     """Weighted mean of the sources that survive validation and median-based outlier rejection.
 
     A source is rejected when its price is not finite and positive, when it is stale, or when it
@@ -233,8 +238,9 @@ def pool_depth(x: np.ndarray | float, y: np.ndarray | float, band_bps: float) ->
     return np.asarray(y, float) * (1.0 - math.sqrt(1.0 - band_bps / BPS))
 
 
-def pool_exec_price(x: np.ndarray | float, y: np.ndarray | float, notional: float,
-                    fee_bps: float = 0.0) -> np.ndarray | float:
+def pool_exec_price(
+    x: np.ndarray | float, y: np.ndarray | float, notional: float, fee_bps: float = 0.0
+) -> np.ndarray | float:
     """Average price of a sell worth `notional` at spot into a constant-product pool, after its fee."""
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -244,8 +250,9 @@ def pool_exec_price(x: np.ndarray | float, y: np.ndarray | float, notional: floa
     return dy / dx
 
 
-def pool_slippage_bps(x: np.ndarray | float, y: np.ndarray | float, notional: float,
-                      fee_bps: float = 0.0) -> np.ndarray | float:
+def pool_slippage_bps(
+    x: np.ndarray | float, y: np.ndarray | float, notional: float, fee_bps: float = 0.0
+) -> np.ndarray | float:
     spot = pool_spot(x, y)
     return (spot - pool_exec_price(x, y, notional, fee_bps)) / spot * BPS
 
@@ -262,8 +269,9 @@ def depth_ratio_bps(depth_now: float, calm_samples: Sequence[float] | np.ndarray
     return depth_now / float(np.median(samples)) * BPS
 
 
-def price_velocity_bps(times: np.ndarray | Sequence[float], prices: np.ndarray | Sequence[float],
-                       now: float, window_s: float) -> float | None:
+def price_velocity_bps(
+    times: np.ndarray | Sequence[float], prices: np.ndarray | Sequence[float], now: float, window_s: float
+) -> float | None:
     """V_P: largest drop from the window's high to the latest price (None without a valid latest price)."""
     t = np.asarray(times, float)
     p = np.asarray(prices, float)
@@ -300,8 +308,13 @@ def positions_at_risk(positions: Positions, price: float, move_bps: float) -> fl
     return float(np.sum(c[at_risk]) * price)
 
 
-def open_interest_at_risk(oi_usd: float, move_bps: float, leverage_shares: Mapping[float, float],
-                          long_share: float = 0.5, maintenance_margin_bps: float = 50) -> float:
+def open_interest_at_risk(
+    oi_usd: float,
+    move_bps: float,
+    leverage_shares: Mapping[float, float],
+    long_share: float = 0.5,
+    maintenance_margin_bps: float = 50,
+) -> float:
     """Long open interest whose liquidation price lies within the next `move_bps` fall.
 
     A long at leverage L is liquidated after a fall of about 1/L - maintenance margin.
@@ -351,7 +364,9 @@ class Settings:
     si_notional: float = 1_000_000.0
     vp_window_s: float = 300.0
     lce_move_bps: float = 1_000.0
-    leverage_shares: Mapping[float, float] = field(default_factory=lambda: {2.0: 0.3, 5.0: 0.4, 10.0: 0.2, 25.0: 0.1})
+    leverage_shares: Mapping[float, float] = field(
+        default_factory=lambda: {2.0: 0.3, 5.0: 0.4, 10.0: 0.2, 25.0: 0.1}
+    )
     oi_long_share: float = 0.5
     maintenance_margin_bps: float = 50.0
 
@@ -369,14 +384,17 @@ class MarketIndicators:
     rejected: Mapping[str, str]
 
     def as_dict(self) -> dict[str, float | None]:
-        return {k: getattr(self, k) for k in ("index_price", "cvd_bps", "rl_bps", "si_bps", "vp_bps",
-                                              "lce_bps", "basis_bps")}
+        return {
+            k: getattr(self, k)
+            for k in ("index_price", "cvd_bps", "rl_bps", "si_bps", "vp_bps", "lce_bps", "basis_bps")
+        }
 
 
 def compute_market(inp: MarketInputs, cfg: Settings) -> MarketIndicators:
     """All indicators of one market; a value is None when its inputs were rejected or missing."""
-    index = reference_index(inp.quotes, inp.now, max_age_s=cfg.max_age_s, outlier_bps=cfg.outlier_bps,
-                            min_sources=cfg.min_sources)
+    index = reference_index(
+        inp.quotes, inp.now, max_age_s=cfg.max_age_s, outlier_bps=cfg.outlier_bps, min_sources=cfg.min_sources
+    )
     rejected = dict(index.rejected)
     venue_ok = _finite_positive(inp.venue_price)
     cvd = deviation_bps(inp.venue_price, index.price) if venue_ok and index.price else None
@@ -416,8 +434,13 @@ def compute_market(inp: MarketInputs, cfg: Settings) -> MarketIndicators:
     if spot is not None and (oi_values or (inp.positions is not None and inp.positions.collateral.size)):
         at_risk = 0.0
         if oi_values:
-            at_risk += open_interest_at_risk(sum(oi_values), cfg.lce_move_bps, cfg.leverage_shares,
-                                             cfg.oi_long_share, cfg.maintenance_margin_bps)
+            at_risk += open_interest_at_risk(
+                sum(oi_values),
+                cfg.lce_move_bps,
+                cfg.leverage_shares,
+                cfg.oi_long_share,
+                cfg.maintenance_margin_bps,
+            )
         if inp.positions is not None:
             at_risk += positions_at_risk(inp.positions, spot, cfg.lce_move_bps)
     depth_total = sum(book_depth(b, cfg.band_bps, "bid") for b in good_books)
@@ -489,18 +512,33 @@ class MarketBatch:
         sizes = np.fromiter((p.collateral.size for p in pos), np.intp, m)
         times, history = _stack_rows([i.price_times for i in inputs], [i.price_history for i in inputs])
         return cls(
-            now=scalars(i.now for i in inputs), venue_price=scalars(i.venue_price for i in inputs),
+            now=scalars(i.now for i in inputs),
+            venue_price=scalars(i.venue_price for i in inputs),
             venue_depth_usd=scalars(i.venue_depth_usd for i in inputs),
             calm_depth_usd=scalars(i.calm_depth_usd for i in inputs),
-            quote_price=q_price, quote_time=q_time, quote_weight=q_weight, quote_count=q_count,
-            perp_price=p_price, perp_time=p_time, perp_weight=p_weight, perp_count=p_count,
-            oi_value=o_value, oi_time=o_time, oi_count=o_count,
-            bids=bids, asks=asks, bid_levels=bid_levels, ask_levels=ask_levels, book_time=book_time,
+            quote_price=q_price,
+            quote_time=q_time,
+            quote_weight=q_weight,
+            quote_count=q_count,
+            perp_price=p_price,
+            perp_time=p_time,
+            perp_weight=p_weight,
+            perp_count=p_count,
+            oi_value=o_value,
+            oi_time=o_time,
+            oi_count=o_count,
+            bids=bids,
+            asks=asks,
+            bid_levels=bid_levels,
+            ask_levels=ask_levels,
+            book_time=book_time,
             book_count=book_count,
             pos_count=sizes,
-            pos_collateral=_concat([p.collateral for p in pos]), pos_debt=_concat([p.debt for p in pos]),
+            pos_collateral=_concat([p.collateral for p in pos]),
+            pos_debt=_concat([p.debt for p in pos]),
             pos_threshold_bps=_concat([p.liquidation_threshold_bps for p in pos]),
-            price_times=times, price_history=history,
+            price_times=times,
+            price_history=history,
         )
 
 
@@ -508,8 +546,9 @@ def _concat(arrays: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays, axis=None, dtype=float) if arrays else np.zeros(0)
 
 
-def _stack_quotes(rows: Sequence[Sequence[Any]], value: str = "price"
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _stack_quotes(
+    rows: Sequence[Sequence[Any]], value: str = "price"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(value, timestamp, weight, count) of quote-like rows, NaN-padded to the longest row."""
     m = len(rows)
     count = np.fromiter(map(len, rows), np.intp, m)
@@ -554,13 +593,17 @@ def _stack_books(rows: Sequence[Sequence[OrderBook]]) -> tuple[np.ndarray, ...]:
     return sides[0], sides[1], bid_levels, ask_levels, book_time, count
 
 
-def _stack_rows(times: Sequence[np.ndarray | None], values: Sequence[np.ndarray | None]
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _stack_rows(
+    times: Sequence[np.ndarray | None], values: Sequence[np.ndarray | None]
+) -> tuple[np.ndarray, np.ndarray]:
     """Price histories as (M, S), NaN-padded (a NaN sample is ignored, as a bad one would be)."""
     m = len(times)
-    pairs = [(None, None) if t is None or v is None
-             else (np.asarray(t, float).ravel(), np.asarray(v, float).ravel())
-             for t, v in zip(times, values, strict=True)]
+    pairs = [
+        (None, None)
+        if t is None or v is None
+        else (np.asarray(t, float).ravel(), np.asarray(v, float).ravel())
+        for t, v in zip(times, values, strict=True)
+    ]
     if pairs and all(t is not None and len(t) == len(v) == len(pairs[0][0]) for t, v in pairs):  # type: ignore[arg-type]
         return np.stack([t for t, _ in pairs]), np.stack([v for _, v in pairs])  # the usual case: one length
     width = max((min(len(t), len(v)) for t, v in pairs if t is not None), default=0)  # type: ignore[arg-type]
@@ -612,8 +655,9 @@ def _column(cfg: Settings | Sequence[Settings], name: str, m: int) -> np.ndarray
 
 def _oi_factor(cfg: Settings) -> float:
     """Share of open interest `open_interest_at_risk` counts: long share x shares of the leverages hit."""
-    return open_interest_at_risk(1.0, cfg.lce_move_bps, cfg.leverage_shares, cfg.oi_long_share,
-                                 cfg.maintenance_margin_bps)
+    return open_interest_at_risk(
+        1.0, cfg.lce_move_bps, cfg.leverage_shares, cfg.oi_long_share, cfg.maintenance_margin_bps
+    )
 
 
 def _fresh(timestamp: np.ndarray, now: np.ndarray, max_age_s: np.ndarray) -> np.ndarray:
@@ -626,9 +670,16 @@ def _finite_pos(x: np.ndarray) -> np.ndarray:
     return np.isfinite(x) & (x > 0)
 
 
-def _batch_index(price: np.ndarray, time: np.ndarray, weight: np.ndarray, count: np.ndarray, now: np.ndarray,
-                 max_age_s: np.ndarray, outlier_bps: np.ndarray, min_sources: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _batch_index(
+    price: np.ndarray,
+    time: np.ndarray,
+    weight: np.ndarray,
+    count: np.ndarray,
+    now: np.ndarray,
+    max_age_s: np.ndarray,
+    outlier_bps: np.ndarray,
+    min_sources: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """`reference_index` for every row: (price or NaN, rejected mask)."""
     m, width = price.shape
     present = np.arange(width) < count[:, None]
@@ -653,8 +704,14 @@ def _batch_index(price: np.ndarray, time: np.ndarray, weight: np.ndarray, count:
 POSITION_CHUNK = 1 << 15
 
 
-def _collateral_at_risk(collateral: np.ndarray, debt: np.ndarray, threshold_bps: np.ndarray, stressed: np.ndarray,
-                        counts: np.ndarray, chunk: int = POSITION_CHUNK) -> np.ndarray:
+def _collateral_at_risk(
+    collateral: np.ndarray,
+    debt: np.ndarray,
+    threshold_bps: np.ndarray,
+    stressed: np.ndarray,
+    counts: np.ndarray,
+    chunk: int = POSITION_CHUNK,
+) -> np.ndarray:
     """Per market, the collateral of positions liquidatable at its `stressed` price (`positions_at_risk`).
 
     Positions come concatenated in market order, `counts[i]` for market i. They are walked in
@@ -690,17 +747,26 @@ def compute_batch(batch: MarketBatch, cfg: Settings | Sequence[Settings]) -> Bat
         raise ValueError(f"{len(cfg)} settings for {m} markets")
     n = int(batch.pos_count.sum())
     if not n == batch.pos_collateral.size == batch.pos_debt.size == batch.pos_threshold_bps.size:
-        raise ValueError(f"pos_count sums to {n} but the position arrays hold {batch.pos_collateral.size}, "
-                         f"{batch.pos_debt.size} and {batch.pos_threshold_bps.size}")
+        raise ValueError(
+            f"pos_count sums to {n} but the position arrays hold {batch.pos_collateral.size}, "
+            f"{batch.pos_debt.size} and {batch.pos_threshold_bps.size}"
+        )
     col = functools.partial(_column, cfg, m=m)
     now = batch.now[:, None]
     max_age = col("max_age_s")
     rows = np.arange(m)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         # reference index and CVD
-        index, quote_rejected = _batch_index(batch.quote_price, batch.quote_time, batch.quote_weight,
-                                             batch.quote_count, now, max_age, col("outlier_bps"),
-                                             col("min_sources"))
+        index, quote_rejected = _batch_index(
+            batch.quote_price,
+            batch.quote_time,
+            batch.quote_weight,
+            batch.quote_count,
+            now,
+            max_age,
+            col("outlier_bps"),
+            col("min_sources"),
+        )
         venue = batch.venue_price
         venue_ok = _finite_pos(venue)
         cvd = np.where(venue_ok, np.abs(venue - index) / index * BPS, np.nan)
@@ -712,23 +778,34 @@ def compute_batch(batch: MarketBatch, cfg: Settings | Sequence[Settings]) -> Bat
         bid_in = levels < batch.bid_levels[..., None]
         ask_in = levels < batch.ask_levels[..., None]
         bid_p, bid_a, ask_p, ask_a = bids[..., 0], bids[..., 1], asks[..., 0], asks[..., 1]
-        levels_ok = (np.all((_finite_pos(bid_p) & _finite_pos(bid_a)) | ~bid_in, axis=-1)
-                     & np.all((_finite_pos(ask_p) & _finite_pos(ask_a)) | ~ask_in, axis=-1))
+        levels_ok = np.all((_finite_pos(bid_p) & _finite_pos(bid_a)) | ~bid_in, axis=-1) & np.all(
+            (_finite_pos(ask_p) & _finite_pos(ask_a)) | ~ask_in, axis=-1
+        )
         present = np.arange(width) < batch.book_count[:, None]
         best_bid, best_ask = bid_p[..., 0], ask_p[..., 0]
-        good = (present & _fresh(batch.book_time, now, max_age) & (batch.bid_levels > 0)
-                & (batch.ask_levels > 0) & levels_ok & (best_bid < best_ask))
+        good = (
+            present
+            & _fresh(batch.book_time, now, max_age)
+            & (batch.bid_levels > 0)
+            & (batch.ask_levels > 0)
+            & levels_ok
+            & (best_bid < best_ask)
+        )
         mid = (best_bid + best_ask) / 2.0
         band = col("band_bps")[..., None]  # (M, 1, 1)
         bid_value = np.where(bid_in, bid_p * bid_a, 0.0)
         bid_depth = np.sum(np.where(bid_p >= mid[..., None] * (1 - band / BPS), bid_value, 0.0), axis=-1)
-        ask_depth = np.sum(np.where(ask_in & (ask_p <= mid[..., None] * (1 + band / BPS)), ask_p * ask_a, 0.0),
-                           axis=-1)
+        ask_depth = np.sum(
+            np.where(ask_in & (ask_p <= mid[..., None] * (1 + band / BPS)), ask_p * ask_a, 0.0), axis=-1
+        )
         any_good = good.any(axis=1)
         books_depth = np.where(good, bid_depth + ask_depth, 0.0).sum(axis=1)
         calm = batch.calm_depth_usd
-        rl = np.where(any_good & _finite_pos(calm) & np.isfinite(books_depth) & (books_depth >= 0),
-                      books_depth / calm * BPS, np.nan)
+        rl = np.where(
+            any_good & _finite_pos(calm) & np.isfinite(books_depth) & (books_depth >= 0),
+            books_depth / calm * BPS,
+            np.nan,
+        )
 
         base = col("si_notional") / mid  # (M, B) base units sold
         amounts = np.where(bid_in, bid_a, 0.0)
@@ -738,8 +815,10 @@ def compute_batch(batch: MarketBatch, cfg: Settings | Sequence[Settings]) -> Bat
         i = np.minimum(np.sum(cum < base[..., None], axis=-1), depth_levels - 1)[..., None]
         before = np.maximum(i - 1, 0)
         prev = np.where(i > 0, np.take_along_axis(cum, before, -1), 0.0)[..., 0]
-        quote = (np.where(i > 0, np.take_along_axis(cum_quote, before, -1), 0.0)[..., 0]
-                 + (base - prev) * np.take_along_axis(bid_p, i, -1)[..., 0])
+        quote = (
+            np.where(i > 0, np.take_along_axis(cum_quote, before, -1), 0.0)[..., 0]
+            + (base - prev) * np.take_along_axis(bid_p, i, -1)[..., 0]
+        )
         slip = np.where(fills, np.fmax(0.0, (mid - quote / base) / mid * BPS), BPS)  # fmax: as max(0.0, x)
         si = np.where(any_good, np.max(np.where(good, slip, -np.inf), axis=1, initial=-np.inf), np.nan)
 
@@ -749,9 +828,13 @@ def compute_batch(batch: MarketBatch, cfg: Settings | Sequence[Settings]) -> Bat
         has = ok.any(axis=1)
         if t.shape[1]:
             t_last = np.max(np.where(ok, t, -np.inf), axis=1, keepdims=True)
-            last = t.shape[1] - 1 - np.argmax((ok & (t == t_last))[:, ::-1], axis=1)  # the last of equal times
+            last = (
+                t.shape[1] - 1 - np.argmax((ok & (t == t_last))[:, ::-1], axis=1)
+            )  # the last of equal times
             latest = p[rows, last]
-            high = np.maximum(np.max(np.where(ok & (t >= now - col("vp_window_s")), p, -np.inf), axis=1), latest)
+            high = np.maximum(
+                np.max(np.where(ok & (t >= now - col("vp_window_s")), p, -np.inf), axis=1), latest
+            )
         else:
             latest = high = np.full(m, np.nan)
         vp = np.where(has, np.fmax(0.0, (high - latest) / high * BPS), np.nan)
@@ -759,8 +842,16 @@ def compute_batch(batch: MarketBatch, cfg: Settings | Sequence[Settings]) -> Bat
         # basis against the perp index
         spot = np.where(np.isfinite(index), index, np.where(venue_ok, venue, np.nan))
         ones = np.ones((m, 1))
-        perp, perp_rejected = _batch_index(batch.perp_price, batch.perp_time, batch.perp_weight, batch.perp_count,
-                                           now, max_age, col("outlier_bps"), ones)
+        perp, perp_rejected = _batch_index(
+            batch.perp_price,
+            batch.perp_time,
+            batch.perp_weight,
+            batch.perp_count,
+            now,
+            max_age,
+            col("outlier_bps"),
+            ones,
+        )
         basis = np.where(_finite_pos(perp) & _finite_pos(spot), (perp - spot) / spot * BPS, np.nan)
 
         # LCE: open interest and positions a move_bps fall would liquidate, over the bid depth
@@ -776,15 +867,36 @@ def compute_batch(batch: MarketBatch, cfg: Settings | Sequence[Settings]) -> Bat
         oi_part = np.where(oi_any, np.where(oi_ok, o, 0.0).sum(axis=1) * factor, 0.0)
 
         stressed = spot * (1 - col("lce_move_bps")[:, 0] / BPS)
-        pos_part = _collateral_at_risk(batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed,
-                                       batch.pos_count) * spot
+        pos_part = (
+            _collateral_at_risk(
+                batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed, batch.pos_count
+            )
+            * spot
+        )
         has_pos = batch.pos_count > 0
-        at_risk = np.where(np.isfinite(spot) & (oi_any | has_pos),
-                           oi_part + np.where(has_pos, pos_part, 0.0), np.nan)
+        at_risk = np.where(
+            np.isfinite(spot) & (oi_any | has_pos), oi_part + np.where(has_pos, pos_part, 0.0), np.nan
+        )
         venue_depth = batch.venue_depth_usd
-        depth_total = (np.where(good, bid_depth, 0.0).sum(axis=1)
-                       + np.where(_finite_pos(venue_depth), venue_depth, 0.0))
-        lce = np.where(np.isfinite(at_risk) & (at_risk >= 0) & _finite_pos(depth_total),
-                       at_risk / depth_total * BPS, np.nan)
-    return BatchIndicators(index, cvd, rl, si, vp, lce, basis, at_risk, quote_rejected, perp_rejected,
-                           present & ~good, o_present & ~oi_ok)
+        depth_total = np.where(good, bid_depth, 0.0).sum(axis=1) + np.where(
+            _finite_pos(venue_depth), venue_depth, 0.0
+        )
+        lce = np.where(
+            np.isfinite(at_risk) & (at_risk >= 0) & _finite_pos(depth_total),
+            at_risk / depth_total * BPS,
+            np.nan,
+        )
+    return BatchIndicators(
+        index,
+        cvd,
+        rl,
+        si,
+        vp,
+        lce,
+        basis,
+        at_risk,
+        quote_rejected,
+        perp_rejected,
+        present & ~good,
+        o_present & ~oi_ok,
+    )

@@ -109,7 +109,9 @@ class Journal:
         self.save()
 
     def for_market(self, market_id: int) -> InFlight | None:
-        return next((r for r in self.items.values() if r.market_id == market_id and r.kind != CANCEL_KIND), None)
+        return next(
+            (r for r in self.items.values() if r.market_id == market_id and r.kind != CANCEL_KIND), None
+        )
 
 
 class StateDirLocked(RuntimeError):
@@ -134,7 +136,8 @@ class StateLock:
             f.close()
             raise StateDirLocked(
                 f"{self.path} is locked by {holder}: one keeper per key; stop that keeper, or give this one "
-                "its own key and state_dir") from None
+                "its own key and state_dir"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(json.dumps(self.holder()))
@@ -144,8 +147,11 @@ class StateLock:
 
     @staticmethod
     def holder() -> dict[str, Any]:
-        return {"pid": os.getpid(), "host": socket.gethostname(),
-                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
 
     def release(self) -> None:
         if self._file is not None:

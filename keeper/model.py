@@ -111,7 +111,8 @@ class Action:
 
     @property
     def args(self) -> tuple[int, ...]:
-        """The breaker call's arguments; `settle` takes the crossing, which the executor reads when sending."""
+        """The breaker call's arguments; `settle` takes the crossing, which the executor reads when
+        sending."""
         if self.kind == Kind.SETTLE_AUCTION:
             return ()
         if self.kind in (Kind.TRIP_ATTESTED, Kind.EXTEND_HALT):
@@ -127,7 +128,8 @@ class Action:
 
 @dataclass(frozen=True)
 class AuctionSettlement:
-    """An `AuctionSettled` event of a settlement the keeper sent; prices 18 decimals, amounts raw collateral."""
+    """An `AuctionSettled` event of a settlement the keeper sent; prices 18 decimals, amounts raw
+    collateral."""
 
     market_id: int
     auction: str

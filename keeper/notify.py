@@ -22,8 +22,14 @@ EVENTS = ("trip_sent", "trip_landed", "keeper_unhealthy", "keeper_healthy")
 
 
 class Notifier:
-    def __init__(self, url: str | None, metrics: Metrics, *, timeout_s: float = 5.0,
-                 common: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        metrics: Metrics,
+        *,
+        timeout_s: float = 5.0,
+        common: dict[str, Any] | None = None,
+    ) -> None:
         self.url = url
         self.metrics = metrics
         self.timeout_s = timeout_s
@@ -54,7 +60,9 @@ class Notifier:
                 resp = self._session.post(self.url, json=payload, timeout=self.timeout_s)  # type: ignore[arg-type]
                 if resp.status_code >= 300:
                     self.metrics.webhook_errors.labels("status").inc()
-                    log.warning("webhook refused", extra={"event": payload["event"], "status": resp.status_code})
+                    log.warning(
+                        "webhook refused", extra={"event": payload["event"], "status": resp.status_code}
+                    )
                 else:
                     self.metrics.webhooks.labels(payload["event"]).inc()
             except requests.RequestException as exc:

@@ -22,25 +22,51 @@ class ParamSpec:
 
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("cvd_trip_bps", 0, 300, 50, 5_000, "bps", "CVD above which rule A may trip"),
-    ParamSpec("cvd_resume_bps", 1, 100, 10, 5_000, "bps", "CVD below which a halt may resume (< cvd_trip_bps)"),
+    ParamSpec(
+        "cvd_resume_bps", 1, 100, 10, 5_000, "bps", "CVD below which a halt may resume (< cvd_trip_bps)"
+    ),
     ParamSpec("rl_trip_bps", 2, 2_000, 100, 9_000, "bps", "R_L below which rule A may trip"),
-    ParamSpec("rl_resume_bps", 3, 5_000, 100, 10_000, "bps", "R_L above which a halt may resume (> rl_trip_bps)"),
+    ParamSpec(
+        "rl_resume_bps", 3, 5_000, 100, 10_000, "bps", "R_L above which a halt may resume (> rl_trip_bps)"
+    ),
     ParamSpec("si_trip_bps", 4, 500, 10, 5_000, "bps", "S_I above which rule B may trip"),
-    ParamSpec("si_notional", 5, 1_000_000 * 10**18, 10**18, 10**30, "quote, 18 dec",
-              "notional V of the market sell that S_I measures"),
+    ParamSpec(
+        "si_notional",
+        5,
+        1_000_000 * 10**18,
+        10**18,
+        10**30,
+        "quote, 18 dec",
+        "notional V of the market sell that S_I measures",
+    ),
     ParamSpec("vp_trip_bps", 6, 1_000, 100, 5_000, "bps", "V_P above which rule B may trip"),
     ParamSpec("vp_window_s", 7, 300, 60, 3_600, "s", "window of V_P (largest drop from the window's high)"),
-    ParamSpec("lce_critical_bps", 8, 10_000, 100, 1_000_000, "bps",
-              "LCE (liquidatable notional / depth) a keeper must attest for rule B and extensions"),
-    ParamSpec("depth_band_bps", 9, 100, 10, 1_000, "bps", "band around the spot price that R_L measures depth in"),
-    ParamSpec("t_dlp_s", 10, 300, 0, 3_600, "s", "T_DLP: time designated liquidity providers need to move funds"),
-    ParamSpec("t_priority_s", 11, 12, 0, 600, "s", "T_chain_priority: fastest priority confirmation on chain"),
+    ParamSpec(
+        "lce_critical_bps",
+        8,
+        10_000,
+        100,
+        1_000_000,
+        "bps",
+        "LCE (liquidatable notional / depth) a keeper must attest for rule B and extensions",
+    ),
+    ParamSpec(
+        "depth_band_bps", 9, 100, 10, 1_000, "bps", "band around the spot price that R_L measures depth in"
+    ),
+    ParamSpec(
+        "t_dlp_s", 10, 300, 0, 3_600, "s", "T_DLP: time designated liquidity providers need to move funds"
+    ),
+    ParamSpec(
+        "t_priority_s", 11, 12, 0, 600, "s", "T_chain_priority: fastest priority confirmation on chain"
+    ),
     ParamSpec("t_buffer_s", 12, 60, 0, 1_800, "s", "T_buffer added to the halt window"),
     ParamSpec("arm_ttl_s", 13, 120, 12, 900, "s", "how long an arm (trip or resume) can be confirmed"),
     ParamSpec("cooldown_s", 14, 180, 30, 1_800, "s", "COOLDOWN duration after a resume"),
     ParamSpec("auction_s", 15, 180, 30, 1_800, "s", "AUCTION duration before trading reopens"),
     ParamSpec("max_halt_s", 16, 14_400, 900, 86_400, "s", "a halt lapses into COOLDOWN after this"),
-    ParamSpec("daily_trip_budget", 17, 3, 1, 24, "trips", "rule A and B trips per UTC day; then guardian only"),
+    ParamSpec(
+        "daily_trip_budget", 17, 3, 1, 24, "trips", "rule A and B trips per UTC day; then guardian only"
+    ),
 )
 
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMS}

@@ -35,12 +35,11 @@ def _arm_live(view: MarketView, next_ts: int) -> bool:
     c = view.chain
     s = c.status
     # An arm stored under another state is cleared by the contract's sync before it is checked.
-    return (s.state == c.state and s.armed_block != 0
-            and next_ts <= s.armed_at + c.params["arm_ttl_s"])
+    return s.state == c.state and s.armed_block != 0 and next_ts <= s.armed_at + c.params["arm_ttl_s"]
 
 
 def lce_level(view: MarketView) -> str:
-    """"critical", "elevated" (between safe and critical), "safe" or "unknown"."""
+    """ "critical", "elevated" (between safe and critical), "safe" or "unknown"."""
     if view.lce_bps is None:
         return "unknown"
     critical = view.chain.params["lce_critical_bps"]
@@ -67,8 +66,12 @@ def decide(view: MarketView) -> Action | None:
             lead = min(view.extend_lead_s, c.halt_window_s // 2)
             would_move = min(next_ts + c.halt_window_s, s.lapse_at) > s.resume_after
             if c.keeper_role and next_ts + lead >= s.resume_after and would_move:
-                return Action(Kind.EXTEND_HALT, mid, int(view.lce_bps or 0),
-                              f"LCE {view.lce_bps:,.0f} bps >= critical {p['lce_critical_bps']:,} bps")
+                return Action(
+                    Kind.EXTEND_HALT,
+                    mid,
+                    int(view.lce_bps or 0),
+                    f"LCE {view.lce_bps:,.0f} bps >= critical {p['lce_critical_bps']:,} bps",
+                )
             return None
         if level == "elevated":
             return None
@@ -79,26 +82,42 @@ def decide(view: MarketView) -> Action | None:
         recovered = ind.reference_valid and price_ok and ind.rl_bps > p["rl_resume_bps"]
         if not recovered:
             return None
-        why = (f"venue closed by the halt, R_L {ind.rl_bps} > {p['rl_resume_bps']} bps" if c.venue_halts_with_market
-               else f"CVD {ind.cvd_bps} < {p['cvd_resume_bps']} bps and R_L {ind.rl_bps} > {p['rl_resume_bps']} bps")
+        why = (
+            f"venue closed by the halt, R_L {ind.rl_bps} > {p['rl_resume_bps']} bps"
+            if c.venue_halts_with_market
+            else f"CVD {ind.cvd_bps} < {p['cvd_resume_bps']} bps and R_L {ind.rl_bps} > "
+            f"{p['rl_resume_bps']} bps"
+        )
         if _arm_live(view, next_ts):
             return Action(Kind.RESUME, mid, reason=why) if next_block > s.armed_block else None
         return Action(Kind.ARM_RESUME, mid, reason=why)
 
     if c.state == State.AUCTION and c.auction and c.auction_orders > 0:
-        return Action(Kind.SETTLE_AUCTION, mid, reason=f"{c.auction_orders} orders in the round's book",
-                      auction=c.auction)
+        return Action(
+            Kind.SETTLE_AUCTION,
+            mid,
+            reason=f"{c.auction_orders} orders in the round's book",
+            auction=c.auction,
+        )
 
     s = c.status
     budget_spent = s.trip_day == next_ts // DAY and s.trips_today >= p["daily_trip_budget"]
     # A venue the halt closes shows its frozen crash price until NORMAL: the contract trips on it only then.
     venue_closed = c.state != State.NORMAL and c.venue_halts_with_market
     if not budget_spent and not venue_closed:
-        if (c.keeper_role and level == "critical" and ind.vp_bps > p["vp_trip_bps"]
-                and ind.si_bps > p["si_trip_bps"]):
-            return Action(Kind.TRIP_ATTESTED, mid, int(view.lce_bps or 0),
-                          f"V_P {ind.vp_bps} > {p['vp_trip_bps']} bps, S_I {ind.si_bps} > {p['si_trip_bps']} bps, "
-                          f"LCE {view.lce_bps:,.0f} bps")
+        if (
+            c.keeper_role
+            and level == "critical"
+            and ind.vp_bps > p["vp_trip_bps"]
+            and ind.si_bps > p["si_trip_bps"]
+        ):
+            return Action(
+                Kind.TRIP_ATTESTED,
+                mid,
+                int(view.lce_bps or 0),
+                f"V_P {ind.vp_bps} > {p['vp_trip_bps']} bps, S_I {ind.si_bps} > {p['si_trip_bps']} bps, "
+                f"LCE {view.lce_bps:,.0f} bps",
+            )
         if ind.reference_valid and ind.cvd_bps > p["cvd_trip_bps"] and ind.rl_bps < p["rl_trip_bps"]:
             why = f"CVD {ind.cvd_bps} > {p['cvd_trip_bps']} bps and R_L {ind.rl_bps} < {p['rl_trip_bps']} bps"
             if _arm_live(view, next_ts):

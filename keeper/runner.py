@@ -59,8 +59,9 @@ class CycleReport:
     settlements: list[AuctionSettlement] = field(default_factory=list)  # the keeper's settlements that landed
 
 
-def settlements_in(receipt: Any, auction: str, market_id: int,
-                   auction_abi: list[dict[str, Any]]) -> list[AuctionSettlement]:
+def settlements_in(
+    receipt: Any, auction: str, market_id: int, auction_abi: list[dict[str, Any]]
+) -> list[AuctionSettlement]:
     """The `AuctionSettled` events that `auction` logged in a receipt."""
     event = Web3().eth.contract(abi=auction_abi).events.AuctionSettled()
     tx = receipt["transactionHash"]
@@ -69,86 +70,156 @@ def settlements_in(receipt: Any, auction: str, market_id: int,
         if e["address"].lower() != auction.lower():
             continue
         a = e["args"]
-        out.append(AuctionSettlement(
-            market_id, Web3.to_checksum_address(e["address"]), a["round"], a["price"], a["volume"], a["imbalance"],
-            a["bought"], a["sold"], a["pool_collateral_in"], a["pool_debt_in"], a["orders"], a["reference"],
-            tx.to_0x_hex() if hasattr(tx, "to_0x_hex") else str(tx)))
+        out.append(
+            AuctionSettlement(
+                market_id,
+                Web3.to_checksum_address(e["address"]),
+                a["round"],
+                a["price"],
+                a["volume"],
+                a["imbalance"],
+                a["bought"],
+                a["sold"],
+                a["pool_collateral_in"],
+                a["pool_debt_in"],
+                a["orders"],
+                a["reference"],
+                tx.to_0x_hex() if hasattr(tx, "to_0x_hex") else str(tx),
+            )
+        )
     return out
 
 
 def indicator_settings(market: MarketSettings, chain: OnChainMarket, settings: KeeperSettings) -> I.Settings:
     p = chain.params
     return I.Settings(
-        max_age_s=settings.thresholds.max_age_s, outlier_bps=settings.thresholds.outlier_bps,
-        min_sources=settings.thresholds.min_sources, band_bps=p["depth_band_bps"],
-        si_notional=p["si_notional"] / WAD, vp_window_s=p["vp_window_s"], lce_move_bps=market.lce.move_bps,
-        leverage_shares=market.lce.leverage_shares, oi_long_share=market.lce.oi_long_share,
+        max_age_s=settings.thresholds.max_age_s,
+        outlier_bps=settings.thresholds.outlier_bps,
+        min_sources=settings.thresholds.min_sources,
+        band_bps=p["depth_band_bps"],
+        si_notional=p["si_notional"] / WAD,
+        vp_window_s=p["vp_window_s"],
+        lce_move_bps=market.lce.move_bps,
+        leverage_shares=market.lce.leverage_shares,
+        oi_long_share=market.lce.oi_long_share,
         maintenance_margin_bps=market.lce.maintenance_margin_bps,
     )
 
 
-def default_sources(settings: KeeperSettings, metrics: Metrics, pool: RpcPool | None = None,
-                    chain_id: int | None = None) -> list[Source]:
+def default_sources(
+    settings: KeeperSettings, metrics: Metrics, pool: RpcPool | None = None, chain_id: int | None = None
+) -> list[Source]:
     """The sources the configuration asks for; lending events need the keeper's RPC `pool`."""
     sources: list[Source] = []
     if any(m.cex for m in settings.markets):
-        sources.append(CcxtSource(settings.markets, timeout_s=settings.rpc_timeout_s,
-                                  on_error=lambda s: metrics.source_errors.labels(s).inc()))
+        sources.append(
+            CcxtSource(
+                settings.markets,
+                timeout_s=settings.rpc_timeout_s,
+                on_error=lambda s: metrics.source_errors.labels(s).inc(),
+            )
+        )
     files = {m.id: m.lce.positions_file for m in settings.markets if m.lce.positions_file}
     if files:
         sources.append(PositionsFileSource(files))
-    lending = {m.id: LendingMarketConfig(m.lce.lending_market, m.lce.from_block, m.lce.log_page_blocks,
-                                         m.lce.reorg_margin_blocks)
-               for m in settings.markets if m.lce.lending_market}
+    lending = {
+        m.id: LendingMarketConfig(
+            m.lce.lending_market, m.lce.from_block, m.lce.log_page_blocks, m.lce.reorg_margin_blocks
+        )
+        for m in settings.markets
+        if m.lce.lending_market
+    }
     if lending and pool is not None:
-        sources.append(LendingEventsSource(pool, lending, state_dir=settings.state_dir, chain_id=chain_id,
-                                           on_error=lambda s: metrics.source_errors.labels(s).inc()))
+        sources.append(
+            LendingEventsSource(
+                pool,
+                lending,
+                state_dir=settings.state_dir,
+                chain_id=chain_id,
+                on_error=lambda s: metrics.source_errors.labels(s).inc(),
+            )
+        )
     return sources
 
 
 class Keeper:
-    def __init__(self, settings: KeeperSettings, *, account: Any = None, sources: Sequence[Source] | None = None,
-                 metrics: Metrics | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: KeeperSettings,
+        *,
+        account: Any = None,
+        sources: Sequence[Source] | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.clock = clock
-        self.pool = RpcPool.from_urls([str(u) for u in settings.rpc_urls], settings.rpc_timeout_s,
-                                      on_error=lambda name: self.metrics.rpc_errors.labels(name).inc())
+        self.pool = RpcPool.from_urls(
+            [str(u) for u in settings.rpc_urls],
+            settings.rpc_timeout_s,
+            on_error=lambda name: self.metrics.rpc_errors.labels(name).inc(),
+        )
         self.abi = load_abi("CircuitBreaker", settings.build_path)
         self.auction_abi = load_abi("ReopeningAuction", settings.build_path)
         self.sender = sender_address(settings, account)
         self.pool.on_failover = lambda reason: self.metrics.failovers.labels(reason).inc()
         self.chain_id = int(self.pool.call(lambda w3: w3.eth.chain_id, "eth_chainId"))
         if settings.chain_id is not None and settings.chain_id != self.chain_id:
-            raise ChainMismatch(f"configured chain_id {settings.chain_id} but the RPC serves chain {self.chain_id}")
+            raise ChainMismatch(
+                f"configured chain_id {settings.chain_id} but the RPC serves chain {self.chain_id}"
+            )
         self.pool.current.chain_id = self.chain_id
         self.pool.expected_chain_id = self.chain_id  # every other endpoint is checked before its first use
-        self.reader = BreakerReader(self.pool, settings.breaker, self.abi, self.sender, settings.params_refresh_s)
+        self.reader = BreakerReader(
+            self.pool, settings.breaker, self.abi, self.sender, settings.params_refresh_s
+        )
         self.chain_source = OnChainSource(self.reader)
         self._sources: list[Source] = []
         self.background = BackgroundSources([], settings.offchain_deadline_s)
-        self.sources = (list(sources) if sources is not None
-                        else default_sources(settings, self.metrics, self.pool, self.chain_id))
+        self.sources = (
+            list(sources)
+            if sources is not None
+            else default_sources(settings, self.metrics, self.pool, self.chain_id)
+        )
         journal = None
         self.lock: StateLock | None = None
         if self.sender and not settings.dry_run:
             # One process per key: a second keeper on this key and state_dir stops here, naming the first.
-            self.lock = StateLock(settings.state_dir / f"keeper-{self.chain_id}-{self.sender.lower()}.lock").acquire()
+            self.lock = StateLock(
+                settings.state_dir / f"keeper-{self.chain_id}-{self.sender.lower()}.lock"
+            ).acquire()
             journal = settings.state_dir / f"journal-{self.chain_id}-{self.sender.lower()}.json"
         self.executor = Executor(
-            self.pool, settings.breaker, self.abi, settings.fees, account=account, sender=self.sender,
-            chain_id=self.chain_id, metrics=self.metrics, journal_path=journal, dry_run=settings.dry_run,
+            self.pool,
+            settings.breaker,
+            self.abi,
+            settings.fees,
+            account=account,
+            sender=self.sender,
+            chain_id=self.chain_id,
+            metrics=self.metrics,
+            journal_path=journal,
+            dry_run=settings.dry_run,
             simulate_block=settings.simulate_block,
             relay_url=str(settings.private_relay_url) if settings.private_relay_url else None,
-            relay_fallback_public=settings.relay_fallback_public, timeout=settings.rpc_timeout_s,
-            auction_abi=self.auction_abi, foreign_wait_blocks=settings.foreign_wait_blocks,
-            sweep_after_blocks=settings.sweep_after_blocks, defer_blocks=settings.defer_blocks,
+            relay_fallback_public=settings.relay_fallback_public,
+            timeout=settings.rpc_timeout_s,
+            auction_abi=self.auction_abi,
+            foreign_wait_blocks=settings.foreign_wait_blocks,
+            sweep_after_blocks=settings.sweep_after_blocks,
+            defer_blocks=settings.defer_blocks,
         )
         self.notifier = Notifier(
-            settings.webhook_url.get_secret_value() if settings.webhook_url else None, self.metrics,
-            timeout_s=settings.webhook_timeout_s, common={"keeper": self.sender, "chain_id": self.chain_id})
+            settings.webhook_url.get_secret_value() if settings.webhook_url else None,
+            self.metrics,
+            timeout_s=settings.webhook_timeout_s,
+            common={"keeper": self.sender, "chain_id": self.chain_id},
+        )
         self._was_healthy: bool | None = None
-        self.history: dict[int, deque[tuple[float, float]]] = {m: deque(maxlen=4_096) for m in settings.market_ids}
+        self.history: dict[int, deque[tuple[float, float]]] = {
+            m: deque(maxlen=4_096) for m in settings.market_ids
+        }
         self._rejected_seen: dict[int, frozenset[str]] = {}
         self.last_ok: float | None = None
         self.last_block: int | None = None
@@ -156,12 +227,24 @@ class Keeper:
         self.balance_wei: int | None = None
         self.cycles = 0
         if self.executor.journal.items:
-            log.info("adopting in-flight transactions from the journal",
-                     extra={"count": len(self.executor.journal.items),
-                            "nonces": sorted(self.executor.journal.items)})
-        log.info("keeper ready", extra={"chain_id": self.chain_id, "sender": self.sender, "breaker": settings.breaker,
-                                        "markets": settings.market_ids, "dry_run": settings.dry_run,
-                                        "rpc": [redact_url(str(u)) for u in settings.rpc_urls]})
+            log.info(
+                "adopting in-flight transactions from the journal",
+                extra={
+                    "count": len(self.executor.journal.items),
+                    "nonces": sorted(self.executor.journal.items),
+                },
+            )
+        log.info(
+            "keeper ready",
+            extra={
+                "chain_id": self.chain_id,
+                "sender": self.sender,
+                "breaker": settings.breaker,
+                "markets": settings.market_ids,
+                "dry_run": settings.dry_run,
+                "rpc": [redact_url(str(u)) for u in settings.rpc_urls],
+            },
+        )
 
     @property
     def sources(self) -> list[Source]:
@@ -171,8 +254,11 @@ class Keeper:
     def sources(self, sources: Sequence[Source]) -> None:
         self.background.close()
         self._sources = list(sources)
-        self.background = BackgroundSources(self._sources, self.settings.offchain_deadline_s,
-                                            on_error=lambda name: self.metrics.source_errors.labels(name).inc())
+        self.background = BackgroundSources(
+            self._sources,
+            self.settings.offchain_deadline_s,
+            on_error=lambda name: self.metrics.source_errors.labels(name).inc(),
+        )
 
     # ------------------------------------------------------------ one cycle
 
@@ -183,18 +269,26 @@ class Keeper:
             self.metrics.sources_late.inc(self.background.late - before)
         return parts
 
-    def _indicators(self, market: MarketSettings, chain: OnChainMarket, obs: Any, now: float) -> I.MarketIndicators:
+    def _indicators(
+        self, market: MarketSettings, chain: OnChainMarket, obs: Any, now: float
+    ) -> I.MarketIndicators:
         cfg = indicator_settings(market, chain, self.settings)
         hist = self.history[market.id]
-        index = I.reference_index(obs.quotes, now, max_age_s=cfg.max_age_s, outlier_bps=cfg.outlier_bps,
-                                  min_sources=cfg.min_sources)
+        index = I.reference_index(
+            obs.quotes, now, max_age_s=cfg.max_age_s, outlier_bps=cfg.outlier_bps, min_sources=cfg.min_sources
+        )
         if index.price is not None:
             hist.append((now, index.price))  # the keeper's own V_P runs on the off-chain index
         inputs = I.MarketInputs(
-            now=now, venue_price=chain.indicators.spot / WAD,
+            now=now,
+            venue_price=chain.indicators.spot / WAD,
             venue_depth_usd=None if chain.venue_depth is None else chain.venue_depth / WAD,
-            quotes=obs.quotes, books=obs.books, calm_depth_usd=obs.calm_depth_usd, perp_quotes=obs.perp_quotes,
-            open_interest=obs.open_interest, positions=obs.positions,
+            quotes=obs.quotes,
+            books=obs.books,
+            calm_depth_usd=obs.calm_depth_usd,
+            perp_quotes=obs.perp_quotes,
+            open_interest=obs.open_interest,
+            positions=obs.positions,
             price_times=np.fromiter((t for t, _ in hist), float, len(hist)),
             price_history=np.fromiter((p for _, p in hist), float, len(hist)),
         )
@@ -217,8 +311,10 @@ class Keeper:
         seen = frozenset(f"{k}: {v.split(' (')[0]}" for k, v in ind.rejected.items()) | frozenset(obs.errors)
         if seen != self._rejected_seen.get(mid, frozenset()):
             if seen:
-                log.warning("off-chain data rejected", extra={"market": mid, "rejected": dict(ind.rejected),
-                                                              "errors": obs.errors})
+                log.warning(
+                    "off-chain data rejected",
+                    extra={"market": mid, "rejected": dict(ind.rejected), "errors": obs.errors},
+                )
             else:
                 log.info("off-chain data clean again", extra={"market": mid})
             self._rejected_seen[mid] = seen
@@ -234,11 +330,24 @@ class Keeper:
                 self.metrics.auction_price.labels(label).set(s.price / WAD)
                 self.metrics.auction_volume.labels(label).set(s.volume)
                 self.metrics.auctions_settled.labels(label).inc()
-                log.info("auction settled", extra={
-                    "market": s.market_id, "auction": s.auction, "round": s.round, "price": s.price / WAD,
-                    "volume": s.volume, "imbalance": s.imbalance, "bought": s.bought, "sold": s.sold,
-                    "pool_collateral_in": s.pool_collateral_in, "pool_debt_in": s.pool_debt_in,
-                    "orders": s.orders, "reference": s.reference / WAD, "tx": s.tx})
+                log.info(
+                    "auction settled",
+                    extra={
+                        "market": s.market_id,
+                        "auction": s.auction,
+                        "round": s.round,
+                        "price": s.price / WAD,
+                        "volume": s.volume,
+                        "imbalance": s.imbalance,
+                        "bought": s.bought,
+                        "sold": s.sold,
+                        "pool_collateral_in": s.pool_collateral_in,
+                        "pool_debt_in": s.pool_debt_in,
+                        "orders": s.orders,
+                        "reference": s.reference / WAD,
+                        "tx": s.tx,
+                    },
+                )
                 found.append(s)
         return found
 
@@ -260,8 +369,10 @@ class Keeper:
         report = CycleReport(block, 0.0)
         paused = (self.settings.state_dir / PAUSE_FILE).exists()
         if paused != self.executor.paused:
-            log.warning("sending paused" if paused else "sending resumed",
-                        extra={"flag": str(self.settings.state_dir / PAUSE_FILE)})
+            log.warning(
+                "sending paused" if paused else "sending resumed",
+                extra={"flag": str(self.settings.state_dir / PAUSE_FILE)},
+            )
         self.executor.paused = paused
         self.metrics.paused.set(int(paused))
         report.landed = self.executor.tick(block)
@@ -336,8 +447,11 @@ class Keeper:
             except Exception as exc:
                 failures += 1
                 self.metrics.cycle_errors.inc()
-                log.error("cycle failed", extra={"error": f"{type(exc).__name__}: {exc}", "failures": failures},
-                          exc_info=failures == 1)
+                log.error(
+                    "cycle failed",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "failures": failures},
+                    exc_info=failures == 1,
+                )
                 self.watch_health()
                 stop.wait(min(30.0, self.settings.poll_interval_s * 2 ** min(failures, 5)))
                 continue
@@ -346,21 +460,40 @@ class Keeper:
     def _notify(self, report: CycleReport) -> None:
         trips = (Kind.TRIP.value, Kind.TRIP_ATTESTED.value)
         for m in report.markets:
-            if m.action is not None and m.action.kind.value in trips and m.outcome and m.outcome.status == "sent":
-                self.notifier.notify("trip_sent", market=m.market_id, action=m.action.kind.value,
-                                     tx=m.outcome.tx_hash, block=report.block, reason=m.action.reason)
+            if (
+                m.action is not None
+                and m.action.kind.value in trips
+                and m.outcome
+                and m.outcome.status == "sent"
+            ):
+                self.notifier.notify(
+                    "trip_sent",
+                    market=m.market_id,
+                    action=m.action.kind.value,
+                    tx=m.outcome.tx_hash,
+                    block=report.block,
+                    reason=m.action.reason,
+                )
         for rec, receipt in report.landed:
             if rec.kind in trips and not rec.cancel and receipt["status"] == 1:
-                self.notifier.notify("trip_landed", market=rec.market_id, action=rec.kind,
-                                     block=int(receipt["blockNumber"]), nonce=rec.nonce,
-                                     blocks_waited=int(receipt["blockNumber"]) - rec.first_block)
+                self.notifier.notify(
+                    "trip_landed",
+                    market=rec.market_id,
+                    action=rec.kind,
+                    block=int(receipt["blockNumber"]),
+                    nonce=rec.nonce,
+                    blocks_waited=int(receipt["blockNumber"]) - rec.first_block,
+                )
 
     def watch_health(self) -> bool:
         """Health now; notifies on a change (the first check only when unhealthy)."""
         ok, info = self.health()
         if ok != self._was_healthy and not (self._was_healthy is None and ok):
-            self.notifier.notify("keeper_healthy" if ok else "keeper_unhealthy", problems=info["problems"],
-                                 last_block=info["last_block"])
+            self.notifier.notify(
+                "keeper_healthy" if ok else "keeper_unhealthy",
+                problems=info["problems"],
+                last_block=info["last_block"],
+            )
         self._was_healthy = ok
         return ok
 
@@ -368,7 +501,9 @@ class Keeper:
         if self.sender is None or self.settings.dry_run:
             return
         try:
-            self.balance_wei = int(self.pool.call(lambda w3: w3.eth.get_balance(self.sender), "eth_getBalance"))
+            self.balance_wei = int(
+                self.pool.call(lambda w3: w3.eth.get_balance(self.sender), "eth_getBalance")
+            )
         except Exception as exc:  # noqa: BLE001 - a missed balance read never stops a cycle
             log.warning("balance read failed", extra={"error": type(exc).__name__})
             return
@@ -391,7 +526,11 @@ class Keeper:
         head_age = None if self.last_head_time is None else max(0.0, now - self.last_head_time)
         stuck = int(self.metrics.value("keeper_oldest_in_flight_blocks"))
         sending = self.sender is not None and not self.settings.dry_run
-        low = sending and self.balance_wei is not None and self.balance_wei < self.settings.low_balance_eth * WAD
+        low = (
+            sending
+            and self.balance_wei is not None
+            and self.balance_wei < self.settings.low_balance_eth * WAD
+        )
         problems = []
         if age is None or age > self.settings.health_max_age_s:
             problems.append("no recent successful cycle")
@@ -405,10 +544,18 @@ class Keeper:
         self.metrics.healthy.set(int(ok))
         last_send = self.executor.last_sent_at
         return ok, {
-            "ok": ok, "problems": problems, "last_cycle_age_s": age, "last_block": self.last_block,
-            "head_age_s": head_age, "head_lag_blocks": self.metrics.value("keeper_head_lag_blocks"),
-            "stuck_blocks": stuck, "cycles": self.cycles, "in_flight": len(self.executor.journal.items),
+            "ok": ok,
+            "problems": problems,
+            "last_cycle_age_s": age,
+            "last_block": self.last_block,
+            "head_age_s": head_age,
+            "head_lag_blocks": self.metrics.value("keeper_head_lag_blocks"),
+            "stuck_blocks": stuck,
+            "cycles": self.cycles,
+            "in_flight": len(self.executor.journal.items),
             "balance_eth": None if self.balance_wei is None else self.balance_wei / WAD,
             "last_send_age_s": None if last_send is None else now - last_send,
-            "rpc": self.pool.current.name, "dry_run": self.settings.dry_run, "paused": self.executor.paused,
+            "rpc": self.pool.current.name,
+            "dry_run": self.settings.dry_run,
+            "paused": self.executor.paused,
         }

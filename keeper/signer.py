@@ -82,8 +82,15 @@ class RemoteSigner:
 
     kind = "remote"
 
-    def __init__(self, url: str, address: str, *, timeout_s: float = 5.0, session: requests.Session | None = None,
-                 label: str = "remote signer") -> None:
+    def __init__(
+        self,
+        url: str,
+        address: str,
+        *,
+        timeout_s: float = 5.0,
+        session: requests.Session | None = None,
+        label: str = "remote signer",
+    ) -> None:
         self.url = url
         self.address = to_checksum_address(address)
         self.timeout_s = timeout_s
@@ -99,8 +106,11 @@ class RemoteSigner:
     def _call(self, method: str, params: list[Any]) -> Any:
         self._id += 1
         try:
-            resp = self.session.post(self.url, json={"jsonrpc": "2.0", "id": self._id, "method": method,
-                                                     "params": params}, timeout=self.timeout_s)
+            resp = self.session.post(
+                self.url,
+                json={"jsonrpc": "2.0", "id": self._id, "method": method, "params": params},
+                timeout=self.timeout_s,
+            )
             body = resp.json()
         except (requests.RequestException, ValueError) as exc:
             raise SignerError(f"{self.label}: {method} failed ({type(exc).__name__})") from None
@@ -116,12 +126,22 @@ class RemoteSigner:
         return [to_checksum_address(a) for a in self._call("eth_accounts", []) or []]
 
     def sign_transaction(self, tx: dict[str, Any]) -> Signed:
-        asked = {"from": self.address, "to": tx["to"], "gas": _hex(tx["gas"]), "nonce": _hex(tx["nonce"]),
-                 "value": _hex(tx.get("value", 0)), "data": tx.get("data") or "0x",
-                 "chainId": _hex(tx["chainId"]), "maxFeePerGas": _hex(tx["maxFeePerGas"]),
-                 "maxPriorityFeePerGas": _hex(tx["maxPriorityFeePerGas"]), "type": "0x2"}
+        asked = {
+            "from": self.address,
+            "to": tx["to"],
+            "gas": _hex(tx["gas"]),
+            "nonce": _hex(tx["nonce"]),
+            "value": _hex(tx.get("value", 0)),
+            "data": tx.get("data") or "0x",
+            "chainId": _hex(tx["chainId"]),
+            "maxFeePerGas": _hex(tx["maxFeePerGas"]),
+            "maxPriorityFeePerGas": _hex(tx["maxPriorityFeePerGas"]),
+            "type": "0x2",
+        }
         result = self._call("eth_signTransaction", [asked])
-        raw_hex = result.get("raw") if isinstance(result, dict) else result  # Clef: {raw, tx}; web3signer: raw
+        raw_hex = (
+            result.get("raw") if isinstance(result, dict) else result
+        )  # Clef: {raw, tx}; web3signer: raw
         if not isinstance(raw_hex, str) or not raw_hex.startswith("0x"):
             raise SignerError(f"{self.label}: eth_signTransaction answered no raw transaction")
         raw = bytes.fromhex(raw_hex[2:])
@@ -134,17 +154,27 @@ class RemoteSigner:
             sender = Account.recover_transaction(raw)
             got = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
         except Exception as exc:  # noqa: BLE001 - any undecodable answer is refused the same way
-            raise SignerError(f"{self.label}: signed transaction does not decode ({type(exc).__name__})") from None
+            raise SignerError(
+                f"{self.label}: signed transaction does not decode ({type(exc).__name__})"
+            ) from None
         if to_checksum_address(sender) != self.address:
             raise SignerError(f"{self.label}: signed by {sender}, not {self.address}")
-        want = {"nonce": int(tx["nonce"]), "gas": int(tx["gas"]), "maxFeePerGas": int(tx["maxFeePerGas"]),
-                "maxPriorityFeePerGas": int(tx["maxPriorityFeePerGas"]), "chainId": int(tx["chainId"]),
-                "value": int(tx.get("value", 0)), "to": to_checksum_address(tx["to"])}
+        want = {
+            "nonce": int(tx["nonce"]),
+            "gas": int(tx["gas"]),
+            "maxFeePerGas": int(tx["maxFeePerGas"]),
+            "maxPriorityFeePerGas": int(tx["maxPriorityFeePerGas"]),
+            "chainId": int(tx["chainId"]),
+            "value": int(tx.get("value", 0)),
+            "to": to_checksum_address(tx["to"]),
+        }
         have = {k: (to_checksum_address(got[k]) if k == "to" else int(got[k])) for k in want}
         if have != want:
             diff = {k: (want[k], have[k]) for k in want if want[k] != have[k]}
             raise SignerError(f"{self.label}: signed transaction differs from the request: {diff}")
         data = got.get("data", b"")
-        data_hex = "0x" + (bytes(data).hex() if isinstance(data, (bytes, bytearray)) else str(data).removeprefix("0x"))
+        data_hex = "0x" + (
+            bytes(data).hex() if isinstance(data, (bytes, bytearray)) else str(data).removeprefix("0x")
+        )
         if data_hex.lower() != (tx.get("data") or "0x").lower():
             raise SignerError(f"{self.label}: signed calldata differs from the request")

@@ -18,17 +18,25 @@ from replay.scenario import ScenarioError, load_scenario, with_overrides
 from replay.world import PROTECTIONS
 
 
-def run_replay(scenario_path: str | Path, protection: str, out: str | Path | None = None, *,
-               progress: bool = True, params: dict[str, int] | None = None, seed: int | None = None,
-               blocks: int | None = None) -> tuple[dict, Record, float]:
+def run_replay(
+    scenario_path: str | Path,
+    protection: str,
+    out: str | Path | None = None,
+    *,
+    progress: bool = True,
+    params: dict[str, int] | None = None,
+    seed: int | None = None,
+    blocks: int | None = None,
+) -> tuple[dict, Record, float]:
     """Replays one scenario under one protection: (result JSON, the block-by-block record, wall seconds).
 
     `seed` overrides the generated borrower population's seed, `blocks` keeps the first `blocks` steps.
     """
     scenario, curves = load_scenario(scenario_path)
     scenario = with_overrides(scenario, seed=seed, blocks=blocks)
-    engine = Engine(scenario, curves, Path(scenario_path).resolve().parent, protection, progress=progress,
-                    params=params)
+    engine = Engine(
+        scenario, curves, Path(scenario_path).resolve().parent, protection, progress=progress, params=params
+    )
     started = time.perf_counter()
     try:
         engine.run()
@@ -53,16 +61,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.breaker not in PROTECTIONS:
-        print(f"error: breaker: expected one of {', '.join(PROTECTIONS)} (got {args.breaker!r})", file=sys.stderr)
+        print(
+            f"error: breaker: expected one of {', '.join(PROTECTIONS)} (got {args.breaker!r})",
+            file=sys.stderr,
+        )
         return 2
     try:
-        result, _, wall = run_replay(args.scenario, args.breaker, args.out, progress=not args.no_progress,
-                                     seed=args.seed, blocks=args.blocks)
+        result, _, wall = run_replay(
+            args.scenario,
+            args.breaker,
+            args.out,
+            progress=not args.no_progress,
+            seed=args.seed,
+            blocks=args.blocks,
+        )
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    summary = {k: result[k] for k in ("scenario", "breaker", "liquidations", "wrongful_liquidations",
-                                      "wrongful_liquidated_usd", "bad_debt_usd", "halted_s")}
+    summary = {
+        k: result[k]
+        for k in (
+            "scenario",
+            "breaker",
+            "liquidations",
+            "wrongful_liquidations",
+            "wrongful_liquidated_usd",
+            "bad_debt_usd",
+            "halted_s",
+        )
+    }
     summary["trips"] = len(result["trips"])
     print(json.dumps(summary), f"({wall:.1f} s)")
     for failure in result["expect_failures"]:

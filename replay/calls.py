@@ -65,7 +65,10 @@ class Calls:
             if item.get("type") == "function":
                 inputs = get_abi_input_types(item)
                 self._functions[(item["name"], len(inputs))] = (
-                    function_abi_to_4byte_selector(item), inputs, get_abi_output_types(item))
+                    function_abi_to_4byte_selector(item),
+                    inputs,
+                    get_abi_output_types(item),
+                )
 
     def data(self, name: str, *args: Any) -> str:
         selector, inputs, _ = self._function(name, args)
@@ -90,10 +93,18 @@ class Calls:
         tx = self.transaction(name, *args, sender=sender, gas=gas, max_fee=max_fee, tip=tip)
         return request(self.w3, "eth_sendTransaction", [tx])
 
-    def transaction(self, name: str, *args: Any, sender: str, gas: int, max_fee: int, tip: int) -> dict[str, str]:
+    def transaction(
+        self, name: str, *args: Any, sender: str, gas: int, max_fee: int, tip: int
+    ) -> dict[str, str]:
         """The eth_sendTransaction parameter of `name(*args)` from an unlocked account."""
-        return {"from": sender, "to": self.address, "data": self.data(name, *args), "gas": hex(gas),
-                "maxFeePerGas": hex(max_fee), "maxPriorityFeePerGas": hex(tip)}
+        return {
+            "from": sender,
+            "to": self.address,
+            "data": self.data(name, *args),
+            "gas": hex(gas),
+            "maxFeePerGas": hex(max_fee),
+            "maxPriorityFeePerGas": hex(tip),
+        }
 
     def _function(self, name: str, args: tuple[Any, ...]) -> tuple[bytes, list[str], list[str]]:
         try:

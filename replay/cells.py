@@ -24,14 +24,19 @@ RUN_KEY = "run"
 def _tracked_files(root: Path) -> list[Path]:
     """The tracked files under CODE_DIRS (git), or every file there outside a git checkout."""
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--", *CODE_DIRS], cwd=root, capture_output=True,
-                             check=True, timeout=30).stdout
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--", *CODE_DIRS], cwd=root, capture_output=True, check=True, timeout=30
+        ).stdout
         names = [n for n in out.decode().split("\0") if n]
     except (OSError, subprocess.SubprocessError):
         names = []
     if not names:
-        names = [str(p.relative_to(root)) for d in CODE_DIRS for p in (root / d).rglob("*") if p.is_file()
-                 and "__pycache__" not in p.parts]
+        names = [
+            str(p.relative_to(root))
+            for d in CODE_DIRS
+            for p in (root / d).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        ]
     return [root / n for n in sorted(names)]
 
 
@@ -71,8 +76,14 @@ class Cell:
     blocks: int | None = None  # replay only the first `blocks` steps
 
     @classmethod
-    def of(cls, scenario: str | Path, world: str, seed: int | None = None, params: dict[str, int] | None = None,
-           blocks: int | None = None) -> Cell:
+    def of(
+        cls,
+        scenario: str | Path,
+        world: str,
+        seed: int | None = None,
+        params: dict[str, int] | None = None,
+        blocks: int | None = None,
+    ) -> Cell:
         return cls(portable(scenario), world, seed, tuple(sorted((params or {}).items())), blocks)
 
     @property
@@ -101,9 +112,15 @@ class Cell:
 
     def run_block(self, version: str) -> dict[str, Any]:
         """What decides this cell's result; a result file with the same block is reused."""
-        return {"scenario": self.scenario, "scenario_sha256": file_sha256(on_this_machine(self.scenario)),
-                "world": self.world, "seed": self.seed, "params": self.params_dict, "blocks": self.blocks,
-                "code_version": version}
+        return {
+            "scenario": self.scenario,
+            "scenario_sha256": file_sha256(on_this_machine(self.scenario)),
+            "world": self.world,
+            "seed": self.seed,
+            "params": self.params_dict,
+            "blocks": self.blocks,
+            "code_version": version,
+        }
 
 
 def load_done(path: Path, run: dict[str, Any]) -> dict[str, Any] | None:

@@ -25,15 +25,27 @@ from replay.world import PROTECTIONS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def compare(scenario_path: str, out_dir: Path, workers: int | None = None, address: str | None = None,
-            force: bool = False) -> tuple[dict[str, dict], dict[str, object], list[str]]:
+def compare(
+    scenario_path: str,
+    out_dir: Path,
+    workers: int | None = None,
+    address: str | None = None,
+    force: bool = False,
+) -> tuple[dict[str, dict], dict[str, object], list[str]]:
     """(results, records, failures) by protection, in PROTECTIONS order; a failure names its protection."""
     cells = [Cell.of(scenario_path, p) for p in PROTECTIONS]
     results: dict[str, dict] = {}
     records: dict[str, object] = {}
     failures: list[str] = []
-    for o in run_cells(cells, lambda c: out_dir / c.filename(), address=address, workers=workers,
-                       want_record=True, force=force, progress=False):
+    for o in run_cells(
+        cells,
+        lambda c: out_dir / c.filename(),
+        address=address,
+        workers=workers,
+        want_record=True,
+        force=force,
+        progress=False,
+    ):
         if o.result is None:
             failures.append(f"{o.cell.world}: {o.error}")
             print(f"  {o.cell.world:17} FAILED after {o.attempts} attempts: {o.error}", flush=True)
@@ -42,8 +54,11 @@ def compare(scenario_path: str, out_dir: Path, workers: int | None = None, addre
         print(f"  {o.cell.world:17} {how}", flush=True)
         results[o.cell.world], records[o.cell.world] = o.result, o.record
     order = {p: i for i, p in enumerate(PROTECTIONS)}
-    return (dict(sorted(results.items(), key=lambda kv: order[kv[0]])),
-            dict(sorted(records.items(), key=lambda kv: order[kv[0]])), failures)
+    return (
+        dict(sorted(results.items(), key=lambda kv: order[kv[0]])),
+        dict(sorted(records.items(), key=lambda kv: order[kv[0]])),
+        failures,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out_dir = Path(args.out) if args.out else ROOT / "results" / scenario.name
-    print(f"Replaying {scenario.name} ({scenario.blocks:,} blocks of {scenario.block_time_s} s) under "
-          f"{', '.join(PROTECTIONS)}:", flush=True)
+    print(
+        f"Replaying {scenario.name} ({scenario.blocks:,} blocks of {scenario.block_time_s} s) under "
+        f"{', '.join(PROTECTIONS)}:",
+        flush=True,
+    )
     started = time.perf_counter()
     results, records, failures = compare(args.scenario, out_dir, args.workers, args.address, args.force)
     if failures:
@@ -71,17 +89,31 @@ def main(argv: list[str] | None = None) -> int:
     png = out_dir / "chart.png"
     chart(png, f"{scenario.name}: composite breaker vs no protection", records["composite"], records["none"])
     summary = out_dir / "summary.json"
-    summary.write_text(json.dumps({p: {k: v for k, v in r.items() if k != "trips"} | {"trips": len(r["trips"])}
-                                   for p, r in results.items()}, indent=2) + "\n")
+    summary.write_text(
+        json.dumps(
+            {
+                p: {k: v for k, v in r.items() if k != "trips"} | {"trips": len(r["trips"])}
+                for p, r in results.items()
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     for auction in results["composite"].get("auctions", []):
-        print(f"composite: the halt ended through the reopening auction at t = {auction['t']:,.0f} s: clearing price "
-              f"{auction['price']:.4f} (reference {auction['reference']:.4f}), volume {auction['volume']:,.0f}, "
-              f"{auction['orders']} orders")
+        print(
+            f"composite: the halt ended through the reopening auction at t = {auction['t']:,.0f} s: "
+            "clearing price "
+            f"{auction['price']:.4f} (reference {auction['reference']:.4f}), volume "
+            f"{auction['volume']:,.0f}, "
+            f"{auction['orders']} orders"
+        )
     for protection, result in results.items():
         for failure in result["expect_failures"] if protection == "composite" else []:
             print(f"expectation not met ({protection}): {failure}")
-    print(f"\nresults: {out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir}/"
-          f"{{{','.join(PROTECTIONS)}}}.json, chart: {png.name} ({time.perf_counter() - started:.0f} s)")
+    print(
+        f"\nresults: {out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir}/"
+        f"{{{','.join(PROTECTIONS)}}}.json, chart: {png.name} ({time.perf_counter() - started:.0f} s)"
+    )
     return 0
 
 

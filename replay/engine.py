@@ -89,7 +89,9 @@ class Record:
     extensions: list[dict[str, Any]] = field(default_factory=list)
     rule_changes: list[dict[str, Any]] = field(default_factory=list)
     liquidations: list[Liquidation] = field(default_factory=list)
-    opened: dict[str, tuple[float, float]] = field(default_factory=dict)  # borrower -> (collateral, debt) at t = 0
+    opened: dict[str, tuple[float, float]] = field(
+        default_factory=dict
+    )  # borrower -> (collateral, debt) at t = 0
     written_off: float = 0.0  # debt the lending market wrote off as bad debt (debt tokens)
     auctions: list[dict[str, Any]] = field(default_factory=list)  # reopening auctions settled
     halted_s: float = 0.0
@@ -114,11 +116,16 @@ class _Calls:
     @classmethod
     def of(cls, wd: World) -> _Calls:
         w3 = wd.w3
-        return cls(pool=Calls(w3, wd.pool), lending=Calls(w3, wd.lending), oracle=Calls(w3, wd.oracle),
-                   breaker=Calls(w3, wd.breaker) if wd.breaker is not None else None,
-                   collateral=Calls(w3, wd.collateral), debt=Calls(w3, wd.debt),
-                   feeds=[Calls(w3, f) for f in wd.feeds],
-                   auction=Calls(w3, wd.auction) if wd.auction is not None else None)
+        return cls(
+            pool=Calls(w3, wd.pool),
+            lending=Calls(w3, wd.lending),
+            oracle=Calls(w3, wd.oracle),
+            breaker=Calls(w3, wd.breaker) if wd.breaker is not None else None,
+            collateral=Calls(w3, wd.collateral),
+            debt=Calls(w3, wd.debt),
+            feeds=[Calls(w3, f) for f in wd.feeds],
+            auction=Calls(w3, wd.auction) if wd.auction is not None else None,
+        )
 
 
 class PositionsSource:
@@ -138,8 +145,16 @@ class PositionsSource:
 
 
 class Engine:
-    def __init__(self, scenario: Scenario, curves: Curves, base_dir: Path, protection: str, *,
-                 progress: bool = True, params: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        curves: Curves,
+        base_dir: Path,
+        protection: str,
+        *,
+        progress: bool = True,
+        params: dict[str, int] | None = None,
+    ) -> None:
         self.scenario, self.curves, self.base_dir = scenario, curves, base_dir
         self.protection = protection
         self.params = params or {}  # breaker parameter overrides (keeper.params names)
@@ -169,8 +184,10 @@ class Engine:
         self._pool_sent = False  # the engine sent the pool a transaction in this block
         self._keeper_sends = 0  # the keeper's sends before this block's cycle
         # the highest liquidation threshold the lending market can apply (a ramp moves between its ends)
-        self._highest_threshold_bps = max([scenario.market.lending.liquidation_threshold_bps]
-                                          + [c.liquidation_threshold_bps for c in scenario.actors.governance])
+        self._highest_threshold_bps = max(
+            [scenario.market.lending.liquidation_threshold_bps]
+            + [c.liquidation_threshold_bps for c in scenario.actors.governance]
+        )
 
     # ------------------------------------------------------------ set-up
 
@@ -187,12 +204,23 @@ class Engine:
         start = int(self.scenario.start_ts) if self.scenario.start else int(time.time())
         # A block holds every transaction of a step (they carry generous gas limits, not estimates). No past
         # states kept: the replay reads only the latest and the pending block, and a matrix runs many nodes.
-        self.anvil = Anvil(gas_limit=2_000_000_000, base_fee=1_000_000_000, accounts=10,
-                           extra=["--timestamp", str(start - 3_600), "--prune-history"])
+        self.anvil = Anvil(
+            gas_limit=2_000_000_000,
+            base_fee=1_000_000_000,
+            accounts=10,
+            extra=["--timestamp", str(start - 3_600), "--prune-history"],
+        )
         w3 = self.anvil.w3
-        self.world = build(self.anvil, self.scenario, self.protection, self.borrowers(fair),
-                           first_price=c.venue_price.at(0), first_references=[s.at(0) for _, s in c.reference],
-                           fair_price=fair, params=self.params)
+        self.world = build(
+            self.anvil,
+            self.scenario,
+            self.protection,
+            self.borrowers(fair),
+            first_price=c.venue_price.at(0),
+            first_references=[s.at(0) for _, s in c.reference],
+            fair_price=fair,
+            params=self.params,
+        )
         # every feed posts in the first block, then on a 0.05% move or every half heartbeat
         self.feed_posts = [(-math.inf, s.at(0)) for _, s in c.reference]
         wd = self.world
@@ -203,9 +231,12 @@ class Engine:
         # the liquidator holds debt tokens to repay with
         big = 10**12 * wd.debt_unit
         self._tx(self.c.debt, "mint", wd.actors.liquidator, big, sender=wd.actors.governance, wait=True)
-        self._tx(self.c.debt, "approve", wd.lending.address, 2**256 - 1, sender=wd.actors.liquidator, wait=True)
-        self._tx(self.c.collateral, "approve", wd.pool.address, 2**256 - 1, sender=wd.actors.liquidator,
-                 wait=True)
+        self._tx(
+            self.c.debt, "approve", wd.lending.address, 2**256 - 1, sender=wd.actors.liquidator, wait=True
+        )
+        self._tx(
+            self.c.collateral, "approve", wd.pool.address, 2**256 - 1, sender=wd.actors.liquidator, wait=True
+        )
         for who in (wd.actors.market_maker, wd.actors.flows):
             for token in (self.c.collateral, self.c.debt):
                 self._tx(token, "approve", wd.pool.address, 2**256 - 1, sender=who, wait=True)
@@ -223,12 +254,19 @@ class Engine:
 
     def _make_keeper(self) -> Keeper:
         wd = self.world
-        cex = [CexVenue(exchange=v.name, symbol="COL/USD", calm_depth_usd=None) for v in self.scenario.series.cex]
+        cex = [
+            CexVenue(exchange=v.name, symbol="COL/USD", calm_depth_usd=None) for v in self.scenario.series.cex
+        ]
         market = MarketSettings(id=wd.market_id, name=self.scenario.name, cex=cex, lce=LceModel())
         state_dir = Path(tempfile.mkdtemp(prefix="replay-keeper-"))
         settings = KeeperSettings(
-            breaker=wd.breaker.address, rpc_urls=[self.anvil.url], markets=[market], metrics_port=0,
-            state_dir=state_dir, private_key=dev_key(3), log_level="WARNING",
+            breaker=wd.breaker.address,
+            rpc_urls=[self.anvil.url],
+            markets=[market],
+            metrics_port=0,
+            state_dir=state_dir,
+            private_key=dev_key(3),
+            log_level="WARNING",
         )
         scenario_raw = self.scenario.model_dump(mode="json", exclude_none=True)
         replay_source = ReplaySource(scenario_raw, self.base_dir, wd.market_id)
@@ -236,12 +274,18 @@ class Engine:
         sources = [replay_source, PositionsSource(self.positions, wd.lt_bps, wd.market_id)]
         from eth_account import Account
 
-        keeper = Keeper(settings, account=Account.from_key(dev_key(3)), sources=sources, clock=lambda: self._now)
+        keeper = Keeper(
+            settings, account=Account.from_key(dev_key(3)), sources=sources, clock=lambda: self._now
+        )
         # Its per-block reads come from the engine's batch after each block (replay/transport.py).
         session = requests.Session()
         session.trust_env = False  # a local node: no proxy lookup per request
-        self.keeper_transport = PrefetchingProvider(self.anvil.url, request_kwargs={"timeout": 10}, session=session,
-                                                    exception_retry_configuration=None)
+        self.keeper_transport = PrefetchingProvider(
+            self.anvil.url,
+            request_kwargs={"timeout": 10},
+            session=session,
+            exception_retry_configuration=None,
+        )
         self.keeper_transport.head = self._head
         for endpoint in keeper.pool.endpoints:
             endpoint.w3 = Web3(self.keeper_transport)
@@ -252,8 +296,13 @@ class Engine:
     def run(self) -> Record:
         self.setup()
         steps = self.scenario.blocks
-        bar = tqdm(total=steps, desc=f"{self.scenario.name} [{self.protection}]", unit="block",
-                   disable=not self.progress, leave=False)
+        bar = tqdm(
+            total=steps,
+            desc=f"{self.scenario.name} [{self.protection}]",
+            unit="block",
+            disable=not self.progress,
+            leave=False,
+        )
         self._latest.clear()
         self._timestamp_set = False
         try:
@@ -267,8 +316,12 @@ class Engine:
     def step(self, t: float, last: bool = False) -> None:
         self._now = self.t0 + t
         if not self._timestamp_set:  # the batch after the last block set it (it leaves "latest" reads alone)
-            self._head_block = self._read_batch([("eth_getBlockByNumber", ["latest", False]),
-                                                 ("evm_setNextBlockTimestamp", [hex(int(self._now))])])[0]
+            self._head_block = self._read_batch(
+                [
+                    ("eth_getBlockByNumber", ["latest", False]),
+                    ("evm_setNextBlockTimestamp", [hex(int(self._now))]),
+                ]
+            )[0]
         state = self._breaker_state()
         self._pool_sent = False
         self._keeper_sends = self.keeper_transport.sends if self.keeper_transport is not None else 0
@@ -296,8 +349,13 @@ class Engine:
             value = series.at(t)
             last_t, last = self.feed_posts[i]
             if abs(value / last - 1) > FEED_DEVIATION or t - last_t >= FEED_HEARTBEAT_S / 2:
-                self._tx(feed, "set_answer", round(value * 10**FEED_DECIMALS), sender=wd.actors.governance,
-                         fee=MARKET_FEE)
+                self._tx(
+                    feed,
+                    "set_answer",
+                    round(value * 10**FEED_DECIMALS),
+                    sender=wd.actors.governance,
+                    fee=MARKET_FEE,
+                )
                 self.feed_posts[i] = (t, value)
 
     def _move_market(self, t: float, state: int) -> None:
@@ -313,7 +371,9 @@ class Engine:
             low, high = lo / WAD * 1.0005, hi / WAD * 0.9995
         reachable = min(max(target, low), high)
         if not open_ or reachable != target:  # the pool's rules keep it from the venue price
-            self.record.divergence_max_bps = max(self.record.divergence_max_bps, abs(spot / target - 1) * 10_000)
+            self.record.divergence_max_bps = max(
+                self.record.divergence_max_bps, abs(spot / target - 1) * 10_000
+            )
         # 1. trade toward the venue price (x*y=k, fee on the input)
         if open_ and abs(reachable / spot - 1) > PRICE_TOLERANCE:
             fee = 1 - self._read(self.c.pool, "fee_bps") / 10_000
@@ -358,15 +418,29 @@ class Engine:
         price = self._source_price()
         new_lt = change.liquidation_threshold_bps / 10_000
         old_lt = wd.lt_bps / 10_000
-        hit = [(c, d) for c, d in self.positions.values()
-               if d > 0 and c * price * old_lt >= d > c * price * new_lt]
-        self.record.rule_changes.append({
-            "t": change.t, "from_bps": wd.lt_bps, "to_bps": change.liquidation_threshold_bps,
-            "ramp_s": change.ramp_s, "liquidatable_if_at_once": len(hit),
-            "liquidatable_if_at_once_collateral_usd": round(sum(c for c, _ in hit) * price, 2),
-        })
-        self._tx(self.c.lending, "set_liquidation_threshold", change.liquidation_threshold_bps, change.ramp_s,
-                 sender=wd.actors.governance, fee=MARKET_FEE)
+        hit = [
+            (c, d)
+            for c, d in self.positions.values()
+            if d > 0 and c * price * old_lt >= d > c * price * new_lt
+        ]
+        self.record.rule_changes.append(
+            {
+                "t": change.t,
+                "from_bps": wd.lt_bps,
+                "to_bps": change.liquidation_threshold_bps,
+                "ramp_s": change.ramp_s,
+                "liquidatable_if_at_once": len(hit),
+                "liquidatable_if_at_once_collateral_usd": round(sum(c for c, _ in hit) * price, 2),
+            }
+        )
+        self._tx(
+            self.c.lending,
+            "set_liquidation_threshold",
+            change.liquidation_threshold_bps,
+            change.ramp_s,
+            sender=wd.actors.governance,
+            fee=MARKET_FEE,
+        )
 
     def _follow_depth(self, factor: float, x: int, y: int) -> None:
         wd = self.world
@@ -381,7 +455,9 @@ class Engine:
             add_x, add_y = int(x * (factor - 1)), int(y * (factor - 1))
             self._ensure(self.c.collateral, wd.actors.lp, add_x, lp=True)
             self._ensure(self.c.debt, wd.actors.lp, add_y, lp=True)
-            self._tx(self.c.pool, "add_liquidity", add_x, add_y, 0, 2**64, sender=wd.actors.lp, fee=MARKET_FEE)
+            self._tx(
+                self.c.pool, "add_liquidity", add_x, add_y, 0, 2**64, sender=wd.actors.lp, fee=MARKET_FEE
+            )
 
     def _max_sell_within(self, x: int, y: int, low: float) -> int:
         if low <= 0:
@@ -424,20 +500,35 @@ class Engine:
             return
         self.dlp_quoted_trips = len(self.record.trips)
         reference = self._read(self.c.oracle, "latest")[0] / WAD
-        amount = int(self.scenario.market.pool.liquidity_usd * DLP_QUOTE_SHARE / reference * wd.collateral_unit)
+        amount = int(
+            self.scenario.market.pool.liquidity_usd * DLP_QUOTE_SHARE / reference * wd.collateral_unit
+        )
         bid, offer = reference * (1 - DLP_QUOTE_SPREAD), reference * (1 + DLP_QUOTE_SPREAD)
-        self._ensure(self.c.debt, wd.actors.dlp, math.ceil(amount / wd.collateral_unit * bid * wd.debt_unit * 1.001))
+        self._ensure(
+            self.c.debt, wd.actors.dlp, math.ceil(amount / wd.collateral_unit * bid * wd.debt_unit * 1.001)
+        )
         self._ensure(self.c.collateral, wd.actors.dlp, amount)
-        self._tx(self.c.auction, "post_order", True, int(bid * WAD), amount, sender=wd.actors.dlp, fee=MARKET_FEE)
-        self._tx(self.c.auction, "post_order", False, int(offer * WAD), amount, sender=wd.actors.dlp, fee=MARKET_FEE)
+        self._tx(
+            self.c.auction, "post_order", True, int(bid * WAD), amount, sender=wd.actors.dlp, fee=MARKET_FEE
+        )
+        self._tx(
+            self.c.auction,
+            "post_order",
+            False,
+            int(offer * WAD),
+            amount,
+            sender=wd.actors.dlp,
+            fee=MARKET_FEE,
+        )
 
     # ------------------------------------------------------------ protections
 
     def _source_price(self, block: str = "latest") -> float:
         """The lending market's price source as the last (or the pending) block shows it."""
         source, name = self._source_read()
-        return self._decode_source_price(self._read(source, name) if block == "latest" else
-                                         source.call(name, block=block))
+        return self._decode_source_price(
+            self._read(source, name) if block == "latest" else source.call(name, block=block)
+        )
 
     def _source_read(self) -> tuple[Calls, str]:
         if self.scenario.market.lending.price_source == "venue":
@@ -456,13 +547,23 @@ class Engine:
                 self.watch.popleft()
             high = max(p for _, p in self.watch)
             if self.baseline_tripped_at is None and price < 0.8 * high:
-                self._tx(self.c.breaker, "guardian_trip", wd.market_id, sender=wd.actors.governance,
-                         fee=MARKET_FEE - 2)
+                self._tx(
+                    self.c.breaker,
+                    "guardian_trip",
+                    wd.market_id,
+                    sender=wd.actors.governance,
+                    fee=MARKET_FEE - 2,
+                )
                 self.baseline_tripped_at = t
             elif self.baseline_tripped_at is not None and t - self.baseline_tripped_at >= 3_600:
                 if self._breaker_state() == HALTED:
-                    self._tx(self.c.breaker, "force_resume", wd.market_id, sender=wd.actors.governance,
-                             fee=MARKET_FEE - 2)
+                    self._tx(
+                        self.c.breaker,
+                        "force_resume",
+                        wd.market_id,
+                        sender=wd.actors.governance,
+                        fee=MARKET_FEE - 2,
+                    )
                 self.baseline_tripped_at = None
         elif self.protection == "kill-switch" and not self.kill_switched:
             price = self._source_price()
@@ -492,13 +593,20 @@ class Engine:
         if not isinstance(first, Exception):  # a price that does not read (a frozen venue) goes the long way
             price = self._decode_source_price(first)
             lt_high = self._highest_threshold_bps / 10_000
-            if price > 0 and not any(debt > 0 and collateral * price * lt_high / debt < 1.002
-                                     for collateral, debt in self.positions.values()):
+            if price > 0 and not any(
+                debt > 0 and collateral * price * lt_high / debt < 1.002
+                for collateral, debt in self.positions.values()
+            ):
                 return
-        guard, raw_price, raw_lt = batch(wd.w3, [
-            lending.request("guard", block="pending"), source.request(name, block="pending"),
-            lending.request("liquidation_threshold", block="pending"),
-        ], raise_errors=False)
+        guard, raw_price, raw_lt = batch(
+            wd.w3,
+            [
+                lending.request("guard", block="pending"),
+                source.request(name, block="pending"),
+                lending.request("liquidation_threshold", block="pending"),
+            ],
+            raise_errors=False,
+        )
         if isinstance(guard, Exception):
             raise guard
         if lending.decode("guard", 0, guard)[0] != NORMAL:
@@ -510,21 +618,34 @@ class Engine:
         if price <= 0:
             return
         lt = lending.decode("liquidation_threshold", 0, raw_lt) / 10_000
-        candidates = [who for who, (collateral, debt) in self.positions.items()
-                      if debt > 0 and collateral * price * lt / debt < 1.002]
+        candidates = [
+            who
+            for who, (collateral, debt) in self.positions.items()
+            if debt > 0 and collateral * price * lt / debt < 1.002
+        ]
         # one liquidation leaves the others' health factors as they were (same price, same block)
         factors = batch(wd.w3, [lending.request("health_factor", who, block="pending") for who in candidates])
         for who, raw in zip(candidates, factors, strict=True):
             if lending.decode("health_factor", 1, raw) < WAD:
-                self._tx(lending, "liquidate", who, 2**256 - 1, sender=wd.actors.liquidator,
-                         fee=self._base_fee + LIQUIDATOR_TIP, tip=LIQUIDATOR_TIP)
+                self._tx(
+                    lending,
+                    "liquidate",
+                    who,
+                    2**256 - 1,
+                    sender=wd.actors.liquidator,
+                    fee=self._base_fee + LIQUIDATOR_TIP,
+                    tip=LIQUIDATOR_TIP,
+                )
 
     def _pool_untouched(self) -> bool:
         """True when the lending market prices off the pool and nobody sent the pool anything in this block
         (the engine's actors or the keeper, whose settlement trades it): its pending spot is the last
         block's. Nothing else moves its reserves (the breaker's notifications change only its state flag)."""
-        return (self.scenario.market.lending.price_source == "venue" and not self._pool_sent
-                and (self.keeper_transport is None or self.keeper_transport.sends == self._keeper_sends))
+        return (
+            self.scenario.market.lending.price_source == "venue"
+            and not self._pool_sent
+            and (self.keeper_transport is None or self.keeper_transport.sends == self._keeper_sends)
+        )
 
     # ------------------------------------------------------------ recording
 
@@ -534,14 +655,23 @@ class Engine:
         if not self._decoders:
             watched = [(wd.lending, ("Liquidated", "BadDebtRealized"))]
             if wd.breaker is not None:
-                watched.append((wd.breaker, ("MarketTripped", "MarketResumed", "HaltExtended", "StateAdvanced")))
+                watched.append(
+                    (wd.breaker, ("MarketTripped", "MarketResumed", "HaltExtended", "StateAdvanced"))
+                )
             if wd.auction is not None:
                 watched.append((wd.auction, ("AuctionSettled",)))
             for contract, names in watched:
                 for name in names:
                     event = contract.events[name]()
-                    self._decoders[(contract.address, bytes(event_abi_to_log_topic(event.abi)))] = (name, event)
-        return {"fromBlock": "latest", "toBlock": "latest", "address": sorted({address for address, _ in self._decoders})}
+                    self._decoders[(contract.address, bytes(event_abi_to_log_topic(event.abi)))] = (
+                        name,
+                        event,
+                    )
+        return {
+            "fromBlock": "latest",
+            "toBlock": "latest",
+            "address": sorted({address for address, _ in self._decoders}),
+        }
 
     def _events(self, logs: list[dict[str, Any]]) -> dict[str, list[Any]]:
         """The block's recorded events by name, from its raw logs."""
@@ -563,15 +693,19 @@ class Engine:
         """Records the block just mined. Its events, the reads the record and the next step need and the
         next block's timestamp go out as one batch."""
         wd = self.world
-        extra: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False]),
-                                              ("eth_getLogs", [self._events_filter()])]
+        extra: list[tuple[str, list[Any]]] = [
+            ("eth_getBlockByNumber", ["latest", False]),
+            ("eth_getLogs", [self._events_filter()]),
+        ]
         if next_timestamp is not None:
             extra += [("evm_setNextBlockTimestamp", [hex(int(next_timestamp))])]
-        for_keeper = self.keeper_transport.requests_for(self._head) if self.keeper_transport is not None else []
+        for_keeper = (
+            self.keeper_transport.requests_for(self._head) if self.keeper_transport is not None else []
+        )
         answers = self._read_batch(extra + for_keeper, answers_for_keeper=len(for_keeper))
         self._head_block, logs = answers[:2]
         if self.keeper_transport is not None:
-            self.keeper_transport.answer(self._head, for_keeper, answers[len(extra):])
+            self.keeper_transport.answer(self._head, for_keeper, answers[len(extra) :])
         self._timestamp_set = next_timestamp is not None
         number = int(self._head_block["number"], 16)
         self.record.blocks += 1
@@ -579,18 +713,24 @@ class Engine:
         events = self._events(logs)
         # The event carries the position after the liquidation; the debt written off as bad debt in
         # the same transaction was part of the debt before it.
-        written_off = {(ev["transactionHash"], ev["args"]["borrower"]): ev["args"]["amount"]
-                       for ev in events["BadDebtRealized"]}
+        written_off = {
+            (ev["transactionHash"], ev["args"]["borrower"]): ev["args"]["amount"]
+            for ev in events["BadDebtRealized"]
+        }
         self.record.written_off += sum(written_off.values()) / wd.debt_unit
         for ev in events["Liquidated"]:
             a = ev["args"]
             bad_debt = written_off.get((ev["transactionHash"], a["borrower"]), 0)
             liq = Liquidation(
-                t=t, block=number, borrower=a["borrower"], repaid=a["repaid"] / wd.debt_unit,
+                t=t,
+                block=number,
+                borrower=a["borrower"],
+                repaid=a["repaid"] / wd.debt_unit,
                 seized=a["seized"] / wd.collateral_unit,
                 debt_before=(a["debt"] + a["repaid"] + bad_debt) / wd.debt_unit,
                 collateral_before=(a["collateral"] + a["seized"]) / wd.collateral_unit,
-                threshold_bps=a["threshold_bps"], fair_price=fair,
+                threshold_bps=a["threshold_bps"],
+                fair_price=fair,
             )
             self.record.liquidations.append(liq)
             self.positions[a["borrower"]] = [a["collateral"] / wd.collateral_unit, a["debt"] / wd.debt_unit]
@@ -601,18 +741,29 @@ class Engine:
             if self.protection == "single-threshold":
                 rule, reason = "single-threshold", "20% below 1-hour high"
             self.record.trips.append({"t": t, "block": block, "rule": rule, "reason": reason})
-        for ev in events["MarketResumed"]:
+        for _ in events["MarketResumed"]:
             self.record.resumes.append({"t": t, "block": block})
         for ev in events["HaltExtended"]:
-            self.record.extensions.append({"t": t, "lce_bps": ev["args"]["lce_bps"],
-                                           "resume_after_t": ev["args"]["new_resume_after"] - self.t0})
+            self.record.extensions.append(
+                {
+                    "t": t,
+                    "lce_bps": ev["args"]["lce_bps"],
+                    "resume_after_t": ev["args"]["new_resume_after"] - self.t0,
+                }
+            )
         for ev in events["AuctionSettled"]:
             a = ev["args"]
-            self.record.auctions.append({
-                "t": t, "block": block, "price": a["price"] / WAD, "volume": a["volume"] / wd.collateral_unit,
-                "imbalance": a["imbalance"] / wd.collateral_unit, "orders": a["orders"],
-                "reference": a["reference"] / WAD,
-            })
+            self.record.auctions.append(
+                {
+                    "t": t,
+                    "block": block,
+                    "price": a["price"] / WAD,
+                    "volume": a["volume"] / wd.collateral_unit,
+                    "imbalance": a["imbalance"] / wd.collateral_unit,
+                    "orders": a["orders"],
+                    "reference": a["reference"] / WAD,
+                }
+            )
         for ev in events["StateAdvanced"]:
             if ev["args"]["old_state"] == HALTED:
                 self.record.resumes.append({"t": t, "block": block, "lapsed": True})
@@ -649,8 +800,14 @@ class Engine:
         fair = self.curves.fair_price.at(self.scenario.blocks * self.scenario.block_time_s)
         total = self.record.written_off
         lending = self.c.lending
-        answers = batch(wd.w3, [lending.request(name, who) for who in wd.actors.borrowers
-                                for name in ("debt_of", "collateral_of")])
+        answers = batch(
+            wd.w3,
+            [
+                lending.request(name, who)
+                for who in wd.actors.borrowers
+                for name in ("debt_of", "collateral_of")
+            ],
+        )
         for i in range(0, len(answers), 2):
             debt = lending.decode("debt_of", 1, answers[i]) / wd.debt_unit
             collateral = lending.decode("collateral_of", 1, answers[i + 1]) / wd.collateral_unit
@@ -670,16 +827,23 @@ class Engine:
         """What a step reads at the latest block, asked together after each mined block."""
         wd, c = self.world, self.c
         reads: list[tuple[Calls, str, tuple[Any, ...]]] = [
-            (c.pool, "reserves", ()), (c.pool, "breaker_state", ()), (c.pool, "fee_bps", ()),
-            (c.pool, "spot_price", ()), (c.oracle, "latest", ()),
-            (c.pool, "balanceOf", (wd.actors.lp,)), (c.pool, "totalSupply", ()),
+            (c.pool, "reserves", ()),
+            (c.pool, "breaker_state", ()),
+            (c.pool, "fee_bps", ()),
+            (c.pool, "spot_price", ()),
+            (c.oracle, "latest", ()),
+            (c.pool, "balanceOf", (wd.actors.lp,)),
+            (c.pool, "totalSupply", ()),
         ]
         if wd.guarded:
             reads.append((c.pool, "band_limits", ()))
         if c.breaker is not None:
             reads.append((c.breaker, "state", (wd.market_id,)))
         for token in (c.collateral, c.debt):
-            reads += [(token, "balanceOf", (who,)) for who in (wd.actors.market_maker, wd.actors.lp, wd.actors.flows)]
+            reads += [
+                (token, "balanceOf", (who,))
+                for who in (wd.actors.market_maker, wd.actors.lp, wd.actors.flows)
+            ]
         return reads
 
     def _read_batch(self, extra: list[tuple[str, list[Any]]], answers_for_keeper: int = 0) -> list[Any]:
@@ -689,22 +853,34 @@ class Engine:
         reverts in this block) comes back as its RpcError for the keeper to meet as it would in production;
         an error anywhere else is the engine's and raises."""
         reads = [r for r in self._block_reads() if (r[0].address, r[1], r[2]) not in self._latest]
-        results = batch(self.world.w3, extra + [target.request(name, *args) for target, name, args in reads],
-                        raise_errors=False)
+        results = batch(
+            self.world.w3,
+            extra + [target.request(name, *args) for target, name, args in reads],
+            raise_errors=False,
+        )
         keeper_from = len(extra) - answers_for_keeper
         for i, result in enumerate(results):
             if isinstance(result, RpcError) and not keeper_from <= i < len(extra):
                 raise result
-        for (target, name, args), raw in zip(reads, results[len(extra):], strict=True):
+        for (target, name, args), raw in zip(reads, results[len(extra) :], strict=True):
             self._latest[(target.address, name, args)] = target.decode(name, len(args), raw)
-        return results[:len(extra)]
+        return results[: len(extra)]
 
     # ------------------------------------------------------------ transactions
 
-    def _tx(self, target: Calls, name: str, *args: Any, sender: str, fee: int = MARKET_FEE, tip: int | None = None,
-            wait: bool = False) -> Any:
-        tx_hash = target.send(name, *args, sender=sender, gas=GAS, max_fee=fee,
-                              tip=tip if tip is not None else MARKET_TIP)
+    def _tx(
+        self,
+        target: Calls,
+        name: str,
+        *args: Any,
+        sender: str,
+        fee: int = MARKET_FEE,
+        tip: int | None = None,
+        wait: bool = False,
+    ) -> Any:
+        tx_hash = target.send(
+            name, *args, sender=sender, gas=GAS, max_fee=fee, tip=tip if tip is not None else MARKET_TIP
+        )
         if target.address == self.world.pool.address:
             self._pool_sent = True
         if wait:

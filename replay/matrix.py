@@ -27,8 +27,17 @@ from replay.scenario import ScenarioError, load_scenario
 from replay.world import PROTECTIONS
 
 # The result keys summarised over seeds; `trips` is the number of trips.
-METRICS = ("trips", "halted_s", "trip_latency_s", "liquidations", "wrongful_liquidations", "wrongful_liquidated_usd",
-           "borrower_loss_usd", "bad_debt_usd", "lp_value_change_usd")
+METRICS = (
+    "trips",
+    "halted_s",
+    "trip_latency_s",
+    "liquidations",
+    "wrongful_liquidations",
+    "wrongful_liquidated_usd",
+    "borrower_loss_usd",
+    "bad_debt_usd",
+    "lp_value_change_usd",
+)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -78,8 +87,12 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
             values = [v for v in (metric(r, key) for r in results) if v is not None]
             if values:
                 p5, median, p95 = np.percentile(values, [5, 50, 95])
-                row[key] = {"median": round(float(median), 2), "p5": round(float(p5), 2), "p95": round(float(p95), 2),
-                            "n": len(values)}
+                row[key] = {
+                    "median": round(float(median), 2),
+                    "p5": round(float(p5), 2),
+                    "p95": round(float(p95), 2),
+                    "n": len(values),
+                }
             else:
                 row[key] = {"median": None, "p5": None, "p95": None, "n": 0}
         worlds[world] = row
@@ -88,14 +101,19 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
 
 def table(summary: dict[str, Any]) -> str:
     shown = ("trips", "halted_s", "wrongful_liquidations", "wrongful_liquidated_usd", "bad_debt_usd")
-    lines = [f"{'world':17} {'seeds':>5}  " + "  ".join(f"{k:>28}" for k in shown),
-             f"{'':17} {'':>5}  " + "  ".join(f"{'median [p5, p95]':>28}" for _ in shown)]
+    lines = [
+        f"{'world':17} {'seeds':>5}  " + "  ".join(f"{k:>28}" for k in shown),
+        f"{'':17} {'':>5}  " + "  ".join(f"{'median [p5, p95]':>28}" for _ in shown),
+    ]
     for world, row in summary["worlds"].items():
         cells = []
         for key in shown:
             m = row[key]
-            cells.append(f"{'-':>28}" if m["median"] is None else
-                         f"{m['median']:>12,.0f} [{m['p5']:,.0f}, {m['p95']:,.0f}]".rjust(28))
+            cells.append(
+                f"{'-':>28}"
+                if m["median"] is None
+                else f"{m['median']:>12,.0f} [{m['p5']:,.0f}, {m['p95']:,.0f}]".rjust(28)
+            )
         lines.append(f"{world:17} {row['seeds']:>5}  " + "  ".join(cells))
     return "\n".join(lines)
 
@@ -103,12 +121,28 @@ def table(summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replay.matrix", description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
-    parser.add_argument("--worlds", nargs="+", default=list(PROTECTIONS), choices=PROTECTIONS, metavar="WORLD",
-                        help=f"protections to replay under (default: all of {', '.join(PROTECTIONS)})")
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("20"),
-                        help="borrower seeds: N (0..N-1), a,b,c or low-high (default 20)")
-    parser.add_argument("--param", type=parse_param, action="append", default=[], metavar="NAME=VALUE",
-                        help="breaker parameter override (keeper.params name), repeatable")
+    parser.add_argument(
+        "--worlds",
+        nargs="+",
+        default=list(PROTECTIONS),
+        choices=PROTECTIONS,
+        metavar="WORLD",
+        help=f"protections to replay under (default: all of {', '.join(PROTECTIONS)})",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=parse_seeds("20"),
+        help="borrower seeds: N (0..N-1), a,b,c or low-high (default 20)",
+    )
+    parser.add_argument(
+        "--param",
+        type=parse_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="breaker parameter override (keeper.params name), repeatable",
+    )
     parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
     parser.add_argument("--out", default=None, help="directory for the cells' JSONs and summary.json")
     add_cluster_arguments(parser, "replay cells whose result is already on disk")
@@ -120,29 +154,52 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out) if args.out else ROOT / "results" / scenario.name / "matrix"
     params = dict(args.param)
-    cells = [Cell.of(args.scenario, world, seed, params, args.blocks) for world in args.worlds for seed in args.seeds]
+    cells = [
+        Cell.of(args.scenario, world, seed, params, args.blocks)
+        for world in args.worlds
+        for seed in args.seeds
+    ]
     where = scheduler_address(args.address) or f"a local cluster of {args.workers or 'one worker per core'}"
-    print(f"{scenario.name}: {len(args.worlds)} worlds x {len(args.seeds)} seeds = {len(cells)} replays on {where}",
-          flush=True)
+    print(
+        f"{scenario.name}: {len(args.worlds)} worlds x {len(args.seeds)} seeds = {len(cells)} replays on "
+        f"{where}",
+        flush=True,
+    )
     started = time.perf_counter()
     try:
-        outcomes = list(run_cells(cells, lambda c: out / c.filename(), address=args.address, workers=args.workers,
-                                  force=args.force))
+        outcomes = list(
+            run_cells(
+                cells,
+                lambda c: out / c.filename(),
+                address=args.address,
+                workers=args.workers,
+                force=args.force,
+            )
+        )
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = summarize(outcomes)
-    summary |= {"scenario": scenario.name, "seeds": args.seeds, "params": params, "blocks": args.blocks,
-                "replayed": sum(1 for o in outcomes if o.result is not None and not o.cached),
-                "reused": sum(1 for o in outcomes if o.cached), "wall_s": round(time.perf_counter() - started, 1)}
+    summary |= {
+        "scenario": scenario.name,
+        "seeds": args.seeds,
+        "params": params,
+        "blocks": args.blocks,
+        "replayed": sum(1 for o in outcomes if o.result is not None and not o.cached),
+        "reused": sum(1 for o in outcomes if o.cached),
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print()
     print(table(summary))
     for f in summary["failed"]:
         print(f"failed: {f['world']} seed {f['seed']}: {f['error']}")
-    print(f"\n{summary['replayed']} replayed, {summary['reused']} reused from disk, {len(summary['failed'])} failed "
-          f"({summary['wall_s']:.0f} s); written: {out}/summary.json and one JSON per cell")
+    print(
+        f"\n{summary['replayed']} replayed, {summary['reused']} reused from disk, {len(summary['failed'])} "
+        "failed "
+        f"({summary['wall_s']:.0f} s); written: {out}/summary.json and one JSON per cell"
+    )
     return 1 if summary["failed"] else 0
 
 

@@ -43,9 +43,13 @@ def read_file(spec: BorrowersFile, base_dir: Path) -> list[Borrower]:
             try:
                 collateral, debt = float(row["collateral"]), float(row["debt"])
             except (KeyError, ValueError) as exc:
-                raise ValueError(f"market.borrowers.file: {path.name} line {i}: needs numeric collateral and debt") from exc
+                raise ValueError(
+                    f"market.borrowers.file: {path.name} line {i}: needs numeric collateral and debt"
+                ) from exc
             if collateral <= 0 or debt < 0:
-                raise ValueError(f"market.borrowers.file: {path.name} line {i}: collateral must be > 0, debt >= 0")
+                raise ValueError(
+                    f"market.borrowers.file: {path.name} line {i}: collateral must be > 0, debt >= 0"
+                )
             out.append(Borrower(collateral, debt))
     if not out:
         raise ValueError(f"market.borrowers.file: {path.name} has no positions")

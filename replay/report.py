@@ -63,10 +63,16 @@ def table(results: Mapping[str, Mapping[str, Any]]) -> str:
     rows = _rows(results)
     headers = [c[0] for c in COLUMNS]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
+    line = "  ".join(
+        h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+    )
     out = [line, "-" * len(line)]
     for r in rows:
-        out.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))))
+        out.append(
+            "  ".join(
+                v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
     return "\n".join(out)
 
 
@@ -79,14 +85,22 @@ def chart(path: Path, title: str, guarded: Record, unguarded: Record | None = No
 
     t = [p[0] / 3_600 for p in guarded.prices]
     fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
-    ax.plot(t, [p[1] for p in guarded.prices], color="#d62728", lw=1.0, label="venue (Binance 1-minute close)")
+    ax.plot(
+        t, [p[1] for p in guarded.prices], color="#d62728", lw=1.0, label="venue (Binance 1-minute close)"
+    )
     ax.plot(t, [p[3] for p in guarded.prices], color="#2ca02c", lw=1.2, label="reference oracle")
     ax.plot(t, [p[2] for p in guarded.prices], color="#1f77b4", lw=1.4, label="guarded pool (composite)")
     if unguarded is not None:
-        ax.plot([p[0] / 3_600 for p in unguarded.prices], [p[2] for p in unguarded.prices], color="#ff7f0e",
-                lw=0.9, ls="--", label="unprotected pool (none)")
+        ax.plot(
+            [p[0] / 3_600 for p in unguarded.prices],
+            [p[2] for p in unguarded.prices],
+            color="#ff7f0e",
+            lw=0.9,
+            ls="--",
+            label="unprotected pool (none)",
+        )
     start = None
-    for (ts, state) in guarded.states + [(guarded.states[-1][0] + 1, 0)] if guarded.states else []:
+    for ts, state in guarded.states + [(guarded.states[-1][0] + 1, 0)] if guarded.states else []:
         if state == HALTED and start is None:
             start = ts
         elif state != HALTED and start is not None:
@@ -94,12 +108,20 @@ def chart(path: Path, title: str, guarded: Record, unguarded: Record | None = No
             start = None
     ax.axvspan(0, 0, color="#999999", alpha=0.25, label="breaker HALTED")
     low = min(p[1] for p in guarded.prices)
-    for record, marker, color, name in ((unguarded, "v", "#ff7f0e", "liquidation (none)"),
-                                         (guarded, "x", "#1f77b4", "liquidation (composite)")):
+    for record, marker, color, name in (
+        (unguarded, "v", "#ff7f0e", "liquidation (none)"),
+        (guarded, "x", "#1f77b4", "liquidation (composite)"),
+    ):
         if record is None or not record.liquidations:
             continue
-        ax.scatter([liq.t / 3_600 for liq in record.liquidations], [low * 0.97] * len(record.liquidations),
-                   marker=marker, color=color, s=18, label=f"{name}: {len(record.liquidations)}")
+        ax.scatter(
+            [liq.t / 3_600 for liq in record.liquidations],
+            [low * 0.97] * len(record.liquidations),
+            marker=marker,
+            color=color,
+            s=18,
+            label=f"{name}: {len(record.liquidations)}",
+        )
     ax.set_xlabel("hours from scenario start")
     ax.set_ylabel("price (debt per collateral)")
     ax.set_title(title)

@@ -11,7 +11,9 @@ from replay.engine import Engine
 from replay.scenario import Curves, Scenario
 
 
-def first_condition_t(scenario: Scenario, curves: Curves, overrides: dict[str, int] | None = None) -> float | None:
+def first_condition_t(
+    scenario: Scenario, curves: Curves, overrides: dict[str, int] | None = None
+) -> float | None:
     """First step at which rule A's conditions hold on the series themselves: the venue price more
     than cvd_trip_bps from the reference (median of the feeds) and its depth ratio below rl_trip_bps."""
     params = P.resolve(overrides)
@@ -28,8 +30,12 @@ def first_condition_t(scenario: Scenario, curves: Curves, overrides: dict[str, i
 def build_result(engine: Engine) -> dict[str, Any]:
     scenario, curves, rec = engine.scenario, engine.curves, engine.record
     # health factor at the fair price, with the threshold the market applied at that moment
-    wrongful = [liq for liq in rec.liquidations if liq.debt_before > 0
-                and liq.collateral_before * liq.fair_price * liq.threshold_bps / 10_000 / liq.debt_before >= 1]
+    wrongful = [
+        liq
+        for liq in rec.liquidations
+        if liq.debt_before > 0
+        and liq.collateral_before * liq.fair_price * liq.threshold_bps / 10_000 / liq.debt_before >= 1
+    ]
     first_cond = first_condition_t(scenario, curves, engine.params)
     first_trip = rec.trips[0]["t"] if rec.trips else None
     result: dict[str, Any] = {
@@ -42,7 +48,9 @@ def build_result(engine: Engine) -> dict[str, Any]:
         "halted_s": rec.halted_s,
         "extensions": len(rec.extensions),
         "first_condition_t": first_cond,
-        "trip_latency_s": (first_trip - first_cond) if first_trip is not None and first_cond is not None else None,
+        "trip_latency_s": (first_trip - first_cond)
+        if first_trip is not None and first_cond is not None
+        else None,
         "liquidations": len(rec.liquidations),
         "liquidated_collateral_usd": round(sum(liq.seized * liq.fair_price for liq in rec.liquidations), 2),
         "wrongful_liquidations": len(wrongful),

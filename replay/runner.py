@@ -48,8 +48,11 @@ class Outcome:
 
 def add_cluster_arguments(parser: argparse.ArgumentParser, force_help: str) -> None:
     """The options every matrix command shares: where it runs (`--address`, `--workers`) and `--force`."""
-    parser.add_argument("--address", default=None, help="Dask scheduler (default: DASK_SCHEDULER_ADDRESS, "
-                        "else a local cluster)")
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Dask scheduler (default: DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="local cluster's workers (default: cores)")
     parser.add_argument("--force", action="store_true", help=force_help)
 
@@ -69,10 +72,18 @@ def cluster(address: str | None = None, workers: int | None = None) -> Iterator[
         return
     # A dead worker's task comes back to the runner at once (its one retry is the runner's own), and the
     # local cluster binds to loopback only, on free ports, with no dashboard.
-    with (dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-          LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                       host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as local,
-          Client(local) as client):
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as local,
+        Client(local) as client,
+    ):
         yield client
 
 
@@ -111,10 +122,18 @@ def _read_record(path: Path, run: dict[str, Any]) -> Any:
         return None
 
 
-def run_cells(cells: Iterable[Cell], where: Callable[[Cell], Path], *, address: str | None = None,
-              workers: int | None = None, client: Client | None = None, want_record: bool = False,
-              force: bool = False, progress: bool = True, task: Callable[..., Any] = run_cell,
-              ) -> Iterator[Outcome]:
+def run_cells(
+    cells: Iterable[Cell],
+    where: Callable[[Cell], Path],
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    client: Client | None = None,
+    want_record: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    task: Callable[..., Any] = run_cell,
+) -> Iterator[Outcome]:
     """Runs every cell (see the module's docstring); `where(cell)` is its result file.
 
     `client` reuses a connected client; else one is made from `address` / `workers`. `task` is the
@@ -130,7 +149,9 @@ def run_cells(cells: Iterable[Cell], where: Callable[[Cell], Path], *, address: 
         result = None if force else load_done(where(cell), runs[cell])
         if result is not None:
             result = {k: v for k, v in result.items() if k != RUN_KEY}
-        record = _read_record(record_path(where(cell)), runs[cell]) if result is not None and want_record else None
+        record = (
+            _read_record(record_path(where(cell)), runs[cell]) if result is not None and want_record else None
+        )
         if result is not None and (record is not None or not want_record):
             done_on_disk.append(Outcome(cell, result, record, cached=True))
         else:
@@ -154,8 +175,15 @@ def run_cells(cells: Iterable[Cell], where: Callable[[Cell], Path], *, address: 
 
             def submit(cell: Cell) -> Future:
                 attempts[cell] = attempts.get(cell, 0) + 1
-                future = cl.submit(task, cell, version, want_record, pure=False, retries=0,
-                                   key=f"replay-{cell.filename()[:-5]}-{attempts[cell]}-{os.urandom(4).hex()}")
+                future = cl.submit(
+                    task,
+                    cell,
+                    version,
+                    want_record,
+                    pure=False,
+                    retries=0,
+                    key=f"replay-{cell.filename()[:-5]}-{attempts[cell]}-{os.urandom(4).hex()}",
+                )
                 by_future[future] = cell
                 return future
 

@@ -232,8 +232,10 @@ def _check_values(spec: SeriesSpec, series: Series, where: str, zero_ok: bool) -
         values = [(f"points.{i}", x) for i, (_, x) in enumerate(spec.points)]  # as written, before sorting
     elif spec.csv is not None and series.lines is not None:
         name, column = Path(spec.csv).name, spec.value or "value"
-        values = [(f"{name} line {line}, column {column!r}", x)
-                  for line, x in zip(series.lines.tolist(), series.values.tolist(), strict=True)]
+        values = [
+            (f"{name} line {line}, column {column!r}", x)
+            for line, x in zip(series.lines.tolist(), series.values.tolist(), strict=True)
+        ]
     else:
         values = [("constant", x) for x in series.values.tolist()]
     for place, value in values:
@@ -287,14 +289,18 @@ def with_overrides(scenario: Scenario, *, seed: int | None = None, blocks: int |
     if seed is not None:
         spec = scenario.market.borrowers
         if not isinstance(spec, GeneratedBorrowers):
-            raise ScenarioError(f"{scenario.name}: seed: the borrowers come from a file; only a generated "
-                                "population (market.borrowers.count, seed, ...) takes a seed")
+            raise ScenarioError(
+                f"{scenario.name}: seed: the borrowers come from a file; only a generated "
+                "population (market.borrowers.count, seed, ...) takes a seed"
+            )
         if not 0 <= seed < 2**32:
             raise ScenarioError(f"{scenario.name}: seed: expected 0 <= seed < 2^32 (got {seed})")
         market = scenario.market.model_copy(update={"borrowers": spec.model_copy(update={"seed": seed})})
         scenario = scenario.model_copy(update={"market": market})
     if blocks is not None:
         if not 1 <= blocks <= scenario.blocks:
-            raise ScenarioError(f"{scenario.name}: blocks: expected 1 <= blocks <= {scenario.blocks} (got {blocks})")
+            raise ScenarioError(
+                f"{scenario.name}: blocks: expected 1 <= blocks <= {scenario.blocks} (got {blocks})"
+            )
         scenario = scenario.model_copy(update={"duration_s": blocks * scenario.block_time_s})
     return scenario

@@ -47,8 +47,13 @@ class ReplayProcess:
     def __init__(self) -> None:
         # its stderr, in a file with no name: nothing to clean up, however the worker ends
         self.log = tempfile.TemporaryFile(prefix="replay-task-")  # noqa: SIM115
-        self.proc = subprocess.Popen(_dies_with_starting_thread([sys.executable, "-m", "replay.task"]),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc = subprocess.Popen(
+            _dies_with_starting_thread([sys.executable, "-m", "replay.task"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -95,15 +100,25 @@ def run_cell(cell: Cell, version: str, want_record: bool = False) -> tuple[dict[
     """
     here = code_version()
     if here != version:
-        raise TaskFailed(f"{cell.label()}: this worker's code version is {here}, the client's {version}: "
-                         "workers need the same checkout (contracts, replay, keeper, scenarios, data)")
+        raise TaskFailed(
+            f"{cell.label()}: this worker's code version is {here}, the client's {version}: "
+            "workers need the same checkout (contracts, replay, keeper, scenarios, data)"
+        )
     process = _process()
     since = process.log_size()
     with tempfile.TemporaryDirectory(prefix="replay-task-") as tmp:
         out = Path(tmp) / "out.pickle"
-        answer = process.run({"scenario": str(on_this_machine(cell.scenario)), "world": cell.world, "seed": cell.seed,
-                              "params": cell.params_dict, "blocks": cell.blocks, "want_record": want_record,
-                              "out": str(out)})
+        answer = process.run(
+            {
+                "scenario": str(on_this_machine(cell.scenario)),
+                "world": cell.world,
+                "seed": cell.seed,
+                "params": cell.params_dict,
+                "blocks": cell.blocks,
+                "want_record": want_record,
+                "out": str(out),
+            }
+        )
         if answer != "ok" or not out.is_file():
             if not answer:
                 process.proc.wait()
@@ -124,8 +139,14 @@ def _serve(requests: IO[str], answers: IO[str]) -> int:
     for line in requests:
         spec = json.loads(line)
         try:
-            result, record, wall = run_replay(spec["scenario"], spec["world"], progress=False,
-                                              params=spec["params"] or None, seed=spec["seed"], blocks=spec["blocks"])
+            result, record, wall = run_replay(
+                spec["scenario"],
+                spec["world"],
+                progress=False,
+                params=spec["params"] or None,
+                seed=spec["seed"],
+                blocks=spec["blocks"],
+            )
             with Path(spec["out"]).open("wb") as fh:
                 pickle.dump((result, record if spec["want_record"] else None, wall), fh)
             answers.write("ok\n")

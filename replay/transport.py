@@ -56,9 +56,11 @@ class PrefetchingProvider(HTTPProvider):
     def answer(self, head: int, requests: list[tuple[str, list[Any]]], results: list[Any]) -> None:
         """Stores the node's `results` for `requests`, all read at block `head` (any earlier answer drops)."""
         self.head = head
-        self.answers = {_key(method, params): result
-                        for (method, params), result in zip(requests, results, strict=True)
-                        if not isinstance(result, Exception)}
+        self.answers = {
+            _key(method, params): result
+            for (method, params), result in zip(requests, results, strict=True)
+            if not isinstance(result, Exception)
+        }
 
     # ------------------------------------------------------------ the keeper's side
 
@@ -102,5 +104,9 @@ class PrefetchingProvider(HTTPProvider):
             if not isinstance(responses, list):
                 return responses  # the node refused the batch: the caller sees its error
             fetched = dict(zip(missing, responses, strict=True))
-        return [fetched[i] if i in fetched else {"jsonrpc": "2.0", "id": next(self._ids), "result": self.answers[k]}
-                for i, k in enumerate(keys)]
+        return [
+            fetched[i]
+            if i in fetched
+            else {"jsonrpc": "2.0", "id": next(self._ids), "result": self.answers[k]}
+            for i, k in enumerate(keys)
+        ]

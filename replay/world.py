@@ -5,13 +5,13 @@ Everything is deployed with web3 on a fresh anvil from the contracts' build outp
 protections (`composite`, `none`, `single-threshold`, `kill-switch`) is only how the pool and the
 lending market are wired to the breaker:
 
-| protection        | pool                         | lending market                       | breaker trips by      |
-|-------------------|------------------------------|--------------------------------------|-----------------------|
-| composite         | guarded (breaker + band)     | breaker consumer (freeze + grace)    | the keeper, rules A/B |
-|                   | + reopening auction, one DLP |                                      |                       |
-| none              | unguarded                    | unguarded                            | -                     |
-| single-threshold  | unguarded                    | breaker consumer                     | a 20%-drop watcher    |
-| kill-switch       | unguarded                    | unguarded, paused at 0.95 x start    | -                     |
+| protection       | pool                         | lending market                    | trips by            |
+|------------------|------------------------------|-----------------------------------|---------------------|
+| composite        | guarded (breaker + band)     | breaker consumer (freeze + grace) | keeper, rules A/B   |
+|                  | + reopening auction, one DLP |                                   |                     |
+| none             | unguarded                    | unguarded                         | -                   |
+| single-threshold | unguarded                    | breaker consumer                  | a 20%-drop watcher  |
+| kill-switch      | unguarded                    | unguarded, paused at 0.95 x start | -                   |
 """
 
 from __future__ import annotations
@@ -42,8 +42,14 @@ SI_NOTIONAL_SHARE = 0.01  # S_I's market sell, as a share of the pool's calm liq
 LENDING_MAX_GRACE_S = {"composite": 3_600, "single-threshold": 300, "none": 300, "kill-switch": 300}
 # Lending parameters other than the scenario's: max LTV, close factor, bonus, base rate, slopes, kink,
 # halt rate multiplier, max grace, minimum ramp (LendingMarket.P_* order).
-LENDING_RATES = {"base_rate": 0, "slope_1": 4 * 10**16, "slope_2": 75 * 10**16, "kink_bps": 8_000,
-                 "halt_rate_multiplier_bps": 10_000, "ramp_min_s": 86_400}
+LENDING_RATES = {
+    "base_rate": 0,
+    "slope_1": 4 * 10**16,
+    "slope_2": 75 * 10**16,
+    "kink_bps": 8_000,
+    "halt_rate_multiplier_bps": 10_000,
+    "ramp_min_s": 86_400,
+}
 NO_DEADLINE = 2**64
 # Opening the borrowers' positions: generous explicit gas (no estimate) and fees well above the base fee.
 SETUP_GAS = 1_000_000
@@ -100,8 +106,14 @@ def _units(amount: float | Decimal, decimals: int) -> int:
 def _impersonated(anvil: Anvil, count: int) -> list[str]:
     """`count` funded, unlocked borrower addresses (one batch of requests)."""
     who = [Web3.to_checksum_address(f"0x{0xB0BB0:05x}{i:035x}") for i in range(count)]
-    batch(anvil.w3, [r for address in who for r in (("anvil_setBalance", [address, hex(10**21)]),
-                                                     ("anvil_impersonateAccount", [address]))])
+    batch(
+        anvil.w3,
+        [
+            r
+            for address in who
+            for r in (("anvil_setBalance", [address, hex(10**21)]), ("anvil_impersonateAccount", [address]))
+        ],
+    )
     return who
 
 
@@ -110,14 +122,32 @@ def _mine_together(anvil: Anvil, txs: list[tuple[str, Contract, str, tuple[Any, 
     unless every one succeeded. Nonces are given, so the order within a sender is the list's."""
     w3 = anvil.w3
     senders = sorted({sender for sender, *_ in txs})
-    nonces = dict(zip(senders, (int(n, 16) for n in batch(w3, [("eth_getTransactionCount", [s, "latest"])
-                                                                 for s in senders])), strict=True))
+    nonces = dict(
+        zip(
+            senders,
+            (int(n, 16) for n in batch(w3, [("eth_getTransactionCount", [s, "latest"]) for s in senders])),
+            strict=True,
+        )
+    )
     requests = []
     for sender, contract, name, args in txs:
         data = getattr(contract.functions, name)(*args)._encode_transaction_data()
-        requests.append(("eth_sendTransaction", [{
-            "from": sender, "to": contract.address, "data": data, "gas": hex(SETUP_GAS), "nonce": hex(nonces[sender]),
-            "maxFeePerGas": hex(SETUP_MAX_FEE), "maxPriorityFeePerGas": hex(SETUP_TIP)}]))
+        requests.append(
+            (
+                "eth_sendTransaction",
+                [
+                    {
+                        "from": sender,
+                        "to": contract.address,
+                        "data": data,
+                        "gas": hex(SETUP_GAS),
+                        "nonce": hex(nonces[sender]),
+                        "maxFeePerGas": hex(SETUP_MAX_FEE),
+                        "maxPriorityFeePerGas": hex(SETUP_TIP),
+                    }
+                ],
+            )
+        )
         nonces[sender] += 1
     anvil.set_automine(False)
     try:
@@ -126,30 +156,52 @@ def _mine_together(anvil: Anvil, txs: list[tuple[str, Contract, str, tuple[Any, 
     finally:
         anvil.set_automine(True)
     receipts = batch(w3, [("eth_getTransactionReceipt", [h]) for h in hashes])
-    failed = [(txs[i][2], txs[i][3]) for i, r in enumerate(receipts) if r is None or int(r["status"], 16) != 1]
+    failed = [
+        (txs[i][2], txs[i][3]) for i, r in enumerate(receipts) if r is None or int(r["status"], 16) != 1
+    ]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(txs)} set-up transactions failed, first: {failed[0]}")
 
 
-def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Borrower], *,
-          first_price: float, first_references: list[float], fair_price: float,
-          params: dict[str, int] | None = None) -> World:
+def build(
+    anvil: Anvil,
+    scenario: Scenario,
+    protection: str,
+    borrowers: list[Borrower],
+    *,
+    first_price: float,
+    first_references: list[float],
+    fair_price: float,
+    params: dict[str, int] | None = None,
+) -> World:
     """Deploys and seeds everything at t = 0 (automine on); returns the world."""
     if protection not in PROTECTIONS:
         raise ValueError(f"breaker must be one of {', '.join(PROTECTIONS)} (got {protection!r})")
     w3 = anvil.w3
     a = w3.eth.accounts
-    actors = Actors(governance=a[0], keeper=a[3], market_maker=a[4], lp=a[5], lender=a[6], liquidator=a[7],
-                    flows=a[8], dlp=a[9])
+    actors = Actors(
+        governance=a[0],
+        keeper=a[3],
+        market_maker=a[4],
+        lp=a[5],
+        lender=a[6],
+        liquidator=a[7],
+        flows=a[8],
+        dlp=a[9],
+    )
     gov = actors.governance
     m = scenario.market
 
-    collateral = deploy(w3, "MockERC20", m.collateral.symbol, m.collateral.symbol, m.collateral.decimals, sender=gov)
+    collateral = deploy(
+        w3, "MockERC20", m.collateral.symbol, m.collateral.symbol, m.collateral.decimals, sender=gov
+    )
     debt = deploy(w3, "MockERC20", m.debt.symbol, m.debt.symbol, m.debt.decimals, sender=gov)
     c_unit, d_unit = 10**m.collateral.decimals, 10**m.debt.decimals
 
-    feeds = [deploy(w3, "MockAggregator", FEED_DECIMALS, _units(p, FEED_DECIMALS), sender=gov)
-             for p in first_references]
+    feeds = [
+        deploy(w3, "MockAggregator", FEED_DECIMALS, _units(p, FEED_DECIMALS), sender=gov)
+        for p in first_references
+    ]
     oracle = deploy(w3, "ReferenceOracle", 1, sender=gov)
     for feed in feeds:
         transact(w3, oracle.functions.add_feed(feed.address, FEED_HEARTBEAT_S), gov)
@@ -160,10 +212,21 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
     market_id = 0
     zero = "0x" + "00" * 20
     pool = deploy(
-        w3, "GuardedPool", collateral.address, debt.address, m.pool.fee_bps,
-        breaker.address if protection == "composite" else zero, market_id,
-        oracle.address if protection == "composite" else zero, BAND_BPS, 60, 900, gov,
-        "Replay pool LP", "RPLP", sender=gov,
+        w3,
+        "GuardedPool",
+        collateral.address,
+        debt.address,
+        m.pool.fee_bps,
+        breaker.address if protection == "composite" else zero,
+        market_id,
+        oracle.address if protection == "composite" else zero,
+        BAND_BPS,
+        60,
+        900,
+        gov,
+        "Replay pool LP",
+        "RPLP",
+        sender=gov,
     )
     # seed: half the value in each asset at the first venue price
     half_usd = m.pool.liquidity_usd / 2
@@ -185,27 +248,63 @@ def build(anvil: Anvil, scenario: Scenario, protection: str, borrowers: list[Bor
         if protection == "composite":
             transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
             transact(w3, pool.functions.refresh_band(), gov)
-            auction = _deploy_auction(w3, pool, breaker, market_id, m.collateral.decimals, m.debt.decimals,
-                                      actors.dlp, gov)
+            auction = _deploy_auction(
+                w3, pool, breaker, market_id, m.collateral.decimals, m.debt.decimals, actors.dlp, gov
+            )
 
-    lending = _deploy_lending(w3, scenario, protection, collateral, debt, oracle, pool, breaker, market_id, gov)
+    lending = _deploy_lending(
+        w3, scenario, protection, collateral, debt, oracle, pool, breaker, market_id, gov
+    )
     if breaker is not None:
         transact(w3, breaker.functions.add_consumer(market_id, lending.address), gov)
 
-    world = World(w3, anvil, protection, actors, collateral, debt, feeds, oracle, breaker, market_id, pool, lending,
-                  c_unit, d_unit, m.lending.liquidation_threshold_bps, borrowers)
+    world = World(
+        w3,
+        anvil,
+        protection,
+        actors,
+        collateral,
+        debt,
+        feeds,
+        oracle,
+        breaker,
+        market_id,
+        pool,
+        lending,
+        c_unit,
+        d_unit,
+        m.lending.liquidation_threshold_bps,
+        borrowers,
+    )
     world.calm_debt_reserve = pool.functions.reserves().call()[1]
     world.auction = auction
     _open_positions(world, anvil, fair_price)
     return world
 
 
-def _deploy_auction(w3: Web3, pool: Contract, breaker: Contract, market_id: int, collateral_decimals: int,
-                    debt_decimals: int, dlp: str, gov: str) -> Contract:
+def _deploy_auction(
+    w3: Web3,
+    pool: Contract,
+    breaker: Contract,
+    market_id: int,
+    collateral_decimals: int,
+    debt_decimals: int,
+    dlp: str,
+    gov: str,
+) -> Contract:
     """The pool's reopening auction with the deployment defaults, named on both sides, one DLP."""
     min_sell, min_buy = default_minimums(collateral_decimals, debt_decimals)
-    auction = deploy(w3, "ReopeningAuction", pool.address, gov, min_sell, min_buy, DEFAULT_MAX_ORDERS,
-                     DEFAULT_DLP_SLOTS, sender=gov)
+    auction = deploy(
+        w3,
+        "ReopeningAuction",
+        pool.address,
+        gov,
+        min_sell,
+        min_buy,
+        DEFAULT_MAX_ORDERS,
+        DEFAULT_DLP_SLOTS,
+        sender=gov,
+    )
     transact(w3, pool.functions.set_auction(auction.address), gov)
     transact(w3, breaker.functions.set_auction(market_id, auction.address), gov)
     transact(w3, auction.functions.add_dlp(dlp), gov)
@@ -217,18 +316,50 @@ def _mint_approve(w3: Web3, token: Contract, holder: str, amount: int, spender: 
     transact(w3, token.functions.approve(spender, 2**256 - 1), holder)
 
 
-def _deploy_lending(w3: Web3, scenario: Scenario, protection: str, collateral: Contract, debt: Contract,
-                    oracle: Contract, pool: Contract, breaker: Contract | None, market_id: int, gov: str) -> Contract:
+def _deploy_lending(
+    w3: Web3,
+    scenario: Scenario,
+    protection: str,
+    collateral: Contract,
+    debt: Contract,
+    oracle: Contract,
+    pool: Contract,
+    breaker: Contract | None,
+    market_id: int,
+    gov: str,
+) -> Contract:
     spec = scenario.market.lending
     lt = spec.liquidation_threshold_bps
     max_ltv = min(9_000, lt - 500)
-    params = [max_ltv, spec.close_factor_bps, spec.liquidation_bonus_bps, LENDING_RATES["base_rate"],
-              LENDING_RATES["slope_1"], LENDING_RATES["slope_2"], LENDING_RATES["kink_bps"],
-              LENDING_RATES["halt_rate_multiplier_bps"], LENDING_MAX_GRACE_S[protection], LENDING_RATES["ramp_min_s"]]
-    kind, source = (PRICE_VENUE, pool.address) if spec.price_source == "venue" else (PRICE_ORACLE, oracle.address)
+    params = [
+        max_ltv,
+        spec.close_factor_bps,
+        spec.liquidation_bonus_bps,
+        LENDING_RATES["base_rate"],
+        LENDING_RATES["slope_1"],
+        LENDING_RATES["slope_2"],
+        LENDING_RATES["kink_bps"],
+        LENDING_RATES["halt_rate_multiplier_bps"],
+        LENDING_MAX_GRACE_S[protection],
+        LENDING_RATES["ramp_min_s"],
+    ]
+    kind, source = (
+        (PRICE_VENUE, pool.address) if spec.price_source == "venue" else (PRICE_ORACLE, oracle.address)
+    )
     guarded = protection in ("composite", "single-threshold")
-    return deploy(w3, "LendingMarket", debt.address, collateral.address, kind, source,
-                  breaker.address if guarded else "0x" + "00" * 20, market_id, lt, params, sender=gov)
+    return deploy(
+        w3,
+        "LendingMarket",
+        debt.address,
+        collateral.address,
+        kind,
+        source,
+        breaker.address if guarded else "0x" + "00" * 20,
+        market_id,
+        lt,
+        params,
+        sender=gov,
+    )
 
 
 def _open_positions(world: World, anvil: Anvil, fair_price: float) -> None:
@@ -254,8 +385,19 @@ def _open_positions(world: World, anvil: Anvil, fair_price: float) -> None:
     _mint_approve(w3, world.collateral, gov, total_collateral, lending.address, gov)
     world.actors.borrowers.extend(_impersonated(anvil, len(world.borrowers)))
     # every deposit in one block, then every borrow in the next: a few requests instead of four a borrower
-    _mine_together(anvil, [(gov, lending, "deposit_collateral", (who, _units(b.collateral, c_dec)))
-                           for who, b in zip(world.actors.borrowers, world.borrowers, strict=True)])
-    _mine_together(anvil, [(who, lending, "borrow", (_units(b.debt, d_dec),))
-                           for who, b in zip(world.actors.borrowers, world.borrowers, strict=True) if b.debt > 0])
+    _mine_together(
+        anvil,
+        [
+            (gov, lending, "deposit_collateral", (who, _units(b.collateral, c_dec)))
+            for who, b in zip(world.actors.borrowers, world.borrowers, strict=True)
+        ],
+    )
+    _mine_together(
+        anvil,
+        [
+            (who, lending, "borrow", (_units(b.debt, d_dec),))
+            for who, b in zip(world.actors.borrowers, world.borrowers, strict=True)
+            if b.debt > 0
+        ],
+    )
     transact(w3, lending.functions.set_price_source(kind, source), gov)

@@ -34,7 +34,11 @@ def _reserve(core, usde) -> str:
 
 
 def main():
-    deployer, governance, guardian = accounts.test_accounts[0], accounts.test_accounts[1], accounts.test_accounts[2]
+    deployer, governance, guardian = (
+        accounts.test_accounts[0],
+        accounts.test_accounts[1],
+        accounts.test_accounts[2],
+    )
     lp, borrower = accounts.test_accounts[5], accounts.test_accounts[6]
 
     click.echo("1. Aave v3.0 market (npm @aave/core-v3), governance holds its ACL and pool admin roles")
@@ -48,16 +52,23 @@ def main():
 
     click.echo("2. ape run deploy with integrations: (the market's reference is the USDe Chainlink feed)")
     raw = yaml.safe_load(LOCAL.read_text())
-    raw["markets"][0]["oracle"] = {"quorum": 1, "feeds": [{"address": usde_chainlink.address, "heartbeat": 86_400}]}
+    raw["markets"][0]["oracle"] = {
+        "quorum": 1,
+        "feeds": [{"address": usde_chainlink.address, "heartbeat": 86_400}],
+    }
     raw["integrations"] = {
         "feeds": [{"market": "USDe/USDC", "oracle_feed": 0}],
-        "aave_stewards": [{"market": "USDe/USDC", "addresses_provider": core.provider.address,
-                           "asset": usde.address}],
+        "aave_stewards": [
+            {"market": "USDe/USDC", "addresses_provider": core.provider.address, "asset": usde.address}
+        ],
     }
     click.echo(yaml.safe_dump({"integrations": raw["integrations"]}, sort_keys=False))
     deployment = deploy(parse_config(raw), deployer, project, log=lambda line: click.echo(f"   {line}"))
-    breaker, (_, feed), (_, steward) = (deployment.breaker, deployment.integrations.feeds[0],
-                                        deployment.integrations.aave_stewards[0])
+    breaker, (_, feed), (_, steward) = (
+        deployment.breaker,
+        deployment.integrations.feeds[0],
+        deployment.integrations.aave_stewards[0],
+    )
 
     click.echo("3. Aave governance grants what the deploy printed:")
     for action in deployment.integrations.actions:
@@ -70,15 +81,19 @@ def main():
     usde.faucet(borrower, 10_000 * USDE, sender=deployer)
     supply(core.pool, usde, borrower, 10_000 * USDE)
     borrow(core.pool, usdc, borrower, 5_000 * USDC)
-    click.echo(f"   USDe reserve: {_reserve(core, usde)}; borrower's health factor "
-               f"{core.pool.getUserAccountData(borrower).healthFactor / 1e18:.3f}")
+    click.echo(
+        f"   USDe reserve: {_reserve(core, usde)}; borrower's health factor "
+        f"{core.pool.getUserAccountData(borrower).healthFactor / 1e18:.3f}"
+    )
 
     click.echo("4. The guardian trips the market; the Chainlink feed then falls 20 %")
     trip = breaker.guardian_trip(0, sender=guardian)
     usde_chainlink.updateAnswer(80_000_000, sender=deployer)
     click.echo(f"   trip gas {trip.gas_used:,}; USDe reserve: {_reserve(core, usde)}")
-    click.echo(f"   Aave's USDe price {core.oracle.getAssetPrice(usde) / 1e8:.4f} (frozen), health factor "
-               f"{core.pool.getUserAccountData(borrower).healthFactor / 1e18:.3f}")
+    click.echo(
+        f"   Aave's USDe price {core.oracle.getAssetPrice(usde) / 1e8:.4f} (frozen), health factor "
+        f"{core.pool.getUserAccountData(borrower).healthFactor / 1e18:.3f}"
+    )
     try:  # simulated (eth_call): the same checks as the transaction
         core.pool.borrow.call(usdc, 1_000 * USDC, 2, 0, borrower, sender=borrower)
         click.echo("   a borrow would go through: the steward is not protecting the reserve")
@@ -87,9 +102,13 @@ def main():
 
     # The timelock-free local config: governance reopens at once; then cool-down and auction elapse.
     breaker.force_resume(0, sender=governance)
-    chain.pending_timestamp += sum(breaker.params(0, P.BY_NAME[n].key) for n in ("cooldown_s", "auction_s")) + 1
+    chain.pending_timestamp += (
+        sum(breaker.params(0, P.BY_NAME[n].key) for n in ("cooldown_s", "auction_s")) + 1
+    )
     reopen = breaker.sync(0, sender=governance)
     usde_chainlink.updateAnswer(80_000_000, sender=deployer)
     click.echo(f"   reopened (sync gas {reopen.gas_used:,}); USDe reserve: {_reserve(core, usde)}")
-    click.echo(f"   Aave's USDe price {core.oracle.getAssetPrice(usde) / 1e8:.4f} (live), health factor "
-               f"{core.pool.getUserAccountData(borrower).healthFactor / 1e18:.3f}")
+    click.echo(
+        f"   Aave's USDe price {core.oracle.getAssetPrice(usde) / 1e8:.4f} (live), health factor "
+        f"{core.pool.getUserAccountData(borrower).healthFactor / 1e18:.3f}"
+    )

@@ -19,7 +19,18 @@ from ape import accounts, project
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 sys.path.insert(0, str(ROOT))  # bench/ is a folder of the project, not an installed package
-MODULES = ("breaker", "pool", "security", "lending", "auction", "keeper", "replay", "matrix", "aave", "v4hook")
+MODULES = (
+    "breaker",
+    "pool",
+    "security",
+    "lending",
+    "auction",
+    "keeper",
+    "replay",
+    "matrix",
+    "aave",
+    "v4hook",
+)
 
 
 def _available(name: str):

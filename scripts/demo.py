@@ -82,15 +82,28 @@ def main():
 
 def pool_and_lending(breaker, governance, deployer, anyone):
     """Part two: a GuardedPool market and a LendingMarket priced from the pool."""
-    click.echo("\n== a guarded pool (USDe/USDC, $2M) as the venue of market 1, a lending market priced from it")
+    click.echo(
+        "\n== a guarded pool (USDe/USDC, $2M) as the venue of market 1, a lending market priced from it"
+    )
     feed = project.MockAggregator.deploy(8, 10**8, sender=deployer)
     oracle = project.ReferenceOracle.deploy(1, sender=deployer)
     oracle.add_feed(feed, 86_400, sender=deployer)
-    pooled = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1.0,
-                         liquidity_collateral=1_000_000, fee_bps=4)
+    pooled = deploy_pool(
+        project,
+        deployer,
+        breaker,
+        None,
+        oracle,
+        governance=governance,
+        price=1.0,
+        liquidity_collateral=1_000_000,
+        fee_bps=4,
+    )
     pool, usde, usdc, market = pooled.pool, pooled.collateral, pooled.debt, pooled.market_id
     params = [8_500, 5_000, 500, 0, 4 * 10**16, 75 * 10**16, 8_000, 10_000, 3_600, 86_400]
-    lending = project.LendingMarket.deploy(usdc, usde, 2, pool, breaker, market, 9_000, params, sender=deployer)
+    lending = project.LendingMarket.deploy(
+        usdc, usde, 2, pool, breaker, market, 9_000, params, sender=deployer
+    )
     breaker.add_consumer(market, lending, sender=governance)
     usdc.mint(deployer, 10_000_000 * 10**6, sender=deployer)
     usdc.approve(lending, 2**256 - 1, sender=deployer)
@@ -117,22 +130,30 @@ def pool_and_lending(breaker, governance, deployer, anyone):
         sold += chunk
     chain.mine()  # the breaker reads the pool as a block opens: the next block shows the dump
     ind = breaker.indicators(market)
-    click.echo(f"sold {sold:,} USDe, the price band refused the rest; pool price {pool.spot_price() / WAD:.4f} "
-               f"(band floor {low / WAD:.4f}), "
-               f"CVD {ind.cvd_bps / 100:.2f}%, R_L {ind.rl_bps / 100:.2f}%")
+    click.echo(
+        f"sold {sold:,} USDe, the price band refused the rest; pool price {pool.spot_price() / WAD:.4f} "
+        f"(band floor {low / WAD:.4f}), "
+        f"CVD {ind.cvd_bps / 100:.2f}%, R_L {ind.rl_bps / 100:.2f}%"
+    )
     _show_positions(lending, borrowers, "live pool price")
     breaker.arm_trip(market, sender=anyone)
     breaker.trip(market, sender=anyone)
-    click.echo(f"\nrule A tripped market {market}: pool state {state_name(pool.breaker_state())}, "
-               f"lending frozen at {lending.frozen_price() / WAD:.4f}")
+    click.echo(
+        f"\nrule A tripped market {market}: pool state {state_name(pool.breaker_state())}, "
+        f"lending frozen at {lending.frozen_price() / WAD:.4f}"
+    )
     click.echo(f"a swap now: {_revert_reason(pool, 'swap', True, 10**18, 0, NO_DEADLINE, sender=anyone)}")
     _show_positions(lending, borrowers, "frozen price")
-    click.echo(f"liquidating {borrowers[0].address[:10]}..: "
-               f"{_revert_reason(lending, 'liquidate', borrowers[0], 2**256 - 1, sender=anyone)}")
+    click.echo(
+        f"liquidating {borrowers[0].address[:10]}..: "
+        f"{_revert_reason(lending, 'liquidate', borrowers[0], 2**256 - 1, sender=anyone)}"
+    )
     lp_before = usde.balanceOf(deployer)
     pool.remove_liquidity(pool.balanceOf(deployer) // 2, 0, 0, sender=deployer)
-    click.echo(f"an LP withdraws while halted: received {(usde.balanceOf(deployer) - lp_before) / 10**18:,.0f} USDe "
-               "and its USDC share (LP funds are never locked)")
+    click.echo(
+        f"an LP withdraws while halted: received {(usde.balanceOf(deployer) - lp_before) / 10**18:,.0f} USDe "
+        "and its USDC share (LP funds are never locked)"
+    )
     return pooled
 
 
@@ -151,51 +172,71 @@ def reopening_auction(breaker, governance, deployer, pooled) -> None:
         usde.approve(auction, 2**256 - 1, sender=who)
         usdc.approve(auction, 2**256 - 1, sender=who)
     settings = load_settings(
-        None, breaker=breaker.address, rpc_urls=[chain.provider.http_uri], private_key=dev_key(KEEPER_ACCOUNT),
-        markets=[{"id": market, "name": "USDe-USDC-pool"}], metrics_port=0, state_dir=tempfile.mkdtemp())
+        None,
+        breaker=breaker.address,
+        rpc_urls=[chain.provider.http_uri],
+        private_key=dev_key(KEEPER_ACCOUNT),
+        markets=[{"id": market, "name": "USDe-USDC-pool"}],
+        metrics_port=0,
+        state_dir=tempfile.mkdtemp(),
+    )
     keeper = Keeper(settings, account=load_account(settings), sources=[])  # on-chain evidence only
-    click.echo(f"ReopeningAuction {auction.address}; the keeper runs `keeper.runner.Keeper.cycle()` once a block")
+    click.echo(
+        f"ReopeningAuction {auction.address}; the keeper runs `keeper.runner.Keeper.cycle()` once a block"
+    )
 
     orders = [
         ("DLP", auction.post_order(True, 999 * WAD // 1_000, 40_000 * 10**18, sender=dlp).return_value),
         ("DLP", auction.post_order(False, 1_002 * WAD // 1_000, 10_000 * 10**18, sender=dlp).return_value),
     ]
     click.echo("HALTED: the DLP bids for 40,000 USDe at 0.9990 and offers 10,000 at 1.0020")
-    click.echo(f"  a public order now: {_revert_reason(auction, 'post_order', False, WAD, 10**18, sender=holder)}")
+    click.echo(
+        f"  a public order now: {_revert_reason(auction, 'post_order', False, WAD, 10**18, sender=holder)}"
+    )
 
     usde.approve(pool, 2**256 - 1, sender=deployer)
     usdc.approve(pool, 2**256 - 1, sender=deployer)
     pool.add_liquidity(600_000 * 10**18, 2**112, 0, NO_DEADLINE, sender=deployer)  # at the pool's ratio
     chain.mine(deltatime=breaker.halt_window(market))
     kinds = _cycle_until(keeper, lambda: breaker.state(market) != 2)
-    click.echo(f"the makers bring back 600,000 USDe of liquidity; after the halt window the keeper sends "
-               f"{' then '.join(kinds)}: {state_name(breaker.state(market))}")
+    click.echo(
+        f"the makers bring back 600,000 USDe of liquidity; after the halt window the keeper sends "
+        f"{' then '.join(kinds)}: {state_name(breaker.state(market))}"
+    )
 
     sell = auction.post_order(False, 960 * WAD // 1_000, 10_000 * 10**18, sender=holder)
     orders.append(("public", sell.return_value))
     click.echo("COOLDOWN: a holder sells 10,000 USDe at 0.9600 or better")
 
     chain.mine(deltatime=breaker.params(market, breaker.P_COOLDOWN_S()))
-    click.echo(f"the cool-down ends: {state_name(breaker.state(market))}, pool spot {pool.spot_price() / WAD:.4f} "
-               f"(frozen since the trip), {auction.book_size()} orders")
+    click.echo(
+        f"the cool-down ends: {state_name(breaker.state(market))}, pool spot {pool.spot_price() / WAD:.4f} "
+        f"(frozen since the trip), {auction.book_size()} orders"
+    )
     kinds = _cycle_until(keeper, lambda: breaker.state(market) != 8)
     [settled] = keeper.cycle().settlements  # the next cycle reads the receipt and reports it
     pool_side = "bought" if settled.pool_collateral_in > 0 else "sold"
-    click.echo(f"the keeper sends {' then '.join(kinds)} (crossing read by eth_call): clearing price "
-               f"{settled.price / WAD:.4f}, volume {settled.volume / 10**18:,.0f} USDe, imbalance "
-               f"{settled.imbalance / 10**18:,.0f} USDe; the pool {pool_side} "
-               f"{abs(settled.pool_collateral_in) / 10**18:,.0f} USDe")
+    click.echo(
+        f"the keeper sends {' then '.join(kinds)} (crossing read by eth_call): clearing price "
+        f"{settled.price / WAD:.4f}, volume {settled.volume / 10**18:,.0f} USDe, imbalance "
+        f"{settled.imbalance / 10**18:,.0f} USDe; the pool {pool_side} "
+        f"{abs(settled.pool_collateral_in) / 10**18:,.0f} USDe"
+    )
     for who, order_id in orders:
         o = auction.order(order_id)
         filled, _collateral_out, _debt_out = auction.claimable(order_id)
         side = "buy " if o.is_buy else "sell"
-        click.echo(f"  order {order_id} {who:<6} {side} {o.amount / 10**18:>7,.0f} USDe, limit "
-                   f"{o.limit_price / WAD:.4f}: filled {filled / 10**18:>7,.0f}")
+        click.echo(
+            f"  order {order_id} {who:<6} {side} {o.amount / 10**18:>7,.0f} USDe, limit "
+            f"{o.limit_price / WAD:.4f}: filled {filled / 10**18:>7,.0f}"
+        )
     reopened = chain.provider.get_receipt(settled.tx).decode_logs(breaker.StateAdvanced)[-1]
     low, high = pool.band_limits()
-    click.echo(f"market {market} {state_name(breaker.state(market))} (reason {reopened.reason}, auction settled): "
-               f"pool spot {pool.spot_price() / WAD:.4f}, band {low / WAD:.4f}-{high / WAD:.4f} around "
-               "the clearing price; each order claims its fill with `claim(id)`")
+    click.echo(
+        f"market {market} {state_name(breaker.state(market))} (reason {reopened.reason}, auction settled): "
+        f"pool spot {pool.spot_price() / WAD:.4f}, band {low / WAD:.4f}-{high / WAD:.4f} around "
+        "the clearing price; each order claims its fill with `claim(id)`"
+    )
 
 
 def _cycle_until(keeper, done, cycles: int = 6) -> list[str]:
@@ -204,10 +245,13 @@ def _cycle_until(keeper, done, cycles: int = 6) -> list[str]:
     for _ in range(cycles):
         for m in keeper.cycle().markets:
             if m.outcome is not None and m.outcome.status == "sent":
-                sent.append("settle(crossing)" if m.action.kind == Kind.SETTLE_AUCTION else m.action.kind.value)
+                sent.append(
+                    "settle(crossing)" if m.action.kind == Kind.SETTLE_AUCTION else m.action.kind.value
+                )
                 # automine mines on its own task, a moment after the send has answered
-                chain.provider.web3.eth.wait_for_transaction_receipt(m.outcome.tx_hash, timeout=30,
-                                                                     poll_latency=0.05)
+                chain.provider.web3.eth.wait_for_transaction_receipt(
+                    m.outcome.tx_hash, timeout=30, poll_latency=0.05
+                )
         if done():
             return sent
     raise RuntimeError(f"the keeper did not get there in {cycles} cycles (sent {sent})")
@@ -232,5 +276,7 @@ def _show_positions(lending, borrowers, label: str) -> None:
     for who in borrowers:
         health = lending.health_factor(who) / WAD
         flag = "liquidatable" if health < 1 else "healthy"
-        click.echo(f"  {who.address[:10]}..  debt {lending.debt_of(who) / 10**6:>9,.0f} USDC  "
-                   f"health {health:.3f}  {flag}")
+        click.echo(
+            f"  {who.address[:10]}..  debt {lending.debt_of(who) / 10**6:>9,.0f} USDC  "
+            f"health {health:.3f}  {flag}"
+        )

@@ -18,7 +18,12 @@ from deployment.system import ConfigError, deploy, load_config, write_deployment
 
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--config", "config_path", required=True, help="YAML deploy config (see config/local.yaml)")
-@click.option("--account", "alias", default=None, help="ape account alias of the deployer (default on local: test account 0)")
+@click.option(
+    "--account",
+    "alias",
+    default=None,
+    help="ape account alias of the deployer (default on local: test account 0)",
+)
 @click.option("--out", default=None, help="write the deployed addresses as JSON here")
 def cli(network, config_path: str, alias: str | None, out: str | None):
     try:

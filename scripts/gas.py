@@ -35,7 +35,9 @@ def measure() -> dict[str, int]:
         if not (ROOT / "bench" / f"{name}.py").is_file():
             continue
         module = importlib.import_module(f"bench.{name}")
-        figures |= {k: round(v) for k, v in module.run(project, accounts.test_accounts).items() if is_gas_figure(k, v)}
+        figures |= {
+            k: round(v) for k, v in module.run(project, accounts.test_accounts).items() if is_gas_figure(k, v)
+        }
     return dict(sorted(figures.items()))
 
 
@@ -67,7 +69,8 @@ def main():
         click.echo(f"  {line}")
     if failures:
         raise click.ClickException(
-            "gas rose over the snapshot:\n  " + "\n  ".join(failures)
+            "gas rose over the snapshot:\n  "
+            + "\n  ".join(failures)
             + "\nIf the rise is intended, run `make gas-update` and commit gas-snapshot.json."
         )
     click.echo(f"gas: {len(now)} calls within {TOLERANCE:.0%} of {SNAPSHOT.name}")

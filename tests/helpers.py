@@ -16,8 +16,13 @@ def advance(seconds: int) -> None:
     chain.mine()
 
 
-def move_venue(venue, sender, price: float | None = None, depth_ratio: float | None = None,
-               slippage_bps: int | None = None) -> None:
+def move_venue(
+    venue,
+    sender,
+    price: float | None = None,
+    depth_ratio: float | None = None,
+    slippage_bps: int | None = None,
+) -> None:
     """Moves the mock venue, then mines a block: the breaker reads the venue as a block opens
     (views at the latest block see its start), so the move is evidence from the next block."""
     if price is not None:

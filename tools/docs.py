@@ -1,7 +1,7 @@
 """Regenerate the parts of the docs that are data, so they cannot drift from their source.
 
     .venv/bin/python tools/docs.py           # rewrite every generated block
-    .venv/bin/python tools/docs.py --check   # exit 1 naming each block that is out of date (tests/repo runs this)
+    .venv/bin/python tools/docs.py --check   # exit 1 naming each block out of date (tests/repo runs this)
 
 A generated block sits between `<!-- BEGIN generated:NAME -->` and `<!-- END generated:NAME -->` in a
 Markdown file; NAME picks its generator:
@@ -25,9 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from keeper import params as P
+from keeper import params as P  # noqa: E402 (after the path insert)
 
-BLOCK = re.compile(r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.DOTALL)
+BLOCK = re.compile(
+    r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.DOTALL
+)
 BENCH = ROOT / "bench" / "results.json"
 # Targets of docs/benchmarks.md, by key: (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {
@@ -58,8 +60,10 @@ def params_table() -> str:
     rows = ["| parameter | default | bounds | unit | meaning |", "|---|---|---|---|---|"]
     for p in P.PARAMS:
         scale = 10**18 if "18 dec" in p.unit else 1
-        rows.append(f"| `{p.name}` | {p.default // scale:,} | {p.low // scale:,} .. {p.high // scale:,} "
-                    f"| {p.unit} | {p.meaning} |")
+        rows.append(
+            f"| `{p.name}` | {p.default // scale:,} | {p.low // scale:,} .. {p.high // scale:,} "
+            f"| {p.unit} | {p.meaning} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -84,7 +88,9 @@ def replay_table(scenario: str) -> str:
     from replay.report import markdown_table
 
     folder = ROOT / "docs" / "results" / scenario
-    results = {w: json.loads((folder / f"{w}.json").read_text()) for w in WORLDS if (folder / f"{w}.json").is_file()}
+    results = {
+        w: json.loads((folder / f"{w}.json").read_text()) for w in WORLDS if (folder / f"{w}.json").is_file()
+    }
     if not results:
         raise SystemExit(f"docs/results/{scenario}/ holds no result JSON: run python -m replay.compare first")
     return markdown_table(results)
@@ -103,8 +109,10 @@ def regenerate(text: str, where: str) -> str:
     def fill(match: re.Match) -> str:
         make = generator(match["name"])
         if make is None:
-            raise SystemExit(f"{where}: unknown generated block {match['name']!r}; known: "
-                             f"{', '.join(GENERATORS)}, replay-<scenario>")
+            raise SystemExit(
+                f"{where}: unknown generated block {match['name']!r}; known: "
+                f"{', '.join(GENERATORS)}, replay-<scenario>"
+            )
         return match.group(1) + make() + match.group(4)
 
     return BLOCK.sub(fill, text)

@@ -112,7 +112,7 @@ def _placeholders(code: list[tuple[int, str]]) -> set[int]:
             continue
         indent, name = len(decl.group(1)), decl.group(2)
         word = re.compile(rf"\b{name}\b")
-        for _, later in code[i + 1:]:
+        for _, later in code[i + 1 :]:
             stripped = _strip_strings(later).strip()
             if len(later) - len(later.lstrip()) < indent:
                 break
@@ -138,7 +138,7 @@ def generate(source: str) -> list[Mutant]:
             continue
         for m in CMP_RE.finditer(code):
             op = m.group(1)
-            mutated = text[: m.start(1)] + CMP_FLIPS[op] + text[m.end(1):]
+            mutated = text[: m.start(1)] + CMP_FLIPS[op] + text[m.end(1) :]
             mutants.append(Mutant(len(mutants), "cmp", number, text, mutated))
         if stripped.startswith("assert ") and code.count("(") == code.count(")"):  # one-line asserts
             indent = text[: len(text) - len(text.lstrip())]
@@ -146,7 +146,7 @@ def generate(source: str) -> list[Mutant]:
         for m in ARITH_RE.finditer(code):
             op = m.group(1)
             swap = {"+": "-", "-": "+", "+=": "-=", "-=": "+="}[op]
-            mutated = text[: m.start(1)] + swap + text[m.end(1):]
+            mutated = text[: m.start(1)] + swap + text[m.end(1) :]
             mutants.append(Mutant(len(mutants), "arith", number, text, mutated))
         if number in placeholders:
             continue
@@ -154,7 +154,7 @@ def generate(source: str) -> list[Mutant]:
             for m in INT_RE.finditer(code):
                 literal = m.group(1)
                 value = int(literal.replace("_", ""))
-                mutated = text[: m.start(1)] + str(value + 1) + text[m.end(1):]
+                mutated = text[: m.start(1)] + str(value + 1) + text[m.end(1) :]
                 mutants.append(Mutant(len(mutants), "const", number, text, mutated))
     return mutants
 
@@ -221,16 +221,30 @@ def compile_source(work: Path, contract: Path, source: str) -> dict:
     (work / contract).write_text(source)
     started = time.perf_counter()
     result = subprocess.run(
-        [shutil.which("vyper") or str(ROOT / ".venv" / "bin" / "vyper"), str(contract),
-         "-f", "abi,bytecode,bytecode_runtime", "-p", str(work)],
-        cwd=work, capture_output=True, text=True, check=False,
+        [
+            shutil.which("vyper") or str(ROOT / ".venv" / "bin" / "vyper"),
+            str(contract),
+            "-f",
+            "abi,bytecode,bytecode_runtime",
+            "-p",
+            str(work),
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = round(time.perf_counter() - started, 2)
     if result.returncode != 0:
         error = (result.stderr.strip().splitlines() or ["vyper failed"])[-1]
         return {"stillborn": True, "error": error, "compile_seconds": seconds}
     abi, bytecode, runtime = result.stdout.splitlines()[:3]
-    return {"abi": json.loads(abi), "bytecode": bytecode, "bytecode_runtime": runtime, "compile_seconds": seconds}
+    return {
+        "abi": json.loads(abi),
+        "bytecode": bytecode,
+        "bytecode_runtime": runtime,
+        "compile_seconds": seconds,
+    }
 
 
 def _write_atomic(path: Path, data: dict) -> None:
@@ -244,6 +258,7 @@ def compile_all(contract: Path, source: str, mutants: list[Mutant], artifacts: P
     """Compiles the original, then each mutant, in a thread, while the test runs start and go on.
     Outputs are kept in .build/mutants by source hash (a compile takes seconds), so a re-run of the
     survivors or of an unchanged contract only runs the tests."""
+
     def cached_compile(workdir: Path, text: str) -> dict:
         key = hashlib.sha256(f"{VYPER_VERSION}\n{contract}\n{text}".encode()).hexdigest()
         hit = CACHE / f"{key}.json"
@@ -285,16 +300,33 @@ def _scratch_copy(parent: Path) -> Path:
     return project
 
 
-def start_test_run(job: int, contract: Path, source: str, tests: list[str], mutants: list[Mutant], artifacts: Path,
-                timeout: int) -> subprocess.Popen:
+def start_test_run(
+    job: int,
+    contract: Path,
+    source: str,
+    tests: list[str],
+    mutants: list[Mutant],
+    artifacts: Path,
+    timeout: int,
+) -> subprocess.Popen:
     scratch = Path(tempfile.mkdtemp(prefix=f"mutants-{job}-"))
     project = _scratch_copy(scratch)
     plan = {
-        "contract": contract.stem, "source_id": str(contract.relative_to("contracts")),
-        "original": str(artifacts / "original.json"), "results": str(artifacts / f"results-{job}.jsonl"),
+        "contract": contract.stem,
+        "source_id": str(contract.relative_to("contracts")),
+        "original": str(artifacts / "original.json"),
+        "results": str(artifacts / f"results-{job}.jsonl"),
         "timeout": timeout,
-        "mutants": [{"index": m.index, "line": m.line, "after": m.after, "artifact": str(artifacts / f"{m.index}.json"),
-                     "entry_points": entry_points(source, m.line)} for m in mutants],
+        "mutants": [
+            {
+                "index": m.index,
+                "line": m.line,
+                "after": m.after,
+                "artifact": str(artifacts / f"{m.index}.json"),
+                "entry_points": entry_points(source, m.line),
+            }
+            for m in mutants
+        ],
     }
     (scratch / "plan.json").write_text(json.dumps(plan))
     env = dict(os.environ, MUTATION_PLAN=str(scratch / "plan.json"), APE_DISABLE_TELEMETRY="1")
@@ -323,16 +355,22 @@ def text_keys(mutants: list[Mutant]) -> dict[int, tuple[str, str, int]]:
 
 def source_blob(source: str) -> str:
     """The git object id of the contract source, so a later run can regenerate these mutants."""
-    return subprocess.run(["git", "hash-object", "--stdin"], input=source, cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "hash-object", "--stdin"], input=source, cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def carry_over(previous: dict, mutants: list[Mutant], source: str, blob: str | None) -> dict[int, dict]:
     """The previous report's outcomes under the current mutants' indices. Its mutants are regenerated
     from the source it ran on (a git blob) and matched by their text; changed lines match nothing."""
     blob = blob or previous.get("source_blob")
-    old_source = source if not blob else subprocess.run(
-        ["git", "cat-file", "-p", blob], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    old_source = (
+        source
+        if not blob
+        else subprocess.run(
+            ["git", "cat-file", "-p", blob], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+    )
     old_keys = text_keys(generate(old_source))
     current = {key: index for index, key in text_keys(mutants).items()}
     lines = {m.index: m.line for m in mutants}
@@ -347,19 +385,37 @@ def carry_over(previous: dict, mutants: list[Mutant], source: str, blob: str | N
 def _select(mutants: list[Mutant], args: argparse.Namespace, carried: dict[int, dict]) -> list[Mutant]:
     if args.rerun_survivors:
         # the previous survivors, and mutants of lines the previous run did not have
-        mutants = [m for m in mutants if carried.get(m.index, {"outcome": "survived"})["outcome"] == "survived"]
+        mutants = [
+            m for m in mutants if carried.get(m.index, {"outcome": "survived"})["outcome"] == "survived"
+        ]
     if args.only:
         wanted = {int(i) for i in args.only.split(",")}
         return [m for m in mutants if m.index in wanted]
     return mutants[: args.limit] if args.limit else mutants
 
 
-def build_report(args: argparse.Namespace, source: str, mutants: list[Mutant], ran: list[Mutant],
-                 placeholders: int, previous: dict | None, carried: dict[int, dict], wall: float) -> dict:
+def build_report(
+    args: argparse.Namespace,
+    source: str,
+    mutants: list[Mutant],
+    ran: list[Mutant],
+    placeholders: int,
+    previous: dict | None,
+    carried: dict[int, dict],
+    wall: float,
+) -> dict:
     results = dict(carried)
     for m in ran:
-        results[m.index] = {"index": m.index, "kind": m.kind, "line": m.line, "before": m.before, "after": m.after,
-                            "outcome": m.outcome, "seconds": m.seconds, **m.extra}
+        results[m.index] = {
+            "index": m.index,
+            "kind": m.kind,
+            "line": m.line,
+            "before": m.before,
+            "after": m.after,
+            "outcome": m.outcome,
+            "seconds": m.seconds,
+            **m.extra,
+        }
     # Keep the generator's order; a merged report only covers mutants the current source still has.
     rows = [results[m.index] for m in mutants if m.index in results]
     counts = {k: sum(r["outcome"] == k for r in rows) for k in OUTCOMES}
@@ -368,7 +424,8 @@ def build_report(args: argparse.Namespace, source: str, mutants: list[Mutant], r
     befores = {m.index: m.before for m in mutants}
     blob = source_blob(source)
     timing = {
-        "wall_s": round(wall, 1), "mutants_run": len(timed),
+        "wall_s": round(wall, 1),
+        "mutants_run": len(timed),
         "per_mutant_median_s": round(statistics.median(timed), 2) if timed else None,
         "per_mutant_mean_s": round(statistics.mean(timed), 2) if timed else None,
         "per_mutant_max_s": round(max(timed), 2) if timed else None,
@@ -377,17 +434,32 @@ def build_report(args: argparse.Namespace, source: str, mutants: list[Mutant], r
         "compile_median_s": _median([m.extra.get("compile_seconds") or 0 for m in ran]),
     }
     return {
-        "contract": args.contract, "source_blob": blob, "tests": args.tests, "command": " ".join(sys.argv),
-        "mutants": len(rows), **counts, "placeholders_not_generated": placeholders,
+        "contract": args.contract,
+        "source_blob": blob,
+        "tests": args.tests,
+        "command": " ".join(sys.argv),
+        "mutants": len(rows),
+        **counts,
+        "placeholders_not_generated": placeholders,
         "score": round(counts["killed"] / scored, 4) if scored else 0.0,
         "outcomes_carried_over": len(carried) - sum(m.index in carried for m in ran),
         # Every run this report merges, oldest first: the first covers all mutants, later ones re-run some.
-        "runs": [*_runs_of(previous, args.previous_blob), {"command": " ".join(sys.argv), "source_blob": blob,
-                                                           "tests": args.tests, "timing": timing}],
+        "runs": [
+            *_runs_of(previous, args.previous_blob),
+            {"command": " ".join(sys.argv), "source_blob": blob, "tests": args.tests, "timing": timing},
+        ],
         "timing": timing,
-        "survivors": [{"index": r["index"], "kind": r["kind"], "line": r["line"],
-                       "before": befores[r["index"]], "after": r["after"]}
-                      for r in rows if r["outcome"] == "survived"],
+        "survivors": [
+            {
+                "index": r["index"],
+                "kind": r["kind"],
+                "line": r["line"],
+                "before": befores[r["index"]],
+                "after": r["after"],
+            }
+            for r in rows
+            if r["outcome"] == "survived"
+        ],
         "results": rows,
     }
 
@@ -400,8 +472,12 @@ def _runs_of(previous: dict | None, previous_blob: str) -> list[dict]:
     # reports written before runs were listed: the report itself, and the run it was merged into
     merged = previous.get("merged_into")
     older = [{k: merged[k] for k in ("command", "source_blob", "timing") if k in merged}] if merged else []
-    own = {"command": previous["command"], "source_blob": previous.get("source_blob") or previous_blob,
-           "tests": previous["tests"], "timing": previous["timing"]}
+    own = {
+        "command": previous["command"],
+        "source_blob": previous.get("source_blob") or previous_blob,
+        "tests": previous["tests"],
+        "timing": previous["timing"],
+    }
     return [*older, own]
 
 
@@ -411,37 +487,61 @@ def _median(values: list[float]) -> float | None:
 
 def print_table(report: dict) -> None:
     rows = report["results"]
-    print(f"\n{'kind':8} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} {'stillborn':>9} "
-          f"{'equiv.':>6} {'score':>7}")
+    print(
+        f"\n{'kind':8} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} {'stillborn':>9} "
+        f"{'equiv.':>6} {'score':>7}"
+    )
     for kind in (*LINE_KINDS, "all"):
         subset = [r for r in rows if kind in ("all", r["kind"])]
         c = {k: sum(r["outcome"] == k for r in subset) for k in OUTCOMES}
         scored = c["killed"] + c["survived"] + c["timeout"]
         score = f"{c['killed'] / scored:.1%}" if scored else "-"
-        print(f"{kind:8} {len(subset):7} {c['killed']:7} {c['survived']:8} {c['timeout']:7} {c['stillborn']:9} "
-              f"{c['equivalent']:6} {score:>7}")
+        print(
+            f"{kind:8} {len(subset):7} {c['killed']:7} {c['survived']:8} {c['timeout']:7} {c['stillborn']:9} "
+            f"{c['equivalent']:6} {score:>7}"
+        )
     t = report["timing"]
-    print(f"\n{t['mutants_run']} mutants tested in {t['wall_s']} s: {t['per_mutant_median_s']} s median per mutant "
-          f"(killed {t['killed_median_s']} s, survived {t['survived_median_s']} s, max {t['per_mutant_max_s']} s); "
-          f"vyper {t['compile_median_s']} s per compile, alongside")
-    print(f"score {report['score']:.1%}: killed {report['killed']} / (killed + survived {report['survived']} "
-          f"+ timeout {report['timeout']}); stillborn {report['stillborn']}, equivalent {report['equivalent']} "
-          f"and {report['placeholders_not_generated']} placeholders left out")
+    print(
+        f"\n{t['mutants_run']} mutants tested in {t['wall_s']} s: {t['per_mutant_median_s']} s median per "
+        "mutant "
+        f"(killed {t['killed_median_s']} s, survived {t['survived_median_s']} s, max "
+        f"{t['per_mutant_max_s']} s); "
+        f"vyper {t['compile_median_s']} s per compile, alongside"
+    )
+    print(
+        f"score {report['score']:.1%}: killed {report['killed']} / (killed + survived {report['survived']} "
+        f"+ timeout {report['timeout']}); stillborn {report['stillborn']}, equivalent {report['equivalent']} "
+        f"and {report['placeholders_not_generated']} placeholders left out"
+    )
     for s in report["survivors"]:
-        print(f"  survivor #{s['index']} line {s['line']} [{s['kind']}]: {s['before'].strip()}  ->  {s['after'].strip()}")
+        print(
+            f"  survivor #{s['index']} line {s['line']} [{s['kind']}]: {s['before'].strip()}  ->  "
+            f"{s['after'].strip()}"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contract", default="contracts/CircuitBreaker.vy")
-    parser.add_argument("--tests", default="tests/unit/breaker", help="test paths, comma-separated, run in this order")
+    parser.add_argument(
+        "--tests", default="tests/unit/breaker", help="test paths, comma-separated, run in this order"
+    )
     parser.add_argument("--limit", type=int, default=0, help="run only the first N mutants (0: all)")
-    parser.add_argument("--only", default="", help="run only these mutant indices (comma-separated); with "
-                        "--rerun-survivors, only these survivors")
-    parser.add_argument("--rerun-survivors", action="store_true",
-                        help="run only the survivors listed in --out, and merge the outcomes into it")
-    parser.add_argument("--previous-blob", default="",
-                        help="git blob of the source the --out report ran on, if it has none recorded")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="run only these mutant indices (comma-separated); with --rerun-survivors, only these survivors",
+    )
+    parser.add_argument(
+        "--rerun-survivors",
+        action="store_true",
+        help="run only the survivors listed in --out, and merge the outcomes into it",
+    )
+    parser.add_argument(
+        "--previous-blob",
+        default="",
+        help="git blob of the source the --out report ran on, if it has none recorded",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="`ape test` runs in parallel (one anvil each)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per mutant")
     parser.add_argument("--out", default="bench/mutation.json")
@@ -457,8 +557,11 @@ def main() -> int:
     selected = _select(mutants, args, carried)
     tests = [t for t in args.tests.split(",") if t]
     jobs = max(1, min(args.jobs, len(selected)))
-    print(f"{len(mutants)} mutants of {contract} ({placeholders} placeholder lines left out); running "
-          f"{len(selected)} in {jobs} test run(s); tests: {', '.join(tests)}", flush=True)
+    print(
+        f"{len(mutants)} mutants of {contract} ({placeholders} placeholder lines left out); running "
+        f"{len(selected)} in {jobs} test run(s); tests: {', '.join(tests)}",
+        flush=True,
+    )
     if not selected:
         return 0
 
@@ -467,12 +570,17 @@ def main() -> int:
     runs = []
     try:
         compile_all(contract, source, selected, artifacts)
-        runs = [start_test_run(j, contract, source, tests, selected[j::jobs], artifacts, args.timeout)
-                    for j in range(jobs)]
+        runs = [
+            start_test_run(j, contract, source, tests, selected[j::jobs], artifacts, args.timeout)
+            for j in range(jobs)
+        ]
         failed = [p.args for p in runs if p.wait() != 0]
-        lines = [json.loads(line) for j in range(jobs)
-                 if (artifacts / f"results-{j}.jsonl").exists()
-                 for line in (artifacts / f"results-{j}.jsonl").read_text().splitlines()]
+        lines = [
+            json.loads(line)
+            for j in range(jobs)
+            if (artifacts / f"results-{j}.jsonl").exists()
+            for line in (artifacts / f"results-{j}.jsonl").read_text().splitlines()
+        ]
     finally:
         for p in runs:
             if p.poll() is None:
@@ -492,7 +600,9 @@ def main() -> int:
         m.extra = {k: v for k, v in r.items() if k not in ("index", "outcome", "seconds") and v is not None}
 
     ran = [m for m in selected if m.outcome != "pending"]
-    report = build_report(args, source, mutants, ran, placeholders, previous, carried, time.perf_counter() - started)
+    report = build_report(
+        args, source, mutants, ran, placeholders, previous, carried, time.perf_counter() - started
+    )
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)

@@ -94,13 +94,15 @@ class MutationRun:
     def contract_type_of(self, artifact: dict):
         from ethpm_types import ContractType
 
-        return ContractType.model_validate({
-            "contractName": self.plan["contract"],
-            "sourceId": self.plan.get("source_id"),
-            "abi": artifact["abi"],
-            "deploymentBytecode": {"bytecode": artifact["bytecode"]},
-            "runtimeBytecode": {"bytecode": artifact["bytecode_runtime"]},
-        })
+        return ContractType.model_validate(
+            {
+                "contractName": self.plan["contract"],
+                "sourceId": self.plan.get("source_id"),
+                "abi": artifact["abi"],
+                "deploymentBytecode": {"bytecode": artifact["bytecode"]},
+                "runtimeBytecode": {"bytecode": artifact["bytecode_runtime"]},
+            }
+        )
 
     # -- one round: all tests against one version of the contract
 
@@ -122,8 +124,12 @@ class MutationRun:
                 break
         # Tear down every fixture, whatever its scope: the next round deploys afresh.
         session._setupstate.teardown_exact(None)
-        return {"outcome": outcome, "killer": killer, "tests_run": ran,
-                "seconds": round(time.perf_counter() - started, 2)}
+        return {
+            "outcome": outcome,
+            "killer": killer,
+            "tests_run": ran,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
 
     def ordered(self, items: list[pytest.Item], entry_points: list[str]) -> list[pytest.Item]:
         """Every test runs, in an order that finds a kill early. Mutants come in line order, so
@@ -135,8 +141,13 @@ class MutationRun:
         def key(item: pytest.Item):
             recent = self.recent.index(item.nodeid) if item.nodeid in self.recent else len(self.recent)
             reaches = bool(calls and calls.search(self.source_of(item)))
-            return (recent, not reaches, -self.kills.get(item.nodeid, 0), self.durations.get(item.nodeid, 0.0),
-                    position[item.nodeid])
+            return (
+                recent,
+                not reaches,
+                -self.kills.get(item.nodeid, 0),
+                self.durations.get(item.nodeid, 0.0),
+                position[item.nodeid],
+            )
 
         return sorted(items, key=key)
 
@@ -160,7 +171,9 @@ class MutationRun:
             raise pytest.UsageError(f"the original contract does not compile: {original.get('error')}")
         self.contract_type = self.contract_type_of(original)
         baseline = self.run_round(session, items, timeout * 4)
-        writer.line(f"original: {baseline['outcome']} ({baseline['tests_run']} tests, {baseline['seconds']} s)")
+        writer.line(
+            f"original: {baseline['outcome']} ({baseline['tests_run']} tests, {baseline['seconds']} s)"
+        )
         if baseline["outcome"] != "survived":
             # A failing suite would "kill" every mutant: refuse to report a meaningless score.
             self.write({"index": -1, **baseline, "outcome": "baseline_failed"})
@@ -179,10 +192,16 @@ class MutationRun:
             else:
                 code_hash = hashlib.sha256(artifact["bytecode"].encode()).hexdigest()
                 if code_hash in by_code:
-                    result = {**by_code[code_hash], "same_code_as": by_code[code_hash]["index"], "seconds": 0.0}
+                    result = {
+                        **by_code[code_hash],
+                        "same_code_as": by_code[code_hash]["index"],
+                        "seconds": 0.0,
+                    }
                 else:
                     self.contract_type = self.contract_type_of(artifact)
-                    result = self.run_round(session, self.ordered(items, mutant.get("entry_points", [])), timeout)
+                    result = self.run_round(
+                        session, self.ordered(items, mutant.get("entry_points", [])), timeout
+                    )
                     if killer := result["killer"]:
                         self.kills[killer] = self.kills.get(killer, 0) + 1
                         self.recent = [killer, *(t for t in self.recent if t != killer)][:RECENT_KILLERS]
@@ -190,8 +209,11 @@ class MutationRun:
             result = {**result, "index": mutant["index"], "compile_seconds": artifact.get("compile_seconds")}
             self.write(result)
             killer = f"  by {result['killer'].split('::')[-1]}" if result.get("killer") else ""
-            writer.line(f"[{n}/{total}] #{mutant['index']:<3} {result['outcome']:10} {result['seconds']:6.1f} s"
-                        f"  line {mutant['line']}: {mutant['after'].strip()[:70]}{killer}", flush=True)
+            writer.line(
+                f"[{n}/{total}] #{mutant['index']:<3} {result['outcome']:10} {result['seconds']:6.1f} s"
+                f"  line {mutant['line']}: {mutant['after'].strip()[:70]}{killer}",
+                flush=True,
+            )
         self.contract_type = None
 
     def write(self, result: dict) -> None:
@@ -201,7 +223,9 @@ class MutationRun:
 
 def pytest_configure(config: pytest.Config) -> None:
     if plan_path := os.environ.get(PLAN_ENV):
-        config.pluginmanager.register(MutationLoop(json.loads(Path(plan_path).read_text()), config), "mutation-loop")
+        config.pluginmanager.register(
+            MutationLoop(json.loads(Path(plan_path).read_text()), config), "mutation-loop"
+        )
 
 
 class MutationLoop:

@@ -25,17 +25,22 @@ from web3 import HTTPProvider
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from keeper.runner import Keeper
-from replay import engine
-from replay.__main__ import run_replay
+# The project root goes on the path first, so these imports follow it.
+from keeper.runner import Keeper  # noqa: E402
+from replay import engine  # noqa: E402
+from replay.__main__ import run_replay  # noqa: E402
 
 # (class, method, part): the parts of a replay; "step" holds what the others leave (poke, mining, timestamps)
-PARTS = [(engine.Engine, "setup", "set-up (deploy, open positions)"),
-         (engine.Engine, "_move_market", "market moves (feeds, market maker, LP, flows)"),
-         (engine.Engine, "_dlp_quote", "DLP quotes"), (engine.Engine, "_baseline", "baseline watcher"),
-         (Keeper, "cycle", "keeper cycle()"), (engine.Engine, "_liquidate", "liquidator"),
-         (engine.Engine, "_observe", "recording (events, states, prices)"),
-         (engine.Engine, "step", "step")]
+PARTS = [
+    (engine.Engine, "setup", "set-up (deploy, open positions)"),
+    (engine.Engine, "_move_market", "market moves (feeds, market maker, LP, flows)"),
+    (engine.Engine, "_dlp_quote", "DLP quotes"),
+    (engine.Engine, "_baseline", "baseline watcher"),
+    (Keeper, "cycle", "keeper cycle()"),
+    (engine.Engine, "_liquidate", "liquidator"),
+    (engine.Engine, "_observe", "recording (events, states, prices)"),
+    (engine.Engine, "step", "step"),
+]
 
 
 class Profile:
@@ -55,6 +60,7 @@ class Profile:
             finally:
                 self.stack.pop()
                 self.part_s[part] += time.perf_counter() - started
+
         return wrapper
 
     def timed_rpc(self, fn: Callable[..., Any], batched: bool) -> Callable[..., Any]:
@@ -69,6 +75,7 @@ class Profile:
                 self.rpc_n[label] += 1
                 if self.stack:
                     self.part_rpc_s[self.stack[-1]] += elapsed
+
         return wrapper
 
     def install(self) -> None:
@@ -76,8 +83,10 @@ class Profile:
             setattr(cls, name, self.timed_part(getattr(cls, name), part))
         # the keeper's transport subclasses HTTPProvider and calls these for whatever it forwards
         HTTPProvider.make_request = self.timed_rpc(HTTPProvider.make_request, batched=False)  # type: ignore[method-assign]
-        HTTPProvider.make_batch_request = self.timed_rpc(HTTPProvider.make_batch_request,  # type: ignore[method-assign]
-                                                         batched=True)
+        HTTPProvider.make_batch_request = self.timed_rpc(
+            HTTPProvider.make_batch_request,  # type: ignore[method-assign]
+            batched=True,
+        )
 
     def table(self, total: float) -> str:
         inner = sum(v for k, v in self.part_s.items() if k not in ("step", PARTS[0][2]))
@@ -89,13 +98,19 @@ class Profile:
         rows = ["| part | wall s | share | waiting for the node s | Python s |", "|---|---:|---:|---:|---:|"]
         for part, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
             waited = rpc.get(part, 0.0)
-            rows.append(f"| {part} | {seconds:.1f} | {seconds / total:.1%} | {waited:.1f} | {seconds - waited:.1f} |")
+            rows.append(
+                f"| {part} | {seconds:.1f} | {seconds / total:.1%} | {waited:.1f} | {seconds - waited:.1f} |"
+            )
         rows += ["", "| JSON-RPC request | count | wall s | ms each | share |", "|---|---:|---:|---:|---:|"]
         for label, seconds in self.rpc_s.most_common():
             n = self.rpc_n[label]
-            rows.append(f"| {label} | {n:,} | {seconds:.1f} | {1000 * seconds / n:.2f} | {seconds / total:.1%} |")
-        rows.append(f"| all | {sum(self.rpc_n.values()):,} | {sum(self.rpc_s.values()):.1f} | | "
-                    f"{sum(self.rpc_s.values()) / total:.1%} |")
+            rows.append(
+                f"| {label} | {n:,} | {seconds:.1f} | {1000 * seconds / n:.2f} | {seconds / total:.1%} |"
+            )
+        rows.append(
+            f"| all | {sum(self.rpc_n.values()):,} | {sum(self.rpc_s.values()):.1f} | | "
+            f"{sum(self.rpc_s.values()) / total:.1%} |"
+        )
         return "\n".join(rows)
 
 

@@ -1,4 +1,5 @@
-"""Security figures for docs/auditors.md: invariant steps, mutants killed, faults injected, bad inputs, funds locked.
+"""Security figures for docs/auditors.md: invariant steps, mutants killed, faults injected, bad inputs, funds
+locked.
 
     .venv/bin/python tools/security_report.py            # counts from collection and the result files
     .venv/bin/python tools/security_report.py --run      # also runs the cited tests and counts outcomes
@@ -57,7 +58,6 @@ class Group:
         return sum(i.outcome in outcomes for i in self.items)
 
 
-
 def collect() -> list[Item]:
     """Collects the marked tests in-process: one item per test case, with its markers."""
     import pytest
@@ -67,31 +67,48 @@ def collect() -> list[Item]:
             self.items: list[Item] = []
 
         def pytest_collection_modifyitems(self, items) -> None:
-            self.items = [Item(i.nodeid, i.get_closest_marker("xfail") is not None,
-                               frozenset(m.name for m in i.iter_markers())) for i in items]
+            self.items = [
+                Item(
+                    i.nodeid,
+                    i.get_closest_marker("xfail") is not None,
+                    frozenset(m.name for m in i.iter_markers()),
+                )
+                for i in items
+            ]
 
     recorder = Recorder()
     with open(os.devnull, "w") as sink:
         stdout = sys.stdout
         sys.stdout = sink
         try:
-            code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-m", SELECTION, "tests"],
-                               plugins=[recorder])
+            code = pytest.main(
+                ["--collect-only", "-q", "-p", "no:cacheprovider", "-m", SELECTION, "tests"],
+                plugins=[recorder],
+            )
         finally:
             sys.stdout = stdout
     if code not in (0, 5):
-        raise SystemExit(f"collection failed (pytest exit {code}): run `ape test --collect-only -m '{SELECTION}' tests`")
+        raise SystemExit(
+            f"collection failed (pytest exit {code}): run `ape test --collect-only -m '{SELECTION}' tests`"
+        )
     return recorder.items
-
 
 
 def run(items: list[Item]) -> None:
     """Runs the marked tests with `ape test` and records each case's outcome from a JUnit report."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
-        env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
-        subprocess.run(["ape", "test", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", "-m", SELECTION, "tests"], cwd=ROOT,
-                       env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(
+            os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}"
+        )
+        subprocess.run(
+            ["ape", "test", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", "-m", SELECTION, "tests"],
+            cwd=ROOT,
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if not report.is_file():
             raise SystemExit("ape test wrote no report: run it by hand to see why")
         outcomes: dict[str, str] = {}
@@ -102,8 +119,11 @@ def run(items: list[Item]) -> None:
             if case.find("failure") is not None or case.find("error") is not None:
                 outcomes[nodeid] = "failed"
             elif skipped is not None:
-                outcomes[nodeid] = "xfailed" if "xfail" in (skipped.get("type", "") + skipped.get("message", "")) \
+                outcomes[nodeid] = (
+                    "xfailed"
+                    if "xfail" in (skipped.get("type", "") + skipped.get("message", ""))
                     else "skipped"
+                )
             else:
                 outcomes[nodeid] = "passed"
     for item in items:
@@ -116,8 +136,10 @@ def stateful_steps() -> tuple[int | None, str]:
     doc = json.loads(STATEFUL.read_text())
     runs = {k: v for k, v in doc.items() if isinstance(v, dict) and "steps" in v}
     steps = sum(int(v["steps"]) for v in runs.values())
-    detail = ", ".join(f"{k} {v['steps']:,} steps in {v.get('examples', '?')} examples"
-                       f" ({v.get('profile', '?')} profile)" for k, v in runs.items())
+    detail = ", ".join(
+        f"{k} {v['steps']:,} steps in {v.get('examples', '?')} examples ({v.get('profile', '?')} profile)"
+        for k, v in runs.items()
+    )
     return steps, detail
 
 
@@ -127,15 +149,21 @@ def mutation() -> tuple[str, str]:
     doc = json.loads(MUTATION.read_text())
     reports = doc if isinstance(doc, list) else doc.get("reports", [doc]) if isinstance(doc, dict) else []
     killed = sum(int(r.get("killed", 0)) for r in reports)
-    scored = sum(int(r.get("killed", 0)) + int(r.get("survived", 0)) + int(r.get("timeout", 0)) for r in reports)
+    scored = sum(
+        int(r.get("killed", 0)) + int(r.get("survived", 0)) + int(r.get("timeout", 0)) for r in reports
+    )
     if not scored:
         return "not run", "bench/mutation.json holds no scored mutant"
     contracts = ", ".join(str(r.get("contract", "?")) for r in reports)
     equivalent = sum(int(r.get("equivalent", 0)) for r in reports)
     stillborn = sum(int(r.get("stillborn", 0)) for r in reports)
-    return (f"{killed:,} of {scored:,} ({killed / scored:.1%})",
-            (f"{contracts}; killed / (killed + survived + timeout); {equivalent} equivalent and {stillborn} "
-            "that did not compile left out"))
+    return (
+        f"{killed:,} of {scored:,} ({killed / scored:.1%})",
+        (
+            f"{contracts}; killed / (killed + survived + timeout); {equivalent} equivalent and {stillborn} "
+            "that did not compile left out"
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,22 +190,40 @@ def main(argv: list[str] | None = None) -> int:
     f, b, funds = groups["faults"], groups["bad_input"], groups["funds"]
     funds_failed = funds.count("failed", "not run", "skipped")
     rows = [
-        ("invariant steps run", "not run" if steps is None else f"{steps:,}",
-         f"{steps_detail}; every step checks the coupling invariants"),
+        (
+            "invariant steps run",
+            "not run" if steps is None else f"{steps:,}",
+            f"{steps_detail}; every step checks the coupling invariants",
+        ),
         ("mutants killed", mutants, mutants_detail),
-        ("faults injected / survived",
-         f"{len(f.items)} / {f.count('passed')}" + (f" ({f.count('xfailed')} known keeper bugs)"
-                                                    if f.count("xfailed") else ""),
-         f"keeper fault cases (marker `fault`); survived = the keeper behaved as expected; {measured}"),
-        ("bad inputs tried", (f"{len(b.items)} ({b.count('passed')} handled as documented, "
-                             f"{b.count('xfailed')} known gaps)"),
-         ("test cases with zero / negative / huge amounts, wrong decimals, malformed config and scenarios; "
-         "handled = a clear error naming what is wrong (or, where documented, accepted within bounds); "
-         f"a gap = an xfail test naming the error that is missing; {measured}")),
-        ("funds locked", "0" if funds_failed == 0 else f"{funds_failed} exit tests did not pass",
-         (f"{len(funds.items)} exit tests (LP exit, repay, collateral, idle cash, order refunds and the 2-day "
-         f"escape, in every breaker state and with the oracle down) and the stateful suites' exit invariants "
-         f"after each of their steps; {measured}")),
+        (
+            "faults injected / survived",
+            f"{len(f.items)} / {f.count('passed')}"
+            + (f" ({f.count('xfailed')} known keeper bugs)" if f.count("xfailed") else ""),
+            f"keeper fault cases (marker `fault`); survived = the keeper behaved as expected; {measured}",
+        ),
+        (
+            "bad inputs tried",
+            (f"{len(b.items)} ({b.count('passed')} handled as documented, {b.count('xfailed')} known gaps)"),
+            (
+                "test cases with zero / negative / huge amounts, wrong decimals, malformed config and "
+                "scenarios; "
+                "handled = a clear error naming what is wrong (or, where documented, accepted within "
+                "bounds); "
+                f"a gap = an xfail test naming the error that is missing; {measured}"
+            ),
+        ),
+        (
+            "funds locked",
+            "0" if funds_failed == 0 else f"{funds_failed} exit tests did not pass",
+            (
+                f"{len(funds.items)} exit tests (LP exit, repay, collateral, idle cash, order refunds and "
+                "the 2-day "
+                "escape, in every breaker state and with the oracle down) and the stateful suites' exit "
+                "invariants "
+                f"after each of their steps; {measured}"
+            ),
+        ),
     ]
     print("| figure | value | how it is measured |")
     print("|---|---|---|")

@@ -15,6 +15,17 @@ from keeper.sources.positions import PositionsFileSource, load_positions
 from keeper.sources.replay import ReplaySource, Series
 
 __all__ = [
-    "CcxtSource", "LendingEventsSource", "LendingMarketConfig", "Observations", "OnChainSource", "PositionsFileSource", "RecordedExchange", "ReplaySource",
-    "Series", "Source", "load_positions", "make_exchange", "merge",
+    "CcxtSource",
+    "LendingEventsSource",
+    "LendingMarketConfig",
+    "Observations",
+    "OnChainSource",
+    "PositionsFileSource",
+    "RecordedExchange",
+    "ReplaySource",
+    "Series",
+    "Source",
+    "load_positions",
+    "make_exchange",
+    "merge",
 ]

@@ -40,7 +40,9 @@ class RecordedExchange:
     as if it had just been fetched.
     """
 
-    def __init__(self, data: Mapping[str, Any] | Path | str, restamp: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, data: Mapping[str, Any] | Path | str, restamp: Callable[[], float] | None = None
+    ) -> None:
         if isinstance(data, (str, Path)):
             data = json.loads(Path(data).read_text())
         self.data = dict(data)
@@ -98,9 +100,14 @@ class CcxtSource:
     name = "cex"
     background = True  # network I/O with timeouts and rate limits: on-chain rules never wait for it
 
-    def __init__(self, markets: Sequence[MarketSettings], exchanges: Mapping[str, Any] | None = None,
-                 book_limit: int = 100, timeout_s: float = 5.0,
-                 on_error: Callable[[str], None] = lambda source: None) -> None:
+    def __init__(
+        self,
+        markets: Sequence[MarketSettings],
+        exchanges: Mapping[str, Any] | None = None,
+        book_limit: int = 100,
+        timeout_s: float = 5.0,
+        on_error: Callable[[str], None] = lambda source: None,
+    ) -> None:
         self.markets = {m.id: m for m in markets}
         self.exchanges: dict[str, Any] = dict(exchanges or {})
         self.book_limit = book_limit
@@ -124,19 +131,27 @@ class CcxtSource:
             except (ccxt.BaseError, OSError, ValueError, KeyError, TypeError) as exc:
                 obs.errors.append(f"{label} {what}: {type(exc).__name__}: {exc}")
                 self.on_error(v.exchange)
-                log.warning("cex source failed", extra={"source": label, "what": what, "error": str(exc)[:200]})
+                log.warning(
+                    "cex source failed", extra={"source": label, "what": what, "error": str(exc)[:200]}
+                )
                 return None
 
         ticker = attempt("ticker", lambda: ex.fetch_ticker(v.symbol))
         if ticker is not None:
             price = ticker_price(ticker)
             if price is not None:
-                obs.quotes.append(Quote(label, price, _seconds(ticker.get("timestamp")) or float("nan"), v.weight))
+                obs.quotes.append(
+                    Quote(label, price, _seconds(ticker.get("timestamp")) or float("nan"), v.weight)
+                )
         raw_book = attempt("order book", lambda: ex.fetch_order_book(v.symbol, self.book_limit))
-        # A book that does not parse is rejected like a failed call (logged, in `errors`, counted per exchange)
-        # and drops this exchange for the cycle: its ticker is not trusted either. The other venues still count.
-        book = None if raw_book is None else attempt("malformed order book",
-                                                      lambda: OrderBook.from_ccxt(raw_book, label))
+        # A book that does not parse is rejected like a failed call (logged, in `errors`, counted per
+        # exchange) and drops this exchange for the cycle: its ticker is not trusted either. The other venues
+        # still count.
+        book = (
+            None
+            if raw_book is None
+            else attempt("malformed order book", lambda: OrderBook.from_ccxt(raw_book, label))
+        )
         if raw_book is not None and book is None:
             obs.quotes.clear()
             return
@@ -148,15 +163,18 @@ class CcxtSource:
             plabel = f"{v.exchange}:{v.perp_symbol}"
             perp = attempt("perp ticker", lambda: ex.fetch_ticker(v.perp_symbol))
             if perp is not None and (p := ticker_price(perp)) is not None:
-                obs.perp_quotes.append(Quote(plabel, p, _seconds(perp.get("timestamp")) or float("nan"), v.weight))
+                obs.perp_quotes.append(
+                    Quote(plabel, p, _seconds(perp.get("timestamp")) or float("nan"), v.weight)
+                )
             oi = attempt("open interest", lambda: ex.fetch_open_interest(v.perp_symbol))
             if oi is not None:
                 value = oi.get("openInterestValue")
                 if value is None and oi.get("openInterestAmount") is not None and perp is not None:
                     value = float(oi["openInterestAmount"]) * (ticker_price(perp) or float("nan"))
                 if value is not None:
-                    obs.open_interest.append(OpenInterest(plabel, float(value),
-                                                          _seconds(oi.get("timestamp")) or float("nan")))
+                    obs.open_interest.append(
+                        OpenInterest(plabel, float(value), _seconds(oi.get("timestamp")) or float("nan"))
+                    )
 
     def collect(self, market_ids: Sequence[int], now: float) -> dict[int, Observations]:
         """One thread per exchange (its venues in turn, so each ccxt client stays single-threaded)."""

@@ -62,22 +62,56 @@ INDEX_BATCH = 100  # eth_calls per JSON-RPC batch
 # Borrower events of contracts/LendingMarket.vy: (name, [(field, type, indexed)]).
 # tests/keeper/test_lending_source.py checks them against the compiled ABI.
 EVENTS: dict[str, list[tuple[str, str, bool]]] = {
-    "CollateralDeposited": [("payer", "address", True), ("borrower", "address", True), ("amount", "uint256", False),
-                            ("collateral", "uint256", False)],
-    "CollateralWithdrawn": [("borrower", "address", True), ("amount", "uint256", False),
-                            ("collateral", "uint256", False), ("debt", "uint256", False)],
-    "Borrowed": [("borrower", "address", True), ("amount", "uint256", False), ("debt", "uint256", False),
-                 ("collateral", "uint256", False), ("price", "uint256", False)],
-    "Repaid": [("payer", "address", True), ("borrower", "address", True), ("amount", "uint256", False),
-               ("debt", "uint256", False)],
-    "Liquidated": [("liquidator", "address", True), ("borrower", "address", True), ("repaid", "uint256", False),
-                   ("seized", "uint256", False), ("price", "uint256", False), ("threshold_bps", "uint256", False),
-                   ("health_before", "uint256", False), ("debt", "uint256", False),
-                   ("collateral", "uint256", False)],
-    "BadDebtRealized": [("borrower", "address", True), ("liquidator", "address", True), ("amount", "uint256", False)],
+    "CollateralDeposited": [
+        ("payer", "address", True),
+        ("borrower", "address", True),
+        ("amount", "uint256", False),
+        ("collateral", "uint256", False),
+    ],
+    "CollateralWithdrawn": [
+        ("borrower", "address", True),
+        ("amount", "uint256", False),
+        ("collateral", "uint256", False),
+        ("debt", "uint256", False),
+    ],
+    "Borrowed": [
+        ("borrower", "address", True),
+        ("amount", "uint256", False),
+        ("debt", "uint256", False),
+        ("collateral", "uint256", False),
+        ("price", "uint256", False),
+    ],
+    "Repaid": [
+        ("payer", "address", True),
+        ("borrower", "address", True),
+        ("amount", "uint256", False),
+        ("debt", "uint256", False),
+    ],
+    "Liquidated": [
+        ("liquidator", "address", True),
+        ("borrower", "address", True),
+        ("repaid", "uint256", False),
+        ("seized", "uint256", False),
+        ("price", "uint256", False),
+        ("threshold_bps", "uint256", False),
+        ("health_before", "uint256", False),
+        ("debt", "uint256", False),
+        ("collateral", "uint256", False),
+    ],
+    "BadDebtRealized": [
+        ("borrower", "address", True),
+        ("liquidator", "address", True),
+        ("amount", "uint256", False),
+    ],
 }
-VIEWS = ("borrow_index", "total_borrows", "total_debt_shares", "liquidation_threshold", "collateral_token",
-         "borrow_token")
+VIEWS = (
+    "borrow_index",
+    "total_borrows",
+    "total_debt_shares",
+    "liquidation_threshold",
+    "collateral_token",
+    "borrow_token",
+)
 
 
 def _topic(name: str) -> str:
@@ -104,10 +138,13 @@ def _layout(name: str) -> _EventLayout:
     fields = EVENTS[name]
     indexed = [f for f, _, ix in fields if ix]
     data = [f for f, _, ix in fields if not ix]
-    return _EventLayout(name, 1 + indexed.index("borrower"),
-                        data.index("collateral") if "collateral" in data else None,
-                        data.index("debt") if "debt" in data else None,
-                        writes_off=name == "BadDebtRealized")
+    return _EventLayout(
+        name,
+        1 + indexed.index("borrower"),
+        data.index("collateral") if "collateral" in data else None,
+        data.index("debt") if "debt" in data else None,
+        writes_off=name == "BadDebtRealized",
+    )
 
 
 LAYOUTS: dict[str, _EventLayout] = {_topic(name): _layout(name) for name in EVENTS}
@@ -141,7 +178,7 @@ def decode_log(raw: Mapping[str, Any]) -> Change | None:
     if layout is None or raw.get("removed"):
         return None
     data = bytes(raw["data"])
-    words = [int.from_bytes(data[i:i + 32], "big") for i in range(0, len(data), 32)]
+    words = [int.from_bytes(data[i : i + 32], "big") for i in range(0, len(data), 32)]
     borrower = to_checksum_address("0x" + topics[layout.borrower_topic][-40:])
     debt = 0 if layout.writes_off else (None if layout.debt_word is None else words[layout.debt_word])
     collateral = None if layout.collateral_word is None else words[layout.collateral_word]
@@ -161,7 +198,9 @@ class Position:
         return [self.collateral, self.debt, self.index]
 
 
-def apply_changes(positions: dict[str, Position], changes: Iterable[Change], index_at: Mapping[int, int]) -> int:
+def apply_changes(
+    positions: dict[str, Position], changes: Iterable[Change], index_at: Mapping[int, int]
+) -> int:
     """Applies changes in order (mutating `positions`); returns how many were applied."""
     n = 0
     for ch in changes:
@@ -206,11 +245,17 @@ class LendingView:
     debt_decimals: int
 
     def positions(self) -> Positions:
-        return Positions(self.collateral / 10**self.collateral_decimals, self.debt / 10**self.debt_decimals,
-                         np.full(len(self.borrowers), float(self.threshold_bps)))
+        return Positions(
+            self.collateral / 10**self.collateral_decimals,
+            self.debt / 10**self.debt_decimals,
+            np.full(len(self.borrowers), float(self.threshold_bps)),
+        )
 
     def by_borrower(self) -> dict[str, tuple[float, float]]:
-        return {b: (float(c), float(d)) for b, c, d in zip(self.borrowers, self.collateral, self.debt, strict=True)}
+        return {
+            b: (float(c), float(d))
+            for b, c, d in zip(self.borrowers, self.collateral, self.debt, strict=True)
+        }
 
 
 class BackfillPending(RuntimeError):
@@ -250,25 +295,40 @@ class LendingMarketTracker:
                 raise ValueError("written for another market or version")
             if raw.get("from_block") != self.config.from_block:
                 raise ValueError(f"from_block was {raw.get('from_block')}, is {self.config.from_block} now")
-            confirmed = {to_checksum_address(b): Position(*(int(x) for x in v)) for b, v in raw["positions"].items()}
-            self.cursor, self.cursor_hash, self.confirmed = int(raw["cursor"]), raw.get("cursor_hash"), confirmed
+            confirmed = {
+                to_checksum_address(b): Position(*(int(x) for x in v)) for b, v in raw["positions"].items()
+            }
+            self.cursor, self.cursor_hash, self.confirmed = (
+                int(raw["cursor"]),
+                raw.get("cursor_hash"),
+                confirmed,
+            )
             if raw.get("decimals"):
                 self.decimals = (int(raw["decimals"][0]), int(raw["decimals"][1]))
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("lending state not used, rebuilding from from_block",
-                        extra={"path": str(self.state_path), "error": str(exc), "from_block": self.config.from_block})
+            log.warning(
+                "lending state not used, rebuilding from from_block",
+                extra={"path": str(self.state_path), "error": str(exc), "from_block": self.config.from_block},
+            )
 
     def save(self) -> None:
         if self.state_path is None:
             return
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({
-            "version": STATE_VERSION, "market": self.address, "from_block": self.config.from_block,
-            "cursor": self.cursor, "cursor_hash": self.cursor_hash,
-            "decimals": list(self.decimals) if self.decimals else None,
-            "positions": {b: p.as_list() for b, p in self.confirmed.items()},
-        }))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "version": STATE_VERSION,
+                    "market": self.address,
+                    "from_block": self.config.from_block,
+                    "cursor": self.cursor,
+                    "cursor_hash": self.cursor_hash,
+                    "decimals": list(self.decimals) if self.decimals else None,
+                    "positions": {b: p.as_list() for b, p in self.confirmed.items()},
+                }
+            )
+        )
         os.replace(tmp, self.state_path)
 
     def reset(self) -> None:
@@ -278,19 +338,30 @@ class LendingMarketTracker:
 
     def _logs(self, first: int, last: int) -> list[Change]:
         """The market's borrower events in [first, last], in order; splits ranges the node refuses."""
+
         def get(w3: Web3) -> list[Any]:
-            return list(w3.eth.get_logs({"address": self.address, "fromBlock": first, "toBlock": last,
-                                         "topics": self._topics}))  # type: ignore[typeddict-item]
+            return list(
+                w3.eth.get_logs(
+                    {"address": self.address, "fromBlock": first, "toBlock": last, "topics": self._topics}
+                )
+            )  # type: ignore[typeddict-item]
 
         try:
             raw = self.pool.call(get, "eth_getLogs")
         except Exception as exc:
-            if isinstance(exc, RpcUnavailable) or is_transport_error(exc) or first == last or not _range_refused(exc):
+            if (
+                isinstance(exc, RpcUnavailable)
+                or is_transport_error(exc)
+                or first == last
+                or not _range_refused(exc)
+            ):
                 raise
             middle = (first + last) // 2
             self._page = max(1, (last - first + 1) // 2)
-            log.info("eth_getLogs range refused, halving", extra={"market": self.address, "blocks": last - first + 1,
-                                                                  "error": str(exc)[:200]})
+            log.info(
+                "eth_getLogs range refused, halving",
+                extra={"market": self.address, "blocks": last - first + 1, "error": str(exc)[:200]},
+            )
             return self._logs(first, middle) + self._logs(middle + 1, last)
         changes = [c for c in (decode_log(r) for r in raw) if c is not None]
         changes.sort(key=lambda c: (c.block, c.log_index))
@@ -300,8 +371,10 @@ class LendingMarketTracker:
         """One JSON-RPC batch of no-argument calls (to, selector, block): (answered, uint256) each."""
         if not calls:
             return []
-        reqs = [("eth_call", [{"to": to, "data": data}, hex(block) if isinstance(block, int) else block])
-                for to, data, block in calls]
+        reqs = [
+            ("eth_call", [{"to": to, "data": data}, hex(block) if isinstance(block, int) else block])
+            for to, data, block in calls
+        ]
         resp = w3.provider.make_batch_request(reqs)  # type: ignore[arg-type]
         if not isinstance(resp, list):
             from web3.exceptions import BadResponseFormat
@@ -322,16 +395,21 @@ class LendingMarketTracker:
         out: dict[int, int] = {}
         pruned = 0
         for i in range(0, len(blocks), INDEX_BATCH):
-            chunk = blocks[i:i + INDEX_BATCH]
-            answers = self.pool.call(lambda w3, chunk=chunk: self._call(w3, [(self.address, selector, b) for b in chunk]),
-                                     "borrow_index")
+            chunk = blocks[i : i + INDEX_BATCH]
+            answers = self.pool.call(
+                lambda w3, chunk=chunk: self._call(w3, [(self.address, selector, b) for b in chunk]),
+                "borrow_index",
+            )
             for b, (ok, value) in zip(chunk, answers, strict=True):
                 out[b] = value if ok and value else fallback
                 pruned += not (ok and value)
         if pruned:
             self.last.pruned_indices += pruned
-            log.warning("borrow_index() not available at old blocks (pruned node?): those debts grow from the "
-                        "head's index", extra={"market": self.address, "blocks": pruned})
+            log.warning(
+                "borrow_index() not available at old blocks (pruned node?): those debts grow from the "
+                "head's index",
+                extra={"market": self.address, "blocks": pruned},
+            )
         return out
 
     def _head_views(self, head: int) -> dict[str, int]:
@@ -340,14 +418,19 @@ class LendingMarketTracker:
         answers = self.pool.call(lambda w3: self._call(w3, calls), "lending views")
         missing = [n for n, (ok, _) in zip(names, answers, strict=True) if not ok]
         if missing:
-            raise RuntimeError(f"lending market {self.address}: {', '.join(missing)}() failed at block {head} "
-                               "(is lending_market a LendingMarket?)")
+            raise RuntimeError(
+                f"lending market {self.address}: {', '.join(missing)}() failed at block {head} "
+                "(is lending_market a LendingMarket?)"
+            )
         views = {n: v for n, (_, v) in zip(names, answers, strict=True)}
         if self.decimals is None:
-            tokens = [to_checksum_address(views["collateral_token"].to_bytes(32, "big")[-20:]),
-                      to_checksum_address(views["borrow_token"].to_bytes(32, "big")[-20:])]
-            dec = self.pool.call(lambda w3: self._call(w3, [(t, _selector("decimals()"), head) for t in tokens]),
-                                 "decimals")
+            tokens = [
+                to_checksum_address(views["collateral_token"].to_bytes(32, "big")[-20:]),
+                to_checksum_address(views["borrow_token"].to_bytes(32, "big")[-20:]),
+            ]
+            dec = self.pool.call(
+                lambda w3: self._call(w3, [(t, _selector("decimals()"), head) for t in tokens]), "decimals"
+            )
             if not all(ok for ok, _ in dec):
                 raise RuntimeError(f"lending market {self.address}: token decimals() failed")
             self.decimals = (dec[0][1], dec[1][1])
@@ -362,12 +445,15 @@ class LendingMarketTracker:
     # ------------------------------------------------------------ one sync
 
     def sync(self) -> LendingView:
-        """Reads new events up to the head; raises BackfillPending while more than `max_pages` pages remain."""
+        """Reads new events up to the head; raises BackfillPending while more than `max_pages` pages
+        remain."""
         head = int(self.pool.call(lambda w3: w3.eth.block_number, "eth_blockNumber"))
         report = self.last = SyncReport(head=head)
         if self.cursor_hash is not None and self._block_hash(self.cursor) != self.cursor_hash:
-            log.error("reorg deeper than the margin: rebuilding lending positions from from_block",
-                      extra={"market": self.address, "cursor": self.cursor, "from_block": self.config.from_block})
+            log.error(
+                "reorg deeper than the margin: rebuilding lending positions from from_block",
+                extra={"market": self.address, "cursor": self.cursor, "from_block": self.config.from_block},
+            )
             self.reset()
             self.save()
         views = self._head_views(head)
@@ -380,16 +466,19 @@ class LendingMarketTracker:
             while first <= head:
                 if first <= safe and report.pages >= self.max_pages:
                     # A stable message: the runner logs observation errors when they change.
-                    raise BackfillPending(f"lending market {self.address}: backfilling events (no positions "
-                                          "until the head is reached)")
+                    raise BackfillPending(
+                        f"lending market {self.address}: backfilling events (no positions "
+                        "until the head is reached)"
+                    )
                 last = min(head, first + self._page - 1)
                 changes = self._logs(first, last)
                 index_at = self._indices(sorted({c.block for c in changes if c.debt}), head_index)
                 # Everything this page needs from the node is in hand: only now does it count.
                 report.pages += 1
                 if first <= safe:
-                    report.confirmed_logs += apply_changes(self.confirmed, [c for c in changes if c.block <= safe],
-                                                           index_at)
+                    report.confirmed_logs += apply_changes(
+                        self.confirmed, [c for c in changes if c.block <= safe], index_at
+                    )
                     self.cursor, moved = min(last, safe), True
                 tail += [c for c in changes if c.block > safe]
                 first = last + 1
@@ -411,8 +500,12 @@ class LendingMarketTracker:
         index_now = borrows * WAD / shares if shares else float(views["borrow_index"])
         borrowers = list(positions)
         coll = np.array([float(positions[b].collateral) for b in borrowers])
-        debt = np.array([float(positions[b].debt) * (index_now / positions[b].index) if positions[b].debt else 0.0
-                         for b in borrowers])
+        debt = np.array(
+            [
+                float(positions[b].debt) * (index_now / positions[b].index) if positions[b].debt else 0.0
+                for b in borrowers
+            ]
+        )
         assert self.decimals is not None
         return LendingView(head, borrowers, coll, debt, views["liquidation_threshold"], *self.decimals)
 
@@ -420,7 +513,9 @@ class LendingMarketTracker:
 def _range_refused(exc: BaseException) -> bool:
     """A node's answer that the eth_getLogs range or result set is too large (wording varies by client)."""
     text = str(exc).lower()
-    return any(w in text for w in ("range", "too many", "more than", "limit", "exceed", "too large", "timeout"))
+    return any(
+        w in text for w in ("range", "too many", "more than", "limit", "exceed", "too large", "timeout")
+    )
 
 
 class LendingEventsSource:
@@ -428,9 +523,16 @@ class LendingEventsSource:
 
     name = "lending"
 
-    def __init__(self, pool: RpcPool, markets: Mapping[int, LendingMarketConfig], *, state_dir: Path | None = None,
-                 chain_id: int | None = None, max_pages: int = 50,
-                 on_error: Callable[[str], None] = lambda source: None) -> None:
+    def __init__(
+        self,
+        pool: RpcPool,
+        markets: Mapping[int, LendingMarketConfig],
+        *,
+        state_dir: Path | None = None,
+        chain_id: int | None = None,
+        max_pages: int = 50,
+        on_error: Callable[[str], None] = lambda source: None,
+    ) -> None:
         self.markets = dict(markets)
         self.on_error = on_error
         self.trackers: dict[str, LendingMarketTracker] = {}
@@ -461,14 +563,26 @@ class LendingEventsSource:
                     results[tracker.address] = tracker.sync().positions()
                 except BackfillPending as exc:
                     results[tracker.address] = str(exc)
-                    log.info("lending backfill in progress", extra={
-                        "market": tracker.address, "cursor": tracker.cursor, "head": tracker.last.head,
-                        "confirmed_logs": tracker.last.confirmed_logs})
+                    log.info(
+                        "lending backfill in progress",
+                        extra={
+                            "market": tracker.address,
+                            "cursor": tracker.cursor,
+                            "head": tracker.last.head,
+                            "confirmed_logs": tracker.last.confirmed_logs,
+                        },
+                    )
                 except Exception as exc:  # noqa: BLE001 - one market's RPC trouble never stops the keeper
-                    results[tracker.address] = f"lending market {tracker.address}: {type(exc).__name__}: {exc}"
+                    results[tracker.address] = (
+                        f"lending market {tracker.address}: {type(exc).__name__}: {exc}"
+                    )
                     self.on_error(self.name)
-                    log.warning("lending source failed", extra={"market": tracker.address, "cursor": tracker.cursor,
-                                                                "error": str(exc)[:300]})
+                    log.warning(
+                        "lending source failed",
+                        extra={"market": tracker.address, "cursor": tracker.cursor, "error": str(exc)[:300]},
+                    )
             got = results[tracker.address]
-            out[mid] = Observations(positions=got) if isinstance(got, Positions) else Observations(errors=[got])
+            out[mid] = (
+                Observations(positions=got) if isinstance(got, Positions) else Observations(errors=[got])
+            )
         return out

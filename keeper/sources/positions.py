@@ -23,8 +23,10 @@ def load_positions(path: Path) -> Positions:
         if not reader.fieldnames or not need <= set(reader.fieldnames):
             raise ValueError(f"{path}: needs the columns {', '.join(sorted(need))} (has {reader.fieldnames})")
         rows = list(reader)
-    arr = np.array([[float(r["collateral"]), float(r["debt"]), float(r["liquidation_threshold_bps"])]
-                    for r in rows], dtype=float).reshape(-1, 3)
+    arr = np.array(
+        [[float(r["collateral"]), float(r["debt"]), float(r["liquidation_threshold_bps"])] for r in rows],
+        dtype=float,
+    ).reshape(-1, 3)
     return Positions(arr[:, 0], arr[:, 1], arr[:, 2])
 
 

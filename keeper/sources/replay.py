@@ -82,19 +82,27 @@ class Series:
                     try:
                         t = parse_time(raw_t)
                     except ValueError:
-                        raise ValueError(f"{where}: {path.name} line {reader.line_num}: column {tcol!r} is "
-                                         f"{raw_t!r}, not seconds or an ISO-8601 time") from None
+                        raise ValueError(
+                            f"{where}: {path.name} line {reader.line_num}: column {tcol!r} is "
+                            f"{raw_t!r}, not seconds or an ISO-8601 time"
+                        ) from None
                     try:
                         value = float(raw_v)
                     except ValueError:
-                        raise ValueError(f"{where}: {path.name} line {reader.line_num}: column {vcol!r} is "
-                                         f"{raw_v!r}, not a number") from None
+                        raise ValueError(
+                            f"{where}: {path.name} line {reader.line_num}: column {vcol!r} is "
+                            f"{raw_v!r}, not a number"
+                        ) from None
                     times.append(t if _is_number(raw_t) else t - start)
                     values.append(value)
                     lines.append(reader.line_num)
             order = np.argsort(np.asarray(times), kind="stable")
-            return cls(np.asarray(times)[order], np.asarray(values)[order], "step",
-                       np.asarray(lines, dtype=int)[order])
+            return cls(
+                np.asarray(times)[order],
+                np.asarray(values)[order],
+                "step",
+                np.asarray(lines, dtype=int)[order],
+            )
         raise ValueError(f"{where}: unknown series form {sorted(keys)}; use constant, points or csv")
 
     def at(self, t: float) -> float:
@@ -149,12 +157,19 @@ class ReplaySource:
             if "name" not in v or "mid" not in v:
                 raise ValueError(f"{where}: needs name and mid")
             depth = v.get("depth_1pct_usd", {"constant": float("nan")})
-            self.venues.append(_Venue(str(v["name"]), Series.parse(v["mid"], self.base_dir, self.start,
-                                                                   f"{where}.mid"),
-                                      Series.parse(depth, self.base_dir, self.start, f"{where}.depth_1pct_usd")))
+            self.venues.append(
+                _Venue(
+                    str(v["name"]),
+                    Series.parse(v["mid"], self.base_dir, self.start, f"{where}.mid"),
+                    Series.parse(depth, self.base_dir, self.start, f"{where}.depth_1pct_usd"),
+                )
+            )
         oi = series.get("open_interest_usd")
-        self.open_interest = (Series.parse(oi, self.base_dir, self.start, "series.open_interest_usd")
-                              if oi is not None else None)
+        self.open_interest = (
+            Series.parse(oi, self.base_dir, self.start, "series.open_interest_usd")
+            if oi is not None
+            else None
+        )
         depths = [d for d in (v.depth.at(0.0) for v in self.venues) if not math.isnan(d)]
         self.calm_depth: float | None = sum(depths) if depths else None
         self.t: float | None = None

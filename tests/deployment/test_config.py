@@ -48,22 +48,39 @@ def _market(**changes):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"params": {"cvd_trip_bps": 10}},
-         "config: markets.0.params: cvd_trip_bps must be between 50 and 5,000 bps (got 10)"),
-        ({"params": {"cvd_resume_bps": 400}},
-         "config: markets.0.params: cvd_resume_bps must be below cvd_trip_bps (hysteresis)"),
-        ({"params": {"typo_bps": 1}},
-         f"config: markets.0.params: unknown parameter 'typo_bps'; known: {', '.join(P.BY_NAME)}"),
-        ({"params": {"t_dlp_s": 3_600, "t_buffer_s": 60}},
-         ("config: markets.0.params: halt window N = max(t_dlp_s, t_priority_s) + t_buffer_s = 3660 s must be "
-          "between 60 and 3600 s")),
+        (
+            {"params": {"cvd_trip_bps": 10}},
+            "config: markets.0.params: cvd_trip_bps must be between 50 and 5,000 bps (got 10)",
+        ),
+        (
+            {"params": {"cvd_resume_bps": 400}},
+            "config: markets.0.params: cvd_resume_bps must be below cvd_trip_bps (hysteresis)",
+        ),
+        (
+            {"params": {"typo_bps": 1}},
+            f"config: markets.0.params: unknown parameter 'typo_bps'; known: {', '.join(P.BY_NAME)}",
+        ),
+        (
+            {"params": {"t_dlp_s": 3_600, "t_buffer_s": 60}},
+            (
+                "config: markets.0.params: halt window N = max(t_dlp_s, t_priority_s) + t_buffer_s = 3660 s "
+                "must be "
+                "between 60 and 3600 s"
+            ),
+        ),
         ({"venue": {}}, "config: markets.0.venue: give exactly one of 'address' or 'mock'"),
-        ({"venue": {"mock": {"price": -1, "depth_usd": 1}}},
-         "config: markets.0.venue.mock.price: Input should be greater than 0"),
-        ({"oracle": {"quorum": 3, "feeds": [{"mock": {"decimals": 8, "answer": 1}, "heartbeat": 3600}]}},
-         "config: markets.0.oracle: quorum 3 is more than the 1 feeds configured"),
-        ({"oracle": {"quorum": 1, "feeds": [{"mock": {"decimals": 8, "answer": 1}, "heartbeat": 5}]}},
-         "config: markets.0.oracle.feeds.0.heartbeat: Input should be greater than or equal to 60"),
+        (
+            {"venue": {"mock": {"price": -1, "depth_usd": 1}}},
+            "config: markets.0.venue.mock.price: Input should be greater than 0",
+        ),
+        (
+            {"oracle": {"quorum": 3, "feeds": [{"mock": {"decimals": 8, "answer": 1}, "heartbeat": 3600}]}},
+            "config: markets.0.oracle: quorum 3 is more than the 1 feeds configured",
+        ),
+        (
+            {"oracle": {"quorum": 1, "feeds": [{"mock": {"decimals": 8, "answer": 1}, "heartbeat": 5}]}},
+            "config: markets.0.oracle.feeds.0.heartbeat: Input should be greater than or equal to 60",
+        ),
     ],
 )
 @pytest.mark.bad_input
@@ -79,22 +96,46 @@ MOCK_FEED = {"mock": {"decimals": 8, "answer": 1}, "heartbeat": 3600}
 @pytest.mark.parametrize(
     "oracle, message",
     [
-        ({"quorum": 1, "feeds": [MOCK_FEED] * 2},
-         ("config: markets.0.oracle: feeds: 2 configured let one bad feed steer the reference (the median of two is "
-         "their mean); configure at least 3")),
-        ({"quorum": 2, "feeds": [MOCK_FEED] * 2},
-         ("config: markets.0.oracle: feeds: 2 configured let one bad feed steer the reference (the median of two is "
-         "their mean); configure at least 3")),
-        ({"quorum": 1, "feeds": [MOCK_FEED] * 3},
-         ("config: markets.0.oracle: quorum: 1 of 3 feeds is not a majority, so feeds that disagree could each make a "
-         "quorum; set it to at least 2")),
-        ({"quorum": 2, "feeds": [MOCK_FEED] * 4},
-         ("config: markets.0.oracle: quorum: 2 of 4 feeds is not a majority, so feeds that disagree could each make a "
-         "quorum; set it to at least 3")),
-        ({"quorum": 2, "max_spread_bps": 5, "feeds": [MOCK_FEED] * 3},
-         "config: markets.0.oracle.max_spread_bps: Input should be greater than or equal to 10"),
-        ({"quorum": 2, "max_spread_bps": 5_001, "feeds": [MOCK_FEED] * 3},
-         "config: markets.0.oracle.max_spread_bps: Input should be less than or equal to 5000"),
+        (
+            {"quorum": 1, "feeds": [MOCK_FEED] * 2},
+            (
+                "config: markets.0.oracle: feeds: 2 configured let one bad feed steer the reference (the "
+                "median of two is "
+                "their mean); configure at least 3"
+            ),
+        ),
+        (
+            {"quorum": 2, "feeds": [MOCK_FEED] * 2},
+            (
+                "config: markets.0.oracle: feeds: 2 configured let one bad feed steer the reference (the "
+                "median of two is "
+                "their mean); configure at least 3"
+            ),
+        ),
+        (
+            {"quorum": 1, "feeds": [MOCK_FEED] * 3},
+            (
+                "config: markets.0.oracle: quorum: 1 of 3 feeds is not a majority, so feeds that disagree "
+                "could each make a "
+                "quorum; set it to at least 2"
+            ),
+        ),
+        (
+            {"quorum": 2, "feeds": [MOCK_FEED] * 4},
+            (
+                "config: markets.0.oracle: quorum: 2 of 4 feeds is not a majority, so feeds that disagree "
+                "could each make a "
+                "quorum; set it to at least 3"
+            ),
+        ),
+        (
+            {"quorum": 2, "max_spread_bps": 5, "feeds": [MOCK_FEED] * 3},
+            "config: markets.0.oracle.max_spread_bps: Input should be greater than or equal to 10",
+        ),
+        (
+            {"quorum": 2, "max_spread_bps": 5_001, "feeds": [MOCK_FEED] * 3},
+            "config: markets.0.oracle.max_spread_bps: Input should be less than or equal to 5000",
+        ),
     ],
 )
 @pytest.mark.threat

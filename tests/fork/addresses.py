@@ -6,10 +6,14 @@ USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"  # 6 decimals
 WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 UNISWAP_V2_FACTORY = "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f"
 CHAINLINK_USDE_USD = "0xa569d910839Ae8865Da8F8e70FfFb0cBA869F961"  # 8 decimals, 0.5% deviation
-# The deploy config asks for at least three feeds and a majority quorum. Offline, two more USDe/USD feeds stand
-# at these addresses (Chainlink mocks answering as the real feed); online (FORK_RPC_URL), give the addresses of
-# two other USDe/USD feeds of that block instead: not done here, the online mode has not been run.
-USDE_USD_STANDINS = ("0x000000000000000000000000000000000000FEeD", "0x000000000000000000000000000000000000fEE2")
+# The deploy config asks for at least three feeds and a majority quorum. Offline, two more USDe/USD feeds
+# stand at these addresses (Chainlink mocks answering as the real feed); online (FORK_RPC_URL), give the
+# addresses of two other USDe/USD feeds of that block instead: not done here, the online mode has not been
+# run.
+USDE_USD_STANDINS = (
+    "0x000000000000000000000000000000000000FEeD",
+    "0x000000000000000000000000000000000000fEE2",
+)
 CURVE_USDE_USDC = "0x02950460E2b9529D0E00284A5fA2d7bDF3fA4d72"  # stableswap-ng, A=200, fee 1 bp
 
 # Online mode forks mainnet here: block 23549870 was mined at 21:00:11 UTC on 10 October 2025,

@@ -36,13 +36,22 @@ def fork():
     uri = rpc or stand_in.uri
     block = A.MAINNET_BLOCK if rpc else stand_in.block_number
     config.get_config("node").ethereum.mainnet["uri"] = uri
-    settings = {"fork": {"ethereum": {"mainnet": {
-        "upstream_provider": "node", "block_number": block, "evm_version": "prague"}}}}
+    settings = {
+        "fork": {
+            "ethereum": {
+                "mainnet": {"upstream_provider": "node", "block_number": block, "evm_version": "prague"}
+            }
+        }
+    }
     try:
         with networks.ethereum.mainnet_fork.use_provider("foundry", provider_settings=settings):
             assert chain.chain_id == 1 and chain.blocks.head.number >= block
-            yield Fork(online=bool(rpc), block_number=block, venue_kind="curve" if rpc else "uniswap-v2",
-                       pair=None if rpc else stand_in.usde_usdc_pair)
+            yield Fork(
+                online=bool(rpc),
+                block_number=block,
+                venue_kind="curve" if rpc else "uniswap-v2",
+                pair=None if rpc else stand_in.usde_usdc_pair,
+            )
     finally:
         if stand_in:
             stand_in.stop()
@@ -108,7 +117,9 @@ def venue(project, fork, deployer):
     """The breaker's venue: the real Curve USDe/USDC pool online, the seeded Uniswap V2 pair offline."""
     if fork.venue_kind == "curve":
         usde_index = 0 if project.MockCurvePool.at(A.CURVE_USDE_USDC).coins(0) == A.USDE else 1
-        return project.CurveStableswapVenue.deploy(A.CURVE_USDE_USDC, usde_index, 1 - usde_index, sender=deployer)
+        return project.CurveStableswapVenue.deploy(
+            A.CURVE_USDE_USDC, usde_index, 1 - usde_index, sender=deployer
+        )
     return project.UniswapV2Venue.deploy(fork.pair, A.USDE, sender=deployer)
 
 

@@ -1,4 +1,5 @@
-"""The Aave v3 steward and BreakerFeed tests of tests/integrations/test_aave_market.py, at Aave's mainnet addresses.
+"""The Aave v3 steward and BreakerFeed tests of tests/integrations/test_aave_market.py, at Aave's mainnet
+addresses.
 
 Offline (default): Aave v3.0 from the npm `@aave/core-v3` artifacts is placed at the mainnet addresses of the
 PoolAddressesProvider, Pool, PoolConfigurator, ACLManager and AaveOracle (anvil_setCode on the chain-id-1
@@ -21,7 +22,7 @@ from tests.fork.conftest import impersonate
 from tests.integrations.aave_setup import USDE_BONUS, USDE_LTV, USDE_THRESHOLD
 
 # The same tests, collected here with this module's fixtures.
-from tests.integrations.test_aave_market import *
+from tests.integrations.test_aave_market import *  # noqa: F403
 
 PEG = 10**8  # 1.00 in the feed's 8 decimals
 
@@ -65,14 +66,24 @@ def aave_core(fork, deployer):
 
 @pytest.fixture(scope="session")
 def breaker_market(project, deployer, guardian, keeper, venue, usde_feed):
-    # The deploy config asks for three feeds and a majority quorum: two more settable USDe/USD feeds at the peg.
+    # The deploy config asks for three feeds and a majority quorum: two more settable USDe/USD feeds at the
+    # peg.
     others = [deployer.deploy(chainlink_mock_container(), 8, PEG) for _ in range(2)]
     feeds = [{"address": feed.address, "heartbeat": 86_400} for feed in (usde_feed, *others)]
-    config = parse_config({
-        "governance": A.GOVERNANCE, "guardian": guardian.address, "keepers": [keeper.address],
-        "markets": [{"name": "USDe/USDC", "venue": {"address": venue.address},
-                     "oracle": {"quorum": 2, "feeds": feeds}}],
-    })
+    config = parse_config(
+        {
+            "governance": A.GOVERNANCE,
+            "guardian": guardian.address,
+            "keepers": [keeper.address],
+            "markets": [
+                {
+                    "name": "USDe/USDC",
+                    "venue": {"address": venue.address},
+                    "oracle": {"quorum": 2, "feeds": feeds},
+                }
+            ],
+        }
+    )
     return deploy(config, deployer, project, live=True, log=lambda _: None).breaker
 
 
@@ -81,12 +92,24 @@ def protected(project, fork, aave_core, breaker_market, tokens, usde_feed, deplo
     usde, usdc = tokens
     admin = aave_core.admin
     if fork.online:
-        aave_core.configurator.configureReserveAsCollateral(usde, USDE_LTV, USDE_THRESHOLD, USDE_BONUS, sender=admin)
+        aave_core.configurator.configureReserveAsCollateral(
+            usde, USDE_LTV, USDE_THRESHOLD, USDE_BONUS, sender=admin
+        )
     else:
         list_reserve(aave_core, usde, usde_feed, ltv=USDE_LTV, threshold=USDE_THRESHOLD, bonus=USDE_BONUS)
         list_reserve(aave_core, usdc, deployer.deploy(chainlink_mock_container(), 8, PEG), borrowing=True)
-    return protect(project, aave_core, breaker_market, 0, usde, usdc, usde_feed,
-                   deployer=deployer, governance=governance, aave_admin=admin)
+    return protect(
+        project,
+        aave_core,
+        breaker_market,
+        0,
+        usde,
+        usdc,
+        usde_feed,
+        deployer=deployer,
+        governance=governance,
+        aave_admin=admin,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -111,8 +134,14 @@ def set_price(deployer):
 def test_fork__aave_core_at_mainnet_addresses(protected):
     core = protected.core
     assert core.provider.address == MAINNET.provider
-    assert (core.provider.getPool(), core.provider.getPoolConfigurator()) == (MAINNET.pool, MAINNET.configurator)
-    assert (core.provider.getACLManager(), core.provider.getPriceOracle()) == (MAINNET.acl_manager, MAINNET.oracle)
+    assert (core.provider.getPool(), core.provider.getPoolConfigurator()) == (
+        MAINNET.pool,
+        MAINNET.configurator,
+    )
+    assert (core.provider.getACLManager(), core.provider.getPriceOracle()) == (
+        MAINNET.acl_manager,
+        MAINNET.oracle,
+    )
     assert core.oracle.getSourceOfAsset(A.USDE) == protected.feed.address
     assert core.acl.isRiskAdmin(protected.steward)
     assert protected.feed.UNDERLYING() in (A.CHAINLINK_USDE_USD, protected.underlying_feed.address)

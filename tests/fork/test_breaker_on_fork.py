@@ -15,17 +15,26 @@ WAD = 10**18
 
 @pytest.fixture
 def deployment(project, deployer, governance, guardian, keeper, venue):
-    config = parse_config({
-        "governance": A.GOVERNANCE,
-        "guardian": guardian.address,
-        "keepers": [keeper.address],
-        "markets": [{
-            "name": "USDe/USDC",
-            "venue": {"address": venue.address},
-            "oracle": {"quorum": 2, "feeds": [{"address": feed, "heartbeat": 86_400}
-                                              for feed in (A.CHAINLINK_USDE_USD, *A.USDE_USD_STANDINS)]},
-        }],
-    })
+    config = parse_config(
+        {
+            "governance": A.GOVERNANCE,
+            "guardian": guardian.address,
+            "keepers": [keeper.address],
+            "markets": [
+                {
+                    "name": "USDe/USDC",
+                    "venue": {"address": venue.address},
+                    "oracle": {
+                        "quorum": 2,
+                        "feeds": [
+                            {"address": feed, "heartbeat": 86_400}
+                            for feed in (A.CHAINLINK_USDE_USD, *A.USDE_USD_STANDINS)
+                        ],
+                    },
+                }
+            ],
+        }
+    )
     return deploy(config, deployer, project, live=True, log=lambda _: None)
 
 
@@ -115,8 +124,9 @@ def test_whale_dump__single_block_does_not_trip(breaker, pair, tokens, usde_whal
     assert breaker.state(0) == NORMAL
 
 
-def test_whale_dump__liquidity_pulled_for_one_block_cannot_be_confirmed(breaker, pair, tokens, deployer,
-                                                                        usde_whale, usdc_whale, anyone):
+def test_whale_dump__liquidity_pulled_for_one_block_cannot_be_confirmed(
+    breaker, pair, tokens, deployer, usde_whale, usdc_whale, anyone
+):
     """Threat: the LP pulls liquidity and dumps, arms, and restores the next block: the arm can
     never be confirmed once the market is whole again."""
     usde, usdc = tokens
@@ -138,8 +148,9 @@ def test_whale_dump__liquidity_pulled_for_one_block_cannot_be_confirmed(breaker,
     assert breaker.state(0) == NORMAL
 
 
-def test_rule_a__liquidity_gone_and_price_dislocated_over_two_blocks_trips(breaker, pair, tokens, deployer,
-                                                                           usde_whale, anyone):
+def test_rule_a__liquidity_gone_and_price_dislocated_over_two_blocks_trips(
+    breaker, pair, tokens, deployer, usde_whale, anyone
+):
     """The crash the breaker exists for: makers pull liquidity, the price dislocates from the
     reference, and it is still so a block later."""
     usde, _ = tokens
@@ -165,8 +176,9 @@ def lending(project, deployment, deployer, governance, tokens, usde_whale, usdc_
     the USDC whale supplies, the USDe whale borrows at a health factor of 1.2."""
     usde, usdc = tokens
     breaker, oracle = deployment.breaker, deployment.markets[0].oracle
-    market = project.LendingMarket.deploy(usdc.address, usde.address, 1, oracle, breaker, 0, 9_000, LENDING_PARAMS,
-                                          sender=deployer)
+    market = project.LendingMarket.deploy(
+        usdc.address, usde.address, 1, oracle, breaker, 0, 9_000, LENDING_PARAMS, sender=deployer
+    )
     breaker.add_consumer(0, market, sender=governance)
     usdc.approve(market, 2**256 - 1, sender=usdc_whale)
     market.supply(2_000_000 * 10**6, sender=usdc_whale)

@@ -79,7 +79,9 @@ class _Seeder:
         return self.w3.eth.contract(address=Web3.to_checksum_address(at), abi=abi)
 
     def set_slot(self, at: str, slot: int, value: int) -> None:
-        self.w3.provider.make_request("anvil_setStorageAt", [at, hex(slot), "0x" + value.to_bytes(32, "big").hex()])
+        self.w3.provider.make_request(
+            "anvil_setStorageAt", [at, hex(slot), "0x" + value.to_bytes(32, "big").hex()]
+        )
 
 
 def start(blocks_after_seed: int = 3) -> Upstream:
@@ -87,7 +89,8 @@ def start(blocks_after_seed: int = 3) -> Upstream:
     port = _free_port()
     process = subprocess.Popen(
         ["anvil", "--chain-id", "1", "--port", str(port), "--silent", "--hardfork", "prague"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     uri = f"http://127.0.0.1:{port}"
     w3 = Web3(Web3.HTTPProvider(uri))
@@ -114,7 +117,9 @@ def _seed(s: _Seeder) -> str:
     usdc = s.place(token_abi, token_code, A.USDC, "USD Coin", "USDC", 6)
     s.place(token_abi, token_code, A.USDT, "Tether USD", "USDT", 6)
 
-    weth_runtime = json.loads((NPM / "canonical-weth/build/contracts/WETH9.json").read_text())["deployedBytecode"]
+    weth_runtime = json.loads((NPM / "canonical-weth/build/contracts/WETH9.json").read_text())[
+        "deployedBytecode"
+    ]
     s.w3.provider.make_request("anvil_setCode", [A.WETH, weth_runtime])
 
     # Chainlink USDe/USD: decimals (slot 0) is set by the constructor, so it is written by hand.

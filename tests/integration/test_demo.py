@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo__tour_trips_resumes_and_reopens_through_the_auction():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ape"), "run", "demo", "-v", "WARNING"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2_000:]
     out = result.stdout

@@ -44,10 +44,16 @@ def test_deploy__refuses_mocks_on_live_network(project, deployer):
 @pytest.mark.bad_input
 def test_deploy_script__bad_config_exits_with_named_field(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "config" / "local.yaml").read_text().replace("params: {}", "params: {cvd_trip_bps: 1}"))
+    bad.write_text(
+        (ROOT / "config" / "local.yaml").read_text().replace("params: {}", "params: {cvd_trip_bps: 1}")
+    )
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--config", str(bad)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 2
     assert "markets.0.params: cvd_trip_bps must be between 50 and 5,000 bps (got 1)" in result.stderr

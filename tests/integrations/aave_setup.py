@@ -1,5 +1,6 @@
 """What the Aave tests share: Aave v3.0's error codes and the USDe-like collateral's risk parameters. The
-protected reserve itself is built by devchain.aave.protect, the same way on a local chain and on the fork suite."""
+protected reserve itself is built by devchain.aave.protect, the same way on a local chain and on the fork
+suite."""
 
 from __future__ import annotations
 

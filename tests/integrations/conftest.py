@@ -66,11 +66,23 @@ def usde_market(breaker, venue, create_oracle, usde_feed, governance, params_arr
 
 
 @pytest.fixture(scope="session")
-def protected(project, aave_core, breaker, usde_market, usde, usdc, usde_feed, usdc_feed, deployer, governance):
+def protected(
+    project, aave_core, breaker, usde_market, usde, usdc, usde_feed, usdc_feed, deployer, governance
+):
     list_reserve(aave_core, usde, usde_feed, ltv=USDE_LTV, threshold=USDE_THRESHOLD, bonus=USDE_BONUS)
     list_reserve(aave_core, usdc, usdc_feed, borrowing=True)
-    return protect(project, aave_core, breaker, usde_market, usde, usdc, usde_feed,
-                   deployer=deployer, governance=governance, aave_admin=governance)
+    return protect(
+        project,
+        aave_core,
+        breaker,
+        usde_market,
+        usde,
+        usdc,
+        usde_feed,
+        deployer=deployer,
+        governance=governance,
+        aave_admin=governance,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +96,7 @@ def fund(deployer):
 @pytest.fixture(scope="session")
 def set_price(deployer):
     """Moves the collateral's underlying Chainlink feed (a venue crash reaching the feed)."""
+
     def set_price(feed, price: float) -> None:
         feed.set_answer(round(price * 10**8), sender=deployer)
 

@@ -1,8 +1,8 @@
 """The breaker protecting a reserve of a real Aave v3 pool (npm bytecode): freeze on a trip, frozen price
 through BreakerFeed, repay during the halt, liquidations after the reopening.
 
-The fork suite imports these tests and runs them at Aave's mainnet addresses (tests/fork/test_aave_on_fork.py):
-they use only the fixtures `protected`, `fund`, `set_price` and the actors.
+The fork suite imports these tests and runs them at Aave's mainnet addresses
+(tests/fork/test_aave_on_fork.py): they use only the fixtures `protected`, `fund`, `set_price` and the actors.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def _trip(protected, guardian):
 
 
 def _reopen(protected, governance):
-    """Governance ends the halt; cool-down and auction elapse; anyone stores NORMAL (notifying the steward)."""
+    """Governance ends the halt; cool-down and auction elapse; anyone stores NORMAL (notifying the
+    steward)."""
     breaker, market_id = protected.breaker, protected.market_id
     breaker.force_resume(market_id, sender=governance)
     reopening_s = sum(breaker.params(market_id, P.BY_NAME[name].key) for name in ("cooldown_s", "auction_s"))
@@ -72,14 +73,19 @@ def test_trip__freezes_reserve_and_zeroes_ltv(positions, guardian):
     assert positions.config() == (0, USDE_THRESHOLD, USDE_BONUS, True)
     events = positions.steward.ReserveRestricted.from_receipt(receipt)
     assert [(e.asset, e.actor, e.state, e.froze, e.old_ltv) for e in events] == [
-        (positions.collateral.address, positions.breaker.address, HALTED, True, USDE_LTV)]
+        (positions.collateral.address, positions.breaker.address, HALTED, True, USDE_LTV)
+    ]
     assert positions.steward.StewardCallFailed.from_receipt(receipt) == []
     assert (positions.steward.engaged(), positions.steward.froze(), positions.steward.saved_ltv()) == (
-        True, True, USDE_LTV)
+        True,
+        True,
+        USDE_LTV,
+    )
 
 
-def test_crash_during_halt__healthy_position_not_liquidatable(positions, guardian, set_price, fund, liquidator,
-                                                             borrower):
+def test_crash_during_halt__healthy_position_not_liquidatable(
+    positions, guardian, set_price, fund, liquidator, borrower
+):
     _trip(positions, guardian)
     set_price(positions.underlying_feed, CRASH_PRICE)
     _approve_liquidator(positions, fund, liquidator, RISKY_DEBT)
@@ -87,8 +93,9 @@ def test_crash_during_halt__healthy_position_not_liquidatable(positions, guardia
     assert positions.core.oracle.getAssetPrice(positions.collateral) == 10**8  # frozen at the trip
     assert positions.health_factor(borrower) > WAD
     with ape.reverts(HEALTH_FACTOR_NOT_BELOW_THRESHOLD):
-        positions.core.pool.liquidationCall(positions.collateral, positions.debt_asset, borrower, RISKY_DEBT // 2,
-                                            False, sender=liquidator)
+        positions.core.pool.liquidationCall(
+            positions.collateral, positions.debt_asset, borrower, RISKY_DEBT // 2, False, sender=liquidator
+        )
 
 
 def test_crash_without_breaker__same_position_liquidatable(positions, set_price, fund, liquidator, borrower):
@@ -98,8 +105,9 @@ def test_crash_without_breaker__same_position_liquidatable(positions, set_price,
 
     assert positions.core.oracle.getAssetPrice(positions.collateral) == int(CRASH_PRICE * 10**8)
     assert positions.health_factor(borrower) < WAD
-    positions.core.pool.liquidationCall(positions.collateral, positions.debt_asset, borrower, RISKY_DEBT // 2,
-                                        False, sender=liquidator)
+    positions.core.pool.liquidationCall(
+        positions.collateral, positions.debt_asset, borrower, RISKY_DEBT // 2, False, sender=liquidator
+    )
 
 
 def test_borrow_during_halt__against_frozen_price_reverts(positions, guardian, set_price, cautious_borrower):
@@ -134,8 +142,9 @@ def test_repay_during_halt__works(positions, guardian, set_price, fund, borrower
     assert debt_before - debt_token.balanceOf(borrower) == repay
 
 
-def test_reopening__truly_unhealthy_liquidated_healthy_kept(positions, guardian, governance, set_price, fund,
-                                                            liquidator, borrower, cautious_borrower):
+def test_reopening__truly_unhealthy_liquidated_healthy_kept(
+    positions, guardian, governance, set_price, fund, liquidator, borrower, cautious_borrower
+):
     _trip(positions, guardian)
     set_price(positions.underlying_feed, CRASH_PRICE)
 
@@ -144,7 +153,9 @@ def test_reopening__truly_unhealthy_liquidated_healthy_kept(positions, guardian,
 
     assert positions.breaker.state(positions.market_id) == NORMAL
     events = positions.steward.ReserveReleased.from_receipt(receipt)
-    assert [(e.actor, e.unfroze, e.restored_ltv) for e in events] == [(positions.breaker.address, True, USDE_LTV)]
+    assert [(e.actor, e.unfroze, e.restored_ltv) for e in events] == [
+        (positions.breaker.address, True, USDE_LTV)
+    ]
     assert positions.config() == (USDE_LTV, USDE_THRESHOLD, USDE_BONUS, False)
     assert positions.core.oracle.getAssetPrice(positions.collateral) == int(CRASH_PRICE * 10**8)
     assert positions.health_factor(borrower) < WAD < positions.health_factor(cautious_borrower)
@@ -171,13 +182,18 @@ def test_reopening__borrowing_and_supply_open_again(positions, guardian, governa
     supply(pool, positions.collateral, cautious_borrower, USDE)
     borrow(pool, positions.debt_asset, cautious_borrower, 1_000 * USDC)
 
-    assert positions.core.token("v", positions.debt_asset).balanceOf(cautious_borrower) >= SAFE_DEBT + 1_000 * USDC
+    assert (
+        positions.core.token("v", positions.debt_asset).balanceOf(cautious_borrower)
+        >= SAFE_DEBT + 1_000 * USDC
+    )
 
 
-def test_withdraw_during_halt__allowed_down_to_health_one_at_the_frozen_price(positions, guardian, set_price,
-                                                                               cautious_borrower):
+def test_withdraw_during_halt__allowed_down_to_health_one_at_the_frozen_price(
+    positions, guardian, set_price, cautious_borrower
+):
     """What the steward cannot close (docs/integrations.md): a freeze does not stop withdrawals, which Aave
-    checks at the frozen price. At the crash price the same withdrawal would leave the position liquidatable."""
+    checks at the frozen price. At the crash price the same withdrawal would leave the position
+    liquidatable."""
     _trip(positions, guardian)
     set_price(positions.underlying_feed, CRASH_PRICE)
     pool, usde = positions.core.pool, positions.collateral

@@ -22,8 +22,11 @@ AAVE_SOURCES = NODE_MODULES / "@aave/core-v3/contracts"
 def _risk_admin_functions(path: str) -> list[str]:
     """Every function of an Aave contract behind `onlyRiskOrPoolAdmins`, read from Aave's own source."""
     source = (AAVE_SOURCES / path).read_text()
-    return [name for name, header in re.findall(r"function (\w+)\(([^{]*)\{", source)
-            if "onlyRiskOrPoolAdmins" in header]
+    return [
+        name
+        for name, header in re.findall(r"function (\w+)\(([^{]*)\{", source)
+        if "onlyRiskOrPoolAdmins" in header
+    ]
 
 
 RISK_ADMIN_FUNCTIONS = _risk_admin_functions("protocol/pool/PoolConfigurator.sol")
@@ -51,17 +54,25 @@ def as_steward(accounts, protected):
 
 def test_risk_admin_reach__configurator_and_l2_sentinel_only():
     """In Aave v3.0 the risk admin role is checked by the PoolConfigurator and the L2 PriceOracleSentinel."""
-    users = sorted(str(p.relative_to(AAVE_SOURCES)) for p in AAVE_SOURCES.rglob("*.sol")
-                   if "isRiskAdmin(" in p.read_text() and "/interfaces/" not in str(p))
-    assert users == ["protocol/configuration/ACLManager.sol", "protocol/configuration/PriceOracleSentinel.sol",
-                     "protocol/pool/PoolConfigurator.sol"]
+    users = sorted(
+        str(p.relative_to(AAVE_SOURCES))
+        for p in AAVE_SOURCES.rglob("*.sol")
+        if "isRiskAdmin(" in p.read_text() and "/interfaces/" not in str(p)
+    )
+    assert users == [
+        "protocol/configuration/ACLManager.sol",
+        "protocol/configuration/PriceOracleSentinel.sol",
+        "protocol/pool/PoolConfigurator.sol",
+    ]
     assert "setReserveFreeze" in RISK_ADMIN_FUNCTIONS and len(RISK_ADMIN_FUNCTIONS) >= 15
     assert SENTINEL_RISK_ADMIN_FUNCTIONS == ["setGracePeriod"]
 
 
 def test_steward_abi__on_breaker_state_is_its_only_call(project, protected):
     steward = project.AaveBreakerSteward.contract_type
-    mutating = [f.name for f in steward.abi if f.type == "function" and f.stateMutability not in ("view", "pure")]
+    mutating = [
+        f.name for f in steward.abi if f.type == "function" and f.stateMutability not in ("view", "pure")
+    ]
     assert mutating == ["on_breaker_state"]
     # No steward function shares a 4-byte selector with a risk-admin call (a clash would route to it).
     configurator = protected.core.configurator.contract_type.method_identifiers
@@ -71,8 +82,9 @@ def test_steward_abi__on_breaker_state_is_its_only_call(project, protected):
 
 
 @pytest.mark.parametrize("name", RISK_ADMIN_FUNCTIONS)
-def test_risk_admin_call__allowed_by_the_role_but_unreachable_through_steward(protected, as_steward, anyone,
-                                                                              name):
+def test_risk_admin_call__allowed_by_the_role_but_unreachable_through_steward(
+    protected, as_steward, anyone, name
+):
     configurator = protected.core.configurator
     abi = next(a for a in configurator.contract_type.abi if a.type == "function" and a.name == name)
     args = _args(abi, protected.collateral.address)
@@ -120,26 +132,30 @@ def test_release__reserve_governance_froze_stays_frozen(protected, guardian, gov
     receipt = protected.steward.on_breaker_state(protected.market_id, NORMAL, 10**18, sender=as_breaker)
 
     assert [(e.unfroze, e.restored_ltv) for e in protected.steward.ReserveReleased.from_receipt(receipt)] == [
-        (False, USDE_LTV)]
+        (False, USDE_LTV)
+    ]
     assert protected.config() == (USDE_LTV, USDE_THRESHOLD, USDE_BONUS, True)
 
 
 def test_release__ltv_governance_set_during_halt_is_kept(protected, guardian, governance, as_breaker):
     protected.breaker.guardian_trip(protected.market_id, sender=guardian)
-    protected.core.configurator.configureReserveAsCollateral(protected.collateral, 5_000, USDE_THRESHOLD,
-                                                             USDE_BONUS, sender=governance)
+    protected.core.configurator.configureReserveAsCollateral(
+        protected.collateral, 5_000, USDE_THRESHOLD, USDE_BONUS, sender=governance
+    )
 
     receipt = protected.steward.on_breaker_state(protected.market_id, NORMAL, 10**18, sender=as_breaker)
 
     assert [(e.unfroze, e.restored_ltv) for e in protected.steward.ReserveReleased.from_receipt(receipt)] == [
-        (True, 0)]
+        (True, 0)
+    ]
     assert protected.config() == (5_000, USDE_THRESHOLD, USDE_BONUS, False)
 
 
 def test_release__ltv_above_a_lowered_threshold_not_restored(protected, guardian, governance, as_breaker):
     protected.breaker.guardian_trip(protected.market_id, sender=guardian)
-    protected.core.configurator.configureReserveAsCollateral(protected.collateral, 0, 7_000, USDE_BONUS,
-                                                             sender=governance)
+    protected.core.configurator.configureReserveAsCollateral(
+        protected.collateral, 0, 7_000, USDE_BONUS, sender=governance
+    )
 
     receipt = protected.steward.on_breaker_state(protected.market_id, NORMAL, 10**18, sender=as_breaker)
 

@@ -36,7 +36,11 @@ def test_normal__passes_the_underlying_through(feed, underlying, deployer):
     assert feed.latestRoundData() == (42, 97_000_000, 1_700_000_000, 1_700_000_000, 41)
     assert feed.latestAnswer() == 97_000_000
     assert (feed.latestTimestamp(), feed.latestRound(), feed.decimals(), feed.is_frozen()) == (
-        1_700_000_000, 42, 8, False)
+        1_700_000_000,
+        42,
+        8,
+        False,
+    )
 
 
 def test_halted__serves_the_frozen_price_updated_now(feed, underlying, breaker, market, guardian, deployer):
@@ -54,8 +58,9 @@ def test_halted__serves_the_frozen_price_updated_now(feed, underlying, breaker, 
     assert feed.is_frozen()
 
 
-def test_halted__frozen_round_passes_a_heartbeat_check_all_halt_long(feed, breaker, market, guardian,
-                                                                     create_oracle):
+def test_halted__frozen_round_passes_a_heartbeat_check_all_halt_long(
+    feed, breaker, market, guardian, create_oracle
+):
     """Our own ReferenceOracle drops a feed older than its heartbeat; the frozen round never is."""
     checker = create_oracle([feed], heartbeat=3_600)
     breaker.guardian_trip(market, sender=guardian)
@@ -67,8 +72,9 @@ def test_halted__frozen_round_passes_a_heartbeat_check_all_halt_long(feed, break
 
 
 @pytest.mark.parametrize("frozen_in_grace, answer", [(True, 100_000_000), (False, 65_000_000)])
-def test_cooldown__frozen_only_when_governance_says(feed, underlying, breaker, market, guardian, governance,
-                                                    deployer, frozen_in_grace, answer):
+def test_cooldown__frozen_only_when_governance_says(
+    feed, underlying, breaker, market, guardian, governance, deployer, frozen_in_grace, answer
+):
     feed.set_frozen_in_grace(frozen_in_grace, sender=governance)
     breaker.guardian_trip(market, sender=guardian)
     underlying.set_answer(65_000_000, sender=deployer)
@@ -79,8 +85,9 @@ def test_cooldown__frozen_only_when_governance_says(feed, underlying, breaker, m
     assert feed.latestAnswer() == answer
 
 
-def test_back_to_normal_by_time__live_without_a_sync(feed, underlying, breaker, market, guardian, governance,
-                                                     deployer):
+def test_back_to_normal_by_time__live_without_a_sync(
+    feed, underlying, breaker, market, guardian, governance, deployer
+):
     breaker.guardian_trip(market, sender=guardian)
     breaker.force_resume(market, sender=governance)
     advance(2 * 1_800 + 1)  # past the longest cool-down and auction
@@ -95,7 +102,8 @@ def test_set_frozen_in_grace__logs_the_change(feed, governance):
     receipt = feed.set_frozen_in_grace(False, sender=governance)
 
     assert [(e.actor, e.old, e.new) for e in feed.FrozenInGraceSet.from_receipt(receipt)] == [
-        (governance.address, True, False)]
+        (governance.address, True, False)
+    ]
     assert not feed.frozen_in_grace()
 
 
@@ -120,9 +128,9 @@ def test_deploy__unknown_market_reverts(project, underlying, breaker, market, de
         project.BreakerFeed.deploy(underlying, breaker, market + 1, True, sender=deployer)
 
 
-def test_halted__18_decimal_underlying_serves_the_frozen_price_unscaled(project, create_feed, breaker, venue,
-                                                                         create_oracle, governance, guardian,
-                                                                         deployer, params_array):
+def test_halted__18_decimal_underlying_serves_the_frozen_price_unscaled(
+    project, create_feed, breaker, venue, create_oracle, governance, guardian, deployer, params_array
+):
     underlying = create_feed(0.9998, 18)
     breaker.register_market(venue, create_oracle([underlying]), params_array(), sender=governance)
     market = breaker.market_count() - 1

@@ -33,12 +33,18 @@ def listed_usde(project, deployer, aave_core, create_feed):
 
 def _config(governance, aave_core, asset, **integrations):
     raw = yaml.safe_load(LOCAL.read_text())
-    raw["governance"] = {"timelock": {"min_delay_s": DELAY_S, "proposers": [governance.address],
-                                      "executors": [governance.address]}}
+    raw["governance"] = {
+        "timelock": {
+            "min_delay_s": DELAY_S,
+            "proposers": [governance.address],
+            "executors": [governance.address],
+        }
+    }
     raw["integrations"] = {
         "feeds": [{"market": "USDe/USDC", "oracle_feed": 0}],
-        "aave_stewards": [{"market": "USDe/USDC", "addresses_provider": aave_core.provider.address,
-                           "asset": asset}],
+        "aave_stewards": [
+            {"market": "USDe/USDC", "addresses_provider": aave_core.provider.address, "asset": asset}
+        ],
         **integrations,
     }
     return parse_config(raw)
@@ -70,11 +76,17 @@ def test_deploy__feed_and_steward_wired_to_the_market(deployment, aave_core, lis
     assert (feed.BREAKER(), feed.MARKET_ID()) == (breaker.address, 0)
     assert breaker.consumers(0) == [steward.address]
     assert (steward.POOL(), steward.CONFIGURATOR(), steward.ASSET()) == (
-        aave_core.pool.address, aave_core.configurator.address, listed_usde.address)
+        aave_core.pool.address,
+        aave_core.configurator.address,
+        listed_usde.address,
+    )
     assert deployment.integrations.actions == [
         f"Aave ACL admin: ACLManager({aave_core.acl.address}).addRiskAdmin({steward.address})",
-        (f"Aave pool admin: AaveOracle({aave_core.oracle.address}).setAssetSources([{listed_usde.address}], "
-         f"[{feed.address}])"),
+        (
+            "Aave pool admin: "
+            f"AaveOracle({aave_core.oracle.address}).setAssetSources([{listed_usde.address}], "
+            f"[{feed.address}])"
+        ),
     ]
 
 
@@ -108,7 +120,9 @@ def test_guardian__trips_at_once_without_the_timelock(deployment, guardian):
 
 def test_deploy__steward_for_an_unlisted_asset_names_the_field(project, deployer, governance, aave_core):
     unlisted = project.FaucetToken.deploy("USD Coin", "USDC", 6, sender=deployer)
-    with pytest.raises(ConfigError, match=r"^integrations.aave_stewards.0.asset: .* is not a reserve of pool"):
+    with pytest.raises(
+        ConfigError, match=r"^integrations.aave_stewards.0.asset: .* is not a reserve of pool"
+    ):
         deploy(_config(governance, aave_core, unlisted.address), deployer, project, log=lambda _: None)
 
 
@@ -119,7 +133,11 @@ def test_deploy_script__bad_integration_exits_with_named_field(tmp_path):
     bad.write_text(yaml.safe_dump(raw))
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--config", str(bad)],
-        cwd=LOCAL.parents[1], capture_output=True, text=True, timeout=300, check=False,
+        cwd=LOCAL.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 2
     assert "integrations: feeds.0.market: unknown market 'ETH/USDC' (markets: USDe/USDC)" in result.stderr
@@ -129,8 +147,12 @@ def test_deploy__v4_hook_from_the_integrations_section(project, deployer, govern
     collateral = project.MockERC20.deploy("Mock USDe", "USDe", 18, sender=deployer)
     debt = project.MockERC20.deploy("Mock USDC", "USDC", 6, sender=deployer)
     hooks = [{"market": "USDe/USDC", "collateral": collateral.address, "debt": debt.address}]
-    deployed = deploy(_config(governance, aave_core, listed_usde.address, v4_hooks=hooks), deployer, project,
-                      log=lambda _: None)
+    deployed = deploy(
+        _config(governance, aave_core, listed_usde.address, v4_hooks=hooks),
+        deployer,
+        project,
+        log=lambda _: None,
+    )
     [(market, guarded)] = deployed.integrations.v4_hooks
     timelock = deployed.integrations.timelock
     assert market == "USDe/USDC"

@@ -55,29 +55,58 @@ def test_parse_config__integrations_and_timelock():
 @pytest.mark.parametrize(
     "integrations, message",
     [
-        (_integrations(feeds=[{"market": "USDe/USDT", "oracle_feed": 0}]),
-         "config: integrations: feeds.0.market: unknown market 'USDe/USDT' (markets: USDe/USDC)"),
-        (_integrations(aave_stewards=[{"market": "ETH", "addresses_provider": PROVIDER, "asset": USDE}]),
-         "config: integrations: aave_stewards.0.market: unknown market 'ETH' (markets: USDe/USDC)"),
-        (_integrations(feeds=[{"market": "USDe/USDC"}]),
-         "config: integrations.feeds.0: give exactly one of 'underlying' or 'oracle_feed'"),
-        (_integrations(feeds=[{"market": "USDe/USDC", "oracle_feed": 7}]),
-         "config: integrations.feeds.0.oracle_feed: Input should be less than or equal to 6"),
-        (_integrations(feeds=[{"market": "USDe/USDC", "underlying": "0x12"}]),
-         "config: integrations.feeds.0.underlying: not an address: '0x12'"),
-        (_integrations(aave_stewards=[{"market": "USDe/USDC", "addresses_provider": "0x" + "00" * 20,
-                                       "asset": USDE}]),
-         "config: integrations.aave_stewards.0.addresses_provider: the zero address cannot be an addresses provider"),
-        (_integrations(aave_stewards=[{"market": "USDe/USDC", "asset": USDE}]),
-         "config: integrations.aave_stewards.0.addresses_provider: Field required"),
-        (_integrations(v4_hooks=[{"market": "USDe/USDC", "collateral": "0x12", "debt": USDE}]),
-         "config: integrations.v4_hooks.0.collateral: not an address: '0x12'"),
-        (_integrations(feeds=[{"market": "USDe/USDC", "oracle_feed": 3}]),
-         ("config: integrations: feeds.0.oracle_feed: market 'USDe/USDC' has 3 oracle feed(s), numbered from 0 "
-         "(got 3)")),
-        (_integrations(aave_stewards=[{"market": "USDe/USDC", "addresses_provider": PROVIDER, "asset": USDE}] * 2),
-         (f"config: integrations: aave_stewards.1: a second steward for reserve {USDE} of {PROVIDER} "
-         "(one reserve, one steward)")),
+        (
+            _integrations(feeds=[{"market": "USDe/USDT", "oracle_feed": 0}]),
+            "config: integrations: feeds.0.market: unknown market 'USDe/USDT' (markets: USDe/USDC)",
+        ),
+        (
+            _integrations(aave_stewards=[{"market": "ETH", "addresses_provider": PROVIDER, "asset": USDE}]),
+            "config: integrations: aave_stewards.0.market: unknown market 'ETH' (markets: USDe/USDC)",
+        ),
+        (
+            _integrations(feeds=[{"market": "USDe/USDC"}]),
+            "config: integrations.feeds.0: give exactly one of 'underlying' or 'oracle_feed'",
+        ),
+        (
+            _integrations(feeds=[{"market": "USDe/USDC", "oracle_feed": 7}]),
+            "config: integrations.feeds.0.oracle_feed: Input should be less than or equal to 6",
+        ),
+        (
+            _integrations(feeds=[{"market": "USDe/USDC", "underlying": "0x12"}]),
+            "config: integrations.feeds.0.underlying: not an address: '0x12'",
+        ),
+        (
+            _integrations(
+                aave_stewards=[{"market": "USDe/USDC", "addresses_provider": "0x" + "00" * 20, "asset": USDE}]
+            ),
+            "config: integrations.aave_stewards.0.addresses_provider: the zero address cannot be an "
+            "addresses provider",
+        ),
+        (
+            _integrations(aave_stewards=[{"market": "USDe/USDC", "asset": USDE}]),
+            "config: integrations.aave_stewards.0.addresses_provider: Field required",
+        ),
+        (
+            _integrations(v4_hooks=[{"market": "USDe/USDC", "collateral": "0x12", "debt": USDE}]),
+            "config: integrations.v4_hooks.0.collateral: not an address: '0x12'",
+        ),
+        (
+            _integrations(feeds=[{"market": "USDe/USDC", "oracle_feed": 3}]),
+            (
+                "config: integrations: feeds.0.oracle_feed: market 'USDe/USDC' has 3 oracle feed(s), "
+                "numbered from 0 "
+                "(got 3)"
+            ),
+        ),
+        (
+            _integrations(
+                aave_stewards=[{"market": "USDe/USDC", "addresses_provider": PROVIDER, "asset": USDE}] * 2
+            ),
+            (
+                f"config: integrations: aave_stewards.1: a second steward for reserve {USDE} of {PROVIDER} "
+                "(one reserve, one steward)"
+            ),
+        ),
     ],
 )
 def test_parse_config__bad_integration_names_the_field(integrations, message):
@@ -89,17 +118,28 @@ def test_parse_config__bad_integration_names_the_field(integrations, message):
 @pytest.mark.parametrize(
     "governance, message",
     [
-        (_timelock(min_delay_s=0),
-         "config: governance: timelock.min_delay_s: Input should be greater than or equal to 60"),
-        (_timelock(min_delay_s=31 * 86_400),
-         "config: governance: timelock.min_delay_s: Input should be less than or equal to 2592000"),
-        (_timelock(proposers=[]),
-         "config: governance: timelock.proposers: List should have at least 1 item after validation, not 0"),
-        (_timelock(proposers=["0x" + "00" * 20]),
-         "config: governance: timelock.proposers: the zero address cannot be a proposer"),
+        (
+            _timelock(min_delay_s=0),
+            "config: governance: timelock.min_delay_s: Input should be greater than or equal to 60",
+        ),
+        (
+            _timelock(min_delay_s=31 * 86_400),
+            "config: governance: timelock.min_delay_s: Input should be less than or equal to 2592000",
+        ),
+        (
+            _timelock(proposers=[]),
+            "config: governance: timelock.proposers: List should have at least 1 item after validation, not "
+            "0",
+        ),
+        (
+            _timelock(proposers=["0x" + "00" * 20]),
+            "config: governance: timelock.proposers: the zero address cannot be a proposer",
+        ),
         (_timelock(executors=["nobody"]), "config: governance: timelock.executors: not an address: 'nobody'"),
-        ({"timelock": {"min_delay_s": 60, "proposers": [PROPOSER]}},
-         "config: governance: timelock.executors: Field required"),
+        (
+            {"timelock": {"min_delay_s": 60, "proposers": [PROPOSER]}},
+            "config: governance: timelock.executors: Field required",
+        ),
         ({"multisig": PROPOSER}, "config: governance: timelock: Field required"),
         (7, "config: governance: give an address or {timelock: {min_delay_s, proposers, executors}}"),
     ],

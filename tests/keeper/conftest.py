@@ -41,12 +41,17 @@ def system(anvil) -> DevSystem:
 
 @pytest.fixture
 def make_settings(tmp_path):
-    def make_settings(system: DevSystem, url: str | list[str], key_index: int = 1, **overrides: Any) -> KeeperSettings:
+    def make_settings(
+        system: DevSystem, url: str | list[str], key_index: int = 1, **overrides: Any
+    ) -> KeeperSettings:
         urls = url if isinstance(url, list) else [url]
         values: dict[str, Any] = {
-            "breaker": system.breaker.address, "rpc_urls": urls,
+            "breaker": system.breaker.address,
+            "rpc_urls": urls,
             "markets": [{"id": m.market_id, "name": f"m{m.market_id}"} for m in system.markets],
-            "private_key": dev_key(key_index), "metrics_port": 0, "state_dir": str(tmp_path / f"state{key_index}"),
+            "private_key": dev_key(key_index),
+            "metrics_port": 0,
+            "state_dir": str(tmp_path / f"state{key_index}"),
             "rpc_timeout_s": 2.0,
             # exchanges answer from recordings: wait for them (tests of the deadline set their own)
             "offchain_deadline_s": 30.0,
@@ -63,8 +68,9 @@ def make_settings(tmp_path):
 def make_keeper(make_settings):
     keepers: list[Keeper] = []
 
-    def make_keeper(system: DevSystem, url: str | list[str], key_index: int = 1, sources: Any = None,
-                    **overrides: Any) -> Keeper:
+    def make_keeper(
+        system: DevSystem, url: str | list[str], key_index: int = 1, sources: Any = None, **overrides: Any
+    ) -> Keeper:
         settings = make_settings(system, url, key_index, **overrides)
         keeper = Keeper(settings, account=load_account(settings), sources=sources or [], metrics=Metrics())
         keeper.cycle = _waiting_for_automine(keeper.cycle, system.w3)
@@ -81,6 +87,7 @@ def _waiting_for_automine(cycle: Callable[[], CycleReport], w3: Web3) -> Callabl
     answered: on a loaded machine the next cycle could read the head before the block exists. Tests that
     cycle the keeper back to back mean "one cycle after the transaction landed", so each cycle that sent
     something waits (bounded) for its receipt when automine is on."""
+
     def cycle_then_wait() -> CycleReport:
         report = cycle()
         sent = [m.outcome.tx_hash for m in report.markets if m.outcome and m.outcome.status == "sent"]
@@ -119,8 +126,9 @@ class RpcProxy:
                 req = json.loads(body)
                 for r in req if isinstance(req, list) else [req]:
                     proxy.methods.append(r.get("method"))
-                resp = proxy.session.post(proxy.target, data=body, headers={"Content-Type": "application/json"},
-                                          timeout=10)
+                resp = proxy.session.post(
+                    proxy.target, data=body, headers={"Content-Type": "application/json"}, timeout=10
+                )
                 self.send_response(resp.status_code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(resp.content)))

@@ -48,8 +48,13 @@ def traders(system):
 def make_pool_market(system, dlp, traders, with_auction=True):
     """A guarded pool market (venue and consumer) at 1.0; the traders and the DLP funded and approved."""
     market = deploy_pool_market(system, with_auction=with_auction, dlps=(dlp,) if with_auction else ())
-    transact(system.w3, system.breaker.functions.grantRole(system.breaker.functions.GUARDIAN_ROLE().call(),
-                                                           system.governance), system.governance)
+    transact(
+        system.w3,
+        system.breaker.functions.grantRole(
+            system.breaker.functions.GUARDIAN_ROLE().call(), system.governance
+        ),
+        system.governance,
+    )
     if market.auction is not None:
         for who in (dlp, *traders):
             for token, amount in ((market.collateral, 100_000 * COL), (market.debt, 100_000 * USD)):
@@ -69,7 +74,8 @@ def post(system, market, who, order: Order) -> None:
 
 
 def restart_with_book(system, anvil, market, dlp, traders) -> None:
-    """HALTED: the DLP bids. COOLDOWN: a panic sell and a low bid. Then the cool-down elapses (AUCTION by time)."""
+    """HALTED: the DLP bids. COOLDOWN: a panic sell and a low bid. Then the cool-down elapses (AUCTION by
+    time)."""
     transact(system.w3, system.breaker.functions.guardian_trip(market.market_id), system.governance)
     post(system, market, dlp, DLP_BID)
     transact(system.w3, system.breaker.functions.force_resume(market.market_id), system.governance)
@@ -109,9 +115,17 @@ def test_settle__keeper_settles_when_auction_is_reached(anvil, system, make_keep
     assert (state_of(system, market), stored_state(system, market)) == (State.NORMAL, State.NORMAL)
     [settled] = market.auction.events.AuctionSettled().get_logs(from_block=start + 1)
     assert (settled.args.actor, settled.args.price, settled.args.volume, settled.args.imbalance) == (
-        system.keepers[0], expected.price, expected.volume, expected.imbalance)
+        system.keepers[0],
+        expected.price,
+        expected.volume,
+        expected.imbalance,
+    )
     assert (settled.args.bought, settled.args.sold, settled.args.pool_collateral_in, settled.args.orders) == (
-        flows["bought"], flows["sold"], flows["pool_collateral_in"], 3)
+        flows["bought"],
+        flows["sold"],
+        flows["pool_collateral_in"],
+        3,
+    )
     # between the limits, where the pool alone balances the crossing orders
     assert PANIC_SELL.limit < expected.price < DLP_BID.limit and expected.price > WAD
     advanced = system.breaker.events.StateAdvanced().get_logs(from_block=start + 1)
@@ -129,17 +143,31 @@ def test_settle__keeper_settles_when_auction_is_reached(anvil, system, make_keep
         report = keeper.cycle()  # reads the receipt: the settlement is reported
     assert report.markets[0].action is None  # NORMAL, calm, nothing left to do
     [s] = report.settlements
-    assert (s.market_id, s.price, s.volume, s.orders) == (market.market_id, expected.price, expected.volume, 3)
+    assert (s.market_id, s.price, s.volume, s.orders) == (
+        market.market_id,
+        expected.price,
+        expected.volume,
+        3,
+    )
     [line] = [r for r in caplog.records if r.getMessage() == "auction settled"]
-    assert (line.price, line.volume, line.imbalance) == (expected.price / WAD, expected.volume, expected.imbalance)
+    assert (line.price, line.volume, line.imbalance) == (
+        expected.price / WAD,
+        expected.volume,
+        expected.imbalance,
+    )
     labels = {"market": str(market.market_id)}
     assert keeper.metrics.value("keeper_auctions_settled_total", labels) == 1
     assert keeper.metrics.value("keeper_auction_clearing_price", labels) == expected.price / WAD
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "settle", "status": "success"}) == 1
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "settle", "status": "success"})
+        == 1
+    )
 
 
 @pytest.mark.parametrize("with_auction", [False, True], ids=["no-auction", "empty-book"])
-def test_settle__not_without_orders_auction_elapses_by_time(anvil, system, make_keeper, dlp, traders, with_auction):
+def test_settle__not_without_orders_auction_elapses_by_time(
+    anvil, system, make_keeper, dlp, traders, with_auction
+):
     market = make_pool_market(system, dlp, traders, with_auction=with_auction)
     keeper = pool_keeper(make_keeper, system, anvil, market)
     halt_to_cooldown(system, market)
@@ -155,8 +183,14 @@ def test_settle__not_without_orders_auction_elapses_by_time(anvil, system, make_
     assert kinds == [Kind.SYNC]
     [advanced] = system.breaker.events.StateAdvanced().get_logs(from_block=start + 1)
     assert (advanced.args.actor, advanced.args.reason, advanced.args.new_state) == (
-        system.keepers[0], REASON_AUCTION_ELAPSED, State.NORMAL)
-    assert keeper.metrics.value("keeper_decisions_total", {"market": str(market.market_id), "action": "settle"}) == 0
+        system.keepers[0],
+        REASON_AUCTION_ELAPSED,
+        State.NORMAL,
+    )
+    assert (
+        keeper.metrics.value("keeper_decisions_total", {"market": str(market.market_id), "action": "settle"})
+        == 0
+    )
 
 
 def test_settle__not_the_book_of_an_older_round(anvil, system, make_keeper, dlp, traders):
@@ -205,8 +239,14 @@ def test_settle__race_lost_lands_reverted_and_is_not_retried(anvil, system, make
     assert (m.action.kind, m.outcome.status) == (Kind.SETTLE_AUCTION, "sent")
     # somebody else's settlement outbids the keeper's into the same block and lands first
     auction = market.auction.functions
-    auction.settle(auction.crossing().call()).transact({
-        "from": system.anyone, "gas": 3_000_000, "maxPriorityFeePerGas": 100 * 10**9, "maxFeePerGas": 200 * 10**9})
+    auction.settle(auction.crossing().call()).transact(
+        {
+            "from": system.anyone,
+            "gas": 3_000_000,
+            "maxPriorityFeePerGas": 100 * 10**9,
+            "maxFeePerGas": 200 * 10**9,
+        }
+    )
     anvil.mine()
     [settled] = market.auction.events.AuctionSettled().get_logs(from_block=0)
     assert settled.args.actor == system.anyone
@@ -214,7 +254,10 @@ def test_settle__race_lost_lands_reverted_and_is_not_retried(anvil, system, make
     report = keeper.cycle()  # reads the keeper's receipt: reverted, reported, not retried
     assert [(rec.kind, receipt["status"]) for rec, receipt in report.landed] == [("settle", 0)]
     assert report.settlements == [] and report.markets[0].action is None
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "settle", "status": "reverted"}) == 1
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "settle", "status": "reverted"})
+        == 1
+    )
     assert keeper.metrics.value("keeper_auctions_settled_total", {"market": str(market.market_id)}) == 0
     assert state_of(system, market) == State.NORMAL and not keeper.executor.journal.items
 
@@ -237,8 +280,9 @@ def test_settle__stuck_settlement_replaced_with_a_fresh_crossing(anvil, system, 
     assert (rec.kind, rec.to, rec.args) == ("settle", market.auction.address, [auction.crossing().call()])
     first_crossing = rec.args[0]
     # the crowd outbids the keeper for a block, and the pool doubles: the crossing moves
-    pool.add_liquidity(1_000_000 * COL, 1_000_000 * USD, 0, NO_DEADLINE).transact({
-        "from": gov, "gas": 300_000, "maxPriorityFeePerGas": 100 * 10**9, "maxFeePerGas": 200 * 10**9})
+    pool.add_liquidity(1_000_000 * COL, 1_000_000 * USD, 0, NO_DEADLINE).transact(
+        {"from": gov, "gas": 300_000, "maxPriorityFeePerGas": 100 * 10**9, "maxFeePerGas": 200 * 10**9}
+    )
     crowd.send(60, system.w3.eth.get_block("latest").baseFeePerGas)
     anvil.mine()
     assert system.w3.eth.get_transaction(rec.hashes[0]).blockNumber is None

@@ -20,8 +20,11 @@ KEY = dev_key(1)
 @pytest.fixture
 def write_config(tmp_path):
     def write_config(**fields):
-        doc = {"breaker": BREAKER, "rpc_urls": ["http://127.0.0.1:8545", "http://127.0.0.1:8546/v3/apikey123"],
-               "markets": [{"id": 0, "name": "usde", "cex": [{"exchange": "binance", "symbol": "USDE/USDT"}]}]}
+        doc = {
+            "breaker": BREAKER,
+            "rpc_urls": ["http://127.0.0.1:8545", "http://127.0.0.1:8546/v3/apikey123"],
+            "markets": [{"id": 0, "name": "usde", "cex": [{"exchange": "binance", "symbol": "USDE/USDT"}]}],
+        }
         doc.update(fields)
         path = tmp_path / "keeper.yaml"
         path.write_text(yaml.safe_dump(doc))
@@ -60,17 +63,27 @@ def test_load__rpc_urls_comma_separated_from_env(write_config, clean_env):
     assert [u.host for u in s.rpc_urls] == ["a.example", "b.example"]
 
 
-@pytest.mark.parametrize("env, fields, expected", [
-    ({"KEEPER_FEES__BUMP_PERCENT": "5"}, {}, "fees.bump_percent: Input should be greater than or equal to 10"),
-    ({}, {"metrics_port": 70000}, "metrics_port: Input should be less than or equal to 65535"),
-    ({}, {"breaker": "0x1234"}, "breaker: expected a 0x-prefixed 20-byte address"),
-    ({}, {"rpc_urls": []}, "rpc_urls: List should have at least 1 item"),
-    ({}, {"rpc_urls": ["ftp://x"]}, "rpc_urls.0: URL scheme should be 'http' or 'https'"),
-    ({}, {"markets": [{"id": 0, "name": "a"}, {"id": 0, "name": "b"}]}, "market ids must be unique"),
-    ({}, {"unknown_field": 1}, "unknown_field: Extra inputs are not permitted"),
-    ({}, {"markets": [{"id": 0, "name": "a", "lce": {"leverage_shares": {5: 0.5}}}]},
-     "markets.0.lce.leverage_shares: shares must sum to 1"),
-])
+@pytest.mark.parametrize(
+    "env, fields, expected",
+    [
+        (
+            {"KEEPER_FEES__BUMP_PERCENT": "5"},
+            {},
+            "fees.bump_percent: Input should be greater than or equal to 10",
+        ),
+        ({}, {"metrics_port": 70000}, "metrics_port: Input should be less than or equal to 65535"),
+        ({}, {"breaker": "0x1234"}, "breaker: expected a 0x-prefixed 20-byte address"),
+        ({}, {"rpc_urls": []}, "rpc_urls: List should have at least 1 item"),
+        ({}, {"rpc_urls": ["ftp://x"]}, "rpc_urls.0: URL scheme should be 'http' or 'https'"),
+        ({}, {"markets": [{"id": 0, "name": "a"}, {"id": 0, "name": "b"}]}, "market ids must be unique"),
+        ({}, {"unknown_field": 1}, "unknown_field: Extra inputs are not permitted"),
+        (
+            {},
+            {"markets": [{"id": 0, "name": "a", "lce": {"leverage_shares": {5: 0.5}}}]},
+            "markets.0.lce.leverage_shares: shares must sum to 1",
+        ),
+    ],
+)
 @pytest.mark.bad_input
 def test_load__bad_value_names_field(write_config, clean_env, env, fields, expected):
     clean_env.setenv("KEEPER_PRIVATE_KEY", KEY)

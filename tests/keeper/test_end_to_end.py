@@ -31,7 +31,9 @@ def advance(anvil, seconds: int) -> None:
 
 def crash_sources(system, keeper_market_settings):
     """The Binance crash recording, re-dated to now (fresh), as the keeper's CEX source."""
-    return [cex_source(keeper_market_settings, {"binance": recorded("binance_usde_crash", restamp=time.time)})]
+    return [
+        cex_source(keeper_market_settings, {"binance": recorded("binance_usde_crash", restamp=time.time)})
+    ]
 
 
 CRASH_CEX = [{"exchange": "binance", "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT"}]
@@ -51,7 +53,11 @@ def test_trip_and_resume__rule_a_lands_end_to_end(anvil, system, make_keeper):
     assert kinds == [Kind.ARM_TRIP, Kind.TRIP]
     [event] = tripped_events(system)
     assert (event.args.actor, event.args.reason, event.args.cvd_bps, event.args.rl_bps) == (
-        system.keepers[0], 1, 1_000, 1_000)
+        system.keepers[0],
+        1,
+        1_000,
+        1_000,
+    )
 
     system.move(0, price=1.0, depth_ratio=1.0)  # recovered, but the halt window is not over
     keeper.cycle()
@@ -66,8 +72,12 @@ def test_trip_and_resume__rule_a_lands_end_to_end(anvil, system, make_keeper):
     assert State(system.breaker.functions.status(0).call()[0]) == State.COOLDOWN
     assert cycle_until(keeper, lambda: State(system.breaker.functions.status(0).call()[0]) == State.NORMAL)
     keeper.cycle()  # the next cycle reads the receipt
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "sync", "status": "success"}) == 1
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "trip", "status": "success"}) == 1
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "sync", "status": "success"}) == 1
+    )
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "trip", "status": "success"}) == 1
+    )
 
 
 def test_trip_attested__rule_b_with_open_interest_from_cex(anvil, system, make_keeper):
@@ -100,7 +110,11 @@ def test_trip_attested__multi_block_crash_without_pokes_or_replay(anvil, system,
     assert cycle_until(keeper, lambda: state_of(system) == State.HALTED, cycles=3)
     [event] = tripped_events(system)
     assert (event.args.actor, event.args.reason, event.args.vp_bps, event.args.si_bps) == (
-        system.keepers[0], 2, 1_500, 800)
+        system.keepers[0],
+        2,
+        1_500,
+        800,
+    )
 
 
 def test_extend__while_lce_critical(anvil, system, make_keeper):
@@ -160,15 +174,29 @@ def test_simulation_revert__not_sent_and_reason_logged(anvil, system, make_keepe
 @pytest.mark.threat
 @pytest.mark.fault
 def test_bad_data__never_trips_by_itself(anvil, system, make_keeper):
-    market = [{"id": 0, "name": "usde", "cex": [
-        {"exchange": e, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT", "calm_depth_usd": 4e6}
-        for e in ("binance", "bybit", "okx")]}]
+    market = [
+        {
+            "id": 0,
+            "name": "usde",
+            "cex": [
+                {"exchange": e, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT", "calm_depth_usd": 4e6}
+                for e in ("binance", "bybit", "okx")
+            ],
+        }
+    ]
     keeper = make_keeper(system, anvil.url, markets=market)
 
     # 1. one broken venue among good ones, on-chain calm
-    keeper.sources = [cex_source(keeper.settings.markets, {
-        "binance": recorded("binance_usde_calm", time.time), "bybit": recorded("bybit_usde_calm", time.time),
-        "okx": recorded("okx_usde_broken", time.time)})]
+    keeper.sources = [
+        cex_source(
+            keeper.settings.markets,
+            {
+                "binance": recorded("binance_usde_calm", time.time),
+                "bybit": recorded("bybit_usde_calm", time.time),
+                "okx": recorded("okx_usde_broken", time.time),
+            },
+        )
+    ]
     for _ in range(3):
         assert keeper.cycle().markets[0].action is None
     assert keeper.metrics.value("keeper_data_rejected_total", {"market": "0", "source": "okx:USDE/USDT"}) == 3

@@ -66,7 +66,9 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 req = json.loads(body)
                 reqs = req if isinstance(req, list) else [req]
-                verdicts = [proxy.fault(r.get("method"), r.get("params"), isinstance(req, list)) for r in reqs]
+                verdicts = [
+                    proxy.fault(r.get("method"), r.get("params"), isinstance(req, list)) for r in reqs
+                ]
                 proxy.methods += [r.get("method") for r in reqs]
                 word = next((v for v in verdicts if isinstance(v, str)), None)
                 if word == "hang":
@@ -75,18 +77,26 @@ class FaultProxy:
                     return self._answer(503, b"")
                 if word == "garbage":
                     return self._answer(200, b"<html><body>502 Bad Gateway</body></html>")
-                content = http.post(target, data=body, headers={"Content-Type": "application/json"},
-                                       timeout=30).content
+                content = http.post(
+                    target, data=body, headers={"Content-Type": "application/json"}, timeout=30
+                ).content
                 if word == "lose-answer":
                     return self._hang()
                 if any(isinstance(v, dict) for v in verdicts):
                     if isinstance(req, list):
                         answers = {a["id"]: a for a in json.loads(content)}
-                        content = json.dumps([
-                            {"jsonrpc": "2.0", "id": r["id"], "error": v} if isinstance(v, dict) else answers[r["id"]]
-                            for r, v in zip(reqs, verdicts, strict=True)]).encode()
+                        content = json.dumps(
+                            [
+                                {"jsonrpc": "2.0", "id": r["id"], "error": v}
+                                if isinstance(v, dict)
+                                else answers[r["id"]]
+                                for r, v in zip(reqs, verdicts, strict=True)
+                            ]
+                        ).encode()
                     else:
-                        content = json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": verdicts[0]}).encode()
+                        content = json.dumps(
+                            {"jsonrpc": "2.0", "id": req.get("id"), "error": verdicts[0]}
+                        ).encode()
                 self._answer(200, content)
 
             def log_message(self, *args: Any) -> None:
@@ -166,8 +176,9 @@ def test_rpc_timeout__hanging_primary_fails_over_within_the_timeout(anvil, syste
 
 
 @pytest.mark.fault
-def test_rpc_timeout__only_endpoint_hangs_cycles_fail_then_the_keeper_recovers(anvil, system, make_keeper,
-                                                                                fault_proxy):
+def test_rpc_timeout__only_endpoint_hangs_cycles_fail_then_the_keeper_recovers(
+    anvil, system, make_keeper, fault_proxy
+):
     proxy = fault_proxy(anvil.url)
     keeper = make_keeper(system, [proxy.url], poll_interval_s=0.05, idle_cycle_s=0.2)
     proxy.fault = lambda method, params, in_batch: "hang"
@@ -216,13 +227,16 @@ def test_rpc_error__rate_limited_answer_fails_over(anvil, system, make_keeper, f
 
 
 @pytest.mark.fault
-def test_rpc_error__node_error_on_a_read_fails_the_cycle_not_the_keeper(anvil, system, make_keeper, fault_proxy):
+def test_rpc_error__node_error_on_a_read_fails_the_cycle_not_the_keeper(
+    anvil, system, make_keeper, fault_proxy
+):
     """A JSON-RPC error that is not "busy" (a node without the block) fails the cycle: the keeper acts on
     nothing it could not read consistently, keeps running, and trips once the node answers again."""
     proxy = fault_proxy(anvil.url)
     keeper = make_keeper(system, [proxy.url], poll_interval_s=0.05, idle_cycle_s=0.2)
     proxy.fault = lambda method, params, in_batch: (
-        {"code": -32000, "message": "header not found"} if method == "eth_getBlockByNumber" else None)
+        {"code": -32000, "message": "header not found"} if method == "eth_getBlockByNumber" else None
+    )
     system.crash(0)
     runner, stop = run_in_thread(keeper)
     try:
@@ -244,7 +258,8 @@ def test_rpc_error__node_behind_the_head_fails_over(anvil, system, make_keeper, 
     primary = fault_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url])
     primary.fault = lambda method, params, in_batch: (
-        {"code": -32000, "message": message} if method in ("eth_getBlockByNumber", "eth_call") else None)
+        {"code": -32000, "message": message} if method in ("eth_getBlockByNumber", "eth_call") else None
+    )
     system.crash(0)
     kinds = [keeper.cycle().markets[0].action.kind for _ in range(2)]
     assert kinds == [Kind.ARM_TRIP, Kind.TRIP] and state_of(system) == State.HALTED
@@ -257,7 +272,8 @@ def test_rpc_error__rate_limited_batch_items_fail_over(anvil, system, make_keepe
     primary = fault_proxy(anvil.url)
     keeper = make_keeper(system, [primary.url, anvil.url])
     primary.fault = lambda method, params, in_batch: (
-        {"code": -32005, "message": "rate limit exceeded"} if in_batch and method == "eth_call" else None)
+        {"code": -32005, "message": "rate limit exceeded"} if in_batch and method == "eth_call" else None
+    )
     system.crash(0)
     failed = 0
     for _ in range(3):
@@ -270,14 +286,18 @@ def test_rpc_error__rate_limited_batch_items_fail_over(anvil, system, make_keepe
 
 
 @pytest.mark.fault
-def test_rpc_lost_answer__transaction_the_node_took_is_not_sent_twice(anvil, system, make_keeper, fault_proxy):
+def test_rpc_lost_answer__transaction_the_node_took_is_not_sent_twice(
+    anvil, system, make_keeper, fault_proxy
+):
     """The node accepts the raw transaction but its answer never arrives (timeout): the keeper reports a
     failed send, and the next cycles neither duplicate it nor leave a nonce gap."""
     proxy = fault_proxy(anvil.url)
     keeper = make_keeper(system, [proxy.url])
     system.crash(0)
     anvil.set_automine(False)
-    proxy.fault = lambda method, params, in_batch: "lose-answer" if method == "eth_sendRawTransaction" else None
+    proxy.fault = lambda method, params, in_batch: (
+        "lose-answer" if method == "eth_sendRawTransaction" else None
+    )
     first = keeper.cycle().markets[0].outcome
     assert first.status == "failed" and "eth_sendRawTransaction" in first.detail
     assert anvil.rpc("txpool_status")["pending"] == "0x1"  # the arm is in the pool all the same
@@ -322,7 +342,9 @@ def test_reorg__landed_trip_reorged_out_is_sent_again_with_the_right_nonce(anvil
     for _ in range(3):
         keeper.cycle()
     assert state_of(system) == State.HALTED and not keeper.executor.journal.items  # landed and settled
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "trip", "status": "success"}) == 1
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "trip", "status": "success"}) == 1
+    )
     anvil.rpc("anvil_reorg", [1, []])  # after the keeper saw it land
     assert state_of(system) == State.NORMAL and nonce_of(system, system.keepers[0]) == 1
 
@@ -337,7 +359,9 @@ def test_reorg__landed_trip_reorged_out_is_sent_again_with_the_right_nonce(anvil
 
 
 @pytest.mark.fault
-def test_replacement_underpriced__asks_more_and_the_replacement_lands(anvil, system, make_keeper, fault_proxy):
+def test_replacement_underpriced__asks_more_and_the_replacement_lands(
+    anvil, system, make_keeper, fault_proxy
+):
     proxy = fault_proxy(anvil.url)
     keeper = make_keeper(system, [proxy.url], fees={"replace_after_blocks": 1, "bump_percent": 12})
     system.crash(0)
@@ -353,7 +377,9 @@ def test_replacement_underpriced__asks_more_and_the_replacement_lands(anvil, sys
 
     proxy.fault = lambda method, params, in_batch: (
         {"code": -32000, "message": "replacement transaction underpriced"}
-        if method == "eth_sendRawTransaction" else None)
+        if method == "eth_sendRawTransaction"
+        else None
+    )
     keeper.cycle()  # the replacement is refused: the keeper remembers the higher ask, nothing breaks
     rec = keeper.executor.journal.items[0]
     assert rec.replacements == 0 and rec.hashes == first_hashes and rec.max_fee > first_fee
@@ -426,17 +452,31 @@ class RaisingExchange:
         raise RuntimeError("client library bug")
 
 
-THREE_VENUES = [{"id": 0, "name": "usde", "cex": [
-    {"exchange": e, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT", "calm_depth_usd": 4e6}
-    for e in ("binance", "bybit", "okx")]}]
+THREE_VENUES = [
+    {
+        "id": 0,
+        "name": "usde",
+        "cex": [
+            {"exchange": e, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT", "calm_depth_usd": 4e6}
+            for e in ("binance", "bybit", "okx")
+        ],
+    }
+]
 
 
 @pytest.mark.fault
 def test_cex_client_raises__cycle_completes_and_rule_a_still_trips(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url, markets=THREE_VENUES)
-    keeper.sources = [CcxtSource(keeper.settings.markets, exchanges={
-        "binance": recorded("binance_usde_calm", time.time), "bybit": recorded("bybit_usde_calm", time.time),
-        "okx": RaisingExchange()})]
+    keeper.sources = [
+        CcxtSource(
+            keeper.settings.markets,
+            exchanges={
+                "binance": recorded("binance_usde_calm", time.time),
+                "bybit": recorded("bybit_usde_calm", time.time),
+                "okx": RaisingExchange(),
+            },
+        )
+    ]
     system.crash(0)
     kinds = [keeper.cycle().markets[0].action.kind for _ in range(2)]
     assert kinds == [Kind.ARM_TRIP, Kind.TRIP] and state_of(system) == State.HALTED
@@ -445,7 +485,9 @@ def test_cex_client_raises__cycle_completes_and_rule_a_still_trips(anvil, system
 
 def _malformed_okx() -> Any:
     okx = recorded("okx_usde_calm", time.time)
-    okx.data["order_books"]["USDE/USDT"]["bids"] = [{"price": 0.9999, "amount": 5_000}]  # objects, not [px, qty]
+    okx.data["order_books"]["USDE/USDT"]["bids"] = [
+        {"price": 0.9999, "amount": 5_000}
+    ]  # objects, not [px, qty]
     return okx
 
 
@@ -453,10 +495,17 @@ def _malformed_okx() -> Any:
 @pytest.mark.fault
 def test_cex_malformed_book__the_other_venues_still_count(anvil, system, make_keeper, okx):
     keeper = make_keeper(system, anvil.url, markets=THREE_VENUES)
-    keeper.sources = [CcxtSource(keeper.settings.markets, exchanges={
-        "binance": recorded("binance_usde_calm", time.time), "bybit": recorded("bybit_usde_calm", time.time),
-        "okx": _malformed_okx() if okx == "malformed" else recorded("okx_usde_calm", time.time)},
-        on_error=lambda name: keeper.metrics.source_errors.labels(name).inc())]  # as the runner wires it
+    keeper.sources = [
+        CcxtSource(
+            keeper.settings.markets,
+            exchanges={
+                "binance": recorded("binance_usde_calm", time.time),
+                "bybit": recorded("bybit_usde_calm", time.time),
+                "okx": _malformed_okx() if okx == "malformed" else recorded("okx_usde_calm", time.time),
+            },
+            on_error=lambda name: keeper.metrics.source_errors.labels(name).inc(),
+        )
+    ]  # as the runner wires it
     report = keeper.cycle()
     ind = report.markets[0].keeper
     assert ind.index_price == pytest.approx(1.0, abs=0.01)  # from the venues that answered well
@@ -470,12 +519,27 @@ def test_cex_malformed_book__the_other_venues_still_count(anvil, system, make_ke
 def test_replay_source_bad_points__rejected_without_crashing_the_cycle(anvil, system, make_keeper):
     """A scenario series that serves NaN, zero and negative prices at some t: those quotes are rejected
     and counted, the good venue still makes the index, and nothing is decided from them."""
-    scenario = {"name": "bad-points", "duration_s": 600, "series": {"cex": [
-        {"name": "good", "mid": {"constant": 1.0}, "depth_1pct_usd": {"constant": 5e6}},
-        {"name": "nan", "mid": {"constant": float("nan")}, "depth_1pct_usd": {"constant": 5e6}},
-        {"name": "zero", "mid": {"points": [[0, 1.0], [100, 0.0]]}, "depth_1pct_usd": {"constant": 5e6}},
-        {"name": "negative", "mid": {"points": [[0, 1.0], [100, -1.0]]}, "depth_1pct_usd": {"constant": -5e6}},
-    ]}, "open_interest_usd": {"constant": -1e9}}
+    scenario = {
+        "name": "bad-points",
+        "duration_s": 600,
+        "series": {
+            "cex": [
+                {"name": "good", "mid": {"constant": 1.0}, "depth_1pct_usd": {"constant": 5e6}},
+                {"name": "nan", "mid": {"constant": float("nan")}, "depth_1pct_usd": {"constant": 5e6}},
+                {
+                    "name": "zero",
+                    "mid": {"points": [[0, 1.0], [100, 0.0]]},
+                    "depth_1pct_usd": {"constant": 5e6},
+                },
+                {
+                    "name": "negative",
+                    "mid": {"points": [[0, 1.0], [100, -1.0]]},
+                    "depth_1pct_usd": {"constant": -5e6},
+                },
+            ]
+        },
+        "open_interest_usd": {"constant": -1e9},
+    }
     source = ReplaySource(scenario, market_id=0)
     keeper = make_keeper(system, anvil.url, sources=[source])
     source.set_time(200)

@@ -56,8 +56,11 @@ def test_first_send_at_the_ceiling__replaced_twice_under_the_cap():
 
 
 def test_settings__cap_without_room_for_two_replacements_refused_naming_the_numbers():
-    with pytest.raises(ValueError, match=r"max_fee_gwei 50 leaves a first send at most 39\.860 gwei once 2 "
-                                         r"replacements at \+12% are reserved, below max_priority_gwei 45"):
+    with pytest.raises(
+        ValueError,
+        match=r"max_fee_gwei 50 leaves a first send at most 39\.860 gwei once 2 "
+        r"replacements at \+12% are reserved, below max_priority_gwei 45",
+    ):
         FeeSettings(max_fee_gwei=Decimal(50), max_priority_gwei=Decimal(45), bump_percent=12)
 
 

@@ -25,8 +25,9 @@ def book_of(name, symbol="USDE/USDT"):
 
 
 def test_index__weighted_mean_of_agreeing_sources():
-    idx = I.reference_index([q("a", 1.0002, weight=3), q("b", 1.0001), q("c", 0.9999)], NOW,
-                            max_age_s=30, outlier_bps=200)
+    idx = I.reference_index(
+        [q("a", 1.0002, weight=3), q("b", 1.0001), q("c", 0.9999)], NOW, max_age_s=30, outlier_bps=200
+    )
     assert idx.price == pytest.approx((3 * 1.0002 + 1.0001 + 0.9999) / 5)
     assert idx.used == ("a", "b", "c") and not idx.rejected
 
@@ -37,11 +38,18 @@ def test_index__one_outlier_source_rejected():
     assert "outlier" in idx.rejected["bad"]
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (q("x", float("nan")), "bad price"), (q("x", 0.0), "bad price"), (q("x", -1.0), "bad price"),
-    (q("x", float("inf")), "bad price"), (q("x", 1.0, age=31), "stale (31 s old, limit 30 s)"),
-    (q("x", 1.0, age=-60), "in the future"), (I.Quote("x", 1.0, float("nan")), "no timestamp"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (q("x", float("nan")), "bad price"),
+        (q("x", 0.0), "bad price"),
+        (q("x", -1.0), "bad price"),
+        (q("x", float("inf")), "bad price"),
+        (q("x", 1.0, age=31), "stale (31 s old, limit 30 s)"),
+        (q("x", 1.0, age=-60), "in the future"),
+        (I.Quote("x", 1.0, float("nan")), "no timestamp"),
+    ],
+)
 def test_index__bad_quote_rejected(bad, reason):
     idx = I.reference_index([q("a", 1.0), bad], NOW, max_age_s=30, outlier_bps=200)
     assert idx.price == 1.0
@@ -75,8 +83,9 @@ def test_book__depth_within_band_of_recorded_book():
 
 
 def test_book__vwap_walks_levels():
-    book = I.OrderBook("t", np.array([[0.99, 100.0], [0.98, 100.0], [0.97, 1000.0]]),
-                       np.array([[1.01, 100.0]]), NOW)
+    book = I.OrderBook(
+        "t", np.array([[0.99, 100.0], [0.98, 100.0], [0.97, 1000.0]]), np.array([[1.01, 100.0]]), NOW
+    )
     # mid 1.0: selling $150 = 150 base units: 100 at 0.99 and 50 at 0.98
     assert I.book_sell_vwap(book, 150.0) == pytest.approx((99 + 49) / 150)
     assert I.book_slippage_bps(book, 150.0) == pytest.approx((1 - 148 / 150) * 10_000)
@@ -91,12 +100,15 @@ def test_book__crash_fixture_is_thin_and_slips():
     assert I.book_slippage_bps(crash, 1_000_000) > 500
 
 
-@pytest.mark.parametrize("mutate, reason", [
-    (lambda b: I.OrderBook(b.source, b.bids, b.asks, NOW - 120), "stale"),
-    (lambda b: I.OrderBook(b.source, b.bids[:0], b.asks, NOW), "empty side"),
-    (lambda b: I.OrderBook(b.source, b.bids * np.array([1.0, np.nan]), b.asks, NOW), "non-finite"),
-    (lambda b: I.OrderBook(b.source, b.asks[::-1] * 1.01, b.asks, NOW), "crossed book"),
-])
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda b: I.OrderBook(b.source, b.bids, b.asks, NOW - 120), "stale"),
+        (lambda b: I.OrderBook(b.source, b.bids[:0], b.asks, NOW), "empty side"),
+        (lambda b: I.OrderBook(b.source, b.bids * np.array([1.0, np.nan]), b.asks, NOW), "non-finite"),
+        (lambda b: I.OrderBook(b.source, b.asks[::-1] * 1.01, b.asks, NOW), "crossed book"),
+    ],
+)
 def test_book__bad_book_rejected(mutate, reason):
     book = mutate(book_of("binance_usde_calm"))
     assert reason in I.book_problem(book, NOW, 30)
@@ -145,8 +157,11 @@ def test_basis__signed():
 
 
 def test_lce__positions_within_move():
-    pos = I.Positions(np.array([100.0, 100.0, 100.0, 0.0]), np.array([80.0, 87.0, 95.0, 10.0]),
-                      np.array([9_000.0, 9_000.0, 9_000.0, 9_000.0]))
+    pos = I.Positions(
+        np.array([100.0, 100.0, 100.0, 0.0]),
+        np.array([80.0, 87.0, 95.0, 10.0]),
+        np.array([9_000.0, 9_000.0, 9_000.0, 9_000.0]),
+    )
     # at price 1: HF = 90/80, 90/87, 90/95; a 5% fall (85.5) liquidates the last two
     assert I.positions_at_risk(pos, 1.0, 500) == pytest.approx(200.0)
     assert I.positions_at_risk(pos, 1.0, 1_500) == pytest.approx(300.0)
@@ -167,13 +182,25 @@ def _inputs(exchanges, now=NOW, **kw):
     from keeper.config import MarketSettings
     from keeper.sources import CcxtSource
 
-    market = MarketSettings(id=0, name="usde", cex=[
-        {"exchange": e.id, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT", "calm_depth_usd": 8e6}
-        for e in exchanges])
+    market = MarketSettings(
+        id=0,
+        name="usde",
+        cex=[
+            {"exchange": e.id, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT", "calm_depth_usd": 8e6}
+            for e in exchanges
+        ],
+    )
     obs = CcxtSource([market], exchanges={e.id: e for e in exchanges}).collect([0], now)[0]
-    return I.MarketInputs(now=now, venue_price=kw.get("venue_price", 1.0), venue_depth_usd=8e6,
-                          quotes=obs.quotes, books=obs.books, calm_depth_usd=obs.calm_depth_usd / len(exchanges),
-                          perp_quotes=obs.perp_quotes, open_interest=obs.open_interest), obs
+    return I.MarketInputs(
+        now=now,
+        venue_price=kw.get("venue_price", 1.0),
+        venue_depth_usd=8e6,
+        quotes=obs.quotes,
+        books=obs.books,
+        calm_depth_usd=obs.calm_depth_usd / len(exchanges),
+        perp_quotes=obs.perp_quotes,
+        open_interest=obs.open_interest,
+    ), obs
 
 
 def test_compute_market__calm_fixtures():
@@ -187,7 +214,9 @@ def test_compute_market__calm_fixtures():
 
 def test_compute_market__outlier_and_broken_source_do_not_move_anything():
     good, _ = _inputs([recorded("binance_usde_calm"), recorded("bybit_usde_calm"), recorded("okx_usde_calm")])
-    bad, obs = _inputs([recorded("binance_usde_calm"), recorded("bybit_usde_calm"), recorded("okx_usde_broken")])
+    bad, obs = _inputs(
+        [recorded("binance_usde_calm"), recorded("bybit_usde_calm"), recorded("okx_usde_broken")]
+    )
     g, b = I.compute_market(good, I.Settings()), I.compute_market(bad, I.Settings())
     assert b.index_price == pytest.approx(g.index_price, abs=2e-4)
     assert "outlier" in b.rejected["okx:USDE/USDT"]

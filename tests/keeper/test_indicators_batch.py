@@ -25,15 +25,34 @@ def _pick(rng: np.random.Generator, good: float, bad: list[float | None], p_bad:
 
 def _time(rng: np.random.Generator, now: float) -> float:
     # around the edges: 5 s in the future is tolerated, 6 s is not; max_age_s is 10, 30 or 120
-    return float(_pick(rng, now - rng.uniform(0, 25), [now - 31, now - 5_000, now + 60, now + 4.5, now + 6,
-                                                       now - 10.0, now - 30.0, now - 30.5, float("nan")]))
+    return float(
+        _pick(
+            rng,
+            now - rng.uniform(0, 25),
+            [
+                now - 31,
+                now - 5_000,
+                now + 60,
+                now + 4.5,
+                now + 6,
+                now - 10.0,
+                now - 30.0,
+                now - 30.5,
+                float("nan"),
+            ],
+        )
+    )
 
 
 def _quotes(rng: np.random.Generator, now: float, mid: float, prefix: str) -> list[I.Quote]:
     out = []
     for k in range(int(rng.integers(0, 5))):
-        price = _pick(rng, mid * (1 + rng.normal(0, 5e-4)),
-                      [float("nan"), 0.0, -1.0, float("inf"), mid * 0.5, mid * 1.5], 0.25)
+        price = _pick(
+            rng,
+            mid * (1 + rng.normal(0, 5e-4)),
+            [float("nan"), 0.0, -1.0, float("inf"), mid * 0.5, mid * 1.5],
+            0.25,
+        )
         weight = _pick(rng, float(rng.choice([1.0, 2.0, 3.0])), [0.0, float("nan"), -1.0], 0.1)
         out.append(I.Quote(f"{prefix}{k}", price, _time(rng, now), weight))
     return out
@@ -66,8 +85,11 @@ def _positions(rng: np.random.Generator) -> I.Positions | None:
     coll = rng.lognormal(8, 1.0, n)
     debt = coll * rng.uniform(0.3, 0.95, n)
     lt = rng.choice([8_000.0, 8_500.0, 9_000.0], n)
-    for arr, bad in ((coll, [np.nan, 0.0, -5.0, np.inf]), (debt, [np.nan, 0.0, -1.0, np.inf]),
-                     (lt, [np.nan, -np.inf, np.inf, 0.0])):
+    for arr, bad in (
+        (coll, [np.nan, 0.0, -5.0, np.inf]),
+        (debt, [np.nan, 0.0, -1.0, np.inf]),
+        (lt, [np.nan, -np.inf, np.inf, 0.0]),
+    ):
         hit = rng.random(n) < 0.05
         arr[hit] = rng.choice(bad, int(hit.sum()))
     if n >= 2:  # one position exactly on the liquidation boundary at price 1 after a 10% fall
@@ -93,33 +115,55 @@ def _history(rng: np.random.Generator, now: float, mid: float) -> tuple[np.ndarr
 def random_market(rng: np.random.Generator) -> I.MarketInputs:
     now = NOW + float(rng.integers(0, 3))
     mid = float(rng.uniform(0.5, 2.0))
-    books = [_book(rng, now, mid * (1 + rng.normal(0, 1e-3)), f"b{k}") for k in range(int(rng.integers(0, 4)))]
-    oi = [I.OpenInterest(f"o{k}", float(_pick(rng, rng.uniform(1e6, 5e8), [0.0, float("nan"), -1.0, float("inf")])),
-                         _time(rng, now)) for k in range(int(rng.integers(0, 3)))]
+    books = [
+        _book(rng, now, mid * (1 + rng.normal(0, 1e-3)), f"b{k}") for k in range(int(rng.integers(0, 4)))
+    ]
+    oi = [
+        I.OpenInterest(
+            f"o{k}",
+            float(_pick(rng, rng.uniform(1e6, 5e8), [0.0, float("nan"), -1.0, float("inf")])),
+            _time(rng, now),
+        )
+        for k in range(int(rng.integers(0, 3)))
+    ]
     times, prices = _history(rng, now, mid)
     return I.MarketInputs(
         now=now,
-        venue_price=_pick(rng, mid * (1 + rng.normal(0, 0.02)), [None, float("nan"), 0.0, -1.0, float("inf")]),
+        venue_price=_pick(
+            rng, mid * (1 + rng.normal(0, 0.02)), [None, float("nan"), 0.0, -1.0, float("inf")]
+        ),
         venue_depth_usd=_pick(rng, float(rng.uniform(1e5, 1e7)), [None, float("nan"), 0.0, -3.0]),
-        quotes=_quotes(rng, now, mid, "q"), books=books,
+        quotes=_quotes(rng, now, mid, "q"),
+        books=books,
         calm_depth_usd=_pick(rng, float(rng.uniform(1e5, 1e7)), [None, float("nan"), 0.0, -1.0]),
-        perp_quotes=_quotes(rng, now, mid * 1.001, "p"), open_interest=oi, positions=_positions(rng),
-        price_times=times, price_history=prices,
+        perp_quotes=_quotes(rng, now, mid * 1.001, "p"),
+        open_interest=oi,
+        positions=_positions(rng),
+        price_times=times,
+        price_history=prices,
     )
 
 
 def random_settings(rng: np.random.Generator) -> I.Settings:
-    return I.Settings(max_age_s=float(rng.choice([10.0, 30.0, 120.0])), outlier_bps=float(rng.choice([50, 200, 800])),
-                      min_sources=int(rng.integers(1, 3)), band_bps=float(rng.choice([50, 100, 200])),
-                      si_notional=float(rng.choice([1e4, 1e6, 5e7])), vp_window_s=float(rng.choice([60, 300])),
-                      lce_move_bps=float(rng.choice([500, 1_000, 2_000])),
-                      oi_long_share=float(rng.uniform(0, 1)), maintenance_margin_bps=float(rng.choice([0, 50])))
+    return I.Settings(
+        max_age_s=float(rng.choice([10.0, 30.0, 120.0])),
+        outlier_bps=float(rng.choice([50, 200, 800])),
+        min_sources=int(rng.integers(1, 3)),
+        band_bps=float(rng.choice([50, 100, 200])),
+        si_notional=float(rng.choice([1e4, 1e6, 5e7])),
+        vp_window_s=float(rng.choice([60, 300])),
+        lce_move_bps=float(rng.choice([500, 1_000, 2_000])),
+        oi_long_share=float(rng.uniform(0, 1)),
+        maintenance_margin_bps=float(rng.choice([0, 50])),
+    )
 
 
 def rejected_keys(inp: I.MarketInputs, out: I.BatchIndicators, row: int) -> set[str]:
     keys = {q.source for q, bad in zip(inp.quotes, out.quote_rejected[row], strict=False) if bad}
     keys |= {f"book:{b.source}" for b, bad in zip(inp.books, out.book_rejected[row], strict=False) if bad}
-    keys |= {f"perp:{q.source}" for q, bad in zip(inp.perp_quotes, out.perp_rejected[row], strict=False) if bad}
+    keys |= {
+        f"perp:{q.source}" for q, bad in zip(inp.perp_quotes, out.perp_rejected[row], strict=False) if bad
+    }
     keys |= {f"oi:{o.source}" for o, bad in zip(inp.open_interest, out.oi_rejected[row], strict=False) if bad}
     return keys
 
@@ -168,20 +212,39 @@ def test_batch__positions_cross_chunks_and_boundaries():
     exactly on the liquidation boundary (debt == collateral x stressed price x threshold) or one ulp off."""
     rng = np.random.default_rng(5)
     sizes = [0, 7, 0, 0, 40, 1, 0, 33, 16, 0]
-    inputs = [I.MarketInputs(now=NOW, venue_price=1.0, positions=I.Positions(
-        c := rng.lognormal(5, 1, n), c * rng.uniform(0.5, 0.95, n), np.full(n, 9_000.0))) for n in sizes]
+    inputs = [
+        I.MarketInputs(
+            now=NOW,
+            venue_price=1.0,
+            positions=I.Positions(
+                c := rng.lognormal(5, 1, n), c * rng.uniform(0.5, 0.95, n), np.full(n, 9_000.0)
+            ),
+        )
+        for n in sizes
+    ]
     c = rng.lognormal(5, 1, 3)
     on = c * 0.9 * 0.9  # a 10% fall from 1.0 at a 90% threshold
-    inputs.append(I.MarketInputs(now=NOW, venue_price=1.0, positions=I.Positions(
-        np.tile(c, 3), np.concatenate([on, np.nextafter(on, 0), np.nextafter(on, np.inf)]), np.full(9, 9_000.0))))
+    inputs.append(
+        I.MarketInputs(
+            now=NOW,
+            venue_price=1.0,
+            positions=I.Positions(
+                np.tile(c, 3),
+                np.concatenate([on, np.nextafter(on, 0), np.nextafter(on, np.inf)]),
+                np.full(9, 9_000.0),
+            ),
+        )
+    )
     batch = I.MarketBatch.from_inputs(inputs)
     stressed = np.full(len(inputs), 0.9)
-    whole = I._collateral_at_risk(batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed,
-                                  batch.pos_count)
+    whole = I._collateral_at_risk(
+        batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed, batch.pos_count
+    )
     assert whole[-1] == pytest.approx(c.sum())  # only the ulp above the boundary is liquidatable
     for chunk in (1, 3, 8, 16, 1_000):
-        got = I._collateral_at_risk(batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed,
-                                    batch.pos_count, chunk)
+        got = I._collateral_at_risk(
+            batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed, batch.pos_count, chunk
+        )
         np.testing.assert_allclose(got, whole, rtol=1e-12)
     want = [I.positions_at_risk(i.positions, 1.0, 1_000) for i in inputs]
     np.testing.assert_allclose(whole, want, rtol=1e-12)
@@ -206,8 +269,14 @@ def _fixture_market(names: list[str], now: float) -> I.MarketInputs:
         quotes.append(I.Quote(name, (t["bid"] + t["ask"]) / 2, t["timestamp"] / 1000))
         books.append(I.OrderBook.from_ccxt(ex.fetch_order_book("USDE/USDT"), name))
     positions = I.Positions(np.full(100, 1_000.0), np.full(100, 850.0), np.full(100, 9_000.0))
-    return I.MarketInputs(now=now, quotes=quotes, books=books, calm_depth_usd=8e6, positions=positions,
-                          open_interest=[I.OpenInterest("oi", 3e8, now)])
+    return I.MarketInputs(
+        now=now,
+        quotes=quotes,
+        books=books,
+        calm_depth_usd=8e6,
+        positions=positions,
+        open_interest=[I.OpenInterest("oi", 3e8, now)],
+    )
 
 
 @pytest.mark.fault
@@ -216,16 +285,27 @@ def test_batch__bad_data_reads_as_unknown_never_as_a_crash():
     The wild source moves nothing; stale and garbage rows are unknown (None), which never attests."""
     clean = _fixture_market(["binance_usde_calm", "bybit_usde_calm", "okx_usde_calm"], NOW)
     wild_book = I.OrderBook("wild", np.array([[0.41, 1e3]]), np.array([[0.40, 1e3]]), NOW)  # crossed
-    wild = I.MarketInputs(**{**clean.__dict__, "quotes": [*clean.quotes, I.Quote("wild", 0.41, NOW)],
-                             "books": [*clean.books, wild_book]})
+    wild = I.MarketInputs(
+        **{
+            **clean.__dict__,
+            "quotes": [*clean.quotes, I.Quote("wild", 0.41, NOW)],
+            "books": [*clean.books, wild_book],
+        }
+    )
     stale = _fixture_market(["binance_usde_crash"], NOW + 86_400)
     stale = I.MarketInputs(**{**stale.__dict__, "open_interest": [I.OpenInterest("oi", 3e8, NOW)]})
     garbage = I.MarketInputs(
-        now=NOW, venue_price=0.0,
+        now=NOW,
+        venue_price=0.0,
         quotes=[I.Quote("a", float("nan"), NOW), I.Quote("b", 0.0, NOW), I.Quote("c", -1.0, NOW)],
-        books=[I.OrderBook("nan", np.array([[np.nan, 1.0]]), np.array([[1.0, 1.0]]), NOW),
-               I.OrderBook("empty", np.zeros((0, 2)), np.array([[1.0, 1.0]]), NOW)],
-        calm_depth_usd=8e6, open_interest=[I.OpenInterest("oi", float("nan"), NOW)], positions=clean.positions)
+        books=[
+            I.OrderBook("nan", np.array([[np.nan, 1.0]]), np.array([[1.0, 1.0]]), NOW),
+            I.OrderBook("empty", np.zeros((0, 2)), np.array([[1.0, 1.0]]), NOW),
+        ],
+        calm_depth_usd=8e6,
+        open_interest=[I.OpenInterest("oi", float("nan"), NOW)],
+        positions=clean.positions,
+    )
     inputs = [clean, wild, stale, garbage]
     out = I.compute_batch(I.MarketBatch.from_inputs(inputs), I.Settings())
     assert_same(inputs, [I.Settings()] * 4, out)

@@ -86,8 +86,9 @@ class Lending:
         return out
 
     def borrower_logs(self, first: int, last: int) -> int:
-        logs = self.w3.eth.get_logs({"address": self.market.address, "fromBlock": first, "toBlock": last,
-                                     "topics": [list(LAYOUTS)]})
+        logs = self.w3.eth.get_logs(
+            {"address": self.market.address, "fromBlock": first, "toBlock": last, "topics": [list(LAYOUTS)]}
+        )
         return len(logs)
 
 
@@ -99,20 +100,40 @@ def lending(anvil) -> Lending:
     usdc = deploy(w3, "MockLendingToken", "Mock USD Coin", "USDC", 6, sender=gov)
     usde = deploy(w3, "MockLendingToken", "Mock Ethena USDe", "USDe", 18, sender=gov)
     venue = deploy(w3, "MockVenue", WAD, CALM_DEPTH, sender=gov)
-    market = deploy(w3, "LendingMarket", usdc.address, usde.address, PRICE_VENUE, venue.address, ZERO, 0,
-                    THRESHOLD_BPS, PARAMS, sender=gov)
-    world = Lending(w3, market, usdc, usde, venue, w3.eth.block_number, gov, accts[1], accts[2:8], accts[8],
-                    accts[9])
+    market = deploy(
+        w3,
+        "LendingMarket",
+        usdc.address,
+        usde.address,
+        PRICE_VENUE,
+        venue.address,
+        ZERO,
+        0,
+        THRESHOLD_BPS,
+        PARAMS,
+        sender=gov,
+    )
+    world = Lending(
+        w3, market, usdc, usde, venue, w3.eth.block_number, gov, accts[1], accts[2:8], accts[8], accts[9]
+    )
     world.fund(world.lender, usdc=1_000_000 * USDC)
     world.send(market.functions.supply(1_000_000 * USDC), world.lender)
     return world
 
 
-def make_source(world: Lending, url: str, state_dir: Path | None, *, margin: int = 2, page: int = 2_000,
-                max_pages: int = 50) -> LendingEventsSource:
+def make_source(
+    world: Lending,
+    url: str,
+    state_dir: Path | None,
+    *,
+    margin: int = 2,
+    page: int = 2_000,
+    max_pages: int = 50,
+) -> LendingEventsSource:
     cfg = LendingMarketConfig(world.market.address, world.deployed_at, page, margin)
-    return LendingEventsSource(RpcPool.from_urls([url], 5.0), {0: cfg}, state_dir=state_dir, chain_id=31337,
-                               max_pages=max_pages)
+    return LendingEventsSource(
+        RpcPool.from_urls([url], 5.0), {0: cfg}, state_dir=state_dir, chain_id=31337, max_pages=max_pages
+    )
 
 
 def assert_matches_views(world: Lending, source: LendingEventsSource) -> None:
@@ -162,16 +183,21 @@ def run_scenario(world: Lending, source: LendingEventsSource | None = None) -> N
 # ---------------------------------------------------------------- equal to the market's views
 
 
-def test_positions__equal_the_markets_views_through_deposits_borrows_repays_liquidations(lending, anvil, tmp_path):
+def test_positions__equal_the_markets_views_through_deposits_borrows_repays_liquidations(
+    lending, anvil, tmp_path
+):
     source = make_source(lending, anvil.url, tmp_path)
     run_scenario(lending, source)
     assert_matches_views(lending, source)
     tracker = source.tracker(0)
-    assert lending.borrowers[4] not in tracker.sync().by_borrower()  # bad debt written off, no collateral: gone
+    assert (
+        lending.borrowers[4] not in tracker.sync().by_borrower()
+    )  # bad debt written off, no collateral: gone
     obs = source.collect([0, 1], 0.0)
     assert list(obs) == [0] and not obs[0].errors
     assert obs[0].positions.debt.sum() == pytest.approx(
-        sum(d for _, d in lending.views(tracker.last.head).values()) / USDC, rel=1e-9)
+        sum(d for _, d in lending.views(tracker.last.head).values()) / USDC, rel=1e-9
+    )
 
 
 def test_positions__a_fresh_source_rebuilds_everything_from_from_block(lending, anvil, tmp_path):
@@ -186,14 +212,18 @@ def test_positions__a_fresh_source_rebuilds_everything_from_from_block(lending, 
 
 
 def test_events_spec__matches_the_compiled_abi():
-    compiled = {e["name"]: [(i["name"], i["type"], i["indexed"]) for i in e["inputs"]]
-                for e in abi.load_abi("LendingMarket") if e["type"] == "event"}
+    compiled = {
+        e["name"]: [(i["name"], i["type"], i["indexed"]) for i in e["inputs"]]
+        for e in abi.load_abi("LendingMarket")
+        if e["type"] == "event"
+    }
     for name, fields in EVENTS.items():
         assert compiled[name] == fields, name
     assert {layout.name for layout in LAYOUTS.values()} == set(EVENTS)
 
 
-# ---------------------------------------------------------------- restarts: persisted cursor, no double counting
+# ---------------------------------------------------------------- restarts: persisted cursor, no double
+# counting
 
 
 def test_restart__backfills_exactly_the_missed_events_from_the_persisted_cursor(lending, anvil, tmp_path):
@@ -243,7 +273,9 @@ def test_restart__killed_mid_backfill_continues_where_it_stopped(lending, anvil,
     else:
         pytest.fail("never caught up")
     assert cursors == sorted(set(cursors)) and len(cursors) > 5
-    assert confirmed == lending.borrower_logs(lending.deployed_at, tracker.cursor)  # no event twice, none missed
+    assert confirmed == lending.borrower_logs(
+        lending.deployed_at, tracker.cursor
+    )  # no event twice, none missed
     assert tracker.last.head == head
     assert_matches_views(lending, source)
 
@@ -286,15 +318,23 @@ class FaultyProxy:
                     self.end_headers()
                     return
                 if isinstance(verdicts[0], dict) and not isinstance(req, list):
-                    content = json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": verdicts[0]}).encode()
+                    content = json.dumps(
+                        {"jsonrpc": "2.0", "id": req.get("id"), "error": verdicts[0]}
+                    ).encode()
                 else:
-                    content = session.post(target, data=body, headers={"Content-Type": "application/json"},
-                                           timeout=10).content
+                    content = session.post(
+                        target, data=body, headers={"Content-Type": "application/json"}, timeout=10
+                    ).content
                     if isinstance(req, list) and any(isinstance(v, dict) for v in verdicts):
                         answers = {a["id"]: a for a in json.loads(content)}
-                        content = json.dumps([
-                            {"jsonrpc": "2.0", "id": r["id"], "error": v} if isinstance(v, dict) else answers[r["id"]]
-                            for r, v in zip(reqs, verdicts, strict=True)]).encode()
+                        content = json.dumps(
+                            [
+                                {"jsonrpc": "2.0", "id": r["id"], "error": v}
+                                if isinstance(v, dict)
+                                else answers[r["id"]]
+                                for r, v in zip(reqs, verdicts, strict=True)
+                            ]
+                        ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(content)))
@@ -339,8 +379,13 @@ def test_rpc_error_mid_fetch__leaves_cursor_and_positions_unchanged(lending, anv
         def fail(method: str, params: Any) -> str | None:
             if failing == "eth_getLogs" and method == "eth_getLogs":
                 return "http"
-            if (failing == "borrow_index" and method == "eth_call" and params[0]["data"] == selector
-                    and params[1] != "latest" and before[0] < int(params[1], 16) < head):
+            if (
+                failing == "borrow_index"
+                and method == "eth_call"
+                and params[0]["data"] == selector
+                and params[1] != "latest"
+                and before[0] < int(params[1], 16) < head
+            ):
                 return "http"  # the index at a block with a new borrow: after eth_getLogs answered
             return None
 
@@ -372,8 +417,12 @@ def test_pruned_node__old_borrow_index_falls_back_to_the_heads(lending, anvil, t
     with FaultyProxy(anvil.url) as proxy:
         proxy.fail = lambda method, params: (
             {"code": -32000, "message": "missing trie node"}
-            if method == "eth_call" and params[0]["data"] == selector and params[1] != "latest"
-            and int(params[1], 16) <= old else None)
+            if method == "eth_call"
+            and params[0]["data"] == selector
+            and params[1] != "latest"
+            and int(params[1], 16) <= old
+            else None
+        )
         source = make_source(lending, proxy.url, tmp_path)
         view = source.tracker(0).sync()
     assert source.tracker(0).last.pruned_indices == 1
@@ -388,6 +437,7 @@ def test_pruned_node__old_borrow_index_falls_back_to_the_heads(lending, anvil, t
 def test_logs_range_refused__halved_until_the_node_answers(lending, anvil, tmp_path):
     run_scenario(lending)
     with FaultyProxy(anvil.url) as proxy:
+
         def fail(method: str, params: Any) -> dict | None:
             if method == "eth_getLogs":
                 span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
@@ -398,8 +448,11 @@ def test_logs_range_refused__halved_until_the_node_answers(lending, anvil, tmp_p
         proxy.fail = fail
         source = make_source(lending, proxy.url, tmp_path, page=1_000)
         assert_matches_views(lending, source)
-        spans = [int(p[0]["toBlock"], 16) - int(p[0]["fromBlock"], 16) + 1 for m, p in proxy.calls
-                 if m == "eth_getLogs"]
+        spans = [
+            int(p[0]["toBlock"], 16) - int(p[0]["fromBlock"], 16) + 1
+            for m, p in proxy.calls
+            if m == "eth_getLogs"
+        ]
     assert spans[0] > 10 and spans[-1] <= 10  # refused, halved, answered: the views above match
     assert source.tracker(0)._page <= 10
 
@@ -449,11 +502,13 @@ def test_reorg_deeper_than_the_margin__detected_and_rebuilt(lending, anvil, tmp_
 def test_config__lending_market_validated():
     m = MarketSettings(id=0, name="x", lce={"lending_market": "0x" + "ab" * 20, "from_block": 12})
     assert m.lce.lending_market == Web3.to_checksum_address("0x" + "ab" * 20) and m.lce.from_block == 12
-    for bad, match in (({"lending_market": "0x1234"}, "20-byte address"),
-                       ({"lending_market": "0x" + "ab" * 20, "positions_file": "p.csv"}, "not both"),
-                       ({"lending_market": "0x" + "ab" * 20, "from_block": -1}, "greater than or equal"),
-                       ({"reorg_margin_blocks": -1}, "greater than or equal"),
-                       ({"log_page_blocks": 0}, "greater than or equal")):
+    for bad, match in (
+        ({"lending_market": "0x1234"}, "20-byte address"),
+        ({"lending_market": "0x" + "ab" * 20, "positions_file": "p.csv"}, "not both"),
+        ({"lending_market": "0x" + "ab" * 20, "from_block": -1}, "greater than or equal"),
+        ({"reorg_margin_blocks": -1}, "greater than or equal"),
+        ({"log_page_blocks": 0}, "greater than or equal"),
+    ):
         with pytest.raises(ValueError, match=match):
             MarketSettings(id=0, name="x", lce=bad)
 
@@ -469,9 +524,21 @@ def test_keeper__default_sources_feed_lce_from_the_lending_markets_events(lendin
     debts = [6_500, 6_500, 6_000]  # a 20% fall at an 80% threshold liquidates debt above 10,000 x 0.8 x 0.8
     for who, debt in zip(lending.borrowers, debts, strict=False):
         lending.open(who, 10_000 * COLL, debt * USDC)
-    settings = make_settings(system, anvil.url, markets=[
-        {"id": 0, "name": "usde", "lce": {"lending_market": lending.market.address,
-                                          "from_block": lending.deployed_at, "move_bps": 2_000}}])
+    settings = make_settings(
+        system,
+        anvil.url,
+        markets=[
+            {
+                "id": 0,
+                "name": "usde",
+                "lce": {
+                    "lending_market": lending.market.address,
+                    "from_block": lending.deployed_at,
+                    "move_bps": 2_000,
+                },
+            }
+        ],
+    )
     assert not default_sources(settings, Metrics())  # no RPC pool, no lending source
     keeper = Keeper(settings, account=load_account(settings), metrics=Metrics())
     assert [s.name for s in keeper.sources] == ["lending"]

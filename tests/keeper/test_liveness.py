@@ -202,5 +202,11 @@ def test_new_heads__ws_url_must_be_a_websocket(tmp_path):
     from keeper.config import ConfigError, load_settings
 
     with pytest.raises(ConfigError, match="ws_url: expected a ws:// or wss:// URL"):
-        load_settings(None, breaker="0x" + "11" * 20, rpc_urls=["http://127.0.0.1:1"],
-                      markets=[{"id": 0, "name": "m"}], dry_run=True, ws_url="http://127.0.0.1:1")
+        load_settings(
+            None,
+            breaker="0x" + "11" * 20,
+            rpc_urls=["http://127.0.0.1:1"],
+            markets=[{"id": 0, "name": "m"}],
+            dry_run=True,
+            ws_url="http://127.0.0.1:1",
+        )

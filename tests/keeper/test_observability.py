@@ -55,8 +55,9 @@ def test_alert_rules__each_has_a_runbook_entry():
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (Debian: prometheus)")
 def test_alert_rules__promtool_check_rules():
-    out = subprocess.run(["promtool", "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60,
-                         check=False)
+    out = subprocess.run(
+        ["promtool", "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"SUCCESS: {len(alert_rules())} rules found" in out.stdout
 
@@ -65,14 +66,21 @@ def test_alert_rules__promtool_check_rules():
 def test_alert_rules__fire_on_keeper_series_promtool_test_rules():
     """ops/prometheus/keeper-alerts.test.yml feeds series named as the keeper exports them and expects the
     balance, stuck-transaction, send-failure and unhealthy alerts to fire (and not before their time)."""
-    out = subprocess.run(["promtool", "test", "rules", "keeper-alerts.test.yml"], cwd=ALERTS.parent,
-                         capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        ["promtool", "test", "rules", "keeper-alerts.test.yml"],
+        cwd=ALERTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 0 and "SUCCESS" in out.stdout, out.stdout + out.stderr
 
 
 def test_dashboard__committed_json_is_a_fresh_build():
     assert DASHBOARD.read_text() == dashboard.render(), "run: python -m keeper.dashboard > " + str(
-        DASHBOARD.relative_to(ROOT))
+        DASHBOARD.relative_to(ROOT)
+    )
 
 
 def test_dashboard__every_metric_family_has_a_panel_and_every_query_a_metric():
@@ -81,8 +89,11 @@ def test_dashboard__every_metric_family_has_a_panel_and_every_query_a_metric():
     used = set().union(*(dashboard.names_in(q) for q in queries))
     known = dashboard.metric_names()
     assert used <= known
-    families = {n.removesuffix("_total").removesuffix("_bucket") for n in known
-                if not n.endswith(("_created", "_sum", "_count"))}
+    families = {
+        n.removesuffix("_total").removesuffix("_bucket")
+        for n in known
+        if not n.endswith(("_created", "_sum", "_count"))
+    }
     shown = {n.removesuffix("_total").removesuffix("_bucket") for n in used}
     assert families <= shown, f"no panel for {sorted(families - shown)}"
 
@@ -103,11 +114,18 @@ def test_metrics__failed_send_counted_by_outcome_and_health_fails_on_low_balance
     system.crash(0)
     outcome = keeper.cycle().markets[0].outcome
     assert outcome.status == "failed"
-    assert keeper.metrics.value("keeper_sends_total", {"action": "arm_trip", "outcome": "insufficient_funds"}) == 1
+    assert (
+        keeper.metrics.value("keeper_sends_total", {"action": "arm_trip", "outcome": "insufficient_funds"})
+        == 1
+    )
     assert keeper.metrics.value("keeper_balance_eth") == pytest.approx(0.00001)
     assert keeper.metrics.value("keeper_balance_low") == 1
     ok, info = keeper.health()
-    assert not ok and info["problems"] == ["balance below 0.5 ETH"] and info["balance_eth"] == pytest.approx(0.00001)
+    assert (
+        not ok
+        and info["problems"] == ["balance below 0.5 ETH"]
+        and info["balance_eth"] == pytest.approx(0.00001)
+    )
 
     anvil.rpc("anvil_setBalance", [me, hex(10**18)])
     for _ in range(3):

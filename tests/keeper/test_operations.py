@@ -27,9 +27,15 @@ def config_file(tmp_path, monkeypatch):
             monkeypatch.delenv(k)
 
     def config_file(system, url, **extra):
-        doc = {"breaker": system.breaker.address, "rpc_urls": [url], "metrics_port": 0,
-               "markets": [{"id": 0, "name": "usde"}], "state_dir": str(tmp_path / "state"),
-               "poll_interval_s": 0.05, "idle_cycle_s": 0.1}
+        doc = {
+            "breaker": system.breaker.address,
+            "rpc_urls": [url],
+            "metrics_port": 0,
+            "markets": [{"id": 0, "name": "usde"}],
+            "state_dir": str(tmp_path / "state"),
+            "poll_interval_s": 0.05,
+            "idle_cycle_s": 0.1,
+        }
         doc.update(extra)
         path = tmp_path / "keeper.yaml"
         path.write_text(yaml.safe_dump(doc))
@@ -43,15 +49,23 @@ def test_cli_check__reports_each_item(anvil, system, config_file):
     out = io.StringIO()
     assert main(["--config", config_file(system, anvil.url, chain_id=31337), "check"], out=out) == 0
     text = out.getvalue()
-    for line in ("ok    key: address " + system.keepers[0], "ok    rpc0 http://127.0.0.1:", "ok    breaker",
-                 "ok    market 0 usde: registered", "ok    keeper role: held", "ok    balance"):
+    for line in (
+        "ok    key: address " + system.keepers[0],
+        "ok    rpc0 http://127.0.0.1:",
+        "ok    breaker",
+        "ok    market 0 usde: registered",
+        "ok    keeper role: held",
+        "ok    balance",
+    ):
         assert line in text
     assert dev_key(1)[2:] not in text
 
 
 def test_cli_check__wrong_chain_and_missing_market_fail(anvil, system, config_file):
     out = io.StringIO()
-    path = config_file(system, anvil.url, chain_id=1, markets=[{"id": 0, "name": "a"}, {"id": 5, "name": "b"}])
+    path = config_file(
+        system, anvil.url, chain_id=1, markets=[{"id": 0, "name": "a"}, {"id": 5, "name": "b"}]
+    )
     assert main(["--config", path, "check"], out=out) == 1
     assert "(config says chain_id 1)" in out.getvalue()
     assert "FAIL  market 5 b: not registered (the breaker has 1 markets)" in out.getvalue()
@@ -113,11 +127,16 @@ def test_metrics_and_health_endpoint(anvil, system, make_keeper):
         assert code == 200 and json.loads(body)["last_block"] == anvil.w3.eth.block_number - 1
         code, text = _get(base + "/metrics")
         assert code == 200
-        for sample in ('keeper_indicator_bps{indicator="cvd",market="0",source="chain"} 1000.0',
-                       'keeper_transactions_sent_total{action="arm_trip"} 1.0',
-                       'keeper_transactions_landed_total{action="arm_trip",status="success"} 1.0',
-                       'keeper_market_state{market="0"} 1.0', "keeper_block_lag_seconds", "keeper_head_block",
-                       "keeper_rpc_errors_total", "keeper_cycle_seconds_bucket"):
+        for sample in (
+            'keeper_indicator_bps{indicator="cvd",market="0",source="chain"} 1000.0',
+            'keeper_transactions_sent_total{action="arm_trip"} 1.0',
+            'keeper_transactions_landed_total{action="arm_trip",status="success"} 1.0',
+            'keeper_market_state{market="0"} 1.0',
+            "keeper_block_lag_seconds",
+            "keeper_head_block",
+            "keeper_rpc_errors_total",
+            "keeper_cycle_seconds_bucket",
+        ):
             assert sample in text
         assert _get(base + "/nope")[0] == 404
     finally:
@@ -145,15 +164,27 @@ def test_cli_run__waits_for_rpc_at_start_up_and_stops_on_sigterm(tmp_path):
     from devchain import free_port
 
     config = tmp_path / "keeper.yaml"
-    config.write_text(yaml.safe_dump({
-        "breaker": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "rpc_urls": [f"http://127.0.0.1:{free_port()}"],
-        "metrics_port": 0, "markets": [{"id": 0, "name": "usde"}], "state_dir": str(tmp_path / "state")}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "breaker": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+                "rpc_urls": [f"http://127.0.0.1:{free_port()}"],
+                "metrics_port": 0,
+                "markets": [{"id": 0, "name": "usde"}],
+                "state_dir": str(tmp_path / "state"),
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
     env["KEEPER_PRIVATE_KEY"] = dev_key(1)
     import threading
 
-    proc = subprocess.Popen([sys.executable, "-m", "keeper", "--config", str(config), "run"],
-                            cwd=Path(__file__).resolve().parents[2], env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keeper", "--config", str(config), "run"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
     lines: list[bytes] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, b"")), daemon=True)
     reader.start()

@@ -16,7 +16,9 @@ HEAVY = ("ape", "ape_foundry", "ape_vyper", "vyper", "snekmate", "matplotlib", "
 def test_packaged_abis__equal_the_build():
     for name in abi.KEEPER_CONTRACTS:
         shipped = (abi.PACKAGED / f"{name}.json").read_text()
-        assert shipped == abi.render(name), f"keeper/abis/{name}.json is stale: run `python -m keeper.abi export`"
+        assert shipped == abi.render(name), (
+            f"keeper/abis/{name}.json is stale: run `python -m keeper.abi export`"
+        )
 
 
 def test_keeper__imports_and_reads_its_abis_without_the_toolchain_or_a_build(tmp_path):
@@ -30,22 +32,29 @@ class Refuse(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Refuse())
 import keeper.abi
 keeper.abi.DEFAULT_BUILD = keeper.abi.Path({str(tmp_path / "no-build.json")!r})
-import keeper.cli, keeper.runner, keeper.executor, keeper.signer, keeper.dashboard, keeper.notify, keeper.sources
+import keeper.cli, keeper.runner, keeper.executor, keeper.signer
+import keeper.dashboard, keeper.notify, keeper.sources
 for name in keeper.abi.KEEPER_CONTRACTS:
     assert keeper.abi.load_abi(name), name
 print("ok")
 """
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 def test_pyproject__bot_dependencies_exclude_the_toolchain_extras_install_everything():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    base = [d.split("[")[0].split("=")[0].split("<")[0].split(">")[0].lower() for d in
-            project["project"]["dependencies"]]
-    assert not [d for d in base if d in ("eth-ape", "ape-foundry", "ape-vyper", "vyper", "snekmate", "matplotlib",
-                                         "tqdm")]
+    base = [
+        d.split("[")[0].split("=")[0].split("<")[0].split(">")[0].lower()
+        for d in project["project"]["dependencies"]
+    ]
+    assert not [
+        d
+        for d in base
+        if d in ("eth-ape", "ape-foundry", "ape-vyper", "vyper", "snekmate", "matplotlib", "tqdm")
+    ]
     extras = project["project"]["optional-dependencies"]
     everything = " ".join(extras["contracts"] + extras["replay"])
     for heavy in ("eth-ape", "ape-vyper", "vyper", "matplotlib"):

@@ -21,8 +21,16 @@ RECOVERED = replace(CALM, cvd_bps=50, rl_bps=6_000)
 
 
 def status(state=State.NORMAL, **kw) -> Status:
-    values = {"state": state, "since": T0 - 1_000, "resume_after": 0, "lapse_at": 0, "trip_day": 0, "trips_today": 0,
-                  "armed_block": 0, "armed_at": 0}
+    values = {
+        "state": state,
+        "since": T0 - 1_000,
+        "resume_after": 0,
+        "lapse_at": 0,
+        "trip_day": 0,
+        "trips_today": 0,
+        "armed_block": 0,
+        "armed_at": 0,
+    }
     values.update(kw)
     return Status(**values)
 
@@ -30,16 +38,41 @@ def status(state=State.NORMAL, **kw) -> Status:
 AUCTION = "0x00000000000000000000000000000000000A0C71"
 
 
-def view(ind=CALM, state=State.NORMAL, stored=None, block=100, ts=T0, lce=None, role=True, auction="", orders=0,
-         **kw) -> MarketView:
-    chain = OnChainMarket(0, block, ts, state, stored or status(state), ind, dict(PARAMS), role,
-                          auction=auction, auction_orders=orders)
+def view(
+    ind=CALM,
+    state=State.NORMAL,
+    stored=None,
+    block=100,
+    ts=T0,
+    lce=None,
+    role=True,
+    auction="",
+    orders=0,
+    **kw,
+) -> MarketView:
+    chain = OnChainMarket(
+        0,
+        block,
+        ts,
+        state,
+        stored or status(state),
+        ind,
+        dict(PARAMS),
+        role,
+        auction=auction,
+        auction_orders=orders,
+    )
     return MarketView(chain, lce, kw.get("safe"), kw.get("lead", 30))
 
 
 def halted(ts=T0, **kw) -> Status:
-    values = {"since": T0 - 100, "resume_after": T0 + 272, "lapse_at": T0 - 100 + 14_400, "trip_day": T0 // DAY,
-                  "trips_today": 1}
+    values = {
+        "since": T0 - 100,
+        "resume_after": T0 + 272,
+        "lapse_at": T0 - 100 + 14_400,
+        "trip_day": T0 // DAY,
+        "trips_today": 1,
+    }
     values.update(kw)
     return status(State.HALTED, **values)
 
@@ -207,7 +240,10 @@ def test_decide__settles_only_in_auction():
 def test_decide__settlement_preferred_over_a_trip_in_auction():
     # the settlement moves the pool to the clearing price: rule A is judged again on the reopened pool
     assert decide(view(CRASH_A, State.AUCTION, auction=AUCTION, orders=2)).kind == Kind.SETTLE_AUCTION
-    assert decide(view(CRASH_B, State.AUCTION, lce=20_000, auction=AUCTION, orders=2)).kind == Kind.SETTLE_AUCTION
+    assert (
+        decide(view(CRASH_B, State.AUCTION, lce=20_000, auction=AUCTION, orders=2)).kind
+        == Kind.SETTLE_AUCTION
+    )
     assert decide(view(CRASH_A, State.AUCTION, auction=AUCTION, orders=0)).kind == Kind.ARM_TRIP
 
 
@@ -216,24 +252,48 @@ def test_action__settle_needs_the_auction_address():
         Action(Kind.SETTLE_AUCTION, 0)
 
 
-# ---------------------------------------------------------------- property: never act without on-chain evidence
+# ---------------------------------------------------------------- property: never act without on-chain
+# evidence
 
 
 bps = st.integers(0, 12_000)
 
 
 @settings(max_examples=300, deadline=None)
-@given(cvd=bps, rl=bps, si=bps, vp=bps, valid=st.booleans(), lce=st.none() | st.floats(0, 100_000),
-       role=st.booleans(), state=st.sampled_from([State.NORMAL, State.COOLDOWN, State.AUCTION, State.HALTED]),
-       dt=st.integers(0, 20_000), armed=st.booleans(), has_auction=st.booleans(), orders=st.integers(0, 3))
-def test_decide__actions_only_when_the_contract_would_accept(cvd, rl, si, vp, valid, lce, role, state, dt, armed,
-                                                            has_auction, orders):
+@given(
+    cvd=bps,
+    rl=bps,
+    si=bps,
+    vp=bps,
+    valid=st.booleans(),
+    lce=st.none() | st.floats(0, 100_000),
+    role=st.booleans(),
+    state=st.sampled_from([State.NORMAL, State.COOLDOWN, State.AUCTION, State.HALTED]),
+    dt=st.integers(0, 20_000),
+    armed=st.booleans(),
+    has_auction=st.booleans(),
+    orders=st.integers(0, 3),
+)
+def test_decide__actions_only_when_the_contract_would_accept(
+    cvd, rl, si, vp, valid, lce, role, state, dt, armed, has_auction, orders
+):
     ind = ChainIndicators(10**18, 10**18, valid, cvd, rl, si, vp)
-    stored = (halted(armed_block=99 if armed else 0, armed_at=T0 + dt - 10 if armed else 0)
-              if state == State.HALTED else status(state, armed_block=99 if armed else 0,
-                                                   armed_at=T0 + dt - 10 if armed else 0))
-    v = view(ind, state, stored, block=100, ts=T0 + dt, lce=lce, role=role, auction=AUCTION if has_auction else "",
-             orders=orders)
+    stored = (
+        halted(armed_block=99 if armed else 0, armed_at=T0 + dt - 10 if armed else 0)
+        if state == State.HALTED
+        else status(state, armed_block=99 if armed else 0, armed_at=T0 + dt - 10 if armed else 0)
+    )
+    v = view(
+        ind,
+        state,
+        stored,
+        block=100,
+        ts=T0 + dt,
+        lce=lce,
+        role=role,
+        auction=AUCTION if has_auction else "",
+        orders=orders,
+    )
     action = decide(v)
     if action is None:
         return

@@ -23,16 +23,25 @@ def congested_crash(anvil, system) -> Crowd:
         anvil.mine()
     venue = system.markets[0].venue
     for fn in (venue.functions.set_price(9 * 10**17), venue.functions.set_depth(8 * 10**23)):
-        fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
-                     "maxPriorityFeePerGas": 100 * GWEI})
+        fn.transact(
+            {
+                "from": system.anyone,
+                "gas": 100_000,
+                "maxFeePerGas": 1_000 * GWEI,
+                "maxPriorityFeePerGas": 100 * GWEI,
+            }
+        )
     anvil.mine()
     return crowd
 
 
 def three_keepers(anvil, make_keeper):
     system = deploy_system(anvil.w3, markets=1, keepers=3)
-    keepers = [make_keeper(system, anvil.url, 1), make_keeper(system, anvil.url, 2, defer_blocks=2),
-               make_keeper(system, anvil.url, 3, defer_blocks=4)]
+    keepers = [
+        make_keeper(system, anvil.url, 1),
+        make_keeper(system, anvil.url, 2, defer_blocks=2),
+        make_keeper(system, anvil.url, 3, defer_blocks=4),
+    ]
     return system, keepers
 
 
@@ -53,14 +62,17 @@ def test_three_keepers__primary_trips_the_secondaries_stand_down(anvil, make_kee
     primary, second, third = system.keepers
     assert nonce_of(system, primary) == 2  # arm and trip, nothing else
     assert nonce_of(system, second, "pending") == 0 and nonce_of(system, third, "pending") == 0
-    deferred = [k.metrics.value("keeper_sends_total", {"action": "arm_trip", "outcome": "sent"}) for k in keepers]
+    deferred = [
+        k.metrics.value("keeper_sends_total", {"action": "arm_trip", "outcome": "sent"}) for k in keepers
+    ]
     assert deferred == [1, 0, 0]
 
 
 def test_three_keepers__primary_dies_after_arming_the_first_secondary_trips(anvil, make_keeper):
     system, keepers = three_keepers(anvil, make_keeper)
     crowd = congested_crash(anvil, system)
-    # The primary sends its arm in the first block that opens on the crash and dies before confirming the trip.
+    # The primary sends its arm in the first block that opens on the crash and dies before confirming the
+    # trip.
     race(anvil, system, crowd, keepers, blocks=10, alive=lambda block, i: i > 0 or block < 2)
     assert state_of(system) == State.HALTED and len(tripped_events(system)) == 1
     primary, second, third = system.keepers

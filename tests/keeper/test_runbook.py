@@ -26,8 +26,14 @@ def config(tmp_path, monkeypatch):
         monkeypatch.delenv(k)
 
     def config(system, url, key: bool = True, **extra):
-        doc = {"breaker": system.breaker.address, "rpc_urls": [url], "metrics_port": 0,
-               "markets": [{"id": 0, "name": "usde"}], "state_dir": str(tmp_path / "state"), **extra}
+        doc = {
+            "breaker": system.breaker.address,
+            "rpc_urls": [url],
+            "metrics_port": 0,
+            "markets": [{"id": 0, "name": "usde"}],
+            "state_dir": str(tmp_path / "state"),
+            **extra,
+        }
         path = tmp_path / "keeper.yaml"
         path.write_text(yaml.safe_dump(doc))
         if key:
@@ -47,8 +53,15 @@ def run(*argv: str) -> tuple[int, str]:
 
 def test_config__every_error_reported_at_once():
     with pytest.raises(ConfigError) as err:
-        load_settings(None, breaker="0x12", rpc_urls=["http://127.0.0.1:1"], markets=[{"id": 0, "name": "m"}],
-                      private_key=dev_key(1), poll_interval_s=0, fees={"bump_percent": 5})
+        load_settings(
+            None,
+            breaker="0x12",
+            rpc_urls=["http://127.0.0.1:1"],
+            markets=[{"id": 0, "name": "m"}],
+            private_key=dev_key(1),
+            poll_interval_s=0,
+            fees={"bump_percent": 5},
+        )
     lines = str(err.value).splitlines()
     assert [line.split(": ")[1] for line in lines] == ["breaker", "fees.bump_percent", "poll_interval_s"]
 
@@ -64,11 +77,25 @@ def test_status_and_check__run_without_a_key(anvil, system, config):
     assert code == 2  # sending still needs a key
 
 
-def test_check__exercises_pending_fee_history_exchanges_state_dir_and_balance(anvil, system, config, monkeypatch,
-                                                                              tmp_path):
+def test_check__exercises_pending_fee_history_exchanges_state_dir_and_balance(
+    anvil, system, config, monkeypatch, tmp_path
+):
     monkeypatch.setattr(cex, "make_exchange", lambda exchange, timeout_s=5.0: recorded("binance_usde_calm"))
-    path = config(system, anvil.url, chain_id=31337, markets=[{"id": 0, "name": "usde", "cex": [
-        {"exchange": "binance", "symbol": "USDE/USDT"}, {"exchange": "binance", "symbol": "NOPE/USDT"}]}])
+    path = config(
+        system,
+        anvil.url,
+        chain_id=31337,
+        markets=[
+            {
+                "id": 0,
+                "name": "usde",
+                "cex": [
+                    {"exchange": "binance", "symbol": "USDE/USDT"},
+                    {"exchange": "binance", "symbol": "NOPE/USDT"},
+                ],
+            }
+        ],
+    )
     code, text = run("--config", path, "check")
     assert code == 1
     assert "ok    eth_call at pending: answers" in text
@@ -82,7 +109,9 @@ def test_check__pending_refused_and_state_dir_read_only_fail(anvil, system, conf
     proxy = fault_proxy(anvil.url)
     proxy.fault = lambda method, params, in_batch: (
         {"code": -32602, "message": "pending not supported"}
-        if method == "eth_call" and "pending" in json.dumps(params) else None)
+        if method == "eth_call" and "pending" in json.dumps(params)
+        else None
+    )
     blocked = tmp_path / "file"
     blocked.write_text("")
     code, text = run("--config", config(system, proxy.url, state_dir=str(blocked / "state")), "check")
@@ -110,8 +139,18 @@ def test_cancel__replaces_an_unknown_pending_nonce_then_journal_list_and_drop(an
     anvil.set_automine(False)
     acct = Account.from_key(dev_key(1))
     base = anvil.w3.eth.get_block("latest").baseFeePerGas
-    parked = acct.sign_transaction({"to": acct.address, "value": 0, "gas": 21_000, "nonce": 0, "chainId": 31337,
-                                    "type": 2, "maxFeePerGas": 4 * base, "maxPriorityFeePerGas": 0})
+    parked = acct.sign_transaction(
+        {
+            "to": acct.address,
+            "value": 0,
+            "gas": 21_000,
+            "nonce": 0,
+            "chainId": 31337,
+            "type": 2,
+            "maxFeePerGas": 4 * base,
+            "maxPriorityFeePerGas": 0,
+        }
+    )
     anvil.w3.eth.send_raw_transaction(parked.raw_transaction)
 
     code, text = run("--config", path, "cancel", "--nonce", "0")
@@ -135,4 +174,3 @@ def test_cancel__refused_while_a_keeper_holds_the_key(anvil, system, config, mak
     make_keeper(system, anvil.url, state_dir=str(tmp_path / "state"))
     assert run("--config", path, "cancel", "--nonce", "0")[0] == 1
     assert "is locked by" in capsys.readouterr().err
-

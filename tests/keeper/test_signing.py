@@ -67,7 +67,11 @@ class SignerServer:
     def sign(self, params: dict[str, Any]) -> dict[str, Any]:
         if params["from"].lower() != self.account.address.lower():
             return {"error": {"code": -32000, "message": f"no key for {params['from']}"}}
-        tx = {k: (int(v, 16) if k not in ("to", "data", "from") else v) for k, v in params.items() if k != "from"}
+        tx = {
+            k: (int(v, 16) if k not in ("to", "data", "from") else v)
+            for k, v in params.items()
+            if k != "from"
+        }
         tx = self.tamper(tx)
         signed = self.account.sign_transaction(tx)
         return {"result": "0x" + bytes(signed.raw_transaction).hex()}
@@ -92,10 +96,13 @@ def signer_server():
 
 def test_remote_signer__keeper_trips_without_ever_holding_the_key(anvil, system, make_keeper, signer_server):
     server = signer_server(dev_key(1))
-    keeper = make_keeper(system, anvil.url, private_key=None, remote_signer_url=server.url,
-                         from_address=system.keepers[0])
-    assert repr(keeper.executor.account) == f"RemoteSigner({system.keepers[0]} at http://127.0.0.1:" \
+    keeper = make_keeper(
+        system, anvil.url, private_key=None, remote_signer_url=server.url, from_address=system.keepers[0]
+    )
+    assert (
+        repr(keeper.executor.account) == f"RemoteSigner({system.keepers[0]} at http://127.0.0.1:"
         f"{server.http.server_address[1]})"
+    )
     system.crash(0)
     for _ in range(3):
         keeper.cycle()
@@ -105,16 +112,31 @@ def test_remote_signer__keeper_trips_without_ever_holding_the_key(anvil, system,
     assert RemoteSigner(server.url, system.keepers[0]).accounts() == [system.keepers[0]]
 
 
-def test_remote_signer__signature_by_another_key_refused_nothing_sent(anvil, system, make_keeper, signer_server):
+def test_remote_signer__signature_by_another_key_refused_nothing_sent(
+    anvil, system, make_keeper, signer_server
+):
     server = signer_server(dev_key(2))  # holds the wrong key, and claims it signs for ours
-    server.sign = lambda params: {"result": "0x" + bytes(server.account.sign_transaction(
-        {k: (int(v, 16) if k not in ("to", "data", "from") else v) for k, v in params.items()
-         if k != "from"}).raw_transaction).hex()}
-    keeper = make_keeper(system, anvil.url, private_key=None, remote_signer_url=server.url,
-                         from_address=system.keepers[0])
+    server.sign = lambda params: {
+        "result": "0x"
+        + bytes(
+            server.account.sign_transaction(
+                {
+                    k: (int(v, 16) if k not in ("to", "data", "from") else v)
+                    for k, v in params.items()
+                    if k != "from"
+                }
+            ).raw_transaction
+        ).hex()
+    }
+    keeper = make_keeper(
+        system, anvil.url, private_key=None, remote_signer_url=server.url, from_address=system.keepers[0]
+    )
     system.crash(0)
     outcome = keeper.cycle().markets[0].outcome
-    assert outcome.status == "failed" and f"signed by {system.keepers[1]}, not {system.keepers[0]}" in outcome.detail
+    assert (
+        outcome.status == "failed"
+        and f"signed by {system.keepers[1]}, not {system.keepers[0]}" in outcome.detail
+    )
     assert nonce_of(system, system.keepers[1]) == 0 and not keeper.executor.journal.items
     assert keeper.metrics.value("keeper_sends_total", {"action": "arm_trip", "outcome": "signer_error"}) == 1
 
@@ -122,20 +144,24 @@ def test_remote_signer__signature_by_another_key_refused_nothing_sent(anvil, sys
 def test_remote_signer__changed_fields_refused(anvil, system, make_keeper, signer_server):
     server = signer_server(dev_key(1))
     server.tamper = lambda tx: dict(tx, maxFeePerGas=tx["maxFeePerGas"] * 10)  # a signer that overpays
-    keeper = make_keeper(system, anvil.url, private_key=None, remote_signer_url=server.url,
-                         from_address=system.keepers[0])
+    keeper = make_keeper(
+        system, anvil.url, private_key=None, remote_signer_url=server.url, from_address=system.keepers[0]
+    )
     system.crash(0)
     outcome = keeper.cycle().markets[0].outcome
-    assert outcome.status == "failed" and "signed transaction differs from the request: {'maxFeePerGas'" in \
-        outcome.detail
+    assert (
+        outcome.status == "failed"
+        and "signed transaction differs from the request: {'maxFeePerGas'" in outcome.detail
+    )
     assert nonce_of(system, system.keepers[0]) == 0
 
 
 def test_remote_signer__down_is_a_failed_send(anvil, system, make_keeper, signer_server):
     server = signer_server(dev_key(1))
     server.close()
-    keeper = make_keeper(system, anvil.url, private_key=None, remote_signer_url=server.url,
-                         from_address=system.keepers[0])
+    keeper = make_keeper(
+        system, anvil.url, private_key=None, remote_signer_url=server.url, from_address=system.keepers[0]
+    )
     system.crash(0)
     outcome = keeper.cycle().markets[0].outcome
     assert outcome.status == "failed" and "eth_signTransaction failed (ConnectionError)" in outcome.detail
@@ -144,13 +170,23 @@ def test_remote_signer__down_is_a_failed_send(anvil, system, make_keeper, signer
 
 def test_remote_signer__needs_from_address(tmp_path):
     with pytest.raises(ConfigError, match="remote_signer_url needs from_address"):
-        load_settings(None, breaker="0x" + "11" * 20, rpc_urls=["http://127.0.0.1:1"],
-                      markets=[{"id": 0, "name": "m"}], remote_signer_url="http://127.0.0.1:2")
+        load_settings(
+            None,
+            breaker="0x" + "11" * 20,
+            rpc_urls=["http://127.0.0.1:1"],
+            markets=[{"id": 0, "name": "m"}],
+            remote_signer_url="http://127.0.0.1:2",
+        )
 
 
 def base_settings(**extra: Any):
-    return load_settings(None, breaker="0x" + "11" * 20, rpc_urls=["http://127.0.0.1:1"],
-                         markets=[{"id": 0, "name": "m"}], **extra)
+    return load_settings(
+        None,
+        breaker="0x" + "11" * 20,
+        rpc_urls=["http://127.0.0.1:1"],
+        markets=[{"id": 0, "name": "m"}],
+        **extra,
+    )
 
 
 def test_key_file__read_like_a_docker_secret(tmp_path, monkeypatch):
@@ -179,8 +215,9 @@ def test_keystore__password_from_a_file(tmp_path, monkeypatch):
 def test_key_sources__one_at_a_time(tmp_path):
     key_file = tmp_path / "k"
     key_file.write_text(dev_key(1))
-    with pytest.raises(ConfigError, match="give one signing key source, not KEEPER_PRIVATE_KEY and "
-                                          "private_key_file"):
+    with pytest.raises(
+        ConfigError, match="give one signing key source, not KEEPER_PRIVATE_KEY and private_key_file"
+    ):
         base_settings(private_key=dev_key(1), private_key_file=str(key_file))
 
 
@@ -199,8 +236,9 @@ def traceback_of_a_failed_signing(signer: LocalSigner) -> str:
     raise AssertionError("signing a malformed transaction should fail")
 
 
-def test_secrets__key_never_in_logs_tracebacks_repr_pickles_or_dumps(anvil, system, make_keeper, rpc_proxy,
-                                                                     tmp_path, monkeypatch, capsys):
+def test_secrets__key_never_in_logs_tracebacks_repr_pickles_or_dumps(
+    anvil, system, make_keeper, rpc_proxy, tmp_path, monkeypatch, capsys
+):
     key = dev_key(1)
     secret = key.removeprefix("0x").lower()
     shown: list[str] = []
@@ -227,9 +265,19 @@ def test_secrets__key_never_in_logs_tracebacks_repr_pickles_or_dumps(anvil, syst
     # repr, str, vars and dumps of the settings, the keeper, its executor and its signer
     s = keeper.settings
     signer = keeper.executor.account
-    shown += [repr(s), str(s), s.model_dump_json(), json.dumps(s.public_summary()), repr(s.model_dump()),
-              repr(keeper), repr(vars(keeper)), repr(vars(keeper.executor)), repr(signer), str(signer),
-              repr(vars(signer))]
+    shown += [
+        repr(s),
+        str(s),
+        s.model_dump_json(),
+        json.dumps(s.public_summary()),
+        repr(s.model_dump()),
+        repr(keeper),
+        repr(vars(keeper)),
+        repr(vars(keeper.executor)),
+        repr(signer),
+        str(signer),
+        repr(vars(signer)),
+    ]
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(signer)
 
@@ -241,13 +289,24 @@ def test_secrets__key_never_in_logs_tracebacks_repr_pickles_or_dumps(anvil, syst
     with pytest.raises(ConfigError) as err:
         base_settings(private_key=bad)
     shown.append("".join(traceback.format_exception(err.value)))
-    assert err.value.__cause__ is None and err.value.__suppress_context__  # pydantic's error (with the input) hidden
+    assert (
+        err.value.__cause__ is None and err.value.__suppress_context__
+    )  # pydantic's error (with the input) hidden
 
     # `keeper check` and `keeper status` with the key in the environment
     monkeypatch.setenv("KEEPER_PRIVATE_KEY", key)
     config = tmp_path / "keeper.yaml"
-    config.write_text(json.dumps({"breaker": system.breaker.address, "rpc_urls": [anvil.url], "metrics_port": 0,
-                                  "markets": [{"id": 0, "name": "m"}], "state_dir": str(tmp_path / "s")}))
+    config.write_text(
+        json.dumps(
+            {
+                "breaker": system.breaker.address,
+                "rpc_urls": [anvil.url],
+                "metrics_port": 0,
+                "markets": [{"id": 0, "name": "m"}],
+                "state_dir": str(tmp_path / "s"),
+            }
+        )
+    )
     out = io.StringIO()
     main(["--config", str(config), "check"], out=out)
     main(["--config", str(config), "status", "--json"], out=out)

@@ -14,9 +14,19 @@ NOW = 1_760_126_400.0
 
 
 def market(*exchanges, perp=True):
-    return MarketSettings(id=3, name="usde", cex=[
-        {"exchange": e, "symbol": "USDE/USDT", "perp_symbol": "USDE/USDT:USDT" if perp else None,
-         "calm_depth_usd": 4e6} for e in exchanges])
+    return MarketSettings(
+        id=3,
+        name="usde",
+        cex=[
+            {
+                "exchange": e,
+                "symbol": "USDE/USDT",
+                "perp_symbol": "USDE/USDT:USDT" if perp else None,
+                "calm_depth_usd": 4e6,
+            }
+            for e in exchanges
+        ],
+    )
 
 
 def test_ccxt__collects_ticker_book_perp_and_open_interest():
@@ -60,7 +70,9 @@ def test_make_exchange__real_ccxt_client_without_network():
 
 
 def test_merge__concatenates_and_sums_calm_depth():
-    a = CcxtSource([market("binance")], exchanges={"binance": recorded("binance_usde_calm")}).collect([3], NOW)[3]
+    a = CcxtSource([market("binance")], exchanges={"binance": recorded("binance_usde_calm")}).collect(
+        [3], NOW
+    )[3]
     b = CcxtSource([market("bybit")], exchanges={"bybit": recorded("bybit_usde_calm")}).collect([3], NOW)[3]
     m = merge([a, b])
     assert len(m.quotes) == 2 and len(m.books) == 2 and m.calm_depth_usd == 8e6
@@ -92,10 +104,19 @@ def test_series__bad_forms_name_the_field(tmp_path):
 
 def test_replay__serves_books_quotes_and_open_interest(tmp_path):
     scenario = {
-        "name": "t", "start": "2025-10-10T20:00:00Z", "duration_s": 10_000,
-        "series": {"cex": [{"name": "binance", "mid": {"points": [[0, 1.0], [4_800, 0.66]]},
-                            "depth_1pct_usd": {"points": [[0, 8_000_000], [4_800, 300_000]]}}],
-                   "open_interest_usd": {"points": [[0, 900_000_000], [5_400, 400_000_000]]}},
+        "name": "t",
+        "start": "2025-10-10T20:00:00Z",
+        "duration_s": 10_000,
+        "series": {
+            "cex": [
+                {
+                    "name": "binance",
+                    "mid": {"points": [[0, 1.0], [4_800, 0.66]]},
+                    "depth_1pct_usd": {"points": [[0, 8_000_000], [4_800, 300_000]]},
+                }
+            ],
+            "open_interest_usd": {"points": [[0, 900_000_000], [5_400, 400_000_000]]},
+        },
     }
     src = ReplaySource(scenario, tmp_path, market_id=2)
     src.set_time(0)
@@ -106,9 +127,17 @@ def test_replay__serves_books_quotes_and_open_interest(tmp_path):
     src.set_time(4_800)
     crash = src.collect([2], 2_000.0)[2]
     assert crash.quotes[0].price == pytest.approx(0.66) and crash.quotes[0].timestamp == 2_000.0
-    ind = I.compute_market(I.MarketInputs(now=2_000.0, venue_price=1.0, quotes=crash.quotes, books=crash.books,
-                                          calm_depth_usd=crash.calm_depth_usd, open_interest=crash.open_interest),
-                           I.Settings())
+    ind = I.compute_market(
+        I.MarketInputs(
+            now=2_000.0,
+            venue_price=1.0,
+            quotes=crash.quotes,
+            books=crash.books,
+            calm_depth_usd=crash.calm_depth_usd,
+            open_interest=crash.open_interest,
+        ),
+        I.Settings(),
+    )
     assert ind.rl_bps == pytest.approx(300_000 / 8_000_000 * 10_000, rel=1e-6)
     assert ind.cvd_bps == pytest.approx((1.0 - 0.66) / 0.66 * 10_000, rel=1e-6)
     assert src.collect([0], 0.0) == {}

@@ -90,8 +90,10 @@ def congest(anvil):
 def test_stuck__replaced_with_both_fees_raised(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url, fees={"replace_after_blocks": 2, "bump_percent": 12})
     crowd = congest(anvil)
-    for fn in (system.markets[0].venue.functions.set_price(9 * 10**17),
-               system.markets[0].venue.functions.set_depth(8 * 10**23)):
+    for fn in (
+        system.markets[0].venue.functions.set_price(9 * 10**17),
+        system.markets[0].venue.functions.set_depth(8 * 10**23),
+    ):
         fn.transact({"from": system.anyone, "gas": 100_000})
     anvil.mine(2)  # the crash's block, then one that opens with it (the breaker reads block starts)
 
@@ -123,7 +125,10 @@ def test_stuck__replaced_with_both_fees_raised(anvil, system, make_keeper):
     mined = receipts[0]
     assert mined.status == 1
     assert system.breaker.functions.status(0).call()[6] == mined.blockNumber
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "arm_trip", "status": "success"}) == 1
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "arm_trip", "status": "success"})
+        == 1
+    )
 
 
 @pytest.mark.fault
@@ -135,8 +140,14 @@ def test_stuck__cancelled_when_someone_else_did_it(anvil, system, make_keeper):
     report = keeper.cycle()  # trip sent, then outbid
     assert report.markets[0].outcome.status == "sent"
     crowd.send(60, base)
-    system.breaker.functions.trip(0).transact({"from": system.anyone, "gas": 500_000,
-                                               "maxFeePerGas": 2_000 * GWEI, "maxPriorityFeePerGas": 50 * GWEI})
+    system.breaker.functions.trip(0).transact(
+        {
+            "from": system.anyone,
+            "gas": 500_000,
+            "maxFeePerGas": 2_000 * GWEI,
+            "maxPriorityFeePerGas": 50 * GWEI,
+        }
+    )
     anvil.mine()
     assert len(tripped_events(system)) == 1  # someone else's trip landed; ours is still waiting
     keeper.cycle()  # `trip` would now revert: replaced by a zero-value self-transfer
@@ -145,7 +156,10 @@ def test_stuck__cancelled_when_someone_else_did_it(anvil, system, make_keeper):
     for _ in range(3):
         anvil.mine()
         keeper.cycle()
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "cancel", "status": "success"}) == 1
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "cancel", "status": "success"})
+        == 1
+    )
     assert len(tripped_events(system)) == 1 and not keeper.executor.journal.items
 
 
@@ -154,7 +168,9 @@ def test_nonce__too_low_reconciled(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     arm_landed(anvil, system, keeper)
     me = system.keepers[0]
-    anvil.w3.eth.send_transaction({"from": me, "to": me, "value": 0})  # same key used elsewhere: nonce 1 taken
+    anvil.w3.eth.send_transaction(
+        {"from": me, "to": me, "value": 0}
+    )  # same key used elsewhere: nonce 1 taken
     report = keeper.cycle()
     assert report.markets[0].outcome.status == "sent"
     assert keeper.executor.journal.items[2].kind == "trip"
@@ -167,8 +183,17 @@ def test_nonce__underpriced_by_unknown_pending_tx_reconciled(anvil, system, make
     arm_landed(anvil, system, keeper)
     anvil.set_automine(False)
     me = system.keepers[0]
-    anvil.w3.eth.send_transaction({"from": me, "to": me, "value": 0, "nonce": 1, "gas": 21_000,
-                                   "maxFeePerGas": 500 * GWEI, "maxPriorityFeePerGas": 100 * GWEI})
+    anvil.w3.eth.send_transaction(
+        {
+            "from": me,
+            "to": me,
+            "value": 0,
+            "nonce": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 500 * GWEI,
+            "maxPriorityFeePerGas": 100 * GWEI,
+        }
+    )
     keeper.executor._next_nonce = 1  # as if we had not seen it
     report = keeper.cycle()
     assert report.markets[0].outcome.status == "sent"
@@ -200,8 +225,10 @@ def test_nonce__gap_from_dropped_transaction_rebroadcast(anvil, system, make_kee
 def test_nonce__already_known_is_success(anvil, system, make_keeper):
     keeper = make_keeper(system, anvil.url)
     anvil.set_automine(False)
-    for fn in (system.markets[0].venue.functions.set_price(9 * 10**17),
-               system.markets[0].venue.functions.set_depth(8 * 10**23)):
+    for fn in (
+        system.markets[0].venue.functions.set_price(9 * 10**17),
+        system.markets[0].venue.functions.set_depth(8 * 10**23),
+    ):
         fn.transact({"from": system.anyone, "gas": 100_000})
     anvil.mine(2)  # the crash's block, then one that opens with it (the breaker reads block starts)
     keeper.cycle()
@@ -272,7 +299,9 @@ def test_relay__down_falls_back_only_when_allowed(anvil, system, make_keeper, rp
     system.crash(0)
     assert strict.cycle().markets[0].outcome.status == "failed"
     assert "eth_sendRawTransaction" not in public.methods and nonce_of(system, system.keepers[0]) == 0
-    loose = make_keeper(system, public.url, key_index=2, private_relay_url=relay.url, relay_fallback_public=True)
+    loose = make_keeper(
+        system, public.url, key_index=2, private_relay_url=relay.url, relay_fallback_public=True
+    )
     assert loose.cycle().markets[0].outcome.status == "sent"
     assert "eth_sendRawTransaction" in public.methods
 
@@ -281,8 +310,10 @@ def test_relay__down_falls_back_only_when_allowed(anvil, system, make_keeper, rp
 def test_race__two_keepers_only_one_lands(anvil, system, make_keeper):
     first, second = make_keeper(system, anvil.url, 1), make_keeper(system, anvil.url, 2)
     anvil.set_automine(False)
-    for fn in (system.markets[0].venue.functions.set_price(9 * 10**17),
-               system.markets[0].venue.functions.set_depth(8 * 10**23)):
+    for fn in (
+        system.markets[0].venue.functions.set_price(9 * 10**17),
+        system.markets[0].venue.functions.set_depth(8 * 10**23),
+    ):
         fn.transact({"from": system.anyone, "gas": 100_000})
     anvil.mine(2)  # the crash's block, then one that opens with it (the breaker reads block starts)
     outcomes = []
@@ -296,7 +327,9 @@ def test_race__two_keepers_only_one_lands(anvil, system, make_keeper):
     assert outcomes[1][1].detail == "CircuitBreaker: market is halted"
     assert len(tripped_events(system)) == 1
     assert nonce_of(system, system.keepers[1]) == 0  # the second keeper never sent anything
-    assert first.metrics.value("keeper_transactions_landed_total", {"action": "trip", "status": "success"}) == 1
+    assert (
+        first.metrics.value("keeper_transactions_landed_total", {"action": "trip", "status": "success"}) == 1
+    )
 
 
 @pytest.mark.fault
@@ -333,19 +366,32 @@ def test_restart__lost_journal_still_no_duplicate(anvil, system, make_keeper, tm
 
 
 def _spawn(config: Path, env: dict, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "keeper", "--config", str(config), "run", *extra],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "keeper", "--config", str(config), "run", *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.fault
 def test_restart__process_killed_mid_halt_sends_nothing_new(anvil, system, tmp_path):
     config = tmp_path / "keeper.yaml"
-    config.write_text(yaml.safe_dump({
-        "breaker": system.breaker.address, "rpc_urls": [anvil.url], "metrics_port": 0,
-        "markets": [{"id": 0, "name": "usde"}], "poll_interval_s": 0.1, "idle_cycle_s": 0.2,
-        "state_dir": str(tmp_path / "state"),
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "breaker": system.breaker.address,
+                "rpc_urls": [anvil.url],
+                "metrics_port": 0,
+                "markets": [{"id": 0, "name": "usde"}],
+                "poll_interval_s": 0.1,
+                "idle_cycle_s": 0.2,
+                "state_dir": str(tmp_path / "state"),
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
     env["KEEPER_PRIVATE_KEY"] = dev_key(1)
     proc = _spawn(config, env)

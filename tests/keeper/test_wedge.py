@@ -37,11 +37,21 @@ def congest(anvil) -> Crowd:
 
 
 def crash_mined(anvil, system) -> None:
-    for fn in (system.markets[0].venue.functions.set_price(9 * 10**17),
-               system.markets[0].venue.functions.set_depth(8 * 10**23)):
-        fn.transact({"from": system.anyone, "gas": 100_000, "maxFeePerGas": 1_000 * GWEI,
-                     "maxPriorityFeePerGas": 100 * GWEI})
-    anvil.mine(2)  # the crash's block, then one that opens on it: the breaker reads a venue as its block opened
+    for fn in (
+        system.markets[0].venue.functions.set_price(9 * 10**17),
+        system.markets[0].venue.functions.set_depth(8 * 10**23),
+    ):
+        fn.transact(
+            {
+                "from": system.anyone,
+                "gas": 100_000,
+                "maxFeePerGas": 1_000 * GWEI,
+                "maxPriorityFeePerGas": 100 * GWEI,
+            }
+        )
+    anvil.mine(
+        2
+    )  # the crash's block, then one that opens on it: the breaker reads a venue as its block opened
 
 
 def park_at_keepers_nonce(anvil, key: str, nonce: int) -> str:
@@ -49,8 +59,18 @@ def park_at_keepers_nonce(anvil, key: str, nonce: int) -> str:
     entry was lost): valid for many blocks, outbid by every user of a congested chain."""
     acct = Account.from_key(key)
     base = anvil.w3.eth.get_block("latest").baseFeePerGas
-    signed = acct.sign_transaction({"to": acct.address, "value": 0, "gas": 21_000, "nonce": nonce, "chainId": 31337,
-                                    "type": 2, "maxFeePerGas": 4 * base, "maxPriorityFeePerGas": 0})
+    signed = acct.sign_transaction(
+        {
+            "to": acct.address,
+            "value": 0,
+            "gas": 21_000,
+            "nonce": nonce,
+            "chainId": 31337,
+            "type": 2,
+            "maxFeePerGas": 4 * base,
+            "maxPriorityFeePerGas": 0,
+        }
+    )
     return anvil.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
 
 
@@ -76,12 +96,19 @@ def test_unknown_pending_nonce__swept_and_the_trip_lands_within_three_blocks(anv
     blocks = blocks_until_halted(anvil, system, keeper, crowd)
 
     assert blocks is not None and blocks <= 3, f"not halted after {BLOCKS} blocks: wedged behind nonce 0"
-    mined0 = [r for r in (anvil.w3.eth.get_block(b, True) for b in range(anvil.w3.eth.block_number + 1))
-              for r in r.transactions if r["from"] == me and r["nonce"] == 0]
+    mined0 = [
+        r
+        for r in (anvil.w3.eth.get_block(b, True) for b in range(anvil.w3.eth.block_number + 1))
+        for r in r.transactions
+        if r["from"] == me and r["nonce"] == 0
+    ]
     assert len(mined0) == 1 and mined0[0]["hash"].to_0x_hex() != stuck  # our cancel took nonce 0
     assert mined0[0]["to"] == me and mined0[0]["value"] == 0 and mined0[0]["input"] in (b"", "0x")
     assert keeper.metrics.value("keeper_nonces_swept_total") == 1
-    assert keeper.metrics.value("keeper_transactions_landed_total", {"action": "cancel", "status": "success"}) == 1
+    assert (
+        keeper.metrics.value("keeper_transactions_landed_total", {"action": "cancel", "status": "success"})
+        == 1
+    )
     keeper.executor.tick(anvil.w3.eth.block_number)
     assert len(tripped_events(system)) == 1 and not keeper.executor.journal.items
 
@@ -121,7 +148,9 @@ def test_send__answer_lost_stays_journaled_and_lands_once(anvil, system, make_ke
     keeper = make_keeper(system, [proxy.url])
     anvil.set_automine(False)
     crash_mined(anvil, system)
-    proxy.fault = lambda method, params, in_batch: "lose-answer" if method == "eth_sendRawTransaction" else None
+    proxy.fault = lambda method, params, in_batch: (
+        "lose-answer" if method == "eth_sendRawTransaction" else None
+    )
     outcome = keeper.cycle().markets[0].outcome
     assert outcome.status == "failed" and 0 in keeper.executor.journal.items  # adopted, not forgotten
     assert keeper.metrics.value("keeper_sends_total", {"action": "arm_trip", "outcome": "unconfirmed"}) == 1
@@ -136,8 +165,11 @@ def test_send__answer_lost_stays_journaled_and_lands_once(anvil, system, make_ke
 
 def test_lock__second_process_on_the_same_key_refused_naming_the_holder(anvil, system, make_keeper):
     make_keeper(system, anvil.url)
-    with pytest.raises(StateDirLocked, match=r'locked by \{"pid": \d+, "host": ".+", "since": ".+"\}: one keeper '
-                                             r"per key"):
+    with pytest.raises(
+        StateDirLocked,
+        match=r'locked by \{"pid": \d+, "host": ".+", "since": ".+"\}: one keeper '
+        r"per key",
+    ):
         make_keeper(system, anvil.url)
     make_keeper(system, anvil.url, key_index=2)  # another key: its own lock
 
@@ -149,12 +181,16 @@ def test_simulation__rpc_error_is_not_a_revert(anvil, system, make_keeper, fault
     keeper = make_keeper(system, [proxy.url])
     proxy.fault = lambda method, params, in_batch: (
         {"code": -32602, "message": "invalid block tag: pending not supported"}
-        if method in ("eth_call", "eth_estimateGas") and "pending" in json.dumps(params) else None)
+        if method in ("eth_call", "eth_estimateGas") and "pending" in json.dumps(params)
+        else None
+    )
     system.crash(0)
     with caplog.at_level(logging.INFO, logger="keeper.executor"):
         outcome = keeper.cycle().markets[0].outcome
     assert outcome.status == "sent"
-    errors = [r for r in caplog.records if r.getMessage() == "simulation could not run (RPC error, not a revert)"]
+    errors = [
+        r for r in caplog.records if r.getMessage() == "simulation could not run (RPC error, not a revert)"
+    ]
     assert errors and errors[0].levelno == logging.ERROR
     assert not [r for r in caplog.records if r.getMessage() == "simulation reverted, not sending"]
     assert keeper.metrics.value("keeper_simulation_errors_total", {"action": "arm_trip"}) == 1
@@ -184,8 +220,14 @@ def test_foreign_arm_in_the_mempool__waited_on_then_the_keeper_arms(anvil, syste
     crowd = congest(anvil)
     crash_mined(anvil, system)
     base = anvil.w3.eth.get_block("latest").baseFeePerGas
-    parked = system.breaker.functions.arm_trip(0).transact({  # anyone's arm, at a tip no block will take
-        "from": system.anyone, "gas": 300_000, "maxFeePerGas": 4 * base, "maxPriorityFeePerGas": 0})
+    parked = system.breaker.functions.arm_trip(0).transact(
+        {  # anyone's arm, at a tip no block will take
+            "from": system.anyone,
+            "gas": 300_000,
+            "maxFeePerGas": 4 * base,
+            "maxPriorityFeePerGas": 0,
+        }
+    )
     crowd.send(60, base)
     anvil.mine()  # the node's pending state now holds the parked arm: simulations of ours say "already armed"
 

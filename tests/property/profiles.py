@@ -1,8 +1,9 @@
 """Hypothesis profiles of the stateful suites: one switch instead of a pair of variables per suite.
 
 `HYPOTHESIS_PROFILE=quick|ci|deep` picks the example and step counts of every suite; without it, `ci` when the
-CI variable is set (what `.ci/run` does) and `quick` otherwise. `quick` is the inner loop (seconds to a minute a
-suite), `ci` what CI runs (the coupled suite reaches 10,000 steps), `deep` an overnight run before a release.
+CI variable is set (what `.ci/run` does) and `quick` otherwise. `quick` is the inner loop (seconds to a minute
+a suite), `ci` what CI runs (the coupled suite reaches 10,000 steps), `deep` an overnight run before a
+release.
 """
 
 from __future__ import annotations

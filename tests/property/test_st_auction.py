@@ -81,8 +81,16 @@ def clearing_views(project, deployer, own_breaker, create_feed, create_oracle, g
     for name, col_dec, debt_dec, price in (("18/6", 18, 6, PRICE), ("0/18", 0, 18, PRICE)):
         oracle = create_oracle([create_feed(answer=price)])
         deployed = deploy_pool(
-            project, deployer, own_breaker, None, oracle, governance=governance, collateral_decimals=col_dec,
-            debt_decimals=debt_dec, liquidity_collateral=1_000, price=price,
+            project,
+            deployer,
+            own_breaker,
+            None,
+            oracle,
+            governance=governance,
+            collateral_decimals=col_dec,
+            debt_decimals=debt_dec,
+            liquidity_collateral=1_000,
+            price=price,
         )
         auction = deploy_auction(project, deployer, deployed.pool, own_breaker, governance=governance).auction
         views[name] = (10 ** (18 - col_dec), 10 ** (18 - debt_dec), auction)
@@ -112,8 +120,11 @@ def markets(draw):
 
 
 @given(market=markets(), probes=st.lists(st.integers(min_value=-3_000, max_value=3_000), max_size=6))
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_clearing_rule(clearing_views, market, probes):
     name, cs, ds, x, y, ref, orders = market
     _, _, auction = clearing_views[name]
@@ -163,10 +174,20 @@ def world(project, accounts, chain, own_breaker, create_feed, create_oracle, dep
     breaker = own_breaker
     feed = create_feed(answer=PRICE)
     oracle = create_oracle([feed], heartbeat=2 * 86_400)
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance,
-                           liquidity_collateral=1_000, price=PRICE)
+    deployed = deploy_pool(
+        project,
+        deployer,
+        breaker,
+        None,
+        oracle,
+        governance=governance,
+        liquidity_collateral=1_000,
+        price=PRICE,
+    )
     dlp = accounts[5]
-    auction = deploy_auction(project, deployer, deployed.pool, breaker, governance=governance, dlps=[dlp]).auction
+    auction = deploy_auction(
+        project, deployer, deployed.pool, breaker, governance=governance, dlps=[dlp]
+    ).auction
     actors = {"dlp": dlp, "bidder": accounts[6], "seller": accounts[7], "trader": accounts[8]}
     for actor in actors.values():
         deployed.collateral.mint(actor, 100_000 * 10**18, sender=deployer)
@@ -175,9 +196,18 @@ def world(project, accounts, chain, own_breaker, create_feed, create_oracle, dep
             deployed.collateral.approve(spender, MAX, sender=actor)
             deployed.debt.approve(spender, MAX, sender=actor)
     return {
-        "chain": chain, "breaker": breaker, "market": deployed.market_id, "pool": deployed.pool,
-        "collateral": deployed.collateral, "debt": deployed.debt, "auction": auction, "actors": actors,
-        "governance": governance, "guardian": guardian, "feed": feed, "deployer": deployer,
+        "chain": chain,
+        "breaker": breaker,
+        "market": deployed.market_id,
+        "pool": deployed.pool,
+        "collateral": deployed.collateral,
+        "debt": deployed.debt,
+        "auction": auction,
+        "actors": actors,
+        "governance": governance,
+        "guardian": guardian,
+        "feed": feed,
+        "deployer": deployer,
     }
 
 
@@ -260,8 +290,10 @@ def test_st_auction(world):
             self.post([("dlp", False, -100, 500)])
             breaker.force_resume(market, sender=w["governance"])
 
-        @rule(move=st.sampled_from(["next", "next", "next", "next", "retrip", "wait"]),
-              hint=st.sampled_from(["crossing", "crossing", "zero", "far"]))
+        @rule(
+            move=st.sampled_from(["next", "next", "next", "next", "retrip", "wait"]),
+            hint=st.sampled_from(["crossing", "crossing", "zero", "far"]),
+        )
         def lifecycle(self, move, hint):
             """Mostly the next stage (trip, resume, end of cool-down, settlement); sometimes a
             guardian re-trip mid-restart, or waiting (an auction left to elapse is void)."""
@@ -293,12 +325,23 @@ def test_st_auction(world):
             assert pool.band().centre == settled.price
             new_x, new_y = pool.reserves()
             assert new_x * new_y * (10**9 + 1) >= k * 10**9  # k not lower (beyond rounding)
-            tally[f"settle (hint {hint}, {'orders crossed' if settled.bought + settled.sold else 'no order filled'})"] += 1
+            tally[
+                f"settle (hint {hint}, "
+                f"{'orders crossed' if settled.bought + settled.sold else 'no order filled'})"
+            ] += 1
 
-
-        @rule(posts=st.lists(st.tuples(st.sampled_from(["dlp", "bidder", "seller"]), st.booleans(),
-                                       st.integers(min_value=-800, max_value=800),
-                                       st.integers(min_value=1, max_value=3_000)), min_size=1, max_size=4))
+        @rule(
+            posts=st.lists(
+                st.tuples(
+                    st.sampled_from(["dlp", "bidder", "seller"]),
+                    st.booleans(),
+                    st.integers(min_value=-800, max_value=800),
+                    st.integers(min_value=1, max_value=3_000),
+                ),
+                min_size=1,
+                max_size=4,
+            )
+        )
         def post(self, posts):
             state = self._state()
             for who, is_buy, bps, size in posts:
@@ -384,7 +427,7 @@ def test_st_auction(world):
         @invariant()
         def unsettled_orders_of_ended_rounds_are_refundable(self):
             current = auction.current_round()
-            for order_id, (who, o) in self.orders.items():
+            for order_id, (_who, o) in self.orders.items():
                 if self.rounds[order_id] != current and self.rounds[order_id] not in self.settled:
                     _, c_out, d_out = auction.claimable(order_id)
                     assert (c_out, d_out) == ((0, escrow(o, cs, ds)) if o.is_buy else (o.amount, 0))

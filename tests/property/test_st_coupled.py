@@ -40,8 +40,8 @@ Invariants after every step (the coupling):
 - unauthorised calls always revert naming the missing role.
 
 Counts come from tests/property/profiles.py (HYPOTHESIS_PROFILE): quick 4 examples x 30 steps; ci
-100 x 100 = 10,000 steps, topped up if hypothesis stops an example early. The run prints "coupled stateful: N steps in M examples", adds it to the
-terminal summary, and writes results/stateful.json.
+100 x 100 = 10,000 steps, topped up if hypothesis stops an example early. The run prints "coupled stateful: N
+steps in M examples", adds it to the terminal summary, and writes results/stateful.json.
 
 Speed: contracts are deployed with ape, but the steps talk raw JSON-RPC to the node (anvil's
 unlocked test accounts, reads batched into one request): ape's per-transaction work (gas estimate,
@@ -185,8 +185,9 @@ class Rpc:
         self.http = requests.Session()
 
     def request(self, method: str, *params: Any) -> Any:
-        reply = self.http.post(self.uri, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                  "params": list(params)}).json()
+        reply = self.http.post(
+            self.uri, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        ).json()
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply["result"]
@@ -219,8 +220,10 @@ class Rpc:
         simulated = self.call(c, name, *args, sender=sender)
         if isinstance(simulated, Reverted):
             return Tx(False, simulated.reason, [], 0)
-        tx_hash = self.request("eth_sendTransaction", {"from": sender, "to": c.address,
-                                                       "data": c.data(name, args), "gas": hex(10_000_000)})
+        tx_hash = self.request(
+            "eth_sendTransaction",
+            {"from": sender, "to": c.address, "data": c.data(name, args), "gas": hex(10_000_000)},
+        )
         receipt = None
         while receipt is None:  # automine answers with the hash, sometimes before the block is stored
             receipt = self.request("eth_getTransactionReceipt", tx_hash)
@@ -231,8 +234,15 @@ class Rpc:
     def pending(self) -> tuple[int, int]:
         """(number, timestamp) of the pending block: what the next transaction sees."""
         # Init code that returns NUMBER (0x43) or TIMESTAMP (0x42), run with eth_call.
-        payload = [{"jsonrpc": "2.0", "id": i, "method": "eth_call",
-                    "params": [{"data": f"0x{op}60005260206000f3"}, "pending"]} for i, op in enumerate(("43", "42"))]
+        payload = [
+            {
+                "jsonrpc": "2.0",
+                "id": i,
+                "method": "eth_call",
+                "params": [{"data": f"0x{op}60005260206000f3"}, "pending"],
+            }
+            for i, op in enumerate(("43", "42"))
+        ]
         replies = sorted(self.http.post(self.uri, json=payload).json(), key=lambda r: r["id"])
         number, timestamp = (int(r["result"], 16) for r in replies)
         return number, timestamp
@@ -326,25 +336,54 @@ def coupled_breaker(create_breaker):
 
 
 @pytest.fixture
-def world(project, accounts, coupled_breaker, create_feed, create_oracle, deployer, governance, guardian,
-          keeper, anyone):
+def world(
+    project,
+    accounts,
+    coupled_breaker,
+    create_feed,
+    create_oracle,
+    deployer,
+    governance,
+    guardian,
+    keeper,
+    anyone,
+):
     breaker = coupled_breaker
     feeds = [create_feed(answer=1.0) for _ in range(3)]
     oracle = create_oracle(feeds, quorum=2, heartbeat=3_600)
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1,
-                           liquidity_collateral=1_000_000)
+    deployed = deploy_pool(
+        project,
+        deployer,
+        breaker,
+        None,
+        oracle,
+        governance=governance,
+        price=1,
+        liquidity_collateral=1_000_000,
+    )
     pool, col, debt, market_id = deployed.pool, deployed.collateral, deployed.debt, deployed.market_id
     lending = project.LendingMarket.deploy(
-        debt, col, PRICE_VENUE, pool, breaker, market_id, LIQUIDATION_THRESHOLD_BPS,
-        lending_params(halt_rate_multiplier_bps=20_000, max_grace_s=1_800), sender=governance,
+        debt,
+        col,
+        PRICE_VENUE,
+        pool,
+        breaker,
+        market_id,
+        LIQUIDATION_THRESHOLD_BPS,
+        lending_params(halt_rate_multiplier_bps=20_000, max_grace_s=1_800),
+        sender=governance,
     )
     breaker.add_consumer(market_id, lending, sender=governance)
 
     lp, borrowers, liquidator, lender = accounts[5], [accounts[6], accounts[8]], accounts[7], accounts[9]
     trader = anyone  # the permissionless caller is also the trader and arbitrageur
     grants = {  # collateral, debt minted to each actor
-        deployer: (20_000_000, 20_000_000), lp: (20_000_000, 20_000_000), trader: (5_000_000, 5_000_000),
-        lender: (0, 3_000_000), liquidator: (0, 3_000_000), borrowers[0]: (2_000_000, 1_000_000),
+        deployer: (20_000_000, 20_000_000),
+        lp: (20_000_000, 20_000_000),
+        trader: (5_000_000, 5_000_000),
+        lender: (0, 3_000_000),
+        liquidator: (0, 3_000_000),
+        borrowers[0]: (2_000_000, 1_000_000),
         borrowers[1]: (2_000_000, 1_000_000),
     }
     for actor, (c, d) in grants.items():
@@ -361,9 +400,23 @@ def world(project, accounts, coupled_breaker, create_feed, create_oracle, deploy
         lending.deposit_collateral(who, 1_000_000 * COL, sender=who)
 
     return SimpleNamespace(
-        breaker=breaker, market_id=market_id, feeds=feeds, oracle=oracle, pool=pool, col=col, debt=debt,
-        lending=lending, deployer=deployer, governance=governance, guardian=guardian, keeper=keeper,
-        trader=trader, lps=[deployer, lp], lender=lender, borrowers=borrowers, liquidator=liquidator,
+        breaker=breaker,
+        market_id=market_id,
+        feeds=feeds,
+        oracle=oracle,
+        pool=pool,
+        col=col,
+        debt=debt,
+        lending=lending,
+        deployer=deployer,
+        governance=governance,
+        guardian=guardian,
+        keeper=keeper,
+        trader=trader,
+        lps=[deployer, lp],
+        lender=lender,
+        borrowers=borrowers,
+        liquidator=liquidator,
         everyone=list(accounts)[:10],
     )
 
@@ -384,19 +437,34 @@ def test_st_coupled(world, chain, stateful_report):
             remaining = target - run["steps"]
             if remaining <= 0:
                 break
-            run_state_machine_as_test(machine, settings=settings(
-                max_examples=math.ceil(remaining / STEPS), stateful_step_count=STEPS, deadline=None,
-                database=None, suppress_health_check=list(HealthCheck),
-            ))
+            run_state_machine_as_test(
+                machine,
+                settings=settings(
+                    max_examples=math.ceil(remaining / STEPS),
+                    stateful_step_count=STEPS,
+                    deadline=None,
+                    database=None,
+                    suppress_health_check=list(HealthCheck),
+                ),
+            )
     finally:
         rpc.request("anvil_removeBlockTimestampInterval")
         seconds = time.monotonic() - started
-        line = (f"coupled stateful: {run['steps']} steps in {run['examples']} examples "
-                f"({PROFILE} profile, {seconds:.0f} s)")
+        line = (
+            f"coupled stateful: {run['steps']} steps in {run['examples']} examples "
+            f"({PROFILE} profile, {seconds:.0f} s)"
+        )
         print(f"\n{line}\n{dict(sorted(tally.items()))}")
         stateful_report.append(line)
-        _write_results({"profile": PROFILE, "steps": run["steps"], "examples": run["examples"],
-                        "seconds": round(seconds, 1), "outcomes": dict(sorted(tally.items()))})
+        _write_results(
+            {
+                "profile": PROFILE,
+                "steps": run["steps"],
+                "examples": run["examples"],
+                "seconds": round(seconds, 1),
+                "outcomes": dict(sorted(tally.items())),
+            }
+        )
     assert run["steps"] >= target
 
 
@@ -418,8 +486,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
     col, debt = Bound(w.col), Bound(w.debt)
     feeds = [Bound(f) for f in w.feeds]
     mid = w.market_id
-    addr = {name: str(getattr(w, name).address) for name in
-            ("deployer", "governance", "guardian", "keeper", "trader", "lender", "liquidator")}
+    addr = {
+        name: str(getattr(w, name).address)
+        for name in ("deployer", "governance", "guardian", "keeper", "trader", "lender", "liquidator")
+    }
     lps = [str(a.address) for a in w.lps]
     borrowers = [str(a.address) for a in w.borrowers]
     everyone = [str(a.address) for a in w.everyone]
@@ -432,16 +502,26 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
 
     # Everything the rules and invariants look at, read in one request at the pending block.
     reads = {
-        "status": (breaker, "status", (mid,)), "state": (breaker, "state", (mid,)),
-        "indicators": (breaker, "indicators", (mid,)), "frozen": (breaker, "frozen_price", (mid,)),
-        "reserves": (pool, "reserves", ()), "pool_state": (pool, "breaker_state", ()),
-        "band": (pool, "band", ()), "fee": (pool, "fee_bps", ()), "lp_supply": (pool, "totalSupply", ()),
+        "status": (breaker, "status", (mid,)),
+        "state": (breaker, "state", (mid,)),
+        "indicators": (breaker, "indicators", (mid,)),
+        "frozen": (breaker, "frozen_price", (mid,)),
+        "reserves": (pool, "reserves", ()),
+        "pool_state": (pool, "breaker_state", ()),
+        "band": (pool, "band", ()),
+        "fee": (pool, "fee_bps", ()),
+        "lp_supply": (pool, "totalSupply", ()),
         "latest": (oracle, "latest", ()),
-        "guard": (lending, "guard", ()), "lend_frozen": (lending, "frozen_price", ()),
-        "cash": (lending, "cash", ()), "total_assets": (lending, "total_assets", ()),
-        "total_shares": (lending, "total_shares", ()), "lender_assets": (lending, "assets_of", (addr["lender"],)),
-        "paused": (lending, "paused", ()), "coll_price": (lending, "collateral_price", ()),
-        "threshold": (lending, "liquidation_threshold", ()), "ramp": (lending, "threshold_ramp", ()),
+        "guard": (lending, "guard", ()),
+        "lend_frozen": (lending, "frozen_price", ()),
+        "cash": (lending, "cash", ()),
+        "total_assets": (lending, "total_assets", ()),
+        "total_shares": (lending, "total_shares", ()),
+        "lender_assets": (lending, "assets_of", (addr["lender"],)),
+        "paused": (lending, "paused", ()),
+        "coll_price": (lending, "collateral_price", ()),
+        "threshold": (lending, "liquidation_threshold", ()),
+        "ramp": (lending, "threshold_ramp", ()),
     }
     for k in range(len(breaker_bounds)):
         reads[f"bp{k}"] = (breaker, "params", (mid, k))
@@ -477,18 +557,41 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
 
         def read(self) -> SimpleNamespace:
             r = rpc.read(reads)
-            v = SimpleNamespace(**{k: r[k] for k in (
-                "state", "frozen", "reserves", "pool_state", "fee", "lp_supply", "lend_frozen", "cash",
-                "total_assets", "total_shares", "lender_assets", "paused", "coll_price", "threshold",
-                "col_supply", "debt_supply")})
+            v = SimpleNamespace(
+                **{
+                    k: r[k]
+                    for k in (
+                        "state",
+                        "frozen",
+                        "reserves",
+                        "pool_state",
+                        "fee",
+                        "lp_supply",
+                        "lend_frozen",
+                        "cash",
+                        "total_assets",
+                        "total_shares",
+                        "lender_assets",
+                        "paused",
+                        "coll_price",
+                        "threshold",
+                        "col_supply",
+                        "debt_supply",
+                    )
+                }
+            )
             v.number, v.now = rpc.pending()
             v.status = Status(*r["status"])
             ind = r["indicators"]
             v.cvd, v.rl, v.si, v.vp = ind[3], ind[4], ind[5], ind[6]
             v.reference = r["latest"][0]
-            v.band = SimpleNamespace(**dict(zip(("centre", "updated_at", "width", "refresh", "max_age"), r["band"])))
-            v.guard = SimpleNamespace(**dict(zip(("state", "since", "grace_until"), r["guard"])))
-            v.ramp = SimpleNamespace(**dict(zip(("from_bps", "to_bps", "start", "end"), r["ramp"])))
+            v.band = SimpleNamespace(
+                **dict(zip(("centre", "updated_at", "width", "refresh", "max_age"), r["band"], strict=True))
+            )
+            v.guard = SimpleNamespace(**dict(zip(("state", "since", "grace_until"), r["guard"], strict=True)))
+            v.ramp = SimpleNamespace(
+                **dict(zip(("from_bps", "to_bps", "start", "end"), r["ramp"], strict=True))
+            )
             v.bp = [r[f"bp{k}"] for k in range(len(breaker_bounds))]
             v.lp = [r[f"lp{k}"] for k in range(10)]
             v.positions = [tuple(r[f"pos{i}"]) for i in range(2)]
@@ -518,11 +621,14 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             if tx.ok:
                 # The coupling itself: a swap only ever executes in NORMAL.
                 assert v.pool_state == NORMAL and v.status.state == NORMAL and v.state == NORMAL, (
-                    f"a swap executed while the market was {STATE_NAMES[v.state]}")
+                    f"a swap executed while the market was {STATE_NAMES[v.state]}"
+                )
             assert (None if tx.ok else tx.reason) == expected, (tx.reason, expected)
             if tx.ok:
                 x, y = v.reserves
-                assert rpc.call(pool, "reserves") == ((x + amount, y - out) if sell else (x - out, y + amount))
+                assert rpc.call(pool, "reserves") == (
+                    (x + amount, y - out) if sell else (x - out, y + amount)
+                )
 
         def swap_outcome(self, sell: bool, amount: int) -> tuple[str | None, int]:
             v = self.v
@@ -547,8 +653,9 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 return "GuardedPool: price above band", 0
             return None, out
 
-        def breaker_tx(self, name: str, args: tuple, sender: str, expected: str | None,
-                       after: Status | None) -> Tx:
+        def breaker_tx(
+            self, name: str, args: tuple, sender: str, expected: str | None, after: Status | None
+        ) -> Tx:
             """Sends a breaker transaction, checks its predicted outcome and the status it stores."""
             tx = rpc.send(breaker, name, mid, *args, sender=sender)
             self.record(f"{name}: {'done' if tx.ok else tx.reason.split(',')[0]}")
@@ -571,8 +678,16 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
         def tripped(self, s: Status) -> Status:
             now, p = self.v.now, self.v.bp
             today = now // DAY
-            return Status(HALTED, now, now + halt_window(p), now + p[K["max_halt_s"]], today,
-                          s.trips_today + 1 if s.trip_day == today else 1, 0, 0)
+            return Status(
+                HALTED,
+                now,
+                now + halt_window(p),
+                now + p[K["max_halt_s"]],
+                today,
+                s.trips_today + 1 if s.trip_day == today else 1,
+                0,
+                0,
+            )
 
         def after_trip(self, tx: Tx, permissionless: bool) -> None:
             if not tx.ok:
@@ -608,7 +723,9 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 if v.reference == 0:
                     return BELOW_QUORUM
                 ref = v.reference
-                cvd = (ref - high) * BPS // ref if high < ref else (low - ref) * BPS // ref if low > ref else 0
+                cvd = (
+                    (ref - high) * BPS // ref if high < ref else (low - ref) * BPS // ref if low > ref else 0
+                )
                 if cvd <= v.bp[K["cvd_trip_bps"]]:
                     return "CircuitBreaker: deviation did not hold at every block since the arm"
             if v.reference == 0:
@@ -652,9 +769,14 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
 
         # ------------------------------------------------------------ trading
 
-        @rule(sell=st.booleans(), size_bps=st.one_of(
-            st.integers(min_value=1, max_value=100), st.integers(min_value=100, max_value=1_500),
-            st.integers(min_value=1_500, max_value=5_000)))
+        @rule(
+            sell=st.booleans(),
+            size_bps=st.one_of(
+                st.integers(min_value=1, max_value=100),
+                st.integers(min_value=100, max_value=1_500),
+                st.integers(min_value=1_500, max_value=5_000),
+            ),
+        )
         def swap_any_size(self, sell, size_bps):
             """From dust to a dump of half the input reserve."""
             x, y = self.v.reserves
@@ -701,8 +823,12 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
 
         # ------------------------------------------------------------ liquidity
 
-        @rule(i=st.integers(0, 1), size_bps=st.one_of(st.integers(min_value=1, max_value=5_000),
-                                                      st.integers(min_value=5_000, max_value=100_000)))
+        @rule(
+            i=st.integers(0, 1),
+            size_bps=st.one_of(
+                st.integers(min_value=1, max_value=5_000), st.integers(min_value=5_000, max_value=100_000)
+            ),
+        )
         def add_liquidity(self, i, size_bps):
             """Adding liquidity works in every breaker state (it does not move the price)."""
             v, lp = self.v, lps[i]
@@ -716,8 +842,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 assert tx.reason == "GuardedPool: zero shares"
                 return
             assert tx.ok, f"adding liquidity refused in {STATE_NAMES[v.pool_state]}: {tx.reason}"
-            assert rpc.call(pool, "reserves") == (x + ceil_div(shares * x, v.lp_supply),
-                                                  y + ceil_div(shares * y, v.lp_supply))
+            assert rpc.call(pool, "reserves") == (
+                x + ceil_div(shares * x, v.lp_supply),
+                y + ceil_div(shares * y, v.lp_supply),
+            )
 
         @rule(i=st.integers(0, 1), part_bps=st.integers(min_value=1, max_value=10_000))
         def remove_liquidity(self, i, part_bps):
@@ -730,7 +858,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             tx = rpc.send(pool, "remove_liquidity", shares, 0, 0, sender=lp)
             self.record(f"remove_liquidity in {STATE_NAMES[v.pool_state]}")
             assert tx.ok, f"an LP could not exit in {STATE_NAMES[v.pool_state]}: {tx.reason}"
-            assert rpc.call(pool, "reserves") == (x - shares * x // v.lp_supply, y - shares * y // v.lp_supply)
+            assert rpc.call(pool, "reserves") == (
+                x - shares * x // v.lp_supply,
+                y - shares * y // v.lp_supply,
+            )
             self.v = self.read()
 
         # ------------------------------------------------------------ lending
@@ -762,7 +893,9 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             if amount <= 0:
                 return
             tx = rpc.send(lending, "borrow", amount, sender=who)
-            self.record(f"borrow in {STATE_NAMES[v.guard.state]}: {'done' if tx.ok else tx.reason.split(',')[0]}")
+            self.record(
+                f"borrow in {STATE_NAMES[v.guard.state]}: {'done' if tx.ok else tx.reason.split(',')[0]}"
+            )
             if v.paused:
                 assert tx.reason == PAUSED
             elif v.guard.state != NORMAL:
@@ -776,16 +909,27 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             elif percent > 100 and room > 1_000:
                 assert tx.reason == "LendingMarket: borrow above max ltv"
             if tx.ok:  # within max LTV at the live price, afterwards
-                assert rpc.call(lending, "debt_of", who) * DEBT_SCALE * BPS <= collateral * price // COL * v.lp[0]
+                assert (
+                    rpc.call(lending, "debt_of", who) * DEBT_SCALE * BPS
+                    <= collateral * price // COL * v.lp[0]
+                )
 
-        @rule(i=st.integers(0, 1), part_bps=st.integers(min_value=500, max_value=10_000), all_of_it=st.booleans())
+        @rule(
+            i=st.integers(0, 1),
+            part_bps=st.integers(min_value=500, max_value=10_000),
+            all_of_it=st.booleans(),
+        )
         def repay(self, i, part_bps, all_of_it):
             """Repaying works in every state, oracle valid or not."""
             v, who = self.v, borrowers[i]
             if v.positions[i][1] == 0:
                 return
             balance = self.bal("debt", who)
-            amount = MAX if all_of_it and balance >= v.debts[i] else min(balance, max(USD, v.debts[i] * part_bps // BPS))
+            amount = (
+                MAX
+                if all_of_it and balance >= v.debts[i]
+                else min(balance, max(USD, v.debts[i] * part_bps // BPS))
+            )
             if amount == 0:
                 return
             tx = rpc.send(lending, "repay", who, amount, sender=who)
@@ -834,7 +978,8 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             self.record(f"liquidate in {STATE_NAMES[v.guard.state]}: {outcome}")
             if tx.ok:  # the coupling: never while frozen or in grace
                 assert v.guard.state == NORMAL and v.status.state == NORMAL and v.state == NORMAL, (
-                    "a liquidation executed while liquidations were frozen")
+                    "a liquidation executed while liquidations were frozen"
+                )
                 assert tx.timestamp >= v.guard.grace_until, "a liquidation executed in the grace period"
             if v.guard.state != NORMAL:
                 assert tx.reason == "LendingMarket: liquidations frozen by the breaker"
@@ -847,8 +992,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             elif not v.liquidatable[i]:
                 assert tx.reason == "LendingMarket: position is healthy"
             else:
-                assert tx.ok or tx.reason in ("LendingMarket: nothing to liquidate",
-                                              "LendingMarket: repayment too small"), tx.reason
+                assert tx.ok or tx.reason in (
+                    "LendingMarket: nothing to liquidate",
+                    "LendingMarket: repayment too small",
+                ), tx.reason
             bad = sum(int(log["data"], 16) for log in tx.logs if log["topics"][0] == BAD_DEBT)
             self.bad_debt_step += bad
             if bad:
@@ -885,10 +1032,16 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             for i in range(3):
                 self.post(i, self.answers[i])
 
-        @rule(seconds=st.one_of(st.integers(min_value=1, max_value=60), st.integers(min_value=60, max_value=600),
-                                st.integers(min_value=600, max_value=4_000),
-                                st.integers(min_value=4_000, max_value=20_000), st.just(DAY)),
-              refresh=st.booleans())
+        @rule(
+            seconds=st.one_of(
+                st.integers(min_value=1, max_value=60),
+                st.integers(min_value=60, max_value=600),
+                st.integers(min_value=600, max_value=4_000),
+                st.integers(min_value=4_000, max_value=20_000),
+                st.just(DAY),
+            ),
+            refresh=st.booleans(),
+        )
         def advance_time(self, seconds, refresh):
             """Across arm TTLs, halt windows, cool-downs, auctions, max halts and days; the feeds go
             stale (heartbeat 1 h) unless they post a new round."""
@@ -897,17 +1050,24 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 self.refresh_feeds()
             self.liquidator_sweeps()
 
-        @rule(hops=st.integers(min_value=1, max_value=4), which=st.integers(min_value=0, max_value=1),
-              offset=st.sampled_from([-1, 0, 0, 1, 2, 30, 120]),
-              then=st.sampled_from(["nothing", "liquidate", "swap", "sync"]))
+        @rule(
+            hops=st.integers(min_value=1, max_value=4),
+            which=st.integers(min_value=0, max_value=1),
+            offset=st.sampled_from([-1, 0, 0, 1, 2, 30, 120]),
+            then=st.sampled_from(["nothing", "liquidate", "swap", "sync"]),
+        )
         def advance_to_next_phase(self, hops, which, offset, then):
             """Time to the next deadlines (end of the halt window, lapse, end of cool-down, end of
             auction, end of the liquidation grace period), a keeper syncing at each; the last one
             is hit just before, exactly at or after, and someone acts right there."""
             for hop in range(hops):
                 s, v = self.synced(), self.v
-                deadlines = {HALTED: [s.resume_after, s.lapse_at], COOLDOWN: [s.since + v.bp[K["cooldown_s"]]],
-                             AUCTION: [s.since + v.bp[K["auction_s"]]], NORMAL: [v.guard.grace_until]}[s.state]
+                deadlines = {
+                    HALTED: [s.resume_after, s.lapse_at],
+                    COOLDOWN: [s.since + v.bp[K["cooldown_s"]]],
+                    AUCTION: [s.since + v.bp[K["auction_s"]]],
+                    NORMAL: [v.guard.grace_until],
+                }[s.state]
                 ahead = sorted(d for d in deadlines if d > v.now)
                 if not ahead:
                     break
@@ -926,8 +1086,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             elif then == "sync":
                 self.sync()
 
-        @rule(drop_bps=st.integers(min_value=1_200, max_value=5_000),
-              then=st.sampled_from(["keeper trips first", "liquidator first"]))
+        @rule(
+            drop_bps=st.integers(min_value=1_200, max_value=5_000),
+            then=st.sampled_from(["keeper trips first", "liquidator first"]),
+        )
         def flash_crash(self, drop_bps, then):
             """Reference and pool fall together inside the velocity window (rule B's evidence);
             then the keeper and the liquidation bot race."""
@@ -1004,15 +1166,18 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 expected = "CircuitBreaker: slippage impact below trip threshold"
             else:
                 expected = None
-            tx = self.breaker_tx("trip_attested", (lce_bps,), addr["keeper"], expected,
-                                 None if expected else self.tripped(s))
+            tx = self.breaker_tx(
+                "trip_attested", (lce_bps,), addr["keeper"], expected, None if expected else self.tripped(s)
+            )
             self.after_trip(tx, permissionless=True)
 
         @rule()
         def guardian_trip(self):
             s = self.synced()
             expected = "CircuitBreaker: market is halted" if s.state == HALTED else None
-            tx = self.breaker_tx("guardian_trip", (), addr["guardian"], expected, None if expected else self.tripped(s))
+            tx = self.breaker_tx(
+                "guardian_trip", (), addr["guardian"], expected, None if expected else self.tripped(s)
+            )
             self.after_trip(tx, permissionless=False)
 
         @rule(duration=st.one_of(st.integers(min_value=1, max_value=7_200), st.sampled_from([0, 100_000])))
@@ -1025,8 +1190,13 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             else:
                 expected = None
             until = min(max(s.resume_after, v.now + duration), s.lapse_at)
-            self.breaker_tx("guardian_extend", (duration,), addr["guardian"], expected,
-                            s._replace(resume_after=until, armed_block=0, armed_at=0))
+            self.breaker_tx(
+                "guardian_extend",
+                (duration,),
+                addr["guardian"],
+                expected,
+                s._replace(resume_after=until, armed_block=0, armed_at=0),
+            )
 
         @rule(lce_bps=st.sampled_from([5_000, 10_000]))
         def keeper_extend(self, lce_bps):
@@ -1038,29 +1208,49 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             else:
                 expected = None
             until = min(max(s.resume_after, v.now + halt_window(v.bp)), s.lapse_at)
-            self.breaker_tx("extend_halt", (lce_bps,), addr["keeper"], expected,
-                            s._replace(resume_after=until, armed_block=0, armed_at=0))
+            self.breaker_tx(
+                "extend_halt",
+                (lce_bps,),
+                addr["keeper"],
+                expected,
+                s._replace(resume_after=until, armed_block=0, armed_at=0),
+            )
 
         @rule()
         def arm_resume(self):
             s = self.synced()
             expected = self.resume_error(s, confirming=False)
-            self.breaker_tx("arm_resume", (), addr["trader"], expected,
-                            s._replace(armed_block=self.v.number, armed_at=self.v.now))
+            self.breaker_tx(
+                "arm_resume",
+                (),
+                addr["trader"],
+                expected,
+                s._replace(armed_block=self.v.number, armed_at=self.v.now),
+            )
 
         @rule()
         def confirm_resume(self):
             s = self.synced()
             expected = self.resume_error(s, confirming=True)
-            self.breaker_tx("resume", (), addr["trader"], expected,
-                            s._replace(state=COOLDOWN, since=self.v.now, armed_block=0, armed_at=0))
+            self.breaker_tx(
+                "resume",
+                (),
+                addr["trader"],
+                expected,
+                s._replace(state=COOLDOWN, since=self.v.now, armed_block=0, armed_at=0),
+            )
 
         @rule()
         def force_resume(self):
             s = self.synced()
             expected = None if s.state == HALTED else "CircuitBreaker: market is not halted"
-            self.breaker_tx("force_resume", (), addr["governance"], expected,
-                            s._replace(state=COOLDOWN, since=self.v.now, armed_block=0, armed_at=0))
+            self.breaker_tx(
+                "force_resume",
+                (),
+                addr["governance"],
+                expected,
+                s._replace(state=COOLDOWN, since=self.v.now, armed_block=0, armed_at=0),
+            )
 
         @rule()
         def sync(self):
@@ -1137,8 +1327,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             if tx.ok:
                 assert rpc.call(lending, "params", key) == value
 
-        @rule(new_bps=st.integers(min_value=4_900, max_value=9_600),
-              duration=st.sampled_from([3_600, 21_600, 86_400]))
+        @rule(
+            new_bps=st.integers(min_value=4_900, max_value=9_600),
+            duration=st.sampled_from([3_600, 21_600, 86_400]),
+        )
         def ramp_threshold(self, new_bps, duration):
             v = self.v
             current = v.threshold
@@ -1186,13 +1378,25 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 (breaker, "extend_halt", (mid, 10**6), {keeper_}, MISSING_ROLE),
                 (breaker, "guardian_trip", (mid,), {guardian}, MISSING_ROLE),
                 (breaker, "guardian_extend", (mid, 60), {guardian}, MISSING_ROLE),
-                (breaker, "settle_auction", (mid,), set(), "CircuitBreaker: caller is not the market's auction"),
+                (
+                    breaker,
+                    "settle_auction",
+                    (mid,),
+                    set(),
+                    "CircuitBreaker: caller is not the market's auction",
+                ),
                 (pool, "set_fee_bps", (30,), {gov}, NOT_OWNER),
                 (pool, "set_band_bps", (500,), {gov}, NOT_OWNER),
                 (pool, "set_band_timing", (60, 900), {gov}, NOT_OWNER),
                 (pool, "set_auction", (ZERO,), {gov}, NOT_OWNER),
                 (pool, "transfer_ownership", (everyone[caller],), {gov}, NOT_OWNER),
-                (pool, "on_breaker_state", (mid, NORMAL, WAD), set(), "GuardedPool: caller is not the breaker"),
+                (
+                    pool,
+                    "on_breaker_state",
+                    (mid, NORMAL, WAD),
+                    set(),
+                    "GuardedPool: caller is not the breaker",
+                ),
                 (pool, "clear_auction", (WAD, 0, 0), set(), "GuardedPool: caller is not the auction"),
                 (lending, "set_param", (0, 7_000), {gov}, NOT_OWNER),
                 (lending, "set_liquidation_threshold", (8_500, DAY), {gov}, NOT_OWNER),
@@ -1200,7 +1404,13 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 (lending, "set_price_source", (PRICE_ORACLE, oracle.address), {gov}, NOT_OWNER),
                 (lending, "pause", (), {gov}, NOT_OWNER),
                 (lending, "transfer_ownership", (everyone[caller],), {gov}, NOT_OWNER),
-                (lending, "on_breaker_state", (mid, NORMAL, WAD), set(), "LendingMarket: caller is not the breaker"),
+                (
+                    lending,
+                    "on_breaker_state",
+                    (mid, NORMAL, WAD),
+                    set(),
+                    "LendingMarket: caller is not the breaker",
+                ),
                 (oracle, "add_feed", (feeds[0].address, 3_600), {gov}, NOT_OWNER),
                 (oracle, "set_quorum", (1,), {gov}, NOT_OWNER),
             ]
@@ -1260,8 +1470,11 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
 
         def everyone_can_exit(self, v):
             x, y = v.reserves
-            calls = {f"lp{i}": (pool, "remove_liquidity", (v.shares[i], 0, 0), lp)
-                     for i, lp in enumerate(lps) if v.shares[i]}
+            calls = {
+                f"lp{i}": (pool, "remove_liquidity", (v.shares[i], 0, 0), lp)
+                for i, lp in enumerate(lps)
+                if v.shares[i]
+            }
             idle = min(v.lender_assets, v.cash)
             if idle:
                 calls["lender"] = (lending, "withdraw", (idle,), addr["lender"])
@@ -1271,10 +1484,15 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                     calls[f"repay{i}"] = (lending, "repay", (b, MAX), b)
             results = rpc.read(calls)
             for key, result in results.items():
-                assert not isinstance(result, Reverted), f"{key} cannot exit in {STATE_NAMES[v.state]}: {result}"
+                assert not isinstance(result, Reverted), (
+                    f"{key} cannot exit in {STATE_NAMES[v.state]}: {result}"
+                )
             for i in range(2):
                 if f"lp{i}" in results:
-                    assert tuple(results[f"lp{i}"]) == (v.shares[i] * x // v.lp_supply, v.shares[i] * y // v.lp_supply)
+                    assert tuple(results[f"lp{i}"]) == (
+                        v.shares[i] * x // v.lp_supply,
+                        v.shares[i] * y // v.lp_supply,
+                    )
 
         def grace_follows_the_halt(self, v):
             """Leaving NORMAL records the time; coming back opens min(time away, max grace) of grace,
@@ -1287,8 +1505,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             if before.guard.state == NORMAL and g.state != NORMAL:
                 assert first <= g.since <= last, (g, first, last)
             if before.guard.state != NORMAL and g.state == NORMAL:
+
                 def grace_end(t):
                     return t + min(t - g.since, v.lp[8])
+
                 assert grace_end(first) <= g.grace_until <= grace_end(last), (g, first, last)
 
         def lenders_lose_only_bad_debt(self, v):

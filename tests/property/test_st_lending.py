@@ -56,8 +56,15 @@ def world(project, accounts, chain, breaker, market_id, feed, venue, oracle, dep
     usdc = project.MockLendingToken.deploy("Mock USD Coin", "USDC", 6, sender=deployer)
     usde = project.MockLendingToken.deploy("Mock Ethena USDe", "USDe", 18, sender=deployer)
     market = project.LendingMarket.deploy(
-        usdc, usde, 1, oracle, breaker, market_id, THRESHOLD_BPS,
-        lending_params(halt_rate_multiplier_bps=20_000, max_grace_s=1_800), sender=governance,
+        usdc,
+        usde,
+        1,
+        oracle,
+        breaker,
+        market_id,
+        THRESHOLD_BPS,
+        lending_params(halt_rate_multiplier_bps=20_000, max_grace_s=1_800),
+        sender=governance,
     )
     breaker.add_consumer(market_id, market, sender=governance)
     lender, liquidator = accounts[5], accounts[7]
@@ -68,8 +75,18 @@ def world(project, accounts, chain, breaker, market_id, feed, venue, oracle, dep
     usdc.mint_for_testing(lender, 10**7 * USDC, sender=lender)
     market.supply(200_000 * USDC, sender=lender)
     return SimpleNamespace(
-        chain=chain, breaker=breaker, market_id=market_id, feed=feed, market=market, usdc=usdc, usde=usde,
-        deployer=deployer, governance=governance, guardian=guardian, lender=lender, liquidator=liquidator,
+        chain=chain,
+        breaker=breaker,
+        market_id=market_id,
+        feed=feed,
+        market=market,
+        usdc=usdc,
+        usde=usde,
+        deployer=deployer,
+        governance=governance,
+        guardian=guardian,
+        lender=lender,
+        liquidator=liquidator,
         borrowers=borrowers,
     )
 
@@ -111,7 +128,7 @@ def test_st_lending(world):
         )
         def open_positions(self, collateral, ltv):
             """Both borrowers start with a position at 30-69% LTV (liquidatable below 0.38-0.86)."""
-            for who, amount, pct in zip(borrowers, collateral, ltv):
+            for who, amount, pct in zip(borrowers, collateral, ltv, strict=True):
                 usde.mint_for_testing(who, amount * COLL, sender=who)
                 market.deposit_collateral(who, amount * COLL, sender=who)
                 market.borrow(amount * pct // 100 * USDC, sender=who)
@@ -224,7 +241,10 @@ def test_st_lending(world):
 
         # ------------------------------------------------------------ liquidator
 
-        @rule(i=st.integers(0, 1), crash=st.one_of(st.none(), st.decimals(min_value="0.40", max_value="0.85", places=2)))
+        @rule(
+            i=st.integers(0, 1),
+            crash=st.one_of(st.none(), st.decimals(min_value="0.40", max_value="0.85", places=2)),
+        )
         def liquidate(self, i, crash):
             """Tries to liquidate, after moving the price down to `crash` when one is drawn."""
             if crash is not None:

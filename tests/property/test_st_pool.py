@@ -50,11 +50,19 @@ def amount_out(amount_in: int, r_in: int, r_out: int, fee_bps: int) -> int:
 
 
 @pytest.fixture
-def world(project, accounts, chain, breaker, market_id, create_feed, create_oracle, deployer, governance, guardian):
+def world(
+    project, accounts, chain, breaker, market_id, create_feed, create_oracle, deployer, governance, guardian
+):
     feed = create_feed(answer=PRICE)
     oracle = create_oracle([feed])
     deployed = deploy_pool(
-        project, deployer, breaker, market_id, oracle, governance=governance, liquidity_collateral=1_000,
+        project,
+        deployer,
+        breaker,
+        market_id,
+        oracle,
+        governance=governance,
+        liquidity_collateral=1_000,
     )
     pool, collateral, debt = deployed.pool, deployed.collateral, deployed.debt
     lps, trader = [accounts[5], accounts[6]], accounts[7]
@@ -65,9 +73,19 @@ def world(project, accounts, chain, breaker, market_id, create_feed, create_orac
         debt.approve(pool, MAX, sender=actor)
     pool.transfer(lps[0], pool.balanceOf(deployer), sender=deployer)
     return {
-        "chain": chain, "breaker": breaker, "market_id": market_id, "feed": feed, "pool": pool,
-        "collateral": collateral, "debt": debt, "deployer": deployer, "governance": governance,
-        "guardian": guardian, "lps": lps, "trader": trader, "holders": [pool, deployer, *lps, trader],
+        "chain": chain,
+        "breaker": breaker,
+        "market_id": market_id,
+        "feed": feed,
+        "pool": pool,
+        "collateral": collateral,
+        "debt": debt,
+        "deployer": deployer,
+        "governance": governance,
+        "guardian": guardian,
+        "lps": lps,
+        "trader": trader,
+        "holders": [pool, deployer, *lps, trader],
     }
 
 

@@ -39,8 +39,12 @@ SHORT = {
         "debt": {"symbol": "USDC", "decimals": 6},
         "pool": {"liquidity_usd": 4_000_000, "fee_bps": 4},
         "lending": {"price_source": "venue"},
-        "borrowers": {"count": 12, "seed": 0, "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
-                      "health_factor": {"uniform": [1.03, 1.4]}},
+        "borrowers": {
+            "count": 12,
+            "seed": 0,
+            "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
+            "health_factor": {"uniform": [1.03, 1.4]},
+        },
     },
     "series": {
         "venue_price": {"points": [[0, 1.0], [36, 1.0], [96, 0.70], [240, 0.70]]},
@@ -77,8 +81,11 @@ def out_dir(tmp_path_factory):
 def direct(short_file):
     """The matrix's replays, one after the other in this process, as `python -m replay --seed` runs them:
     (result, record) by (world, seed)."""
-    return {(world, seed): run_replay(short_file, world, progress=False, seed=seed)[:2]
-            for world in WORLDS for seed in SEEDS}
+    return {
+        (world, seed): run_replay(short_file, world, progress=False, seed=seed)[:2]
+        for world in WORLDS
+        for seed in SEEDS
+    }
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +107,9 @@ def test_matrix__seed_draws_another_population_the_same_in_every_world(direct):
     assert opened[("composite", 2)] == opened[("none", 2)]
     assert opened[("none", 1)] != opened[("none", 2)]
     # unprotected, the crash liquidates differently for another population
-    assert direct[("none", 1)][0]["wrongful_liquidated_usd"] != direct[("none", 2)][0]["wrongful_liquidated_usd"]
+    assert (
+        direct[("none", 1)][0]["wrongful_liquidated_usd"] != direct[("none", 2)][0]["wrongful_liquidated_usd"]
+    )
 
 
 def test_matrix__each_cell_written_with_its_run(on_cluster, out_dir, short_file):
@@ -108,9 +117,15 @@ def test_matrix__each_cell_written_with_its_run(on_cluster, out_dir, short_file)
     for outcome in on_cluster:
         written = json.loads((out_dir / outcome.cell.filename()).read_text())
         assert without_run(written) == outcome.result
-        assert written[RUN_KEY] == {"scenario": str(short_file.resolve()), "scenario_sha256": written[RUN_KEY][
-            "scenario_sha256"], "world": outcome.cell.world, "seed": outcome.cell.seed, "params": {},
-            "blocks": None, "code_version": version}
+        assert written[RUN_KEY] == {
+            "scenario": str(short_file.resolve()),
+            "scenario_sha256": written[RUN_KEY]["scenario_sha256"],
+            "world": outcome.cell.world,
+            "seed": outcome.cell.seed,
+            "params": {},
+            "blocks": None,
+            "code_version": version,
+        }
 
 
 def must_not_run(cell: Cell, version: str, want_record: bool = False):
@@ -119,15 +134,17 @@ def must_not_run(cell: Cell, version: str, want_record: bool = False):
 
 def test_matrix__rerun_skips_results_on_disk(on_cluster, short_file, out_dir, client):
     cells = [o.cell for o in on_cluster]
-    again = list(run_cells(cells, lambda c: out_dir / c.filename(), client=client, progress=False,
-                           task=must_not_run))
+    again = list(
+        run_cells(cells, lambda c: out_dir / c.filename(), client=client, progress=False, task=must_not_run)
+    )
     assert [o.cached for o in again] == [True] * len(cells)
     assert {o.cell: o.result for o in again} == {o.cell: o.result for o in on_cluster}
 
 
 def test_matrix__cli_summarises_the_cells_on_disk(on_cluster, short_file, out_dir, capsys):
-    status = matrix.main([str(short_file), "--worlds", *WORLDS, "--seeds", ",".join(map(str, SEEDS)),
-                          "--out", str(out_dir)])
+    status = matrix.main(
+        [str(short_file), "--worlds", *WORLDS, "--seeds", ",".join(map(str, SEEDS)), "--out", str(out_dir)]
+    )
     assert status == 0
     assert "0 replayed, 4 reused from disk, 0 failed" in capsys.readouterr().out
     summary = json.loads((out_dir / "summary.json").read_text())
@@ -136,8 +153,11 @@ def test_matrix__cli_summarises_the_cells_on_disk(on_cluster, short_file, out_di
         row = summary["worlds"][world]
         assert row["seeds"] == 2
         assert row["wrongful_liquidated_usd"]["median"] == pytest.approx(float(np.median(values)), abs=0.01)
-        assert row["wrongful_liquidated_usd"]["p5"] <= row["wrongful_liquidated_usd"]["median"] \
+        assert (
+            row["wrongful_liquidated_usd"]["p5"]
+            <= row["wrongful_liquidated_usd"]["median"]
             <= row["wrongful_liquidated_usd"]["p95"]
+        )
     assert summary["failed"] == []
 
 
@@ -153,8 +173,13 @@ def kill_worker_once(marks: Path, cell: Cell, version: str, want_record: bool = 
 
 def test_matrix__task_whose_worker_dies_is_retried_once(short_file, client, tmp_path, direct):
     cell = Cell.of(short_file, "none", SEEDS[0])
-    [outcome] = run_cells([cell], lambda c: tmp_path / c.filename(), client=client, progress=False,
-                          task=partial(kill_worker_once, tmp_path / "marks"))
+    [outcome] = run_cells(
+        [cell],
+        lambda c: tmp_path / c.filename(),
+        client=client,
+        progress=False,
+        task=partial(kill_worker_once, tmp_path / "marks"),
+    )
     assert sorted(p.name for p in (tmp_path / "marks").iterdir()) == ["1", "2"]
     assert outcome.attempts == 2 and outcome.error is None
     assert outcome.result == direct[("none", SEEDS[0])][0]
@@ -168,13 +193,21 @@ def fail_always(marks: Path, cell: Cell, version: str, want_record: bool = False
 
 def test_matrix__task_failing_twice_is_reported_not_dropped(short_file, client, tmp_path):
     cell = Cell.of(short_file, "composite", 3)
-    outcomes = list(run_cells([cell], lambda c: tmp_path / c.filename(), client=client, progress=False,
-                              task=partial(fail_always, tmp_path / "marks")))
+    outcomes = list(
+        run_cells(
+            [cell],
+            lambda c: tmp_path / c.filename(),
+            client=client,
+            progress=False,
+            task=partial(fail_always, tmp_path / "marks"),
+        )
+    )
     assert outcomes == [Outcome(cell, None, attempts=2, error="RuntimeError: replay process exit 1: boom")]
     assert len(list((tmp_path / "marks").iterdir())) == 2
     assert not (tmp_path / cell.filename()).exists()
-    assert matrix.summarize(outcomes)["failed"] == [{"world": "composite", "seed": 3,
-                                                     "error": "RuntimeError: replay process exit 1: boom"}]
+    assert matrix.summarize(outcomes)["failed"] == [
+        {"world": "composite", "seed": 3, "error": "RuntimeError: replay process exit 1: boom"}
+    ]
 
 
 def test_cells__result_for_another_run_is_not_reused(tmp_path, short_file):
@@ -187,9 +220,12 @@ def test_cells__result_for_another_run_is_not_reused(tmp_path, short_file):
 
 
 def test_cells__file_names_differ_by_seed_params_and_blocks(short_file):
-    names = {Cell.of(short_file, "composite", seed, params, blocks).filename()
-             for seed in (None, 1) for params in ({}, {"cvd_trip_bps": 150}, {"cvd_trip_bps": 300})
-             for blocks in (None, 10)}
+    names = {
+        Cell.of(short_file, "composite", seed, params, blocks).filename()
+        for seed in (None, 1)
+        for params in ({}, {"cvd_trip_bps": 150}, {"cvd_trip_bps": 300})
+        for blocks in (None, 10)
+    }
     assert len(names) == 12
 
 

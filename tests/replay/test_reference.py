@@ -37,14 +37,27 @@ SCENARIO = REFERENCE / "crash-and-recovery.yaml"
 PROTECTIONS = ("composite", "none")
 REL = 1e-6
 CENTS = 0.02
-AMOUNTS = {"liquidated_collateral_usd", "wrongful_liquidated_usd", "borrower_loss_usd", "bad_debt_usd",
-           "lp_value_change_usd", "price", "volume", "imbalance", "reference", "liquidatable_if_at_once_collateral_usd"}
+AMOUNTS = {
+    "liquidated_collateral_usd",
+    "wrongful_liquidated_usd",
+    "borrower_loss_usd",
+    "bad_debt_usd",
+    "lp_value_change_usd",
+    "price",
+    "volume",
+    "imbalance",
+    "reference",
+    "liquidatable_if_at_once_collateral_usd",
+}
 
 
 def record_of(record: Record) -> dict[str, Any]:
     """The block-by-block part of a replay that the result JSON summarises."""
-    return {"states": [[t, s] for t, s in record.states], "prices": [list(p) for p in record.prices],
-            "liquidations": [[liq.t, liq.borrower, liq.repaid, liq.seized] for liq in record.liquidations]}
+    return {
+        "states": [[t, s] for t, s in record.states],
+        "prices": [list(p) for p in record.prices],
+        "liquidations": [[liq.t, liq.borrower, liq.repaid, liq.seized] for liq in record.liquidations],
+    }
 
 
 def differences(got: Any, want: Any, where: str = "") -> list[str]:
@@ -58,7 +71,11 @@ def differences(got: Any, want: Any, where: str = "") -> list[str]:
     if isinstance(want, list) and isinstance(got, list):
         if len(got) != len(want):
             return [f"{where}: {len(got)} items, reference has {len(want)}"]
-        return [d for i, (g, w) in enumerate(zip(got, want, strict=True)) for d in differences(g, w, f"{where}[{i}]")]
+        return [
+            d
+            for i, (g, w) in enumerate(zip(got, want, strict=True))
+            for d in differences(g, w, f"{where}[{i}]")
+        ]
     if isinstance(want, float) or isinstance(got, float):
         if want is None or got is None or isinstance(want, bool | str) or isinstance(got, bool | str):
             return [] if got == want else [f"{where}: {got!r} != {want!r}"]
@@ -86,22 +103,33 @@ def test_replay__reproduces_the_reference_result(protection):
     assert problems == [], "\n".join(problems[:20])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open defect: since the breaker reads venues as their blocks opened, the designated liquidity provider's "
-    "funding mints in its quote block of this scenario are never mined (they leave the pool without a receipt), "
-    "so its two orders revert for lack of balance and the composite world reopens by time; on oct10-usde the "
-    "auction still settles. Remove this marker with the fix."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "open defect: since the breaker reads venues as their blocks opened, the designated liquidity "
+        "provider's "
+        "funding mints in its quote block of this scenario are never mined (they leave the pool without a "
+        "receipt), "
+        "so its two orders revert for lack of balance and the composite world reopens by time; on "
+        "oct10-usde the "
+        "auction still settles. Remove this marker with the fix."
+    ),
+)
 def test_reference__exercises_every_part_of_the_engine():
     """The reference is only worth its name if it covers a trip, the auction and liquidations."""
     composite = json.loads((REFERENCE / "composite.json").read_text())
     none = json.loads((REFERENCE / "none.json").read_text())
     assert len(composite["trips"]) == 1 and composite["resumes"] and composite["auctions"]
-    assert composite["liquidations"] > 0 and none["wrongful_liquidations"] > composite["wrongful_liquidations"]
+    assert (
+        composite["liquidations"] > 0 and none["wrongful_liquidations"] > composite["wrongful_liquidations"]
+    )
 
 
 def test_differences__catches_a_moved_figure():
     want = {"trips": [{"t": 420.0}], "bad_debt_usd": 100.0, "price": 0.98}
-    assert differences({"trips": [{"t": 420.0}], "bad_debt_usd": 100.01, "price": 0.98 * (1 + 1e-7)}, want) == []
+    assert (
+        differences({"trips": [{"t": 420.0}], "bad_debt_usd": 100.01, "price": 0.98 * (1 + 1e-7)}, want) == []
+    )
     assert differences({"trips": [{"t": 432.0}], "bad_debt_usd": 100.0, "price": 0.98}, want)
     assert differences({"trips": [{"t": 420.0}], "bad_debt_usd": 101.0, "price": 0.98}, want)
     assert differences({"trips": [{"t": 420.0}], "bad_debt_usd": 100.0, "price": 0.981}, want)
@@ -109,10 +137,14 @@ def test_differences__catches_a_moved_figure():
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["diff"]:  # `diff A.json B.json`: two result JSONs, within the tolerances above
-        found = differences(json.loads(Path(sys.argv[3]).read_text()), json.loads(Path(sys.argv[2]).read_text()))
+        found = differences(
+            json.loads(Path(sys.argv[3]).read_text()), json.loads(Path(sys.argv[2]).read_text())
+        )
         print("\n".join(found) or "same within the tolerances")
         sys.exit(1 if found else 0)
-    for protection in sys.argv[1:] or PROTECTIONS:  # rewrite the references (a change meant to move the figures)
+    for protection in (
+        sys.argv[1:] or PROTECTIONS
+    ):  # rewrite the references (a change meant to move the figures)
         result, record = replay(protection)
         (REFERENCE / f"{protection}.json").write_text(json.dumps(result, indent=2) + "\n")
         (REFERENCE / f"{protection}.record.json").write_text(json.dumps(record) + "\n")

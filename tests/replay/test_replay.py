@@ -21,8 +21,12 @@ CRASH = {
         "debt": {"symbol": "USDC", "decimals": 6},
         "pool": {"liquidity_usd": 4_000_000, "fee_bps": 4},
         "lending": {"price_source": "venue"},
-        "borrowers": {"count": 30, "seed": 1, "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
-                      "health_factor": {"uniform": [1.03, 1.4]}},
+        "borrowers": {
+            "count": 30,
+            "seed": 1,
+            "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
+            "health_factor": {"uniform": [1.03, 1.4]},
+        },
     },
     "series": {
         # the venue's makers leave at t = 240, then its price falls 30% below the reference and stays there
@@ -97,25 +101,50 @@ def test_replay__composite_trips_and_prevents_most_wrongful_liquidation(composit
 def test_replay__result_file_has_every_key_of_the_format(composite):
     _, _, out = composite
     written = json.loads(out.read_text())
-    expected = {"scenario", "breaker", "blocks", "duration_s", "trips", "resumes", "halted_s", "first_condition_t",
-                "trip_latency_s", "liquidations", "liquidated_collateral_usd", "wrongful_liquidations",
-                "wrongful_liquidated_usd", "borrower_loss_usd", "bad_debt_usd", "lp_value_change_usd",
-                "expect_failures"}
+    expected = {
+        "scenario",
+        "breaker",
+        "blocks",
+        "duration_s",
+        "trips",
+        "resumes",
+        "halted_s",
+        "first_condition_t",
+        "trip_latency_s",
+        "liquidations",
+        "liquidated_collateral_usd",
+        "wrongful_liquidations",
+        "wrongful_liquidated_usd",
+        "borrower_loss_usd",
+        "bad_debt_usd",
+        "lp_value_change_usd",
+        "expect_failures",
+    }
     assert expected <= set(written)
     assert written["blocks"] == 120 and written["scenario"] == "short-crash"
 
 
 # The venue breaks and then heals: the halt must end through the reopening auction.
-RECOVERY = dict(CRASH, name="crash-and-recovery", duration_s=1800, expect={"trips": {"min": 1, "max": 1}},
-                series=dict(CRASH["series"],
-                            venue_price={"points": [[0, 1.0], [300, 1.0], [420, 0.70], [780, 0.70], [800, 1.0]]},
-                            venue_depth_ratio={"points": [[0, 1.0], [240, 1.0], [300, 0.1], [780, 0.1],
-                                                          [800, 1.0]]},
-                            # a deep CEX book that follows the venue: the keeper's LCE stays below critical,
-                            # so nothing extends the halt once depth is back
-                            cex=[{"name": "cex", "mid": {"points": [[0, 1.0], [300, 1.0], [420, 0.70], [780, 0.70],
-                                                                    [800, 1.0]]},
-                                  "depth_1pct_usd": {"constant": 50_000_000}}]))
+RECOVERY = dict(
+    CRASH,
+    name="crash-and-recovery",
+    duration_s=1800,
+    expect={"trips": {"min": 1, "max": 1}},
+    series=dict(
+        CRASH["series"],
+        venue_price={"points": [[0, 1.0], [300, 1.0], [420, 0.70], [780, 0.70], [800, 1.0]]},
+        venue_depth_ratio={"points": [[0, 1.0], [240, 1.0], [300, 0.1], [780, 0.1], [800, 1.0]]},
+        # a deep CEX book that follows the venue: the keeper's LCE stays below critical,
+        # so nothing extends the halt once depth is back
+        cex=[
+            {
+                "name": "cex",
+                "mid": {"points": [[0, 1.0], [300, 1.0], [420, 0.70], [780, 0.70], [800, 1.0]]},
+                "depth_1pct_usd": {"constant": 50_000_000},
+            }
+        ],
+    ),
+)
 
 
 @pytest.fixture(scope="module")
@@ -145,16 +174,28 @@ def test_replay_cli__invalid_scenario_one_line_naming_the_field(tmp_path):
     bad = dict(CRASH, duration_s="six hours")
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    run = subprocess.run([sys.executable, "-m", "replay", "--scenario", str(path), "--breaker", "composite"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "replay", "--scenario", str(path), "--breaker", "composite"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert "duration_s: Input should be a valid integer" in run.stderr
 
 
 def test_replay_cli__unknown_breaker(crash_file):
-    run = subprocess.run([sys.executable, "-m", "replay", "--scenario", str(crash_file), "--breaker", "magic"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "replay", "--scenario", str(crash_file), "--breaker", "magic"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 2
     assert "breaker: expected one of composite, none, single-threshold, kill-switch" in run.stderr
 
@@ -165,6 +206,8 @@ def test_replay__one_block_flash_manipulation_does_not_trip_and_the_keeper_meets
     in the distorted block cannot be confirmed, and the views that revert once the deviation failed to hold
     reach the keeper as node errors, as in production, instead of stopping the replay."""
     root = Path(__file__).resolve().parents[2]
-    result, _record, _wall = run_replay(root / "scenarios" / "flash-manipulation.yaml", "composite", progress=False)
+    result, _record, _wall = run_replay(
+        root / "scenarios" / "flash-manipulation.yaml", "composite", progress=False
+    )
     assert result["trips"] == [] and result["bad_debt_usd"] == 0
     assert result["expect_failures"] == []

@@ -46,13 +46,26 @@ def _raw(**changes):
         ({"name": "Calm Day"}, "name: String should match pattern '^[a-z0-9-]+$'"),
         ({"duration_s": -5}, "duration_s: Input should be greater than 0"),
         ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
-        ({"series.venue_price": {"constant": "abc"}}, "series.venue_price.constant: Input should be a valid number, unable to parse string as a number"),
-        ({"series.venue_price": {"constant": 1, "points": [[0, 1]]}},
-         "series.venue_price: give exactly one of constant, points or csv"),
-        ({"series.reference": []}, "series.reference: List should have at least 1 item after validation, not 0"),
-        ({"market.lending.price_source": "cex"}, "market.lending.price_source: Input should be 'venue' or 'reference'"),
-        ({"market.borrowers.health_factor": {"uniform": [0.9, 1.2]}},
-         "market.borrowers.health_factor.uniform: expected [low, high] with 1 <= low <= high"),
+        (
+            {"series.venue_price": {"constant": "abc"}},
+            "series.venue_price.constant: Input should be a valid number, unable to parse string as a number",
+        ),
+        (
+            {"series.venue_price": {"constant": 1, "points": [[0, 1]]}},
+            "series.venue_price: give exactly one of constant, points or csv",
+        ),
+        (
+            {"series.reference": []},
+            "series.reference: List should have at least 1 item after validation, not 0",
+        ),
+        (
+            {"market.lending.price_source": "cex"},
+            "market.lending.price_source: Input should be 'venue' or 'reference'",
+        ),
+        (
+            {"market.borrowers.health_factor": {"uniform": [0.9, 1.2]}},
+            "market.borrowers.health_factor.uniform: expected [low, high] with 1 <= low <= high",
+        ),
     ],
 )
 @pytest.mark.bad_input
@@ -65,8 +78,11 @@ def test_parse_scenario__invalid_field(changes, message):
 
 def test_parse_scenario__missing_csv_names_the_series():
     with pytest.raises(ScenarioError, match=r"series.venue_price.csv: file .*nope.csv not found"):
-        parse_scenario(_raw(**{"series.venue_price": {"csv": "nope.csv", "time": "t", "value": "v"}}),
-                       ROOT / "scenarios", source="calm.yaml")
+        parse_scenario(
+            _raw(**{"series.venue_price": {"csv": "nope.csv", "time": "t", "value": "v"}}),
+            ROOT / "scenarios",
+            source="calm.yaml",
+        )
 
 
 def test_load_scenario__missing_file():

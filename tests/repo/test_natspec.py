@@ -32,8 +32,8 @@ def _documented(doc: dict) -> bool:
 
 
 def natspec_gaps(path: Path) -> list[str]:
-    """`<contract>.<function>: <what is missing>` for each external or deploy function of the contract at `path`
-    (exported module functions are documented in their module)."""
+    """`<contract>.<function>: <what is missing>` for each external or deploy function of the contract at
+    `path` (exported module functions are documented in their module)."""
     bundle = FilesystemInputBundle(SEARCH_PATHS)
     data = CompilerData(bundle.load_file(path), bundle)
     module = data.annotated_vyper_module
@@ -51,7 +51,8 @@ def natspec_gaps(path: Path) -> list[str]:
             )
             doc = {**doc, "details": doc.get("details") or doc.get("notice")}
         elif fn_type.visibility == FunctionVisibility.EXTERNAL:
-            # with default arguments there is one method id per arity, and vyper files the notice under the first
+            # with default arguments there is one method id per arity, and vyper files the notice under the
+            # first
             doc = {}
             for method_id in fn_type.method_ids:
                 doc.update({**devdoc.get(method_id, {}), **userdoc.get(method_id, {})})

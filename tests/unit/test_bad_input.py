@@ -13,14 +13,18 @@ MAX = 2**256 - 1
 MAX_INT256 = 2**255 - 1
 
 
-@pytest.mark.parametrize("price, depth, reason", [
-    (0, DEPTH, "CircuitBreaker: venue has no price"),
-    (2**128, DEPTH, "CircuitBreaker: venue price out of range"),
-    (MAX, DEPTH, "CircuitBreaker: venue price out of range"),
-    (WAD, 0, "CircuitBreaker: venue has no depth"),
-])
-def test_register_market__venue_answering_nonsense_reverts(project, breaker, oracle, governance, anyone,
-                                                           params_array, price, depth, reason):
+@pytest.mark.parametrize(
+    "price, depth, reason",
+    [
+        (0, DEPTH, "CircuitBreaker: venue has no price"),
+        (2**128, DEPTH, "CircuitBreaker: venue price out of range"),
+        (MAX, DEPTH, "CircuitBreaker: venue price out of range"),
+        (WAD, 0, "CircuitBreaker: venue has no depth"),
+    ],
+)
+def test_register_market__venue_answering_nonsense_reverts(
+    project, breaker, oracle, governance, anyone, params_array, price, depth, reason
+):
     venue = project.MockVenue.deploy(price, depth, sender=anyone)
     count = breaker.market_count()
     with ape.reverts(reason):
@@ -29,29 +33,42 @@ def test_register_market__venue_answering_nonsense_reverts(project, breaker, ora
 
 
 @pytest.mark.parametrize("key, value", [(0, 0), (0, MAX), (5, 10**30 + 1), (16, MAX), (17, 0)])
-def test_register_market__parameter_zero_or_huge_reverts(breaker, venue, oracle, governance, params_array,
-                                                         key, value):
+def test_register_market__parameter_zero_or_huge_reverts(
+    breaker, venue, oracle, governance, params_array, key, value
+):
     values = params_array()
     values[key] = value
     with ape.reverts(f"CircuitBreaker: parameter {key} out of bounds"):
         breaker.register_market(venue, oracle, values, sender=governance)
 
 
-@pytest.mark.parametrize("key, value, reason", [
-    (0, MAX, "CircuitBreaker: parameter 0 out of bounds"),
-    (13, 0, "CircuitBreaker: parameter 13 out of bounds"),
-    (18, 1, "CircuitBreaker: unknown parameter"),
-    (MAX, 1, "CircuitBreaker: unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "key, value, reason",
+    [
+        (0, MAX, "CircuitBreaker: parameter 0 out of bounds"),
+        (13, 0, "CircuitBreaker: parameter 13 out of bounds"),
+        (18, 1, "CircuitBreaker: unknown parameter"),
+        (MAX, 1, "CircuitBreaker: unknown parameter"),
+    ],
+)
 def test_set_param__zero_huge_or_unknown_reverts(breaker, market_id, governance, key, value, reason):
     with ape.reverts(reason):
         breaker.set_param(market_id, key, value, sender=governance)
 
 
-@pytest.mark.parametrize("call, role", [
-    ("arm_trip", "anyone"), ("trip", "anyone"), ("arm_resume", "anyone"), ("resume", "anyone"),
-    ("sync", "anyone"), ("poke", "anyone"), ("guardian_trip", "guardian"), ("force_resume", "governance"),
-])
+@pytest.mark.parametrize(
+    "call, role",
+    [
+        ("arm_trip", "anyone"),
+        ("trip", "anyone"),
+        ("arm_resume", "anyone"),
+        ("resume", "anyone"),
+        ("sync", "anyone"),
+        ("poke", "anyone"),
+        ("guardian_trip", "guardian"),
+        ("force_resume", "governance"),
+    ],
+)
 @pytest.mark.parametrize("market", ["next", MAX])
 def test_market_id__unknown_reverts(breaker, market_id, anyone, guardian, governance, call, role, market):
     sender = {"anyone": anyone, "guardian": guardian, "governance": governance}[role]
@@ -131,14 +148,16 @@ def test_price__answer_just_above_max_price_is_skipped(create_feed, create_oracl
     assert oracle.feed_status(2) == (limit * WAD // 10**8, 0)
     bad.set_answer(limit + 1, sender=deployer)
     assert oracle.feed_status(2) == (0, oracle.FEED_NON_POSITIVE())
-    with ape.reverts("ReferenceOracle: below quorum, 2 of 3 feeds valid (stale 0, non-positive 1, incomplete 0, "
-                     "failed 0)"):
+    with ape.reverts(
+        "ReferenceOracle: below quorum, 2 of 3 feeds valid (stale 0, non-positive 1, incomplete 0, failed 0)"
+    ):
         oracle.price()
 
 
 @pytest.mark.threat
-def test_guardian_trip__works_with_an_absurd_feed_answer(project, breaker, venue, governance, guardian,
-                                                         create_feed, create_oracle, deployer, params_array):
+def test_guardian_trip__works_with_an_absurd_feed_answer(
+    project, breaker, venue, governance, guardian, create_feed, create_oracle, deployer, params_array
+):
     bad = create_feed()
     oracle = create_oracle([create_feed(1.0), bad], quorum=1)
     market = breaker.register_market(venue, oracle, params_array(), sender=governance).return_value

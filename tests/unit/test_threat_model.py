@@ -1,5 +1,5 @@
-"""The threat model (docs/threat-model.md) held to the code: every state-changing function of every deployable is
-in its role table, every test it cites exists, and the limits it states about the roles hold on-chain."""
+"""The threat model (docs/threat-model.md) held to the code: every state-changing function of every deployable
+is in its role table, every test it cites exists, and the limits it states about the roles hold on-chain."""
 
 import json
 import re
@@ -20,7 +20,7 @@ def _section(title: str) -> str:
     text = THREAT_MODEL.read_text()
     start = text.index(f"## {title}")
     end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else None]
+    return text[start : end if end != -1 else None]
 
 
 def _role_table() -> dict[str, set[str]]:
@@ -36,8 +36,11 @@ def _role_table() -> dict[str, set[str]]:
 def _state_changing(name: str) -> set[str]:
     build = json.loads((ROOT / ".build" / "__local__.json").read_text())
     abi = build["contractTypes"][name]["abi"]
-    return {e["name"] for e in abi if e.get("type") == "function" and e.get("stateMutability") in ("nonpayable",
-                                                                                                  "payable")}
+    return {
+        e["name"]
+        for e in abi
+        if e.get("type") == "function" and e.get("stateMutability") in ("nonpayable", "payable")
+    }
 
 
 @pytest.mark.parametrize("contract", DEPLOYABLES)
@@ -58,9 +61,9 @@ def test_threat_model__every_cited_test_exists():
     assert missing == []
 
 
-
 def test_threat_model__tests_cited_against_a_threat_carry_the_marker():
-    """`ape test -m threat` runs exactly what the Threats section cites (a new citation without the marker fails)."""
+    """`ape test -m threat` runs exactly what the Threats section cites (a new citation without the marker
+    fails)."""
     unmarked = []
     for path, name in sorted(set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", _section("Threats")))):
         source = (ROOT / path).read_text()
@@ -76,12 +79,14 @@ def test_threat_model__tests_cited_against_a_threat_carry_the_marker():
             unmarked.append(f"{path}::{name}")
     assert unmarked == []
 
+
 # ---------------------------------------------------------------- what a compromised role can do
 
 
 @pytest.mark.threat
-def test_guardian__can_retrip_after_every_lapse_until_governance_revokes_it(breaker, market_id, guardian,
-                                                                            governance, anyone):
+def test_guardian__can_retrip_after_every_lapse_until_governance_revokes_it(
+    breaker, market_id, guardian, governance, anyone
+):
     """A compromised guardian cannot extend a halt past max_halt, but it may trip again after each lapse
     (tighten-only, no budget): the bound is governance revoking the role."""
     max_halt = breaker.params(market_id, breaker.P_MAX_HALT_S())
@@ -108,8 +113,9 @@ def _start_of_day(feed, sender):
 
 
 @pytest.mark.threat
-def test_trip_attested__daily_budget_bounds_a_keeper_with_evidence(breaker, market_id, venue, feed, keeper,
-                                                                   governance, anyone):
+def test_trip_attested__daily_budget_bounds_a_keeper_with_evidence(
+    breaker, market_id, venue, feed, keeper, governance, anyone
+):
     """A compromised keeper that can also move the venue (a bundle: drop, attest, restore) is bounded by
     the daily trip budget, which rule B shares with rule A."""
     _start_of_day(feed, anyone)

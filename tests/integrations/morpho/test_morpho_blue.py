@@ -55,15 +55,30 @@ def morpho(deployer):
 
 @pytest.fixture(scope="session")
 def tokens(project, deployer):
-    return (project.MockERC20.deploy("Mock USDC", "USDC", 6, sender=deployer),
-            project.MockERC20.deploy("Mock USDe", "USDe", 18, sender=deployer))
+    return (
+        project.MockERC20.deploy("Mock USDC", "USDC", 6, sender=deployer),
+        project.MockERC20.deploy("Mock USDe", "USDe", 18, sender=deployer),
+    )
 
 
-def open_market(project, morpho, tokens, breaker, market_id, oracle, deployer, governance, lender, borrower,
-                liquidator, fail_closed: bool):
+def open_market(
+    project,
+    morpho,
+    tokens,
+    breaker,
+    market_id,
+    oracle,
+    deployer,
+    governance,
+    lender,
+    borrower,
+    liquidator,
+    fail_closed: bool,
+):
     loan, collateral = tokens
-    morpho_oracle = project.MockBreakerMorphoOracle.deploy(breaker, market_id, oracle, 6, 18, fail_closed,
-                                                           sender=deployer)
+    morpho_oracle = project.MockBreakerMorphoOracle.deploy(
+        breaker, market_id, oracle, 6, 18, fail_closed, sender=deployer
+    )
     breaker.add_consumer(market_id, morpho_oracle, sender=governance)
     params = (loan.address, collateral.address, morpho_oracle.address, ZERO_ADDRESS, LLTV)
     morpho.createMarket(params, sender=deployer)
@@ -89,12 +104,36 @@ def reopen(breaker, market_id, governance, anyone, feed, deployer):
 
 
 def test_frozen_price__borrowing_during_a_real_crash_leaves_bad_debt(
-    project, morpho, tokens, breaker, market_id, oracle, feed, deployer, governance, guardian, anyone, lender,
-    borrower, liquidator,
+    project,
+    morpho,
+    tokens,
+    breaker,
+    market_id,
+    oracle,
+    feed,
+    deployer,
+    governance,
+    guardian,
+    anyone,
+    lender,
+    borrower,
+    liquidator,
 ):
     loan = tokens[0]
-    params, mid = open_market(project, morpho, tokens, breaker, market_id, oracle, deployer, governance, lender,
-                              borrower, liquidator, fail_closed=False)
+    params, mid = open_market(
+        project,
+        morpho,
+        tokens,
+        breaker,
+        market_id,
+        oracle,
+        deployer,
+        governance,
+        lender,
+        borrower,
+        liquidator,
+        fail_closed=False,
+    )
     crash_during_halt(breaker, market_id, feed, guardian, deployer)
 
     # Morpho cannot stop this: the oracle says 1.00, so 85 000 against 100 000 USDe is healthy.
@@ -117,20 +156,46 @@ def test_frozen_price__borrowing_during_a_real_crash_leaves_bad_debt(
 
 
 def test_fail_closed__halt_blocks_borrowing_but_not_repay_or_exit(
-    project, morpho, tokens, breaker, market_id, oracle, feed, deployer, governance, guardian, anyone, lender,
-    borrower, liquidator,
+    project,
+    morpho,
+    tokens,
+    breaker,
+    market_id,
+    oracle,
+    feed,
+    deployer,
+    governance,
+    guardian,
+    anyone,
+    lender,
+    borrower,
+    liquidator,
 ):
     loan = tokens[0]
-    params, mid = open_market(project, morpho, tokens, breaker, market_id, oracle, deployer, governance, lender,
-                              borrower, liquidator, fail_closed=True)
+    params, mid = open_market(
+        project,
+        morpho,
+        tokens,
+        breaker,
+        market_id,
+        oracle,
+        deployer,
+        governance,
+        lender,
+        borrower,
+        liquidator,
+        fail_closed=True,
+    )
     # a position opened before the halt at 1.00: 85 000 against 100 000 USDe
     morpho.supplyCollateral(params, ATTACK_COLLATERAL, borrower, b"", sender=borrower)
     morpho.borrow(params, ATTACK_BORROW, 0, borrower, borrower, sender=borrower)
     crash_during_halt(breaker, market_id, feed, guardian, deployer)
 
-    for call in (lambda: morpho.borrow(params, USD, 0, borrower, borrower, sender=borrower),
-                 lambda: morpho.withdrawCollateral(params, COL, borrower, borrower, sender=borrower),
-                 lambda: morpho.liquidate(params, borrower, COL, 0, b"", sender=liquidator)):
+    for call in (
+        lambda: morpho.borrow(params, USD, 0, borrower, borrower, sender=borrower),
+        lambda: morpho.withdrawCollateral(params, COL, borrower, borrower, sender=borrower),
+        lambda: morpho.liquidate(params, borrower, COL, 0, b"", sender=liquidator),
+    ):
         with pytest.raises(ContractLogicError, match="MockBreakerMorphoOracle: market halted"):
             call()
     # what reads no price keeps working: repay, more collateral, the lender's exit

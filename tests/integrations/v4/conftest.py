@@ -16,7 +16,10 @@ FEE_PIPS, TICK_SPACING = 500, 10
 BAND_BPS, REFRESH_S, MAX_AGE_S = 500, 60, 900
 FULL_RANGE = (-887_270, 887_270)  # TickMath's range rounded in to the tick spacing
 LIQUIDITY = 10**18  # about a million of each token at a price of 1
-MIN_SQRT_PRICE, MAX_SQRT_PRICE = 4_295_128_739, 1_461_446_703_485_210_103_287_273_052_203_988_822_378_723_970_342
+MIN_SQRT_PRICE, MAX_SQRT_PRICE = (
+    4_295_128_739,
+    1_461_446_703_485_210_103_287_273_052_203_988_822_378_723_970_342,
+)
 NO_CLAIMS = (False, False)  # PoolSwapTest.TestSettings: take and settle ERC-20s, not ERC-6909 claims
 
 # Selectors of the PoolManager's errors a hook revert arrives wrapped in.
@@ -78,13 +81,39 @@ def lp_router(pool_manager, deployer):
 
 
 @pytest.fixture(scope="session")
-def v4_market(project, chain, breaker, market_id, oracle, pool_manager, collateral, debt, deployer, governance,
-              swap_router, lp_router, lp, trader):
+def v4_market(
+    project,
+    chain,
+    breaker,
+    market_id,
+    oracle,
+    pool_manager,
+    collateral,
+    debt,
+    deployer,
+    governance,
+    swap_router,
+    lp_router,
+    lp,
+    trader,
+):
     """The guarded pool, seeded by the lp with full-range liquidity; the trader holds both tokens."""
     launched = launch_guarded_pool(
-        project, chain, pool_manager=pool_manager, breaker=breaker, market_id=market_id, oracle=oracle,
-        collateral=collateral, debt=debt, fee_pips=FEE_PIPS, tick_spacing=TICK_SPACING, band_bps=BAND_BPS,
-        band_refresh_s=REFRESH_S, band_max_age_s=MAX_AGE_S, owner=governance.address, governance=governance,
+        project,
+        chain,
+        pool_manager=pool_manager,
+        breaker=breaker,
+        market_id=market_id,
+        oracle=oracle,
+        collateral=collateral,
+        debt=debt,
+        fee_pips=FEE_PIPS,
+        tick_spacing=TICK_SPACING,
+        band_bps=BAND_BPS,
+        band_refresh_s=REFRESH_S,
+        band_max_age_s=MAX_AGE_S,
+        owner=governance.address,
+        governance=governance,
         sender=deployer,
     )
     for account, router in ((lp, lp_router), (trader, swap_router)):

@@ -14,20 +14,35 @@ COL_SCALE, DEBT_SCALE = 1, 10**12  # collateral 18 decimals, debt 6
 
 def sqrt_x96(price: int, collateral_is_0: bool, up: bool) -> int:
     """sqrt(raw currency1 per raw currency0) in Q64.96 at an 18-decimal collateral price."""
-    num, den = (price * COL_SCALE, DEBT_SCALE * WAD) if collateral_is_0 else (DEBT_SCALE * WAD, price * COL_SCALE)
+    num, den = (
+        (price * COL_SCALE, DEBT_SCALE * WAD) if collateral_is_0 else (DEBT_SCALE * WAD, price * COL_SCALE)
+    )
     ratio = -(-(num << 192) // den) if up else (num << 192) // den
     root = isqrt(ratio)
     return root + 1 if up and root * root < ratio else root
 
 
 @pytest.mark.parametrize("collateral_first", [True, False])
-def test_band_bounds__match_the_exact_model_in_both_token_orders(collateral_first, project, breaker, market_id,
-                                                                oracle, collateral, debt, deployer, governance,
-                                                                anyone):
+def test_band_bounds__match_the_exact_model_in_both_token_orders(
+    collateral_first, project, breaker, market_id, oracle, collateral, debt, deployer, governance, anyone
+):
     col, usd = (collateral, debt) if collateral_first else (debt, collateral)
     hook = project.BreakerHookV4.deploy(
-        breaker, breaker, market_id, oracle, col, usd, 18, 6, FEE_PIPS, TICK_SPACING, BAND_BPS, REFRESH_S,
-        MAX_AGE_S, governance, sender=deployer,
+        breaker,
+        breaker,
+        market_id,
+        oracle,
+        col,
+        usd,
+        18,
+        6,
+        FEE_PIPS,
+        TICK_SPACING,
+        BAND_BPS,
+        REFRESH_S,
+        MAX_AGE_S,
+        governance,
+        sender=deployer,
     )
     collateral_is_0 = int(col.address, 16) < int(usd.address, 16)
     assert hook.COLLATERAL_IS_CURRENCY0() == collateral_is_0

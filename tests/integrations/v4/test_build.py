@@ -11,7 +11,9 @@ from devchain.solc import NODE_MODULES, V4_CORE, BuildError, compile_build, cont
 
 
 def test_pool_manager__runtime_matches_the_published_build():
-    published = json.loads((NODE_MODULES / V4_CORE.package / "out/PoolManager.sol/PoolManager.json").read_text())
+    published = json.loads(
+        (NODE_MODULES / V4_CORE.package / "out/PoolManager.sol/PoolManager.json").read_text()
+    )
     assert contracts(V4_CORE)["PoolManager"]["runtime"] == published["deployedBytecode"]["object"]
 
 

@@ -33,30 +33,49 @@ def test_mine_salt__bits_outside_the_hook_mask_reverts():
 
 def test_config__defaults_are_the_documented_ones():
     config = UniswapV4HookConfig(market="USDe/USDC", collateral=COLLATERAL, debt=DEBT)
-    assert (config.fee_pips, config.tick_spacing, config.band_bps, config.band_refresh_s,
-            config.band_max_age_s, config.pool_manager, config.initial_price) == (500, 10, 500, 60, 900, None, None)
+    assert (
+        config.fee_pips,
+        config.tick_spacing,
+        config.band_bps,
+        config.band_refresh_s,
+        config.band_max_age_s,
+        config.pool_manager,
+        config.initial_price,
+    ) == (500, 10, 500, 60, 900, None, None)
 
 
-@pytest.mark.parametrize(("field", "value", "reason"), [
-    ("band_bps", 5_001, "less than or equal to 5000"),
-    ("fee_pips", 1_000_001, "less than or equal to 1000000"),
-    ("band_refresh_s", 1_000, "band_refresh_s (1000) is above band_max_age_s (900)"),
-    ("debt", COLLATERAL, "collateral and debt are the same token"),
-    ("pool_manager", "0x1234", "not an address"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("band_bps", 5_001, "less than or equal to 5000"),
+        ("fee_pips", 1_000_001, "less than or equal to 1000000"),
+        ("band_refresh_s", 1_000, "band_refresh_s (1000) is above band_max_age_s (900)"),
+        ("debt", COLLATERAL, "collateral and debt are the same token"),
+        ("pool_manager", "0x1234", "not an address"),
+    ],
+)
 def test_config__bad_value_reverts(field, value, reason):
     fields = {"market": "USDe/USDC", "collateral": COLLATERAL, "debt": DEBT, field: value}
     with pytest.raises(ValidationError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         UniswapV4HookConfig(**fields)
 
 
-def test_deploy_from_config__launches_a_guarded_pool_on_a_local_chain(project, chain, breaker, market_id, oracle,
-                                                                      deployer, governance):
+def test_deploy_from_config__launches_a_guarded_pool_on_a_local_chain(
+    project, chain, breaker, market_id, oracle, deployer, governance
+):
     collateral = project.MockERC20.deploy("Mock USDe", "USDe", 18, sender=deployer)
     debt = project.MockERC20.deploy("Mock USDC", "USDC", 6, sender=deployer)
     config = UniswapV4HookConfig(market="USDe/USDC", collateral=collateral.address, debt=debt.address)
-    launched = deploy_from_config(project, chain, config, breaker=breaker, market_id=market_id, oracle=oracle,
-                                  governance=governance, sender=deployer)
+    launched = deploy_from_config(
+        project,
+        chain,
+        config,
+        breaker=breaker,
+        market_id=market_id,
+        oracle=oracle,
+        governance=governance,
+        sender=deployer,
+    )
     hook = launched.hook
     assert int(hook.address, 16) & ALL_HOOK_MASK == HOOK_FLAGS
     assert hook.address in breaker.consumers(market_id)

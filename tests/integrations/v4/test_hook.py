@@ -73,8 +73,9 @@ def test_hook_address__carries_exactly_its_permission_bits(hook):
     assert bits & (BEFORE_REMOVE_LIQUIDITY | AFTER_REMOVE_LIQUIDITY) == 0
 
 
-def test_pool__initialized_at_the_reference_price_with_the_hook_as_consumer(hook, pool_key, breaker, market_id,
-                                                                         pool_manager, oracle):
+def test_pool__initialized_at_the_reference_price_with_the_hook_as_consumer(
+    hook, pool_key, breaker, market_id, pool_manager, oracle
+):
     assert hook.address in breaker.consumers(market_id)
     assert hook.breaker_state() == NORMAL
     assert pool_key[4] == hook.address
@@ -94,19 +95,32 @@ def test_swap__in_normal_pays_the_trader(hook, pool_key, swap_router, trader, co
 
 
 @pytest.mark.parametrize("state", [HALTED, COOLDOWN, AUCTION])
-def test_swap__not_normal_reverts(state, hook, pool_key, swap_router, trader, breaker, market_id, guardian,
-                                  governance, anyone):
+def test_swap__not_normal_reverts(
+    state, hook, pool_key, swap_router, trader, breaker, market_id, guardian, governance, anyone
+):
     reach(state, breaker, market_id, guardian, governance, anyone)
     assert hook.breaker_state() == state
-    expected = {HALTED: "market halted", COOLDOWN: "market in cooldown", AUCTION: "market in reopening auction"}
+    expected = {
+        HALTED: "market halted",
+        COOLDOWN: "market in cooldown",
+        AUCTION: "market in reopening auction",
+    }
     for sell_collateral in (True, False):
         with pytest.raises(ContractLogicError) as err:
-            swap(swap_router, pool_key, hook, sell_collateral, 10 * COL if sell_collateral else 10 * USD, trader)
+            swap(
+                swap_router,
+                pool_key,
+                hook,
+                sell_collateral,
+                10 * COL if sell_collateral else 10 * USD,
+                trader,
+            )
         assert hook_reason(err) == f"BreakerHookV4: {expected[state]}"
 
 
-def test_swap__resumes_when_the_breaker_reopens(hook, pool_key, swap_router, trader, breaker, market_id,
-                                                guardian, governance, anyone, collateral):
+def test_swap__resumes_when_the_breaker_reopens(
+    hook, pool_key, swap_router, trader, breaker, market_id, guardian, governance, anyone, collateral
+):
     reach(AUCTION, breaker, market_id, guardian, governance, anyone)
     advance(P.resolve()["auction_s"])
     tx = breaker.sync(market_id, sender=anyone)
@@ -121,9 +135,9 @@ def test_swap__resumes_when_the_breaker_reopens(hook, pool_key, swap_router, tra
     assert [(e.new_centre, e.actor) for e in refreshed] == [(10**18, swap_router.address)]
 
 
-def test_swap__after_reopening_with_an_invalid_reference_reverts(hook, pool_key, swap_router, trader, breaker,
-                                                                 market_id, guardian, governance, anyone, feed,
-                                                                 deployer):
+def test_swap__after_reopening_with_an_invalid_reference_reverts(
+    hook, pool_key, swap_router, trader, breaker, market_id, guardian, governance, anyone, feed, deployer
+):
     reach(COOLDOWN, breaker, market_id, guardian, governance, anyone)
     feed.set_broken(True, sender=deployer)
     advance(P.resolve()["cooldown_s"] + P.resolve()["auction_s"])
@@ -137,8 +151,9 @@ def test_swap__after_reopening_with_an_invalid_reference_reverts(hook, pool_key,
 # ---------------------------------------------------------------- price band
 
 
-def test_swap__after_the_refresh_interval_recentres_the_band(hook, pool_key, swap_router, trader, feed, deployer,
-                                                              anyone):
+def test_swap__after_the_refresh_interval_recentres_the_band(
+    hook, pool_key, swap_router, trader, feed, deployer, anyone
+):
     hook.refresh_band(sender=anyone)
     feed.set_answer(98_000_000, sender=deployer)
     advance(REFRESH_S // 2)
@@ -147,7 +162,9 @@ def test_swap__after_the_refresh_interval_recentres_the_band(hook, pool_key, swa
     advance(REFRESH_S // 2 + 1)
     feed.set_answer(98_000_000, sender=deployer)  # a fresh round
     tx = swap(swap_router, pool_key, hook, True, 10 * COL, trader)
-    assert [(e.old_centre, e.new_centre) for e in tx.decode_logs(hook.BandRefreshed)] == [(10**18, 98 * 10**16)]
+    assert [(e.old_centre, e.new_centre) for e in tx.decode_logs(hook.BandRefreshed)] == [
+        (10**18, 98 * 10**16)
+    ]
     assert hook.band().centre == 98 * 10**16
 
 
@@ -168,15 +185,18 @@ def test_swap__up_to_the_band_edge_passes(hook, pool_key, swap_router, trader, p
     assert band.sqrt_price_lower_x96 <= sqrt_price(pool_manager, hook) <= band.sqrt_price_upper_x96
 
 
-def test_swap__toward_the_centre_passes_outside_the_band(hook, pool_key, swap_router, trader, pool_manager, feed,
-                                                         deployer, anyone):
+def test_swap__toward_the_centre_passes_outside_the_band(
+    hook, pool_key, swap_router, trader, pool_manager, feed, deployer, anyone
+):
     # The reference falls 10%: the pool (still at 1.00) is above the band around 0.90.
     feed.set_answer(90_000_000, sender=deployer)
     hook.refresh_band(sender=anyone)
     band = hook.band()
     pool_price = sqrt_price(pool_manager, hook)
     raising = not hook.COLLATERAL_IS_CURRENCY0()  # selling collateral lowers its price
-    assert (pool_price > band.sqrt_price_upper_x96) if not raising else (pool_price < band.sqrt_price_lower_x96)
+    assert (
+        (pool_price > band.sqrt_price_upper_x96) if not raising else (pool_price < band.sqrt_price_lower_x96)
+    )
     # buying collateral pushes further away: refused; selling brings it back: allowed
     with pytest.raises(ContractLogicError) as err:
         swap(swap_router, pool_key, hook, False, 10 * USD, trader)
@@ -188,8 +208,22 @@ def test_swap__toward_the_centre_passes_outside_the_band(hook, pool_key, swap_ro
 
 
 @pytest.mark.parametrize("state", [NORMAL, HALTED, COOLDOWN, AUCTION])
-def test_remove_liquidity__works_in_every_state(state, pool_key, lp_router, lp, collateral, debt, breaker,
-                                                market_id, guardian, governance, anyone, hook, feed, deployer):
+def test_remove_liquidity__works_in_every_state(
+    state,
+    pool_key,
+    lp_router,
+    lp,
+    collateral,
+    debt,
+    breaker,
+    market_id,
+    guardian,
+    governance,
+    anyone,
+    hook,
+    feed,
+    deployer,
+):
     reach(state, breaker, market_id, guardian, governance, anyone)
     feed.set_broken(True, sender=deployer)  # not even the reference is needed
     got_col, got_usd = remove_some_liquidity(lp_router, pool_key, lp, collateral, debt)
@@ -217,7 +251,9 @@ def test_before_swap__not_from_the_pool_manager_reverts(hook, pool_key, anyone):
 
 def test_after_swap__from_anyone_changes_nothing(hook, pool_key, anyone):
     band = hook.band()
-    selector, delta = hook.afterSwap.call(anyone, pool_key, (True, -1, MIN_SQRT_PRICE + 1), 0, b"", sender=anyone)
+    selector, delta = hook.afterSwap.call(
+        anyone, pool_key, (True, -1, MIN_SQRT_PRICE + 1), 0, b"", sender=anyone
+    )
     assert (bytes(selector).hex(), delta) == ("b47b2fb1", 0)
     assert hook.band() == band
 
@@ -245,5 +281,10 @@ def test_set_band_bps__narrows_the_bounds_at_once(hook, governance):
     wide = hook.band()
     tx = hook.set_band_bps(100, sender=governance)
     narrow = hook.band()
-    assert wide.sqrt_price_lower_x96 < narrow.sqrt_price_lower_x96 < narrow.sqrt_price_upper_x96 < wide.sqrt_price_upper_x96
+    assert (
+        wide.sqrt_price_lower_x96
+        < narrow.sqrt_price_lower_x96
+        < narrow.sqrt_price_upper_x96
+        < wide.sqrt_price_upper_x96
+    )
     assert [(e.old, e.new) for e in tx.decode_logs(hook.BandWidthSet)] == [(500, 100)]

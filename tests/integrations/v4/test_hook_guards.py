@@ -16,15 +16,26 @@ WAD = 10**18
 def hook_args(breaker, market_id, oracle, collateral, debt, pool_manager, governance):
     """Constructor arguments by name, for a hook on the shared pool manager and market."""
     return {
-        "pool_manager": pool_manager.address, "breaker": breaker.address, "market_id": market_id,
-        "oracle": oracle.address, "collateral": collateral.address, "debt": debt.address,
-        "collateral_decimals": 18, "debt_decimals": 6, "fee_pips": FEE_PIPS, "tick_spacing": TICK_SPACING,
-        "band_bps": BAND_BPS, "band_refresh_s": REFRESH_S, "band_max_age_s": MAX_AGE_S,
+        "pool_manager": pool_manager.address,
+        "breaker": breaker.address,
+        "market_id": market_id,
+        "oracle": oracle.address,
+        "collateral": collateral.address,
+        "debt": debt.address,
+        "collateral_decimals": 18,
+        "debt_decimals": 6,
+        "fee_pips": FEE_PIPS,
+        "tick_spacing": TICK_SPACING,
+        "band_bps": BAND_BPS,
+        "band_refresh_s": REFRESH_S,
+        "band_max_age_s": MAX_AGE_S,
         "owner": governance.address,
     }
 
 
-def test_initialize__price_outside_the_band_reverts(project, chain, hook_args, pool_manager, anyone, deployer):
+def test_initialize__price_outside_the_band_reverts(
+    project, chain, hook_args, pool_manager, anyone, deployer
+):
     hook, _ = deploy_hook(project, chain, **{**hook_args, "tick_spacing": 60}, sender=deployer)
     key = tuple(hook.pool_key())
     with pytest.raises(ContractLogicError) as err:
@@ -33,8 +44,9 @@ def test_initialize__price_outside_the_band_reverts(project, chain, hook_args, p
     pool_manager.initialize(key, hook.sqrt_price_x96_of(102 * WAD // 100), sender=anyone)  # 2%: inside
 
 
-def test_initialize__with_an_invalid_reference_reverts(project, chain, hook_args, pool_manager, feed, anyone,
-                                                       deployer):
+def test_initialize__with_an_invalid_reference_reverts(
+    project, chain, hook_args, pool_manager, feed, anyone, deployer
+):
     hook, _ = deploy_hook(project, chain, **{**hook_args, "tick_spacing": 60}, sender=deployer)
     feed.set_broken(True, sender=deployer)
     with pytest.raises(ContractLogicError) as err:
@@ -42,8 +54,9 @@ def test_initialize__with_an_invalid_reference_reverts(project, chain, hook_args
     assert hook_reason(err) == "BreakerHookV4: reference price invalid"
 
 
-def test_new_hook__stays_halted_until_the_breaker_pushes(project, chain, hook_args, breaker, market_id, governance,
-                                                         deployer):
+def test_new_hook__stays_halted_until_the_breaker_pushes(
+    project, chain, hook_args, breaker, market_id, governance, deployer
+):
     hook, _ = deploy_hook(project, chain, **{**hook_args, "tick_spacing": 60}, sender=deployer)
     assert hook.breaker_state() == 2
     tx = breaker.add_consumer(market_id, hook, sender=governance)
@@ -67,14 +80,17 @@ def test_refresh_band__with_an_invalid_reference_reverts(hook, feed, deployer, a
         hook.refresh_band(sender=anyone)
 
 
-@pytest.mark.parametrize(("field", "value", "reason"), [
-    ("band_bps", 5_001, "band width out of bounds"),
-    ("band_refresh_s", 11, "band refresh out of bounds"),
-    ("band_max_age_s", 86_401, "band max age out of bounds"),
-    ("fee_pips", 0x800000, "fee above 100% or dynamic"),
-    ("tick_spacing", 0, "tick spacing out of range"),
-    ("collateral_decimals", 19, "token decimals above 18"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("band_bps", 5_001, "band width out of bounds"),
+        ("band_refresh_s", 11, "band refresh out of bounds"),
+        ("band_max_age_s", 86_401, "band max age out of bounds"),
+        ("fee_pips", 0x800000, "fee above 100% or dynamic"),
+        ("tick_spacing", 0, "tick spacing out of range"),
+        ("collateral_decimals", 19, "token decimals above 18"),
+    ],
+)
 def test_constructor__bad_input_reverts(field, value, reason, project, hook_args, deployer):
     with pytest.raises(ContractLogicError, match=f"BreakerHookV4: {reason}"):
         project.BreakerHookV4.deploy(*{**hook_args, field: value}.values(), sender=deployer)

@@ -71,7 +71,13 @@ def auction_oracle(create_oracle, auction_feed):
 def deployed_pool(project, deployer, breaker, auction_oracle, governance):
     """A guarded pool seeded at PRICE, registered as a new breaker market with itself as venue."""
     return deploy_pool(
-        project, deployer, breaker, None, auction_oracle, governance=governance, liquidity_collateral=SEED_COL,
+        project,
+        deployer,
+        breaker,
+        None,
+        auction_oracle,
+        governance=governance,
+        liquidity_collateral=SEED_COL,
         price=PRICE,
     )
 
@@ -109,8 +115,21 @@ def fund(deployer):
 
 
 @pytest.fixture(scope="session")
-def auction(project, deployer, pool, breaker, governance, dlp, bidder, seller, other_bidder, anyone, fund,
-            collateral, debt):
+def auction(
+    project,
+    deployer,
+    pool,
+    breaker,
+    governance,
+    dlp,
+    bidder,
+    seller,
+    other_bidder,
+    anyone,
+    fund,
+    collateral,
+    debt,
+):
     """The pool's reopening auction, wired to the pool and the breaker market; every actor funded."""
     deployed = deploy_auction(project, deployer, pool, breaker, governance=governance, dlps=[dlp])
     for actor in (dlp, bidder, seller, other_bidder, anyone):
@@ -124,8 +143,12 @@ def create_auction(project, deployer, pool, governance):
 
     def create_auction(**overrides):
         args = {
-            "pool": pool, "owner": governance, "min_sell_collateral": MIN_SELL, "min_buy_debt": MIN_BUY,
-            "max_orders": MAX_ORDERS, "dlp_slots": DLP_SLOTS,
+            "pool": pool,
+            "owner": governance,
+            "min_sell_collateral": MIN_SELL,
+            "min_buy_debt": MIN_BUY,
+            "max_orders": MAX_ORDERS,
+            "dlp_slots": DLP_SLOTS,
         }
         unknown = set(overrides) - set(args)
         assert not unknown, f"unknown auction argument {unknown}"

@@ -19,7 +19,6 @@ def book_orders(auction) -> list[Order]:
     return orders
 
 
-
 def settle(auction, sender):
     """Settles with the crossing the contract's own view computes (what a keeper sends)."""
     return auction.settle(auction.crossing(), sender=sender)

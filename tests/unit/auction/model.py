@@ -56,7 +56,9 @@ def evaluate(orders: list[Order], x: int, y: int, price: int, cs: int, ds: int) 
     supply = sum(o.amount for o in orders if not o.is_buy and o.limit <= price)
     q = pool_quote(x, y, price, cs, ds)
     buy_side, sell_side = demand + max(q, 0), supply + max(-q, 0)
-    return Point(price, demand, supply, q, buy_side, sell_side, min(buy_side, sell_side), abs(buy_side - sell_side))
+    return Point(
+        price, demand, supply, q, buy_side, sell_side, min(buy_side, sell_side), abs(buy_side - sell_side)
+    )
 
 
 def fill(order: Order, c) -> int:
@@ -158,7 +160,12 @@ def settle_flows(orders: list[Order], c, cs: int, ds: int) -> dict[str, int]:
         else:
             sold += f
             debt_out += debt(f, c.price, cs, ds, False)
-    return {"bought": bought, "sold": sold, "pool_collateral_in": sold - bought, "pool_debt_in": debt_in - debt_out}
+    return {
+        "bought": bought,
+        "sold": sold,
+        "pool_collateral_in": sold - bought,
+        "pool_debt_in": debt_in - debt_out,
+    }
 
 
 def payout(order: Order, c, cs: int, ds: int) -> tuple[int, int, int]:

@@ -82,5 +82,7 @@ def test_sync__auction_set_but_unsettled_still_elapses_by_time(breaker, market, 
     advance(breaker.params(market, breaker.P_COOLDOWN_S()) + breaker.params(market, breaker.P_AUCTION_S()))
     receipt = breaker.sync(market, sender=anyone)
     assert [e.reason for e in receipt.decode_logs(breaker.StateAdvanced)] == [
-        breaker.REASON_COOLDOWN_ELAPSED(), breaker.REASON_AUCTION_ELAPSED()]
+        breaker.REASON_COOLDOWN_ELAPSED(),
+        breaker.REASON_AUCTION_ELAPSED(),
+    ]
     assert breaker.state(market) == NORMAL

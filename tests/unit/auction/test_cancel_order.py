@@ -16,7 +16,10 @@ def test_cancel_order__in_cooldown_refunds_escrow(auction, phases, bidder, debt)
     receipt = auction.cancel_order(order_id, sender=bidder)
     assert receipt.decode_logs(auction.OrderCancelled) == [
         auction.OrderCancelled(
-            owner=bidder, order_id=order_id, round=auction.current_round(), refund_collateral=0,
+            owner=bidder,
+            order_id=order_id,
+            round=auction.current_round(),
+            refund_collateral=0,
             refund_debt=4_020 * USD,
         )
     ]
@@ -100,8 +103,12 @@ def test_cancel_order__after_settlement_reverts(auction, phases, seller, anyone)
 
 def test_cancel_order__swap_and_pop_keeps_book_consistent(auction, phases, bidder, seller):
     phases.cooldown()
-    ids = [auction.post_order(i % 2 == 0, wad(1_990 + i), COL, sender=bidder if i % 2 == 0 else seller).return_value
-           for i in range(4)]
+    ids = [
+        auction.post_order(
+            i % 2 == 0, wad(1_990 + i), COL, sender=bidder if i % 2 == 0 else seller
+        ).return_value
+        for i in range(4)
+    ]
     auction.cancel_order(ids[1], sender=seller)
     assert auction.book() == [ids[0], ids[3], ids[2]]
     auction.cancel_order(ids[3], sender=seller)  # now in slot 1
@@ -110,7 +117,9 @@ def test_cancel_order__swap_and_pop_keeps_book_consistent(auction, phases, bidde
     assert auction.book() == [ids[0]]
 
 
-def test_cancel_order__evicted_order_refunds_even_in_auction(auction, phases, governance, bidder, other_bidder, debt):
+def test_cancel_order__evicted_order_refunds_even_in_auction(
+    auction, phases, governance, bidder, other_bidder, debt
+):
     auction.set_order_cap(2, 1, sender=governance)
     phases.cooldown()
     small = auction.post_order(True, wad(1_990), COL, sender=bidder).return_value
@@ -121,7 +130,10 @@ def test_cancel_order__evicted_order_refunds_even_in_auction(auction, phases, go
     receipt = auction.cancel_order(small, sender=bidder)
     assert receipt.decode_logs(auction.OrderCancelled) == [
         auction.OrderCancelled(
-            owner=bidder, order_id=small, round=auction.current_round(), refund_collateral=0,
+            owner=bidder,
+            order_id=small,
+            round=auction.current_round(),
+            refund_collateral=0,
             refund_debt=1_990 * USD,
         )
     ]

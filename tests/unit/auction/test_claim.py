@@ -20,7 +20,7 @@ def settled(auction, pool, phases, dlp, bidder, seller, anyone):
     ids["bidder"] = post(auction, bidder, True, wad(2_010), 3 * COL)
     ids["seller"] = post(auction, seller, False, wad(1_950), 10 * COL)
     phases.auction()
-    orders = dict(zip(("dlp", "bidder", "seller"), book_orders(auction)))
+    orders = dict(zip(("dlp", "bidder", "seller"), book_orders(auction), strict=True))
     x, y = pool.reserves()
     c = clear(list(orders.values()), x, y, PRICE * WAD, CS, DS)
     settle(auction, anyone)
@@ -35,11 +35,19 @@ def test_claim__buyer_gets_fill_and_unspent_escrow(auction, settled, bidder, col
     receipt = auction.claim(ids["bidder"], sender=bidder)
     assert receipt.decode_logs(auction.OrderClaimed) == [
         auction.OrderClaimed(
-            owner=bidder, order_id=ids["bidder"], round=auction.current_round(), receiver=bidder, filled=filled,
-            collateral_out=collateral_out, debt_out=debt_out,
+            owner=bidder,
+            order_id=ids["bidder"],
+            round=auction.current_round(),
+            receiver=bidder,
+            filled=filled,
+            collateral_out=collateral_out,
+            debt_out=debt_out,
         )
     ]
-    assert (collateral.balanceOf(bidder), debt.balanceOf(bidder)) == (before[0] + collateral_out, before[1] + debt_out)
+    assert (collateral.balanceOf(bidder), debt.balanceOf(bidder)) == (
+        before[0] + collateral_out,
+        before[1] + debt_out,
+    )
     # Paid no more than the limit: escrow (at the limit) minus refund is the price, rounded up.
     paid = 3 * 2_010 * 10**6 - debt_out
     assert paid == -(-3 * COL * c.price // (WAD * DS)) and c.price <= wad(2_010)
@@ -50,7 +58,11 @@ def test_claim__seller_gets_proceeds_at_the_clearing_price(auction, settled, sel
     before = debt.balanceOf(seller)
     receipt = auction.claim(ids["seller"], sender=seller)
     [event] = receipt.decode_logs(auction.OrderClaimed)
-    assert (event.filled, event.collateral_out, event.debt_out) == (10 * COL, 0, 10 * COL * c.price // (WAD * DS))
+    assert (event.filled, event.collateral_out, event.debt_out) == (
+        10 * COL,
+        0,
+        10 * COL * c.price // (WAD * DS),
+    )
     assert debt.balanceOf(seller) == before + event.debt_out
     assert c.price >= wad(1_950)  # no worse than the limit
 
@@ -65,7 +77,9 @@ def test_claim__order_beyond_the_price_gets_its_escrow_back(auction, settled, dl
 
 
 @pytest.mark.funds_exit
-def test_claim__every_claim_empties_the_escrow_exactly(auction, settled, dlp, bidder, seller, collateral, debt):
+def test_claim__every_claim_empties_the_escrow_exactly(
+    auction, settled, dlp, bidder, seller, collateral, debt
+):
     ids, _, _ = settled
     for who, account in (("dlp", dlp), ("bidder", bidder), ("seller", seller)):
         auction.claim(ids[who], sender=account)
@@ -134,8 +148,9 @@ def test_claim__settled_claims_do_not_ask_the_breaker(chain, auction, settled, b
     assert receipt.decode_logs(auction.OrderClaimed)[0].filled == 10 * COL
 
 
-def test_claim__evicted_order_refunds_in_full_after_settlement(auction, phases, governance, bidder, other_bidder,
-                                                              anyone, debt):
+def test_claim__evicted_order_refunds_in_full_after_settlement(
+    auction, phases, governance, bidder, other_bidder, anyone, debt
+):
     auction.set_order_cap(2, 1, sender=governance)
     phases.cooldown()
     small = post(auction, bidder, True, wad(2_010), COL)

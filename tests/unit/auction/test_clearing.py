@@ -34,14 +34,27 @@ def coarse_auction(project, deployer, breaker, create_feed, create_oracle, gover
     """A pool whose collateral has 0 decimals: its quote moves in whole units, so a band of
     prices around its spot executes the same volume with the same imbalance."""
     oracle = create_oracle([create_feed(answer=PRICE)])
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, collateral_decimals=0,
-                           debt_decimals=18, liquidity_collateral=SEED_COL, price=PRICE)
+    deployed = deploy_pool(
+        project,
+        deployer,
+        breaker,
+        None,
+        oracle,
+        governance=governance,
+        collateral_decimals=0,
+        debt_decimals=18,
+        liquidity_collateral=SEED_COL,
+        price=PRICE,
+    )
     return deploy_auction(project, deployer, deployed.pool, breaker, governance=governance).auction
 
 
-@pytest.mark.parametrize("reference, expected", [(wad(1_996), wad(1_997)), (wad(2_002.5), wad(2_002.5)),
-                                                 (wad(2_100), wad(2_003))])
-def test_compute_clearing__full_tie_goes_to_the_price_nearest_the_reference(coarse_auction, reference, expected):
+@pytest.mark.parametrize(
+    "reference, expected", [(wad(1_996), wad(1_997)), (wad(2_002.5), wad(2_002.5)), (wad(2_100), wad(2_003))]
+)
+def test_compute_clearing__full_tie_goes_to_the_price_nearest_the_reference(
+    coarse_auction, reference, expected
+):
     orders = [Order(True, wad(2_003), 1), Order(False, wad(1_997), 1)]
     x, y = SEED_COL, SEED_COL * PRICE * WAD
     got = coarse_auction.compute_clearing([o.key for o in orders], x, y, reference)
@@ -54,14 +67,20 @@ def test_compute_clearing__order_of_keys_does_not_matter(auction):
     orders = [Order(i % 2 == 0, wad(1_950 + 7 * i), (i + 1) * COL) for i in range(9)]
     keys = [o.key for o in orders]
     assert _as_tuple(auction.compute_clearing(keys, X, Y, 0)) == _as_tuple(
-        auction.compute_clearing(list(reversed(keys)), X, Y, 0))
+        auction.compute_clearing(list(reversed(keys)), X, Y, 0)
+    )
 
 
 def test_compute_clearing__matches_the_definitions(auction):
-    orders = [Order(True, wad(2_010), 3 * COL), Order(False, wad(1_950), 10 * COL),
-              Order(False, wad(1_990), 5 * COL), Order(True, wad(1_990), 2 * COL)]
+    orders = [
+        Order(True, wad(2_010), 3 * COL),
+        Order(False, wad(1_950), 10 * COL),
+        Order(False, wad(1_990), 5 * COL),
+        Order(True, wad(1_990), 2 * COL),
+    ]
     assert _as_tuple(auction.compute_clearing([o.key for o in orders], X, Y, PRICE * WAD)) == _as_tuple(
-        clear(orders, X, Y, PRICE * WAD, CS, DS))
+        clear(orders, X, Y, PRICE * WAD, CS, DS)
+    )
 
 
 def test_compute_clearing__empty_pool_reverts(auction):
@@ -75,7 +94,10 @@ def test_crossing__is_the_last_price_where_buyers_cover_sellers(auction, pool, p
     post(auction, seller, False, wad(1_950), 10 * COL)
     c = auction.crossing()
     assert c == crossing(book_orders(auction), X, Y, CS, DS)
-    at, above = evaluate(book_orders(auction), X, Y, c, CS, DS), evaluate(book_orders(auction), X, Y, c + 1, CS, DS)
+    at, above = (
+        evaluate(book_orders(auction), X, Y, c, CS, DS),
+        evaluate(book_orders(auction), X, Y, c + 1, CS, DS),
+    )
     assert at.sell_side <= at.buy_side and above.sell_side > above.buy_side
 
 

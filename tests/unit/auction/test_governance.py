@@ -8,37 +8,51 @@ from tests.unit.auction.conftest import DLP_SLOTS, MAX_ORDERS, MIN_BUY, MIN_SELL
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
-def test_deploy__reads_the_pool_and_logs_parameters(create_auction, pool, breaker, market, governance,
-                                                    collateral, debt, auction_oracle):
+def test_deploy__reads_the_pool_and_logs_parameters(
+    create_auction, pool, breaker, market, governance, collateral, debt, auction_oracle
+):
     auction = create_auction()
     assert (auction.POOL(), auction.BREAKER(), auction.MARKET_ID(), auction.ORACLE()) == (
-        pool.address, breaker.address, market, auction_oracle.address)
+        pool.address,
+        breaker.address,
+        market,
+        auction_oracle.address,
+    )
     assert (auction.COLLATERAL(), auction.DEBT()) == (collateral.address, debt.address)
     assert (auction.COLLATERAL_SCALE(), auction.DEBT_SCALE()) == (1, 10**12)
     assert auction.owner() == governance
     receipt = auction.creation_metadata.receipt
     assert receipt.decode_logs(auction.MinimumsSet)[0].new_sell_collateral == MIN_SELL
     [cap] = receipt.decode_logs(auction.OrderCapSet)
-    assert (cap.old_max_orders, cap.new_max_orders, cap.old_dlp_slots, cap.new_dlp_slots) == (0, MAX_ORDERS, 0,
-                                                                                                 DLP_SLOTS)
+    assert (cap.old_max_orders, cap.new_max_orders, cap.old_dlp_slots, cap.new_dlp_slots) == (
+        0,
+        MAX_ORDERS,
+        0,
+        DLP_SLOTS,
+    )
 
 
 def test_deploy__pool_without_breaker_reverts(project, deployer, governance, collateral, debt):
-    unguarded = project.GuardedPool.deploy(collateral, debt, 30, ZERO, 0, ZERO, 500, 60, 900, governance, "LP", "LP",
-                                           sender=deployer)
+    unguarded = project.GuardedPool.deploy(
+        collateral, debt, 30, ZERO, 0, ZERO, 500, 60, 900, governance, "LP", "LP", sender=deployer
+    )
     with ape.reverts("ReopeningAuction: pool has no breaker"):
-        project.ReopeningAuction.deploy(unguarded, governance, MIN_SELL, MIN_BUY, MAX_ORDERS, DLP_SLOTS,
-                                        sender=deployer)
+        project.ReopeningAuction.deploy(
+            unguarded, governance, MIN_SELL, MIN_BUY, MAX_ORDERS, DLP_SLOTS, sender=deployer
+        )
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"max_orders": 1}, "ReopeningAuction: order cap out of bounds"),
-    ({"max_orders": 257}, "ReopeningAuction: order cap out of bounds"),
-    ({"dlp_slots": MAX_ORDERS // 2 + 1}, "ReopeningAuction: dlp slots above half the cap"),
-    ({"min_sell_collateral": 0}, "ReopeningAuction: minimum sell out of bounds"),
-    ({"min_buy_debt": 2**96 + 1}, "ReopeningAuction: minimum buy out of bounds"),
-    ({"owner": ZERO}, "ReopeningAuction: owner is the zero address"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"max_orders": 1}, "ReopeningAuction: order cap out of bounds"),
+        ({"max_orders": 257}, "ReopeningAuction: order cap out of bounds"),
+        ({"dlp_slots": MAX_ORDERS // 2 + 1}, "ReopeningAuction: dlp slots above half the cap"),
+        ({"min_sell_collateral": 0}, "ReopeningAuction: minimum sell out of bounds"),
+        ({"min_buy_debt": 2**96 + 1}, "ReopeningAuction: minimum buy out of bounds"),
+        ({"owner": ZERO}, "ReopeningAuction: owner is the zero address"),
+    ],
+)
 @pytest.mark.bad_input
 def test_deploy__parameter_out_of_bounds_reverts(create_auction, overrides, message):
     with ape.reverts(message):
@@ -81,18 +95,27 @@ def test_remove_dlp__unknown_or_not_governance_reverts(auction, governance, dlp,
 
 def test_set_minimums__governance_logs_old_and_new(auction, governance):
     receipt = auction.set_minimums(5, 7, sender=governance)
-    assert receipt.decode_logs(auction.MinimumsSet) == [auction.MinimumsSet(
-        actor=governance, old_sell_collateral=MIN_SELL, new_sell_collateral=5, old_buy_debt=MIN_BUY, new_buy_debt=7,
-    )]
+    assert receipt.decode_logs(auction.MinimumsSet) == [
+        auction.MinimumsSet(
+            actor=governance,
+            old_sell_collateral=MIN_SELL,
+            new_sell_collateral=5,
+            old_buy_debt=MIN_BUY,
+            new_buy_debt=7,
+        )
+    ]
     assert (auction.min_sell_collateral(), auction.min_buy_debt()) == (5, 7)
 
 
-@pytest.mark.parametrize("sell, buy, message", [
-    (0, 1, "ReopeningAuction: minimum sell out of bounds"),
-    (2**96 + 1, 1, "ReopeningAuction: minimum sell out of bounds"),
-    (1, 0, "ReopeningAuction: minimum buy out of bounds"),
-    (1, 2**96 + 1, "ReopeningAuction: minimum buy out of bounds"),
-])
+@pytest.mark.parametrize(
+    "sell, buy, message",
+    [
+        (0, 1, "ReopeningAuction: minimum sell out of bounds"),
+        (2**96 + 1, 1, "ReopeningAuction: minimum sell out of bounds"),
+        (1, 0, "ReopeningAuction: minimum buy out of bounds"),
+        (1, 2**96 + 1, "ReopeningAuction: minimum buy out of bounds"),
+    ],
+)
 @pytest.mark.threat
 def test_set_minimums__out_of_bounds_reverts(auction, governance, sell, buy, message):
     with ape.reverts(message):
@@ -111,17 +134,26 @@ def test_set_minimums__not_governance_reverts(auction, anyone):
 
 def test_set_order_cap__governance_logs_old_and_new(auction, governance):
     receipt = auction.set_order_cap(256, 128, sender=governance)
-    assert receipt.decode_logs(auction.OrderCapSet) == [auction.OrderCapSet(
-        actor=governance, old_max_orders=MAX_ORDERS, new_max_orders=256, old_dlp_slots=DLP_SLOTS, new_dlp_slots=128,
-    )]
+    assert receipt.decode_logs(auction.OrderCapSet) == [
+        auction.OrderCapSet(
+            actor=governance,
+            old_max_orders=MAX_ORDERS,
+            new_max_orders=256,
+            old_dlp_slots=DLP_SLOTS,
+            new_dlp_slots=128,
+        )
+    ]
     auction.set_order_cap(2, 0, sender=governance)  # the lower bound
 
 
-@pytest.mark.parametrize("cap, slots, message", [
-    (1, 0, "ReopeningAuction: order cap out of bounds"),
-    (257, 0, "ReopeningAuction: order cap out of bounds"),
-    (100, 51, "ReopeningAuction: dlp slots above half the cap"),
-])
+@pytest.mark.parametrize(
+    "cap, slots, message",
+    [
+        (1, 0, "ReopeningAuction: order cap out of bounds"),
+        (257, 0, "ReopeningAuction: order cap out of bounds"),
+        (100, 51, "ReopeningAuction: dlp slots above half the cap"),
+    ],
+)
 def test_set_order_cap__out_of_bounds_reverts(auction, governance, cap, slots, message):
     with ape.reverts(message):
         auction.set_order_cap(cap, slots, sender=governance)

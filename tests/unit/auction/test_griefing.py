@@ -15,11 +15,15 @@ CS, DS = 1, 10**12
 
 
 @pytest.mark.threat
-def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(auction, pool, phases, breaker, market,
-                                                                    governance, bidder, seller, anyone):
+def test_settle__full_book_of_minimum_orders_stays_far_below_a_block(
+    auction, pool, phases, breaker, market, governance, bidder, seller, anyone
+):
     cap = auction.MAX_ORDERS()
     auction.set_order_cap(cap, 0, sender=governance)
-    for key in (breaker.P_COOLDOWN_S(), breaker.P_AUCTION_S()):  # room for 257 posts and a settle on a slow chain
+    for key in (
+        breaker.P_COOLDOWN_S(),
+        breaker.P_AUCTION_S(),
+    ):  # room for 257 posts and a settle on a slow chain
         breaker.set_param(market, key, 1_800, sender=governance)
     phases.cooldown()
     with ape.reverts("ReopeningAuction: order below minimum size"):
@@ -62,8 +66,9 @@ def test_settle__wrong_crossing_is_searched_on_chain(auction, pool, phases, bidd
 
 
 @pytest.mark.threat
-def test_settle__front_run_liquidity_change_delays_one_block(auction, pool, phases, breaker, market, bidder, seller,
-                                                             anyone, fund, collateral, debt):
+def test_settle__front_run_liquidity_change_delays_one_block(
+    auction, pool, phases, breaker, market, bidder, seller, anyone, fund, collateral, debt
+):
     """Adding liquidity in AUCTION moves the crossing after the settler read it: the next settle
     records the new reserves and returns 0, the one after (a later block) clears against them
     with the stale crossing as a hint."""
@@ -88,8 +93,9 @@ def test_settle__front_run_liquidity_change_delays_one_block(auction, pool, phas
 
 
 @pytest.mark.funds_exit
-def test_cancel_order__refund_without_the_breaker_after_escape_time(chain, auction, breaker, phases, seller,
-                                                                   collateral):
+def test_cancel_order__refund_without_the_breaker_after_escape_time(
+    chain, auction, breaker, phases, seller, collateral
+):
     """The breaker stops answering (its code replaced): refunds wait ORDER_ESCAPE_S, then work."""
     phases.cooldown()
     order_id = post(auction, seller, False, wad(1_990), 2 * COL)
@@ -123,4 +129,8 @@ def test_escape_time__outlasts_any_round_the_breaker_allows(auction, breaker):
     longest = 86_400 + 1_800 + 1_800
     assert auction.ORDER_ESCAPE_S() > longest
     assert breaker.param_bounds(breaker.P_MAX_HALT_S())[1] == 86_400
-    assert breaker.param_bounds(breaker.P_COOLDOWN_S())[1] == breaker.param_bounds(breaker.P_AUCTION_S())[1] == 1_800
+    assert (
+        breaker.param_bounds(breaker.P_COOLDOWN_S())[1]
+        == breaker.param_bounds(breaker.P_AUCTION_S())[1]
+        == 1_800
+    )

@@ -46,15 +46,23 @@ def test_clear_auction__at_spot_centres_the_band(pool, in_auction, as_auction):
     spot = pool.spot_price()
     reserves = pool.reserves()
     receipt = pool.clear_auction(spot, 0, 0, sender=as_auction)
-    assert receipt.decode_logs(pool.AuctionCleared) == [pool.AuctionCleared(
-        actor=as_auction, price=spot, collateral_in=0, debt_in=0, reserve_collateral=reserves[0],
-        reserve_debt=reserves[1], old_centre=PRICE * WAD,
-    )]
+    assert receipt.decode_logs(pool.AuctionCleared) == [
+        pool.AuctionCleared(
+            actor=as_auction,
+            price=spot,
+            collateral_in=0,
+            debt_in=0,
+            reserve_collateral=reserves[0],
+            reserve_debt=reserves[1],
+            old_centre=PRICE * WAD,
+        )
+    ]
     assert (pool.band().centre, pool.band().updated_at) == (spot, receipt.timestamp)
 
 
-def test_clear_auction__later_normal_push_marks_the_centre_stale(pool, breaker, market, in_auction, as_auction,
-                                                                 accounts, chain):
+def test_clear_auction__later_normal_push_marks_the_centre_stale(
+    pool, breaker, market, in_auction, as_auction, accounts, chain
+):
     """The centre survives the NORMAL push only inside the auction's own transaction."""
     pool.clear_auction(pool.spot_price(), 0, 0, sender=as_auction)
     chain.set_balance(breaker.address, 10**18)
@@ -114,4 +122,4 @@ def test_clear_auction__pulls_and_pays_the_legs(pool, in_auction, as_auction, co
     assert debt.balanceOf(as_auction) == before + paid
     assert abs(pool.spot_price() - price) * 10**12 <= price
     assert (x + quote) * (y - paid) >= x * y
-    assert SEED_COL * COL == x
+    assert x == SEED_COL * COL

@@ -15,8 +15,14 @@ def test_post_order__dlp_while_halted(auction, phases, dlp, collateral):
     assert receipt.decode_logs(auction.RoundOpened) == [auction.RoundOpened(round=round_, actor=dlp)]
     assert receipt.decode_logs(auction.OrderPosted) == [
         auction.OrderPosted(
-            owner=dlp, order_id=0, round=round_, is_buy=False, limit_price=wad(1_990), amount=5 * COL,
-            escrow=5 * COL, dlp=True,
+            owner=dlp,
+            order_id=0,
+            round=round_,
+            is_buy=False,
+            limit_price=wad(1_990),
+            amount=5 * COL,
+            escrow=5 * COL,
+            dlp=True,
         )
     ]
     assert collateral.balanceOf(dlp) == before - 5 * COL
@@ -62,12 +68,15 @@ def test_post_order__outside_halt_and_cooldown_reverts(auction, phases, dlp, sta
         auction.post_order(False, wad(1_990), COL, sender=dlp)
 
 
-@pytest.mark.parametrize("is_buy, amount, message", [
-    (False, MIN_SELL - 1, "ReopeningAuction: order below minimum size"),
-    (True, MIN_BUY * 10**12 // 2_000 - 10**9, "ReopeningAuction: order below minimum size"),
-    (False, 0, "ReopeningAuction: amount out of bounds"),
-    (False, 2**112, "ReopeningAuction: amount out of bounds"),
-])
+@pytest.mark.parametrize(
+    "is_buy, amount, message",
+    [
+        (False, MIN_SELL - 1, "ReopeningAuction: order below minimum size"),
+        (True, MIN_BUY * 10**12 // 2_000 - 10**9, "ReopeningAuction: order below minimum size"),
+        (False, 0, "ReopeningAuction: amount out of bounds"),
+        (False, 2**112, "ReopeningAuction: amount out of bounds"),
+    ],
+)
 @pytest.mark.threat
 def test_post_order__size_out_of_bounds_reverts(auction, phases, seller, is_buy, amount, message):
     phases.cooldown()
@@ -128,13 +137,17 @@ def test_post_order__new_round_starts_a_new_book(auction, phases, dlp, bidder):
 
 
 @pytest.mark.threat
-def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, breaker, market, phases, governance,
-                                                                  anyone, bidder, debt):
+def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(
+    auction, breaker, market, phases, governance, anyone, bidder, debt
+):
     """The attack: at the start of COOLDOWN the attacker (`anyone`) fills every public slot with
     minimum orders at limits that never fill. The honest bid still gets in, evicting a dust order,
     and fills at settlement; the evicted order is refunded in full."""
     attacker = anyone
-    for key in (breaker.P_COOLDOWN_S(), breaker.P_AUCTION_S()):  # room for 151 posts and a settle on a slow chain
+    for key in (
+        breaker.P_COOLDOWN_S(),
+        breaker.P_AUCTION_S(),
+    ):  # room for 151 posts and a settle on a slow chain
         breaker.set_param(market, key, 1_800, sender=governance)
     phases.cooldown()
     public_slots = auction.max_orders() - auction.dlp_slots()
@@ -144,7 +157,9 @@ def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, break
         if i % 2:
             dust.append(post(auction, attacker, False, wad(20_000), MIN_SELL))  # never fills
         else:
-            dust.append(post(auction, attacker, True, wad(100), MIN_BUY * COL // (100 * USD)))  # escrows MIN_BUY
+            dust.append(
+                post(auction, attacker, True, wad(100), MIN_BUY * COL // (100 * USD))
+            )  # escrows MIN_BUY
     assert auction.public_orders() == public_slots
     before = debt.balanceOf(bidder)
     receipt = auction.post_order(True, wad(2_010), 5 * COL, sender=bidder)
@@ -152,7 +167,11 @@ def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, break
     print(f"post_order evicting from {public_slots} public orders: {receipt.gas_used:,} gas")
     [evicted] = receipt.decode_logs(auction.OrderEvicted)
     assert (evicted.owner, evicted.order_id in dust, evicted.value, evicted.by_order, evicted.by_value) == (
-        attacker, True, MIN_BUY, honest, 10_050 * USD,
+        attacker,
+        True,
+        MIN_BUY,
+        honest,
+        10_050 * USD,
     )
     assert debt.balanceOf(bidder) == before - 10_050 * USD
     assert auction.public_orders() == public_slots
@@ -167,8 +186,9 @@ def test_post_order__dust_orders_do_not_lock_out_an_honest_bidder(auction, break
 
 
 @pytest.mark.threat
-def test_post_order__larger_public_order_evicts_the_smallest(auction, phases, governance, bidder, seller,
-                                                             other_bidder, debt):
+def test_post_order__larger_public_order_evicts_the_smallest(
+    auction, phases, governance, bidder, seller, other_bidder, debt
+):
     auction.set_order_cap(4, 2, sender=governance)
     phases.cooldown()
     small = post(auction, bidder, True, wad(1_990), COL)  # commits 1,990
@@ -177,8 +197,13 @@ def test_post_order__larger_public_order_evicts_the_smallest(auction, phases, go
     receipt = auction.post_order(True, wad(1_990), 2 * COL, sender=other_bidder)
     assert receipt.decode_logs(auction.OrderEvicted) == [
         auction.OrderEvicted(
-            owner=bidder, order_id=small, round=round_, by_order=receipt.return_value, actor=other_bidder,
-            value=1_990 * USD, by_value=3_980 * USD,
+            owner=bidder,
+            order_id=small,
+            round=round_,
+            by_order=receipt.return_value,
+            actor=other_bidder,
+            value=1_990 * USD,
+            by_value=3_980 * USD,
         )
     ]
     assert auction.order(small).evicted and auction.order(small).live

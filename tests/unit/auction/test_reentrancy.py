@@ -31,8 +31,17 @@ REENTRIES = {
 def hooked(project, deployer, breaker, auction_oracle, governance, guardian, seller):
     """A pool whose collateral is the calling-back token, its auction, and its market in COOLDOWN."""
     token = project.ReentrantToken.deploy(18, sender=deployer)
-    deployed = deploy_pool(project, deployer, breaker, None, auction_oracle, governance=governance, collateral=token,
-                           liquidity_collateral=SEED_COL, price=PRICE)
+    deployed = deploy_pool(
+        project,
+        deployer,
+        breaker,
+        None,
+        auction_oracle,
+        governance=governance,
+        collateral=token,
+        liquidity_collateral=SEED_COL,
+        price=PRICE,
+    )
     auction = deploy_auction(project, deployer, deployed.pool, breaker, governance=governance).auction
     token.mint(seller, 100 * COL, sender=deployer)
     token.approve(auction, MAX, sender=seller)

@@ -35,8 +35,16 @@ def test_settle__clears_at_the_volume_maximising_price(auction, breaker, market,
     assert flows["sold"] == 10 * COL and flows["bought"] == 3 * COL
     assert receipt.decode_logs(auction.AuctionSettled) == [
         auction.AuctionSettled(
-            actor=anyone, round=round_, price=expected.price, volume=10 * COL, imbalance=expected.imbalance,
-            bought=3 * COL, sold=10 * COL, pool_collateral_in=7 * COL, pool_debt_in=flows["pool_debt_in"], orders=3,
+            actor=anyone,
+            round=round_,
+            price=expected.price,
+            volume=10 * COL,
+            imbalance=expected.imbalance,
+            bought=3 * COL,
+            sold=10 * COL,
+            pool_collateral_in=7 * COL,
+            pool_debt_in=flows["pool_debt_in"],
+            orders=3,
             reference=PRICE * WAD,
         )
     ]
@@ -54,8 +62,9 @@ def test_settle__clears_at_the_volume_maximising_price(auction, breaker, market,
         assert evaluate(crash_book, x, y, p, CS, DS).volume <= expected.volume
 
 
-def test_settle__reopens_pool_at_clearing_price_with_band_centred(auction, pool, crash_book, anyone, seller,
-                                                                  collateral):
+def test_settle__reopens_pool_at_clearing_price_with_band_centred(
+    auction, pool, crash_book, anyone, seller, collateral
+):
     x, y = pool.reserves()
     receipt = settle(auction, anyone)
     price = receipt.return_value
@@ -66,7 +75,11 @@ def test_settle__reopens_pool_at_clearing_price_with_band_centred(auction, pool,
     assert (band.centre, band.updated_at) == (price, receipt.timestamp)
     [cleared] = receipt.decode_logs(pool.AuctionCleared)
     assert (cleared.actor, cleared.price, cleared.collateral_in) == (auction, price, 7 * COL)
-    assert (cleared.reserve_collateral, cleared.reserve_debt, cleared.old_centre) == (new_x, new_y, PRICE * WAD)
+    assert (cleared.reserve_collateral, cleared.reserve_debt, cleared.old_centre) == (
+        new_x,
+        new_y,
+        PRICE * WAD,
+    )
     # Trading is open, inside a band centred on the clearing price (5% below it is the floor).
     collateral.approve(pool, 2**256 - 1, sender=seller)
     pool.swap(True, COL, 0, 2**64, sender=seller)
@@ -106,7 +119,9 @@ def test_settle__empty_book_reopens_at_spot(auction, pool, phases, breaker, mark
     assert breaker.state(market) == NORMAL
 
 
-def test_settle__marginal_buys_share_pro_rata(auction, pool, phases, dlp, bidder, other_bidder, seller, anyone):
+def test_settle__marginal_buys_share_pro_rata(
+    auction, pool, phases, dlp, bidder, other_bidder, seller, anyone
+):
     """Excess demand at the clearing level: bids above it fill, bids at it share what is left."""
     phases.halt()
     post(auction, dlp, True, wad(1_990), 40 * COL)
@@ -123,7 +138,11 @@ def test_settle__marginal_buys_share_pro_rata(auction, pool, phases, dlp, bidder
     receipt = settle(auction, anyone)
     assert receipt.return_value == wad(1_990)
     s = auction.settlement(auction.current_round())
-    assert (s.price, s.buy_marginal, s.buy_marginal_fill) == (wad(1_990), 100 * COL, expected.buy_marginal_fill)
+    assert (s.price, s.buy_marginal, s.buy_marginal_fill) == (
+        wad(1_990),
+        100 * COL,
+        expected.buy_marginal_fill,
+    )
     assert s.settled_at == receipt.timestamp
     filled = {who: auction.claimable(i)[0] for i, who in enumerate(("dlp", "bidder", "other", "seller"))}
     assert filled["bidder"] == 30 * COL and filled["seller"] == 100 * COL
@@ -138,7 +157,10 @@ def test_settle__pool_absorbs_a_one_sided_sell(auction, pool, phases, seller, an
     receipt = settle(auction, anyone)
     [event] = receipt.decode_logs(auction.AuctionSettled)
     # The pool alone balances the sell: p = Y / (X + 2 * 20).
-    assert event.price in (PRICE * SEED_COL * WAD // (SEED_COL + 40), PRICE * SEED_COL * WAD // (SEED_COL + 40) + 1)
+    assert event.price in (
+        PRICE * SEED_COL * WAD // (SEED_COL + 40),
+        PRICE * SEED_COL * WAD // (SEED_COL + 40) + 1,
+    )
     assert (event.sold, event.bought, event.pool_collateral_in) == (20 * COL, 0, 20 * COL)
     assert auction.claimable(0)[2] == 20 * event.price // 10**12  # the seller's debt, rounded down
 
@@ -199,8 +221,9 @@ def flash(project, deployer, collateral, debt):
 
 
 @pytest.mark.threat
-def test_settle__liquidity_added_inside_the_settling_transaction_does_not_steer(auction, breaker, market, pool,
-                                                                               crash_book, flash, anyone):
+def test_settle__liquidity_added_inside_the_settling_transaction_does_not_steer(
+    auction, breaker, market, pool, crash_book, flash, anyone
+):
     """The attack: flash-add 100x the pool's liquidity, settle, remove it. With that depth the pool
     would take the book's whole imbalance near its pre-halt price; the auction does not clear
     against it, and the honest settlement that follows clears at the price of the real depth."""
@@ -221,8 +244,9 @@ def test_settle__liquidity_added_inside_the_settling_transaction_does_not_steer(
 
 
 @pytest.mark.threat
-def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_steer(auction, breaker, market, pool,
-                                                                                 crash_book, flash, anyone):
+def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_steer(
+    auction, breaker, market, pool, crash_book, flash, anyone
+):
     """An LP with 9/10 of the pool pulls it, settles against the thin pool, and puts it back."""
     x, y = pool.reserves()
     shares = flash.deposit(pool, 9 * x, 9 * y, sender=anyone).return_value
@@ -245,8 +269,9 @@ def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_stee
 
 
 @pytest.mark.threat
-def test_settle__twice_in_one_transaction_after_a_change_reverts(auction, pool, crash_book, flash, fund, collateral,
-                                                                debt, anyone):
+def test_settle__twice_in_one_transaction_after_a_change_reverts(
+    auction, pool, crash_book, flash, fund, collateral, debt, anyone
+):
     """The record a settle writes cannot be used in its own block."""
     fund(anyone, pool, (collateral, 10 * COL), (debt, 20_000 * 10**6))
     pool.add_liquidity(10 * COL, 20_000 * 10**6, 0, 2**64, sender=anyone)

@@ -30,9 +30,15 @@ PRIVILEGED = {
 @pytest.fixture
 def ctx(project, breaker, market_id, venue, oracle, deployer, governance, guardian, keeper, anyone):
     return {
-        "venue": venue, "oracle": oracle, "consumer": project.MockConsumer.deploy(sender=deployer),
-        "keeper_role": breaker.KEEPER_ROLE(), "anyone": anyone, "keeper": keeper,
-        "governance": governance, "guardian": guardian, "deployer": deployer,
+        "venue": venue,
+        "oracle": oracle,
+        "consumer": project.MockConsumer.deploy(sender=deployer),
+        "keeper_role": breaker.KEEPER_ROLE(),
+        "anyone": anyone,
+        "keeper": keeper,
+        "governance": governance,
+        "guardian": guardian,
+        "deployer": deployer,
     }
 
 
@@ -63,7 +69,11 @@ def test_deployer__holds_no_power_after_handover(breaker, deployer, governance):
 def test_grant_role__event(breaker, governance, anyone):
     receipt = breaker.grantRole(breaker.GUARDIAN_ROLE(), anyone, sender=governance)
     [event] = receipt.decode_logs(breaker.RoleGranted)
-    assert (event.role, event.account, event.sender) == (breaker.GUARDIAN_ROLE(), anyone.address, governance.address)
+    assert (event.role, event.account, event.sender) == (
+        breaker.GUARDIAN_ROLE(),
+        anyone.address,
+        governance.address,
+    )
     assert breaker.hasRole(breaker.GUARDIAN_ROLE(), anyone)
 
 

@@ -12,7 +12,12 @@ def test_guardian_trip__calm_market(breaker, market_id, guardian):
     receipt = breaker.guardian_trip(market_id, sender=guardian)
     assert breaker.state(market_id) == HALTED
     [event] = receipt.decode_logs(breaker.MarketTripped)
-    assert (event.actor, event.reason, event.cvd_bps, event.lce_bps) == (guardian, breaker.REASON_GUARDIAN(), 0, 0)
+    assert (event.actor, event.reason, event.cvd_bps, event.lce_bps) == (
+        guardian,
+        breaker.REASON_GUARDIAN(),
+        0,
+        0,
+    )
 
 
 def test_guardian_trip__already_halted_reverts(breaker, market_id, guardian):
@@ -31,8 +36,9 @@ def test_guardian_trip__outside_daily_budget(breaker, market_id, guardian, gover
 
 
 @pytest.mark.threat
-def test_guardian_trip__counts_in_the_budget_as_the_halt_round_id(breaker, market_id, venue, guardian, governance,
-                                                                  anyone):
+def test_guardian_trip__counts_in_the_budget_as_the_halt_round_id(
+    breaker, market_id, venue, guardian, governance, anyone
+):
     """Kept by design (finding 6): every trip, the guardian's too, counts in trips_today, because
     (trip_day, trips_today) is the halt's round for the reopening auction and two halts of one
     day must not share a round. A precautionary guardian trip thus uses a rule A/B trip."""

@@ -44,7 +44,9 @@ def in_auction(breaker, market_id, governance, auction, halted):
 # ---------------------------------------------------------------- register
 
 
-def test_register_market__venue_without_price_reverts(project, breaker, oracle, governance, deployer, params_array):
+def test_register_market__venue_without_price_reverts(
+    project, breaker, oracle, governance, deployer, params_array
+):
     no_price = project.MockVenue.deploy(0, DEPTH, sender=deployer)
     with ape.reverts("CircuitBreaker: venue has no price"):
         breaker.register_market(no_price, oracle, params_array(), sender=governance)
@@ -87,8 +89,9 @@ def test_trip__resume_arm_cannot_retrip_a_halted_market_reverts(breaker, market_
     assert breaker.status(market_id).resume_after == status.resume_after
 
 
-def test_arm_trip__venue_closed_by_the_halt_refused_until_it_reopens(project, breaker, oracle, deployer, governance,
-                                                                    guardian, anyone):
+def test_arm_trip__venue_closed_by_the_halt_refused_until_it_reopens(
+    project, breaker, oracle, deployer, governance, guardian, anyone
+):
     """A guarded pool that is its own venue shows its crash price in COOLDOWN: no rule A evidence."""
     from deployment.pool import deploy_pool
 
@@ -176,7 +179,10 @@ def test_sync__auction_elapsed_since_is_the_end_of_the_phase(breaker, market_id,
     resumed = breaker.force_resume(market_id, sender=governance)
     ape.chain.pending_timestamp = resumed.timestamp + 400
     breaker.sync(market_id, sender=anyone)
-    assert (breaker.status(market_id).state, breaker.status(market_id).since) == (NORMAL, resumed.timestamp + 360)
+    assert (breaker.status(market_id).state, breaker.status(market_id).since) == (
+        NORMAL,
+        resumed.timestamp + 360,
+    )
 
 
 # ---------------------------------------------------------------- auction hand-over
@@ -201,7 +207,9 @@ def test_set_auction__not_a_contract_reverts(breaker, market_id, governance, any
 
 def test_settle_auction__by_the_auction(breaker, market_id, as_auction, in_auction):
     receipt = breaker.settle_auction(market_id, sender=as_auction)
-    assert [(e.actor, e.reason, e.old_state, e.new_state) for e in receipt.decode_logs(breaker.StateAdvanced)] == [
+    assert [
+        (e.actor, e.reason, e.old_state, e.new_state) for e in receipt.decode_logs(breaker.StateAdvanced)
+    ] == [
         (as_auction.address, breaker.REASON_COOLDOWN_ELAPSED(), COOLDOWN, AUCTION),
         (as_auction.address, breaker.REASON_AUCTION_SETTLED(), AUCTION, NORMAL),
     ]
@@ -302,4 +310,3 @@ def test_indicators__one_wei_price_reads_its_own_slippage(breaker, market_id, ve
     """Only a zero price is read as full slippage; any other price is measured."""
     venue.set_price(1, sender=anyone)
     assert breaker.indicators(market_id).si_bps == 0
-

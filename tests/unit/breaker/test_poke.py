@@ -55,8 +55,9 @@ def test_poke__baseline_resists_one_manipulated_sample(breaker, market_id, venue
 
 @pytest.mark.parametrize("depth_ratio", [9.0, 0.001])
 @pytest.mark.threat
-def test_poke__flash_inflated_or_drained_depth_sample_moves_rl_within_bound(project, breaker, market_id, venue, anyone,
-                                                                            depth_ratio):
+def test_poke__flash_inflated_or_drained_depth_sample_moves_rl_within_bound(
+    project, breaker, market_id, venue, anyone, depth_ratio
+):
     """Finding 2: add liquidity, poke, remove it (or the reverse) in one transaction. The sample
     reads the depth the previous block left, and one sample moves the median by at most one
     rank of the other 29 values: here all at the calm depth, so the bound on R_L is 0."""
@@ -72,8 +73,9 @@ def test_poke__flash_inflated_or_drained_depth_sample_moves_rl_within_bound(proj
 
 @pytest.mark.parametrize("depth_ratio", [9.0, 0.001])
 @pytest.mark.threat
-def test_poke__depth_held_for_a_block_at_one_sample_moves_rl_within_bound(breaker, market_id, venue, anyone,
-                                                                          depth_ratio):
+def test_poke__depth_held_for_a_block_at_one_sample_moves_rl_within_bound(
+    breaker, market_id, venue, anyone, depth_ratio
+):
     """Holding the distortion across a block boundary makes it a real sample, still one of 30."""
     advance(21_600)
     move_venue(venue, anyone, depth_ratio=depth_ratio)
@@ -116,8 +118,9 @@ def test_indicators__velocity_from_ring(breaker, market_id, venue, anyone):
 
 
 @pytest.mark.threat
-def test_poke__observation_inside_a_manipulated_block_records_the_block_start(project, breaker, market_id, venue,
-                                                                              anyone):
+def test_poke__observation_inside_a_manipulated_block_records_the_block_start(
+    project, breaker, market_id, venue, anyone
+):
     """Finding 3: a poke between a pump and its unwind records the price the block opened with."""
     attacker = project.FlashTripper.deploy(sender=anyone)
     advance(13)

@@ -12,17 +12,24 @@ def test_register_market__stores_venue_oracle_params(create_breaker, venue, orac
     receipt = breaker.register_market(venue, oracle, params_array(cvd_trip_bps=400), sender=governance)
     [registered] = receipt.decode_logs(breaker.MarketRegistered)
     assert (registered.market_id, registered.venue, registered.oracle, registered.actor) == (
-        0, venue.address, oracle.address, governance)
+        0,
+        venue.address,
+        oracle.address,
+        governance,
+    )
     assert breaker.market_count() == 1
     assert breaker.params(0, P.BY_NAME["cvd_trip_bps"].key) == 400
     assert breaker.depth_baseline(0) == DEPTH
     assert breaker.frozen_price(0) == WAD
     sets = receipt.decode_logs(breaker.ParameterSet)
-    assert [(e.key, e.old, e.new) for e in sets] == [(i, 0, v) for i, v in enumerate(params_array(cvd_trip_bps=400))]
+    assert [(e.key, e.old, e.new) for e in sets] == [
+        (i, 0, v) for i, v in enumerate(params_array(cvd_trip_bps=400))
+    ]
 
 
-def test_register_market__calm_depth_seeds_every_baseline_slot(create_breaker, venue, oracle, governance,
-                                                              params_array):
+def test_register_market__calm_depth_seeds_every_baseline_slot(
+    create_breaker, venue, oracle, governance, params_array
+):
     """Governance's calm depth, not the depth at the moment of registration, is the baseline."""
     breaker = create_breaker()
     breaker.register_market(venue, oracle, params_array(), 2 * DEPTH, sender=governance)
@@ -31,8 +38,9 @@ def test_register_market__calm_depth_seeds_every_baseline_slot(create_breaker, v
 
 
 @pytest.mark.parametrize("calm_depth", [DEPTH * 10 + 1, DEPTH // 10 - 1])
-def test_register_market__calm_depth_beyond_ten_times_the_settled_depth_reverts(create_breaker, venue, oracle,
-                                                                              governance, params_array, calm_depth):
+def test_register_market__calm_depth_beyond_ten_times_the_settled_depth_reverts(
+    create_breaker, venue, oracle, governance, params_array, calm_depth
+):
     breaker = create_breaker()
     with ape.reverts("CircuitBreaker: calm depth too far from the settled depth"):
         breaker.register_market(venue, oracle, params_array(), calm_depth, sender=governance)
@@ -45,9 +53,15 @@ def test_reset_depth_baseline__drops_samples_and_logs(breaker, market_id, venue,
         breaker.poke(market_id, sender=anyone)
     assert breaker.depth_baseline(market_id) == DEPTH // 2
     receipt = breaker.reset_depth_baseline(market_id, DEPTH // 4, sender=governance)
-    assert receipt.decode_logs(breaker.DepthBaselineReset) == [breaker.DepthBaselineReset(
-        market_id=market_id, actor=governance, old_baseline=DEPTH // 2, new_baseline=DEPTH // 4,
-        settled_depth=DEPTH // 2)]
+    assert receipt.decode_logs(breaker.DepthBaselineReset) == [
+        breaker.DepthBaselineReset(
+            market_id=market_id,
+            actor=governance,
+            old_baseline=DEPTH // 2,
+            new_baseline=DEPTH // 4,
+            settled_depth=DEPTH // 2,
+        )
+    ]
     assert breaker.calm_depth(market_id) == breaker.depth_baseline(market_id) == DEPTH // 4
     # the 16 samples are gone: one new sample is one of 30 values, the other 29 the new seed
     advance(21_600)
@@ -68,7 +82,9 @@ def test_register_market__not_governance_reverts(breaker, venue, oracle, anyone,
             breaker.register_market(venue, oracle, params_array(), sender=account)
 
 
-def test_register_market__venue_without_depth_reverts(project, breaker, oracle, governance, deployer, params_array):
+def test_register_market__venue_without_depth_reverts(
+    project, breaker, oracle, governance, deployer, params_array
+):
     empty = project.MockVenue.deploy(WAD, 0, sender=deployer)
     with ape.reverts("CircuitBreaker: venue has no depth"):
         breaker.register_market(empty, oracle, params_array(), sender=governance)
@@ -94,7 +110,13 @@ def test_num_params__matches_python_mirror(breaker):
 def test_set_param__logs_old_and_new(breaker, market_id, governance):
     receipt = breaker.set_param(market_id, 0, 500, sender=governance)
     [event] = receipt.decode_logs(breaker.ParameterSet)
-    assert (event.market_id, event.key, event.old, event.new, event.actor) == (market_id, 0, 300, 500, governance)
+    assert (event.market_id, event.key, event.old, event.new, event.actor) == (
+        market_id,
+        0,
+        300,
+        500,
+        governance,
+    )
     assert breaker.params(market_id, 0) == 500
 
 

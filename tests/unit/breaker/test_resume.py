@@ -19,11 +19,21 @@ def test_resume__after_halt_window_with_recovery(breaker, market_id, anyone, hal
     ape.chain.pending_timestamp = halted.resume_after
     arm = breaker.arm_resume(market_id, sender=anyone)
     [armed] = arm.decode_logs(breaker.ResumeArmed)
-    assert (armed.actor, armed.cvd_bps, armed.rl_bps, armed.expires_at) == (anyone, 0, 10_000, arm.timestamp + 120)
+    assert (armed.actor, armed.cvd_bps, armed.rl_bps, armed.expires_at) == (
+        anyone,
+        0,
+        10_000,
+        arm.timestamp + 120,
+    )
     receipt = breaker.resume(market_id, sender=anyone)
     assert breaker.state(market_id) == COOLDOWN
     [event] = receipt.decode_logs(breaker.MarketResumed)
-    assert (event.actor, event.reason, event.cvd_bps, event.rl_bps) == (anyone, breaker.REASON_RECOVERED(), 0, 10_000)
+    assert (event.actor, event.reason, event.cvd_bps, event.rl_bps) == (
+        anyone,
+        breaker.REASON_RECOVERED(),
+        0,
+        10_000,
+    )
     assert event.halted_s == receipt.timestamp - halted.since
 
 
@@ -55,7 +65,9 @@ def test_resume__cvd_just_below_and_at_threshold(breaker, market_id, venue, anyo
 
 
 @pytest.mark.parametrize("depth_ratio, resumes", [(0.5001, True), (0.50, False)])
-def test_resume__depth_just_above_and_at_threshold(breaker, market_id, venue, anyone, halted, depth_ratio, resumes):
+def test_resume__depth_just_above_and_at_threshold(
+    breaker, market_id, venue, anyone, halted, depth_ratio, resumes
+):
     move_venue(venue, anyone, depth_ratio=depth_ratio)
     ape.chain.pending_timestamp = halted.resume_after
     if resumes:
@@ -132,7 +144,9 @@ def test_sync__cooldown_then_auction_then_normal(breaker, market_id, anyone, gov
     assert breaker.status(market_id).state == AUCTION
     ape.chain.pending_timestamp = resumed.timestamp + 360
     receipt = breaker.sync(market_id, sender=anyone)
-    assert [e.reason for e in receipt.decode_logs(breaker.StateAdvanced)] == [breaker.REASON_AUCTION_ELAPSED()]
+    assert [e.reason for e in receipt.decode_logs(breaker.StateAdvanced)] == [
+        breaker.REASON_AUCTION_ELAPSED()
+    ]
     assert breaker.state(market_id) == NORMAL
 
 
@@ -140,7 +154,11 @@ def test_sync__several_phases_at_once(breaker, market_id, anyone, halted):
     ape.chain.pending_timestamp = halted.lapse_at + 360
     receipt = breaker.sync(market_id, sender=anyone)
     reasons = [e.reason for e in receipt.decode_logs(breaker.StateAdvanced)]
-    assert reasons == [breaker.REASON_LAPSED(), breaker.REASON_COOLDOWN_ELAPSED(), breaker.REASON_AUCTION_ELAPSED()]
+    assert reasons == [
+        breaker.REASON_LAPSED(),
+        breaker.REASON_COOLDOWN_ELAPSED(),
+        breaker.REASON_AUCTION_ELAPSED(),
+    ]
     assert breaker.status(market_id).state == NORMAL
 
 
@@ -168,8 +186,9 @@ def test_trip__from_cooldown_retrips(breaker, market_id, venue, anyone, governan
 
 
 @pytest.mark.threat
-def test_resume__venue_closed_by_the_halt_resumes_on_depth(project, breaker, oracle, deployer, governance, guardian,
-                                                         anyone):
+def test_resume__venue_closed_by_the_halt_resumes_on_depth(
+    project, breaker, oracle, deployer, governance, guardian, anyone
+):
     """A guarded pool that is its own venue cannot trade back to the reference while halted:
     its recovery is judged on depth (and a valid reference), not on its frozen price."""
     from deployment.pool import NO_DEADLINE, deploy_pool

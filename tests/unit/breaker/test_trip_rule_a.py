@@ -80,8 +80,9 @@ def test_trip__arm_and_confirm_in_one_transaction_reverts(project, breaker, mark
 
 
 @pytest.mark.threat
-def test_trip__flash_arm_bundle_then_flash_trip_bundle_in_next_block_stays_normal(project, breaker, market_id, venue,
-                                                                                  anyone):
+def test_trip__flash_arm_bundle_then_flash_trip_bundle_in_next_block_stays_normal(
+    project, breaker, market_id, venue, anyone
+):
     """Finding 1: an arm-only bundle in block b and a trip-only bundle in block b+1, each
     distorting the venue, calling the breaker and restoring in one transaction, are no evidence."""
     attacker = project.FlashTripper.deploy(sender=anyone)
@@ -188,7 +189,9 @@ def test_arm_trip__while_halted_reverts(breaker, market_id, venue, anyone, guard
 def test_arm_trip__invalid_reference_reverts_with_oracle_reason(breaker, market_id, venue, feed, anyone):
     crash(venue, anyone)
     feed.set_answer(0, sender=anyone)
-    with ape.reverts("ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 1, incomplete 0, failed 0)"):
+    with ape.reverts(
+        "ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 1, incomplete 0, failed 0)"
+    ):
         breaker.arm_trip(market_id, sender=anyone)
 
 
@@ -198,7 +201,9 @@ def test_arm_trip__unknown_market_reverts(breaker, market_id, anyone):
 
 
 @pytest.mark.threat
-def test_arm_trip__frozen_price_is_the_last_valid_reference(breaker, market_id, venue, feed, anyone, guardian):
+def test_arm_trip__frozen_price_is_the_last_valid_reference(
+    breaker, market_id, venue, feed, anyone, guardian
+):
     """Finding 6: the frozen price is the last valid reference the breaker read (here at the
     arm), not the one from the last trip or the registration."""
     feed.set_answer(105 * 10**6, sender=anyone)

@@ -38,8 +38,9 @@ def test_trip_attested__lce_at_critical_trips(breaker, market_id, keeper, fast_d
 
 @pytest.mark.parametrize("price, trips", [(0.8999, True), (0.90, False)])
 @pytest.mark.threat
-def test_trip_attested__velocity_just_above_and_below_threshold(breaker, market_id, venue, keeper, anyone, fast_drop,
-                                                               price, trips):
+def test_trip_attested__velocity_just_above_and_below_threshold(
+    breaker, market_id, venue, keeper, anyone, fast_drop, price, trips
+):
     move_venue(venue, anyone, price=price)
     if trips:
         breaker.trip_attested(market_id, LCE, sender=keeper)
@@ -51,8 +52,9 @@ def test_trip_attested__velocity_just_above_and_below_threshold(breaker, market_
 
 @pytest.mark.parametrize("slippage, trips", [(501, True), (500, False)])
 @pytest.mark.threat
-def test_trip_attested__slippage_just_above_and_below_threshold(breaker, market_id, venue, keeper, anyone, fast_drop,
-                                                               slippage, trips):
+def test_trip_attested__slippage_just_above_and_below_threshold(
+    breaker, market_id, venue, keeper, anyone, fast_drop, slippage, trips
+):
     move_venue(venue, anyone, slippage_bps=slippage)
     if trips:
         breaker.trip_attested(market_id, LCE, sender=keeper)
@@ -88,8 +90,9 @@ def test_trip_attested__not_keeper_reverts(breaker, market_id, anyone, guardian,
 
 
 @pytest.mark.threat
-def test_trip_attested__invalid_reference_still_trips_with_last_frozen_price(breaker, market_id, keeper, feed,
-                                                                           anyone, fast_drop):
+def test_trip_attested__invalid_reference_still_trips_with_last_frozen_price(
+    breaker, market_id, keeper, feed, anyone, fast_drop
+):
     """Rule B needs no reference price; the frozen price is the last valid one."""
     feed.set_answer(-1, sender=anyone)
     receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
@@ -98,8 +101,9 @@ def test_trip_attested__invalid_reference_still_trips_with_last_frozen_price(bre
 
 
 @pytest.mark.threat
-def test_trip_attested__observation_poked_inside_a_manipulated_block_is_no_evidence(project, breaker, market_id, venue,
-                                                                                   keeper, anyone):
+def test_trip_attested__observation_poked_inside_a_manipulated_block_is_no_evidence(
+    project, breaker, market_id, venue, keeper, anyone
+):
     """Finding 3: pump, poke, unwind in one transaction; the fake high must not make a 5% dip
     read as a 21% velocity to an honest keeper attesting critical LCE."""
     attacker = project.FlashTripper.deploy(sender=anyone)
@@ -112,7 +116,9 @@ def test_trip_attested__observation_poked_inside_a_manipulated_block_is_no_evide
 
 
 @pytest.mark.threat
-def test_trip_attested__velocity_from_the_venue_block_starts_without_pokes(breaker, market_id, venue, keeper, anyone):
+def test_trip_attested__velocity_from_the_venue_block_starts_without_pokes(
+    breaker, market_id, venue, keeper, anyone
+):
     """Finding 3: nobody pokes (the registration's observation is out of the window); the
     venue's own block-start history gives V_P its high."""
     advance(400)
@@ -121,4 +127,3 @@ def test_trip_attested__velocity_from_the_venue_block_starts_without_pokes(break
     receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
     assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
     assert breaker.state(market_id) == HALTED
-

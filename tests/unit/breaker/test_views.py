@@ -45,13 +45,24 @@ def test_status__halted_fields(breaker, market_id, guardian):
     receipt = breaker.guardian_trip(market_id, sender=guardian)
     s = breaker.status(market_id)
     assert (s.state, s.since, s.resume_after, s.lapse_at) == (
-        HALTED, receipt.timestamp, receipt.timestamp + 360, receipt.timestamp + 14_400)
+        HALTED,
+        receipt.timestamp,
+        receipt.timestamp + 360,
+        receipt.timestamp + 14_400,
+    )
     assert (s.trip_day, s.trips_today) == (receipt.timestamp // 86_400, 1)
 
 
 REASON_CODES = {
-    "REASON_RULE_A": 1, "REASON_RULE_B": 2, "REASON_GUARDIAN": 3, "REASON_RECOVERED": 4, "REASON_LAPSED": 5,
-    "REASON_FORCED": 6, "REASON_COOLDOWN_ELAPSED": 7, "REASON_AUCTION_ELAPSED": 8, "REASON_LCE_CRITICAL": 9,
+    "REASON_RULE_A": 1,
+    "REASON_RULE_B": 2,
+    "REASON_GUARDIAN": 3,
+    "REASON_RECOVERED": 4,
+    "REASON_LAPSED": 5,
+    "REASON_FORCED": 6,
+    "REASON_COOLDOWN_ELAPSED": 7,
+    "REASON_AUCTION_ELAPSED": 8,
+    "REASON_LCE_CRITICAL": 9,
     "REASON_AUCTION_SETTLED": 10,
 }
 

@@ -178,7 +178,9 @@ def set_price(feed, venue, deployer):
 
     def set_price(price: float, venue_price: float | None = None):
         feed.set_answer(int(Decimal(str(price)) * 10**8), sender=deployer)
-        venue.set_price(int(Decimal(str(price if venue_price is None else venue_price)) * WAD), sender=deployer)
+        venue.set_price(
+            int(Decimal(str(price if venue_price is None else venue_price)) * WAD), sender=deployer
+        )
 
     return set_price
 
@@ -214,7 +216,10 @@ def resume_to_normal(breaker, market_id, governance, anyone, travel, feed, deplo
         if halted_for:
             travel(halted_for)
         breaker.force_resume(market_id, sender=governance)
-        travel(breaker.params(market_id, breaker.P_COOLDOWN_S()) + breaker.params(market_id, breaker.P_AUCTION_S()))
+        travel(
+            breaker.params(market_id, breaker.P_COOLDOWN_S())
+            + breaker.params(market_id, breaker.P_AUCTION_S())
+        )
         feed.set_answer(feed.answer(), sender=deployer)
         return breaker.sync(market_id, sender=anyone)
 

@@ -18,7 +18,9 @@ def test_borrow__within_max_ltv(market, borrower, supply, open_position, borrow_
     receipt = market.borrow(7_000 * USDC, sender=borrower)
     assert receipt.events == [
         borrow_token.Transfer(sender=market, receiver=borrower, value=7_000 * USDC),
-        market.Borrowed(borrower=borrower, amount=7_000 * USDC, debt=7_000 * USDC, collateral=10_000 * COLL, price=WAD),
+        market.Borrowed(
+            borrower=borrower, amount=7_000 * USDC, debt=7_000 * USDC, collateral=10_000 * COLL, price=WAD
+        ),
     ]
     assert borrow_token.balanceOf(borrower) == 7_000 * USDC
     assert market.debt_of(borrower) == 7_000 * USDC
@@ -86,7 +88,9 @@ def test_repay__partial(market, borrower, supply, open_position, borrow_token):
     assert market.cash() == 95_000 * USDC
 
 
-def test_repay__all_with_max_value(create_market, borrower, supply, open_position, travel, fund, borrow_token):
+def test_repay__all_with_max_value(
+    create_market, borrower, supply, open_position, travel, fund, borrow_token
+):
     market = create_market()
     supply(market)
     open_position(market, borrower, debt=7_000 * USDC)

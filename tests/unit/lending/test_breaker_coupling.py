@@ -14,8 +14,12 @@ def test_on_breaker_state__trip_pushes_halted_and_frozen_price(market, breaker, 
     receipt = trip()
     assert receipt.events.filter(market.BreakerStateReceived) == [
         market.BreakerStateReceived(
-            breaker=breaker, market_id=market_id, old_state=NORMAL, new_state=HALTED,
-            frozen_price=97 * WAD // 100, grace_until=0,
+            breaker=breaker,
+            market_id=market_id,
+            old_state=NORMAL,
+            new_state=HALTED,
+            frozen_price=97 * WAD // 100,
+            grace_until=0,
         )
     ]
     assert market.breaker_state() == HALTED
@@ -55,8 +59,19 @@ def test_on_breaker_state__unknown_state_reverts(market, breaker, market_id, acc
 
 @pytest.mark.parametrize("state", [HALTED, COOLDOWN, AUCTION])
 def test_liquidate__breaker_not_normal_reverts(
-    state, market, borrower, liquidator, supply, open_position, fund, set_price, trip, breaker, market_id,
-    governance, travel,
+    state,
+    market,
+    borrower,
+    liquidator,
+    supply,
+    open_position,
+    fund,
+    set_price,
+    trip,
+    breaker,
+    market_id,
+    governance,
+    travel,
 ):
     supply(market)
     open_position(market, borrower, collateral=10_000 * COLL, debt=7_000 * USDC)
@@ -111,7 +126,17 @@ def test_liquidate__closed_during_grace_after_resume_reverts(
 
 
 def test_liquidate__open_after_grace(
-    market, borrower, liquidator, supply, open_position, fund, set_price, trip, resume_to_normal, chain, travel
+    market,
+    borrower,
+    liquidator,
+    supply,
+    open_position,
+    fund,
+    set_price,
+    trip,
+    resume_to_normal,
+    chain,
+    travel,
 ):
     supply(market)
     open_position(market, borrower, collateral=10_000 * COLL, debt=7_000 * USDC)
@@ -133,7 +158,17 @@ def test_grace__capped_at_max_grace(market, trip, resume_to_normal):
 
 @pytest.mark.threat
 def test_grace__borrower_cures_before_it_ends(
-    market, borrower, liquidator, supply, open_position, fund, set_price, trip, resume_to_normal, chain, travel
+    market,
+    borrower,
+    liquidator,
+    supply,
+    open_position,
+    fund,
+    set_price,
+    trip,
+    resume_to_normal,
+    chain,
+    travel,
 ):
     supply(market)
     open_position(market, borrower, collateral=10_000 * COLL, debt=7_000 * USDC)
@@ -156,8 +191,11 @@ def test_set_breaker__detach_while_halted_keeps_grace(market, breaker, market_id
     receipt = market.set_breaker(anyone, 7, sender=governance)
     assert receipt.events == [
         market.BreakerSet(
-            actor=governance, old_breaker=breaker, new_breaker=anyone,
-            old_market_id=0, new_market_id=7,
+            actor=governance,
+            old_breaker=breaker,
+            new_breaker=anyone,
+            old_market_id=0,
+            new_market_id=7,
         )
     ]
     guard = market.guard()

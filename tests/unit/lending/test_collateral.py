@@ -49,7 +49,9 @@ def test_withdraw_collateral__within_max_ltv(market, borrower, supply, open_posi
     receipt = market.withdraw_collateral(1_428 * COLL, sender=borrower)
     assert receipt.events == [
         collateral_token.Transfer(sender=market, receiver=borrower, value=1_428 * COLL),
-        market.CollateralWithdrawn(borrower=borrower, amount=1_428 * COLL, collateral=8_572 * COLL, debt=6_000 * USDC),
+        market.CollateralWithdrawn(
+            borrower=borrower, amount=1_428 * COLL, collateral=8_572 * COLL, debt=6_000 * USDC
+        ),
     ]
     assert collateral_token.balanceOf(borrower) == 1_428 * COLL
 
@@ -86,7 +88,9 @@ def test_withdraw_collateral__with_debt_while_halted_reverts(market, borrower, s
         market.withdraw_collateral(1 * COLL, sender=borrower)
 
 
-def test_withdraw_collateral__with_debt_oracle_invalid_reverts(market, borrower, supply, open_position, feed, deployer):
+def test_withdraw_collateral__with_debt_oracle_invalid_reverts(
+    market, borrower, supply, open_position, feed, deployer
+):
     supply(market)
     open_position(market, borrower, collateral=10_000 * COLL, debt=1_000 * USDC)
     feed.set_answer(0, sender=deployer)

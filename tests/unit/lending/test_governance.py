@@ -37,7 +37,9 @@ def test_set_param__within_bounds(market, governance):
     assert market.params(KEY["halt_rate_multiplier_bps"]) == 20_000
 
 
-@pytest.mark.parametrize("name", ["halt_rate_multiplier_bps", "max_grace_s", "close_factor_bps", "ramp_min_s"])
+@pytest.mark.parametrize(
+    "name", ["halt_rate_multiplier_bps", "max_grace_s", "close_factor_bps", "ramp_min_s"]
+)
 @pytest.mark.threat
 def test_set_param__out_of_bounds_reverts(name, market, governance):
     low, high = BOUNDS[name]
@@ -189,7 +191,9 @@ def test_deploy__inconsistent_parameters_reverts(create_market):
         create_market(threshold_bps=7_000)
 
 
-def test_deploy__records_configuration(market, governance, breaker, market_id, borrow_token, collateral_token):
+def test_deploy__records_configuration(
+    market, governance, breaker, market_id, borrow_token, collateral_token
+):
     assert market.owner() == governance
     assert market.breaker() == breaker
     assert market.breaker_market_id() == market_id

@@ -17,7 +17,9 @@ def annual_rate(utilization: int, p=DEFAULTS) -> int:
 
 
 @pytest.mark.parametrize("borrowed, utilization", [(50_000, WAD // 2), (90_000, 9 * WAD // 10)])
-def test_borrow_rate__follows_the_kinked_curve(borrowed, utilization, create_market, borrower, supply, open_position):
+def test_borrow_rate__follows_the_kinked_curve(
+    borrowed, utilization, create_market, borrower, supply, open_position
+):
     market = create_market()
     supply(market, 100_000 * USDC)
     open_position(market, borrower, collateral=200_000 * 10**18, debt=borrowed * USDC)
@@ -47,7 +49,9 @@ def test_accrue__debt_grows_per_second(create_market, borrower, supply, open_pos
     assert market.total_assets() == 50_000 * USDC + shares * index // WAD
 
 
-def test_accrue__lenders_earn_what_borrowers_pay(create_market, lender, borrower, supply, open_position, travel, fund):
+def test_accrue__lenders_earn_what_borrowers_pay(
+    create_market, lender, borrower, supply, open_position, travel, fund
+):
     market = create_market()
     supply(market, 100_000 * USDC)
     open_position(market, borrower, collateral=200_000 * 10**18, debt=50_000 * USDC)

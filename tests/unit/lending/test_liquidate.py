@@ -67,7 +67,9 @@ def test_liquidate__healthy_reverts(market, borrower, liquidator, supply, open_p
         market.liquidate(borrower, MAX, sender=liquidator)
 
 
-def test_liquidate__less_than_the_close_factor(market, borrower, liquidator, supply, open_position, fund, set_price):
+def test_liquidate__less_than_the_close_factor(
+    market, borrower, liquidator, supply, open_position, fund, set_price
+):
     supply(market)
     open_position(market, borrower, collateral=10_000 * COLL, debt=7_000 * USDC)
     set_price(0.85)
@@ -100,7 +102,9 @@ def test_liquidate__underwater_takes_all_collateral(
     assert market.total_assets() == 100_000 * USDC - 7_000 * USDC + repaid
 
 
-def test_liquidate__partial_leaves_no_bad_debt(market, borrower, liquidator, supply, open_position, fund, set_price):
+def test_liquidate__partial_leaves_no_bad_debt(
+    market, borrower, liquidator, supply, open_position, fund, set_price
+):
     supply(market)
     open_position(market, borrower, collateral=10_000 * COLL, debt=7_000 * USDC)
     set_price(0.85)

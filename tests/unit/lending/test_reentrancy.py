@@ -16,7 +16,8 @@ def calldata(signature: str, *args) -> bytes:
 
 
 def reentries(borrower: str) -> dict[str, bytes]:
-    """Calls the token makes back into the market; each would carry a reason string if it got past the lock."""
+    """Calls the token makes back into the market; each would carry a reason string if it got past the
+    lock."""
     return {
         "withdraw_collateral": calldata("withdraw_collateral(uint256)", 1),
         "deposit_collateral": calldata("deposit_collateral(address,uint256)", borrower, 1),
@@ -41,8 +42,17 @@ def hook_token(project, deployer):
 
 @pytest.fixture
 def hook_market(project, governance, borrow_token, hook_token, oracle, borrower, deployer):
-    market = project.LendingMarket.deploy(borrow_token, hook_token, PRICE_ORACLE, oracle, ZERO_ADDRESS, 0,
-                                          THRESHOLD_BPS, lending_params(), sender=governance)
+    market = project.LendingMarket.deploy(
+        borrow_token,
+        hook_token,
+        PRICE_ORACLE,
+        oracle,
+        ZERO_ADDRESS,
+        0,
+        THRESHOLD_BPS,
+        lending_params(),
+        sender=governance,
+    )
     hook_token.mint(borrower, 10_000 * COLL, sender=deployer)
     hook_token.approve(market, MAX, sender=borrower)
     return market
@@ -51,7 +61,11 @@ def hook_market(project, governance, borrow_token, hook_token, oracle, borrower,
 def _locked(hook_token) -> bool:
     """The hook fired once and was refused by the lock (no revert data; every other refusal of the
     market carries a reason string)."""
-    return hook_token.hook_fired() == 1 and not hook_token.hook_succeeded() and hook_token.hook_returndata() == b""
+    return (
+        hook_token.hook_fired() == 1
+        and not hook_token.hook_succeeded()
+        and hook_token.hook_returndata() == b""
+    )
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
@@ -70,10 +84,14 @@ def test_withdraw_collateral__token_reentry_refused(hook_market, hook_token, bor
     hook_token.arm(hook_market, reentries(borrower.address)[entry], sender=deployer)
     hook_market.withdraw_collateral(400 * COLL, sender=borrower)
     assert _locked(hook_token)
-    assert hook_market.collateral_of(borrower) == 600 * COLL and hook_token.balanceOf(borrower) == 9_400 * COLL
+    assert (
+        hook_market.collateral_of(borrower) == 600 * COLL and hook_token.balanceOf(borrower) == 9_400 * COLL
+    )
 
 
-def test_hook__outside_a_market_call_reaches_the_market(hook_market, hook_token, borrower, deployer, borrow_token):
+def test_hook__outside_a_market_call_reaches_the_market(
+    hook_market, hook_token, borrower, deployer, borrow_token
+):
     """Control: the same hook fired by a plain transfer gets the market's own reason, not the lock's."""
     hook_token.arm(hook_market, reentries(borrower.address)["borrow"], sender=deployer)
     hook_token.transfer(borrower, 1, sender=borrower)

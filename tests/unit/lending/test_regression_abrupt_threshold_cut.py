@@ -35,7 +35,7 @@ def borrowers(accounts, market, supply, open_position, set_price, governance):
 def test_preview_threshold__abrupt_cut_would_liquidate_all(market, borrowers, borrower):
     found = market.preview_threshold(7_000, [*borrowers, borrower])
     assert [p.borrower for p in found] == [b.address for b in borrowers]
-    for preview, i in zip(found, range(N)):
+    for i, preview in enumerate(found):
         debt = (6_600 + 100 * i) * 10**18
         assert preview.health_now == 9_000 * WAD * 8_000 * WAD // (debt * 10_000)
         assert preview.health_new == 9_000 * WAD * 7_000 * WAD // (debt * 10_000)
@@ -49,7 +49,11 @@ def test_set_liquidation_threshold__ramp_liquidates_none_in_the_block(
     receipt = market.set_liquidation_threshold(7_000, DAY, sender=governance)
     assert receipt.events == [
         market.ThresholdRampStarted(
-            actor=governance, old_bps=8_000, new_bps=7_000, start=receipt.timestamp, end=receipt.timestamp + DAY
+            actor=governance,
+            old_bps=8_000,
+            new_bps=7_000,
+            start=receipt.timestamp,
+            end=receipt.timestamp + DAY,
         )
     ]
     assert market.liquidation_threshold() == 8_000

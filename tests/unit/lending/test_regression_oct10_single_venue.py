@@ -16,7 +16,16 @@ def dislocate(set_price, venue, deployer):
 
 
 def test_liquidate__venue_priced_unguarded_takes_healthy_collateral(
-    create_market, borrower, liquidator, supply, open_position, fund, set_price, venue, deployer, collateral_token
+    create_market,
+    borrower,
+    liquidator,
+    supply,
+    open_position,
+    fund,
+    set_price,
+    venue,
+    deployer,
+    collateral_token,
 ):
     market = create_market(guarded=False, price_kind=PRICE_VENUE, slope_1=0, slope_2=0)
     supply(market)
@@ -35,8 +44,18 @@ def test_liquidate__venue_priced_unguarded_takes_healthy_collateral(
 
 
 def test_liquidate__venue_priced_guarded_frozen_by_rule_a_reverts(
-    create_market, breaker, market_id, anyone, borrower, liquidator, supply, open_position, fund, set_price,
-    venue, deployer,
+    create_market,
+    breaker,
+    market_id,
+    anyone,
+    borrower,
+    liquidator,
+    supply,
+    open_position,
+    fund,
+    set_price,
+    venue,
+    deployer,
 ):
     market = create_market(price_kind=PRICE_VENUE, slope_1=0, slope_2=0)
     supply(market)

@@ -11,7 +11,9 @@ STILL_LISTED = "LendingMarket: still a consumer of the old breaker market, remov
 
 
 @pytest.mark.threat
-def test_set_breaker__while_listed_by_old_breaker_reverts(market, breaker, market_id, create_breaker, governance):
+def test_set_breaker__while_listed_by_old_breaker_reverts(
+    market, breaker, market_id, create_breaker, governance
+):
     new_breaker = create_breaker()
     with ape.reverts(STILL_LISTED):
         market.set_breaker(new_breaker, 0, sender=governance)
@@ -24,8 +26,9 @@ def test_set_breaker__while_listed_by_old_breaker_reverts(market, breaker, marke
 
 
 @pytest.mark.threat
-def test_set_breaker__old_breaker_transitions_still_work(market, breaker, market_id, create_breaker, governance,
-                                                         guardian):
+def test_set_breaker__old_breaker_transitions_still_work(
+    market, breaker, market_id, create_breaker, governance, guardian
+):
     """Re-pointed the only way it is allowed (consumer removed first): the old market trips and
     resumes as before, and the market no longer hears of it."""
     new_breaker = create_breaker()
@@ -39,13 +42,18 @@ def test_set_breaker__old_breaker_transitions_still_work(market, breaker, market
     assert market.breaker_state() == NORMAL
 
 
-def test_set_breaker__after_remove_consumer_logs_switch(market, breaker, market_id, create_breaker, governance):
+def test_set_breaker__after_remove_consumer_logs_switch(
+    market, breaker, market_id, create_breaker, governance
+):
     new_breaker = create_breaker()
     breaker.remove_consumer(market_id, market, sender=governance)
     receipt = market.set_breaker(new_breaker, 3, sender=governance)
     assert receipt.events == [
         market.BreakerSet(
-            actor=governance, old_breaker=breaker, new_breaker=new_breaker, old_market_id=market_id,
+            actor=governance,
+            old_breaker=breaker,
+            new_breaker=new_breaker,
+            old_market_id=market_id,
             new_market_id=3,
         )
     ]
@@ -53,8 +61,9 @@ def test_set_breaker__after_remove_consumer_logs_switch(market, breaker, market_
 
 
 @pytest.mark.threat
-def test_set_breaker__old_breaker_without_consumers_view_does_not_block(market, breaker, chain, governance,
-                                                                       borrow_token):
+def test_set_breaker__old_breaker_without_consumers_view_does_not_block(
+    market, breaker, chain, governance, borrow_token
+):
     """A broken old breaker (its code replaced by a token's) cannot keep the market attached."""
     chain.provider.set_code(breaker.address, chain.provider.get_code(borrow_token.address))
     market.set_breaker(ZERO_ADDRESS, 0, sender=governance)

@@ -13,7 +13,10 @@ def test_supply__mints_shares(market, lender, fund, borrow_token):
     assert receipt.events == [
         borrow_token.Transfer(sender=lender, receiver=market, value=1_000 * USDC),
         market.Supplied(
-            lender=lender, assets=1_000 * USDC, shares=1_000 * USDC, total_assets=1_000 * USDC,
+            lender=lender,
+            assets=1_000 * USDC,
+            shares=1_000 * USDC,
+            total_assets=1_000 * USDC,
             total_shares=1_000 * USDC,
         ),
     ]
@@ -48,7 +51,11 @@ def test_withdraw__idle_liquidity(market, lender, supply, borrow_token):
     assert receipt.events == [
         borrow_token.Transfer(sender=market, receiver=lender, value=400 * USDC),
         market.Withdrawn(
-            lender=lender, assets=400 * USDC, shares=400 * USDC, total_assets=600 * USDC, total_shares=600 * USDC
+            lender=lender,
+            assets=400 * USDC,
+            shares=400 * USDC,
+            total_assets=600 * USDC,
+            total_shares=600 * USDC,
         ),
     ]
     assert borrow_token.balanceOf(lender) == 400 * USDC
@@ -79,7 +86,9 @@ def test_withdraw__idle_while_halted(market, lender, borrower, supply, open_posi
     assert borrow_token.balanceOf(lender) == 3_000 * USDC
 
 
-def test_redeem__all_shares_after_interest(create_market, lender, borrower, supply, open_position, travel, borrow_token):
+def test_redeem__all_shares_after_interest(
+    create_market, lender, borrower, supply, open_position, travel, borrow_token
+):
     market = create_market()
     supply(market, 10_000 * USDC)
     open_position(market, borrower, debt=7_000 * USDC)

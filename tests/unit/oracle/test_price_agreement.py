@@ -33,7 +33,9 @@ def test_price__two_feeds_far_apart_are_invalid_under_shipped_config(shipped_ora
     for feed in feeds[2:]:
         feed.set_broken(True, sender=anyone)
     assert oracle.latest() == (0, 0)
-    with ape.reverts("ReferenceOracle: below quorum, 0 of 2 valid feeds within 200 bps of their median (quorum 2)"):
+    with ape.reverts(
+        "ReferenceOracle: below quorum, 0 of 2 valid feeds within 200 bps of their median (quorum 2)"
+    ):
         oracle.price()
 
 
@@ -61,7 +63,9 @@ def test_price__two_feeds_within_spread_give_their_mean(create_oracle, create_fe
 def test_price__two_feeds_past_spread_revert(create_oracle, create_feed, governance):
     oracle = create_oracle([create_feed(1.0), create_feed(0.98)], quorum=2)
     oracle.set_max_spread_bps(100, sender=governance)  # each 1.01% from their mean 0.99
-    with ape.reverts("ReferenceOracle: below quorum, 0 of 2 valid feeds within 100 bps of their median (quorum 2)"):
+    with ape.reverts(
+        "ReferenceOracle: below quorum, 0 of 2 valid feeds within 100 bps of their median (quorum 2)"
+    ):
         oracle.price()
     assert oracle.latest() == (0, 0)
 
@@ -88,7 +92,9 @@ def test_price__round_id_above_uint80_is_skipped_as_failed(project, deployer, cr
 def test_price__round_id_above_uint80_below_quorum_names_it_failed(project, deployer, create_oracle):
     wide = project.MockWideRoundAggregator.deploy(8, 10**8, 2**255, sender=deployer)
     oracle = create_oracle([wide], quorum=1)
-    with ape.reverts("ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 0, incomplete 0, failed 1)"):
+    with ape.reverts(
+        "ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 0, incomplete 0, failed 1)"
+    ):
         oracle.price()
 
 

@@ -72,7 +72,9 @@ def test_price__at_heartbeat_is_fresh(create_oracle, create_feed):
     ape.chain.mine()
     assert oracle.price() == WAD
     advance(1)
-    with ape.reverts("ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 1, non-positive 0, incomplete 0, failed 0)"):
+    with ape.reverts(
+        "ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 1, non-positive 0, incomplete 0, failed 0)"
+    ):
         oracle.price()
 
 
@@ -159,5 +161,7 @@ def test_deploy__quorum_out_of_bounds_reverts(project, deployer):
 @pytest.mark.threat
 def test_price__no_feeds_reverts(project, deployer):
     oracle = project.ReferenceOracle.deploy(1, sender=deployer)
-    with ape.reverts("ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 0, incomplete 0, failed 0)"):
+    with ape.reverts(
+        "ReferenceOracle: below quorum, 0 of 1 feeds valid (stale 0, non-positive 0, incomplete 0, failed 0)"
+    ):
         oracle.price()

@@ -20,8 +20,18 @@ FEE_BPS, BAND_BPS, REFRESH_S, MAX_AGE_S = 30, 500, 60, 900
 
 # Constructor argument order of GuardedPool.
 POOL_ARGS = (
-    "collateral", "debt", "fee_bps", "breaker", "market_id", "oracle", "band_bps", "band_refresh_s",
-    "band_max_age_s", "owner", "name", "symbol",
+    "collateral",
+    "debt",
+    "fee_bps",
+    "breaker",
+    "market_id",
+    "oracle",
+    "band_bps",
+    "band_refresh_s",
+    "band_max_age_s",
+    "owner",
+    "name",
+    "symbol",
 )
 
 
@@ -85,10 +95,18 @@ def create_pool(project, deployer, governance, collateral, debt, breaker, market
 
     def create_pool(**overrides):
         args = {
-            "collateral": collateral, "debt": debt, "fee_bps": FEE_BPS, "breaker": breaker,
-            "market_id": market_id, "oracle": pool_oracle, "band_bps": BAND_BPS,
-            "band_refresh_s": REFRESH_S, "band_max_age_s": MAX_AGE_S, "owner": governance,
-            "name": "GuardedPool LP", "symbol": "GPLP",
+            "collateral": collateral,
+            "debt": debt,
+            "fee_bps": FEE_BPS,
+            "breaker": breaker,
+            "market_id": market_id,
+            "oracle": pool_oracle,
+            "band_bps": BAND_BPS,
+            "band_refresh_s": REFRESH_S,
+            "band_max_age_s": MAX_AGE_S,
+            "owner": governance,
+            "name": "GuardedPool LP",
+            "symbol": "GPLP",
         }
         unknown = set(overrides) - set(args)
         assert not unknown, f"unknown pool argument {unknown}"

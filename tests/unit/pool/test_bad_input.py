@@ -14,13 +14,16 @@ pytestmark = pytest.mark.bad_input
 MAX_RESERVE = 2**112 - 1
 
 
-@pytest.mark.parametrize("sell_collateral, amount, reason", [
-    (True, 0, "GuardedPool: output is zero"),
-    (False, 0, "GuardedPool: output is zero"),
-    (True, 1, "GuardedPool: output is zero"),  # one wei of collateral is worth less than one debt unit
-    (True, MAX_RESERVE, "GuardedPool: reserve overflow"),
-    (False, MAX_RESERVE, "GuardedPool: reserve overflow"),
-])
+@pytest.mark.parametrize(
+    "sell_collateral, amount, reason",
+    [
+        (True, 0, "GuardedPool: output is zero"),
+        (False, 0, "GuardedPool: output is zero"),
+        (True, 1, "GuardedPool: output is zero"),  # one wei of collateral is worth less than one debt unit
+        (True, MAX_RESERVE, "GuardedPool: reserve overflow"),
+        (False, MAX_RESERVE, "GuardedPool: reserve overflow"),
+    ],
+)
 def test_swap__bad_amount_reverts(pool, trader, sell_collateral, amount, reason):
     before = pool.reserves()
     with ape.reverts(reason):
@@ -48,13 +51,16 @@ def test_swap__minimum_output_above_the_reserve_reverts(pool, trader):
         pool.swap(True, COL, y + 1, DEADLINE, sender=trader)
 
 
-@pytest.mark.parametrize("max_collateral, max_debt, reason", [
-    (0, 0, "GuardedPool: zero shares"),
-    (0, 10**9 * USD, "GuardedPool: zero shares"),  # one side missing: no share at the pool's ratio
-    (10**6 * COL, 0, "GuardedPool: zero shares"),
-    (1, 1, "GuardedPool: zero shares"),  # dust
-    (2**113, 2**113, "GuardedPool: reserve overflow"),
-])
+@pytest.mark.parametrize(
+    "max_collateral, max_debt, reason",
+    [
+        (0, 0, "GuardedPool: zero shares"),
+        (0, 10**9 * USD, "GuardedPool: zero shares"),  # one side missing: no share at the pool's ratio
+        (10**6 * COL, 0, "GuardedPool: zero shares"),
+        (1, 1, "GuardedPool: zero shares"),  # dust
+        (2**113, 2**113, "GuardedPool: reserve overflow"),
+    ],
+)
 def test_add_liquidity__bad_amount_reverts(pool, lp, max_collateral, max_debt, reason):
     before = (pool.reserves(), pool.totalSupply())
     with ape.reverts(reason):
@@ -62,13 +68,17 @@ def test_add_liquidity__bad_amount_reverts(pool, lp, max_collateral, max_debt, r
     assert (pool.reserves(), pool.totalSupply()) == before
 
 
-@pytest.mark.parametrize("max_collateral, max_debt, reason", [
-    (0, 0, "GuardedPool: initial liquidity too small"),
-    (1_000, 1_000, "GuardedPool: initial liquidity too small"),  # exactly the locked minimum
-    (2**112, COL, "GuardedPool: reserve overflow"),
-])
-def test_add_liquidity__bad_first_deposit_reverts(create_pool, fund, lp, collateral, debt, max_collateral,
-                                                  max_debt, reason):
+@pytest.mark.parametrize(
+    "max_collateral, max_debt, reason",
+    [
+        (0, 0, "GuardedPool: initial liquidity too small"),
+        (1_000, 1_000, "GuardedPool: initial liquidity too small"),  # exactly the locked minimum
+        (2**112, COL, "GuardedPool: reserve overflow"),
+    ],
+)
+def test_add_liquidity__bad_first_deposit_reverts(
+    create_pool, fund, lp, collateral, debt, max_collateral, max_debt, reason
+):
     pool = create_pool()
     fund(lp, pool, (collateral, 10 * COL), (debt, 10 * USD))
     with ape.reverts(reason):
@@ -92,10 +102,13 @@ def test_add_liquidity__amount_near_2_256_names_the_overflow(pool, lp):
     assert (pool.reserves(), pool.totalSupply()) == before
 
 
-@pytest.mark.parametrize("shares, reason", [
-    (0, "GuardedPool: zero shares"),
-    (MAX, "erc20: burn amount exceeds balance"),
-])
+@pytest.mark.parametrize(
+    "shares, reason",
+    [
+        (0, "GuardedPool: zero shares"),
+        (MAX, "erc20: burn amount exceeds balance"),
+    ],
+)
 def test_remove_liquidity__bad_amount_reverts(pool, lp, shares, reason):
     before = (pool.reserves(), pool.balanceOf(lp))
     with ape.reverts(reason):
@@ -127,25 +140,31 @@ def test_constructor__token_decimals_at_the_bounds(project, create_pool, anyone,
     assert pool.DEBT_SCALE() == 10 ** (18 - decimals) and pool.COLLATERAL() == collateral.address
 
 
-@pytest.mark.parametrize("argument, reason", [
-    ({"fee_bps": 101}, "GuardedPool: fee out of bounds"),
-    ({"fee_bps": MAX}, "GuardedPool: fee out of bounds"),
-    ({"band_bps": 0}, "GuardedPool: band width out of bounds"),
-    ({"band_bps": MAX}, "GuardedPool: band width out of bounds"),
-    ({"band_refresh_s": 0}, "GuardedPool: band refresh out of bounds"),
-    ({"band_refresh_s": MAX, "band_max_age_s": MAX}, "GuardedPool: band refresh out of bounds"),
-])
+@pytest.mark.parametrize(
+    "argument, reason",
+    [
+        ({"fee_bps": 101}, "GuardedPool: fee out of bounds"),
+        ({"fee_bps": MAX}, "GuardedPool: fee out of bounds"),
+        ({"band_bps": 0}, "GuardedPool: band width out of bounds"),
+        ({"band_bps": MAX}, "GuardedPool: band width out of bounds"),
+        ({"band_refresh_s": 0}, "GuardedPool: band refresh out of bounds"),
+        ({"band_refresh_s": MAX, "band_max_age_s": MAX}, "GuardedPool: band refresh out of bounds"),
+    ],
+)
 def test_constructor__huge_or_zero_parameter_reverts(create_pool, argument, reason):
     with ape.reverts(reason):
         create_pool(**argument)
 
 
-@pytest.mark.parametrize("setter, args, reason", [
-    ("set_fee_bps", (MAX,), "GuardedPool: fee out of bounds"),
-    ("set_band_bps", (0,), "GuardedPool: band width out of bounds"),
-    ("set_band_timing", (0, 0), "GuardedPool: band refresh out of bounds"),
-    ("set_band_timing", (60, MAX), "GuardedPool: band max age out of bounds"),
-])
+@pytest.mark.parametrize(
+    "setter, args, reason",
+    [
+        ("set_fee_bps", (MAX,), "GuardedPool: fee out of bounds"),
+        ("set_band_bps", (0,), "GuardedPool: band width out of bounds"),
+        ("set_band_timing", (0, 0), "GuardedPool: band refresh out of bounds"),
+        ("set_band_timing", (60, MAX), "GuardedPool: band max age out of bounds"),
+    ],
+)
 def test_setter__huge_or_zero_value_reverts(pool, governance, setter, args, reason):
     with ape.reverts(reason):
         getattr(pool, setter)(*args, sender=governance)

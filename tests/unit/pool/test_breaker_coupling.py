@@ -35,7 +35,10 @@ def test_add_consumer__pool_told_current_state(create_pool, breaker, market_id, 
     assert pool.breaker_state() == NORMAL
     assert receipt.decode_logs(pool.BreakerStateChanged) == [
         pool.BreakerStateChanged(
-            market_id=market_id, actor=breaker, old_state=NORMAL, new_state=NORMAL,
+            market_id=market_id,
+            actor=breaker,
+            old_state=NORMAL,
+            new_state=NORMAL,
             frozen_price=breaker.frozen_price(market_id),
         )
     ]
@@ -46,7 +49,10 @@ def test_guardian_trip__halts_pool(pool, breaker, market_id, guardian):
     assert pool.breaker_state() == HALTED
     assert receipt.decode_logs(pool.BreakerStateChanged) == [
         pool.BreakerStateChanged(
-            market_id=market_id, actor=breaker, old_state=NORMAL, new_state=HALTED,
+            market_id=market_id,
+            actor=breaker,
+            old_state=NORMAL,
+            new_state=HALTED,
             frozen_price=breaker.frozen_price(market_id),
         )
     ]
@@ -54,14 +60,18 @@ def test_guardian_trip__halts_pool(pool, breaker, market_id, guardian):
 
 @pytest.mark.parametrize("state", [HALTED, COOLDOWN, AUCTION])
 @pytest.mark.parametrize("sell_collateral", [True, False])
-def test_swap__closed_states_revert(pool, breaker, market_id, guardian, governance, trader, state, sell_collateral):
+def test_swap__closed_states_revert(
+    pool, breaker, market_id, guardian, governance, trader, state, sell_collateral
+):
     _drive(breaker, market_id, guardian, governance, state)
     assert pool.breaker_state() == state
     with ape.reverts(CLOSED[state]):
         pool.swap(sell_collateral, COL if sell_collateral else PRICE * USD, 0, DEADLINE, sender=trader)
 
 
-def test_swap__reopened_after_auction_rereads_reference(pool, breaker, market_id, guardian, governance, trader):
+def test_swap__reopened_after_auction_rereads_reference(
+    pool, breaker, market_id, guardian, governance, trader
+):
     _drive(breaker, market_id, guardian, governance, NORMAL)
     assert pool.breaker_state() == NORMAL
     assert pool.band().updated_at == 0  # marked stale at the reopening
@@ -142,7 +152,9 @@ def test_pool_as_venue__rule_a_trip_halts_its_swaps(
 ):
     """The pool is the breaker's venue: LPs leave, a sell dislocates it, rule A trips in two blocks."""
     oracle = create_oracle([create_feed(answer=PRICE)])
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000)
+    deployed = deploy_pool(
+        project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000
+    )
     pool, collateral = deployed.pool, deployed.collateral
     assert breaker.markets(deployed.market_id).venue == pool.address
     assert pool.address in breaker.consumers(deployed.market_id)
@@ -171,7 +183,9 @@ def test_pool_as_venue__closed_pool_cannot_retrip_until_it_reopens(
 ):
     """In COOLDOWN and AUCTION the pool still shows its crash price: no evidence for rule A."""
     oracle = create_oracle([create_feed(answer=PRICE)])
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000)
+    deployed = deploy_pool(
+        project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000
+    )
     pool, collateral, mid = deployed.pool, deployed.collateral, deployed.market_id
     pool.transfer(lp, pool.balanceOf(deployer), sender=deployer)
     pool.remove_liquidity(pool.balanceOf(lp) * 85 // 100, 0, 0, sender=lp)
@@ -199,7 +213,9 @@ def test_pool_as_venue__guardian_can_still_trip_a_closed_pool(
     project, deployer, breaker, create_oracle, create_feed, governance, guardian
 ):
     oracle = create_oracle([create_feed(answer=PRICE)])
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000)
+    deployed = deploy_pool(
+        project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000
+    )
     mid = deployed.market_id
     breaker.guardian_trip(mid, sender=guardian)
     breaker.force_resume(mid, sender=governance)

@@ -9,15 +9,25 @@ from tests.constants import HALTED, NORMAL
 from tests.unit.pool.conftest import BAND_BPS, FEE_BPS, MAX_AGE_S, PRICE, REFRESH_S, WAD
 
 
-def test_constructor__immutables_and_parameters(create_pool, breaker, market_id, pool_oracle, collateral, debt, governance):
+def test_constructor__immutables_and_parameters(
+    create_pool, breaker, market_id, pool_oracle, collateral, debt, governance
+):
     pool = create_pool()
     assert (pool.COLLATERAL(), pool.DEBT()) == (collateral.address, debt.address)
     assert (pool.COLLATERAL_SCALE(), pool.DEBT_SCALE()) == (1, 10**12)
-    assert (pool.BREAKER(), pool.MARKET_ID(), pool.ORACLE()) == (breaker.address, market_id, pool_oracle.address)
+    assert (pool.BREAKER(), pool.MARKET_ID(), pool.ORACLE()) == (
+        breaker.address,
+        market_id,
+        pool_oracle.address,
+    )
     assert (pool.fee_bps(), pool.breaker_state(), pool.owner()) == (FEE_BPS, NORMAL, governance)
     band = pool.band()
     assert (band.centre, band.updated_at, band.width_bps, band.refresh_s, band.max_age_s) == (
-        0, 0, BAND_BPS, REFRESH_S, MAX_AGE_S,
+        0,
+        0,
+        BAND_BPS,
+        REFRESH_S,
+        MAX_AGE_S,
     )
 
 
@@ -77,9 +87,12 @@ def test_constructor__oracle_not_a_contract_reverts(create_pool, anyone):
         create_pool(oracle=anyone)
 
 
-def test_deploy_pool__attaches_to_existing_market(project, deployer, breaker, market_id, pool_oracle, governance, guardian):
-    deployed = deploy_pool(project, deployer, breaker, market_id, pool_oracle, governance=governance,
-                           liquidity_collateral=10)
+def test_deploy_pool__attaches_to_existing_market(
+    project, deployer, breaker, market_id, pool_oracle, governance, guardian
+):
+    deployed = deploy_pool(
+        project, deployer, breaker, market_id, pool_oracle, governance=governance, liquidity_collateral=10
+    )
     pool = deployed.pool
     assert deployed.market_id == market_id
     assert pool.address in breaker.consumers(market_id)
@@ -92,12 +105,23 @@ def test_deploy_pool__attaches_to_existing_market(project, deployer, breaker, ma
 
 def test_deploy_pool__registers_pool_as_venue(project, deployer, breaker, pool_oracle, governance):
     count = breaker.market_count()
-    deployed = deploy_pool(project, deployer, breaker, None, pool_oracle, governance=governance,
-                           collateral_decimals=6, debt_decimals=18, liquidity_collateral=1_000)
+    deployed = deploy_pool(
+        project,
+        deployer,
+        breaker,
+        None,
+        pool_oracle,
+        governance=governance,
+        collateral_decimals=6,
+        debt_decimals=18,
+        liquidity_collateral=1_000,
+    )
     assert deployed.market_id == count
     assert breaker.markets(count).venue == deployed.pool.address
     assert deployed.collateral.decimals() == 6 and deployed.debt.decimals() == 18
-    assert breaker.depth_baseline(count) == deployed.pool.depth(breaker.params(count, breaker.P_DEPTH_BAND_BPS()))
+    assert breaker.depth_baseline(count) == deployed.pool.depth(
+        breaker.params(count, breaker.P_DEPTH_BAND_BPS())
+    )
 
 
 def test_deploy_pool__unguarded(project, deployer, governance):
@@ -118,7 +142,9 @@ def test_deploy_pool__market_without_breaker_raises(project, deployer, governanc
         deploy_pool(project, deployer, None, 0, None, governance=governance, price=1)
 
 
-def test_deploy_pool__invalid_reference_raises(project, deployer, breaker, pool_oracle, pool_feed, governance):
+def test_deploy_pool__invalid_reference_raises(
+    project, deployer, breaker, pool_oracle, pool_feed, governance
+):
     pool_feed.set_broken(True, sender=deployer)
     with pytest.raises(ValueError, match="is invalid"):
         deploy_pool(project, deployer, breaker, None, pool_oracle, governance=governance)

@@ -16,7 +16,9 @@ def thin_pool(project, deployer, breaker, create_oracle, create_feed, governance
     """A pool registered as its own market, its LPs gone down to ~15% of the registered depth:
     thin (R_L below the trip level) but at the reference price."""
     oracle = create_oracle([create_feed(answer=PRICE)])
-    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000)
+    deployed = deploy_pool(
+        project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000
+    )
     pool = deployed.pool
     pool.transfer(lp, pool.balanceOf(deployer), sender=deployer)
     pool.remove_liquidity(pool.balanceOf(lp) * 85 // 100, 0, 0, sender=lp)
@@ -36,7 +38,9 @@ def attacker(project, deployer, anyone, thin_pool):
 
 
 @pytest.mark.threat
-def test_trip__flash_arm_bundle_then_flash_trip_bundle_on_the_pool_stays_normal(breaker, thin_pool, attacker, anyone):
+def test_trip__flash_arm_bundle_then_flash_trip_bundle_on_the_pool_stays_normal(
+    breaker, thin_pool, attacker, anyone
+):
     """Finding 1 on the guarded pool: sell ~4% below the reference inside the band, call the
     breaker, buy back; the arm-only bundle in block b and the trip-only bundle in b+1."""
     mid, pool = thin_pool.market_id, thin_pool.pool
@@ -60,8 +64,9 @@ def test_trip__sell_held_across_blocks_on_the_pool_trips(breaker, thin_pool, tra
 
 
 @pytest.mark.threat
-def test_trip__unwound_before_the_confirmation_on_the_pool_reverts(breaker, thin_pool, attacker, trader, deployer,
-                                                                   anyone):
+def test_trip__unwound_before_the_confirmation_on_the_pool_reverts(
+    breaker, thin_pool, attacker, trader, deployer, anyone
+):
     """Arm on a real dislocation, arbitrage brings it back, a flash sell at the confirmation is
     no evidence that the deviation held."""
     mid, pool = thin_pool.market_id, thin_pool.pool
@@ -84,8 +89,9 @@ def test_poke__flash_liquidity_at_a_depth_sample_is_not_sampled(breaker, thin_po
     baseline = breaker.depth_baseline(mid)
     settled = pool.settled_depth(breaker.params(mid, breaker.P_DEPTH_BAND_BPS()))
     ape.chain.pending_timestamp += breaker.DEPTH_SAMPLE_INTERVAL()
-    receipt = attacker.add_call_remove(breaker, mid, pool, 9_000 * COL, 9_000 * PRICE * USD, POKE, sender=anyone)
+    receipt = attacker.add_call_remove(
+        breaker, mid, pool, 9_000 * COL, 9_000 * PRICE * USD, POKE, sender=anyone
+    )
     [event] = receipt.decode_logs(breaker.DepthSampled)
     assert event.depth == settled
     assert breaker.depth_baseline(mid) == baseline
-

@@ -38,7 +38,9 @@ def test_set_fee_bps__above_bound_reverts(pool, governance):
 def test_set_band_bps__applies(pool, governance):
     receipt = pool.set_band_bps(1_000, sender=governance)
     assert pool.band().width_bps == 1_000
-    assert receipt.decode_logs(pool.BandWidthSet) == [pool.BandWidthSet(actor=governance, old=BAND_BPS, new=1_000)]
+    assert receipt.decode_logs(pool.BandWidthSet) == [
+        pool.BandWidthSet(actor=governance, old=BAND_BPS, new=1_000)
+    ]
     assert pool.band().centre > 0  # the centre is kept
 
 
@@ -59,7 +61,10 @@ def test_set_band_timing__applies(pool, governance):
     assert (band.refresh_s, band.max_age_s) == (12, 3_600)
     assert receipt.decode_logs(pool.BandTimingSet) == [
         pool.BandTimingSet(
-            actor=governance, old_refresh_s=REFRESH_S, new_refresh_s=12, old_max_age_s=MAX_AGE_S,
+            actor=governance,
+            old_refresh_s=REFRESH_S,
+            new_refresh_s=12,
+            old_max_age_s=MAX_AGE_S,
             new_max_age_s=3_600,
         )
     ]

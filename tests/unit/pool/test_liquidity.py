@@ -28,8 +28,14 @@ def test_add_liquidity__first_deposit_locks_minimum(create_pool, fund, lp, colla
     assert pool.spot_price() == PRICE * 10**18
     assert receipt.decode_logs(pool.LiquidityAdded) == [
         pool.LiquidityAdded(
-            provider=lp, receiver=lp, collateral=10 * COL, debt=10 * PRICE * USD, shares=expected - minimum,
-            reserve_collateral=10 * COL, reserve_debt=10 * PRICE * USD, supply=expected,
+            provider=lp,
+            receiver=lp,
+            collateral=10 * COL,
+            debt=10 * PRICE * USD,
+            shares=expected - minimum,
+            reserve_collateral=10 * COL,
+            reserve_debt=10 * PRICE * USD,
+            supply=expected,
         )
     ]
 
@@ -57,7 +63,12 @@ def test_add_liquidity__proportional(pool, other_lp, fund, collateral, debt):
     assert pool.reserves() == (x + taken_x, y + taken_y)
     assert pool.balanceOf(other_lp) == shares
     [event] = receipt.decode_logs(pool.LiquidityAdded)
-    assert (event.collateral, event.debt, event.shares, event.supply) == (taken_x, taken_y, shares, supply + shares)
+    assert (event.collateral, event.debt, event.shares, event.supply) == (
+        taken_x,
+        taken_y,
+        shares,
+        supply + shares,
+    )
 
 
 def test_add_liquidity__price_unchanged(pool, lp):
@@ -105,8 +116,14 @@ def test_remove_liquidity__proportional(pool, lp, collateral, debt):
     assert pool.totalSupply() == supply - shares
     assert receipt.decode_logs(pool.LiquidityRemoved) == [
         pool.LiquidityRemoved(
-            provider=lp, receiver=lp, collateral=out_x, debt=out_y, shares=shares,
-            reserve_collateral=x - out_x, reserve_debt=y - out_y, supply=supply - shares,
+            provider=lp,
+            receiver=lp,
+            collateral=out_x,
+            debt=out_y,
+            shares=shares,
+            reserve_collateral=x - out_x,
+            reserve_debt=y - out_y,
+            supply=supply - shares,
         )
     ]
 

@@ -15,7 +15,9 @@ def calldata(signature: str, *args) -> bytes:
 
 REENTRIES = {
     "swap": calldata("swap(bool,uint256,uint256,uint256)", True, 10**15, 0, DEADLINE),
-    "add_liquidity": calldata("add_liquidity(uint256,uint256,uint256,uint256)", COL, PRICE * USD, 0, DEADLINE),
+    "add_liquidity": calldata(
+        "add_liquidity(uint256,uint256,uint256,uint256)", COL, PRICE * USD, 0, DEADLINE
+    ),
     "remove_liquidity": calldata("remove_liquidity(uint256,uint256,uint256)", 1, 0, 0),
     "refresh_band": calldata("refresh_band()"),
     "on_breaker_state": calldata("on_breaker_state(uint256,uint256,uint256)", 0, 1, 0),

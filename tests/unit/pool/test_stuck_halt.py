@@ -11,8 +11,9 @@ from tests.unit.pool.conftest import DEADLINE
 
 @pytest.mark.threat
 @pytest.mark.funds_exit
-def test_reverting_consumer__blocks_the_lapse_but_never_the_lp_exit(project, pool, breaker, market_id, guardian,
-                                                                   governance, deployer, lp, trader, anyone):
+def test_reverting_consumer__blocks_the_lapse_but_never_the_lp_exit(
+    project, pool, breaker, market_id, guardian, governance, deployer, lp, trader, anyone
+):
     broken = project.MockConsumer.deploy(sender=deployer)
     breaker.add_consumer(market_id, broken, sender=governance)
     breaker.guardian_trip(market_id, sender=guardian)

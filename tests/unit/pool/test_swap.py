@@ -28,8 +28,13 @@ def test_swap__sell_collateral(pool, trader, collateral, debt):
     assert pool.reserves() == (x + 10 * COL, y - expected)
     assert receipt.decode_logs(pool.Swapped) == [
         pool.Swapped(
-            trader=trader, receiver=trader, sell_collateral=True, amount_in=10 * COL,
-            amount_out=expected, fee=10 * COL * FEE_BPS // BPS, reserve_collateral=x + 10 * COL,
+            trader=trader,
+            receiver=trader,
+            sell_collateral=True,
+            amount_in=10 * COL,
+            amount_out=expected,
+            fee=10 * COL * FEE_BPS // BPS,
+            reserve_collateral=x + 10 * COL,
             reserve_debt=y - expected,
         )
     ]

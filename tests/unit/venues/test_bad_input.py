@@ -1,7 +1,6 @@
 """Bad input to the venue adapters: tokens with more than 18 decimals, bad coin indices, bands of 100%
 or more. Each deployment or read reverts with the adapter's reason naming what is wrong."""
 
-
 import ape
 import pytest
 from ape import chain
@@ -15,8 +14,9 @@ WAD = 10**18
 
 @pytest.fixture(scope="module")
 def factory(deployer):
-    return deployer.deploy(npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"),
-                           deployer.address)
+    return deployer.deploy(
+        npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"), deployer.address
+    )
 
 
 def make_pair(factory, deployer, collateral, debt):
@@ -27,7 +27,9 @@ def make_pair(factory, deployer, collateral, debt):
 
 @pytest.mark.parametrize("decimals", [19, 36, 255])
 @pytest.mark.parametrize("side", ["collateral", "debt"])
-def test_uniswap_v2_venue__token_with_wrong_decimals_reverts(project, factory, deployer, anyone, side, decimals):
+def test_uniswap_v2_venue__token_with_wrong_decimals_reverts(
+    project, factory, deployer, anyone, side, decimals
+):
     bad = project.FaucetToken.deploy("Bad", "BAD", decimals, sender=anyone)
     good = project.FaucetToken.deploy("Good", "GOOD", 6, sender=anyone)
     collateral, debt = (bad, good) if side == "collateral" else (good, bad)

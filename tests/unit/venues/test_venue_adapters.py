@@ -21,8 +21,9 @@ def tokens(project, deployer):
 @pytest.fixture(scope="module")
 def pair(tokens, deployer):
     collateral, debt = tokens
-    factory = deployer.deploy(npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"),
-                              deployer.address)
+    factory = deployer.deploy(
+        npm_container("@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"), deployer.address
+    )
     factory.createPair(collateral, debt, sender=deployer)
     pair_type = npm_container("@uniswap/v2-core/build/UniswapV2Pair.json", "UniswapV2Pair").contract_type
     pair = chain.contracts.instance_at(factory.getPair(collateral, debt), contract_type=pair_type)
@@ -58,7 +59,9 @@ def test_uniswap_v2_venue__band_of_100_percent_reverts(project, pair, tokens, de
 
 def test_curve_venue__spot_depth_exec_against_constant_product(project, tokens, deployer):
     collateral, debt = tokens
-    pool = project.MockCurvePool.deploy(collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer)
+    pool = project.MockCurvePool.deploy(
+        collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer
+    )
     venue = project.CurveStableswapVenue.deploy(pool, 0, 1, sender=deployer)
     assert venue.spot_price() == pytest.approx(2 * WAD, rel=1e-5)
     # x*y=k: average price of a sell dx is 2 / (1 + dx / x); it is 0.5% below spot at dx = x * 0.005 / 0.995,
@@ -83,7 +86,9 @@ def test_curve_venue__empty_pool_reverts(project, tokens, deployer):
         venue.spot_price()
 
 
-def test_uniswap_v2_venue__settled_views_read_the_reserves_a_previous_block_left(project, pair, tokens, deployer):
+def test_uniswap_v2_venue__settled_views_read_the_reserves_a_previous_block_left(
+    project, pair, tokens, deployer
+):
     venue = project.UniswapV2Venue.deploy(pair, tokens[0], sender=deployer)
     chain.pending_timestamp += 12
     chain.mine()
@@ -92,8 +97,9 @@ def test_uniswap_v2_venue__settled_views_read_the_reserves_a_previous_block_left
     assert venue.settled_range(0) == (2 * WAD, 2 * WAD, False)  # no history: this block's start only
 
 
-def test_uniswap_v2_venue__settled_views_revert_once_the_pair_changed_in_the_block(project, pair, tokens,
-                                                                                 deployer):
+def test_uniswap_v2_venue__settled_views_revert_once_the_pair_changed_in_the_block(
+    project, pair, tokens, deployer
+):
     """The opening reserves of a block the pair already traded in are gone: never read the
     reserves a transaction earlier in the block left (a flash loan's)."""
     venue = project.UniswapV2Venue.deploy(pair, tokens[0], sender=deployer)
@@ -101,14 +107,20 @@ def test_uniswap_v2_venue__settled_views_revert_once_the_pair_changed_in_the_blo
     tokens[1].faucet(pair.address, 2_000_000 * 10**6, sender=deployer)
     pair.sync(sender=deployer)  # the views below run in this block: the pair changed in it
     assert venue.spot_price() == 4 * WAD
-    for view, args in ((venue.settled_spot_price, ()), (venue.settled_depth, (100,)), (venue.settled_range, (0,))):
+    for view, args in (
+        (venue.settled_spot_price, ()),
+        (venue.settled_depth, (100,)),
+        (venue.settled_range, (0,)),
+    ):
         with ape.reverts("UniswapV2Venue: pair changed in this block, settled state unknown"):
             view(*args)
 
 
 def test_curve_venue__settled_price_is_the_pool_ema(project, tokens, deployer):
     collateral, debt = tokens
-    pool = project.MockCurvePool.deploy(collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer)
+    pool = project.MockCurvePool.deploy(
+        collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer
+    )
     venue = project.CurveStableswapVenue.deploy(pool, 0, 1, sender=deployer)
     pool.set_ema(WAD // 2, sender=deployer)  # coin 1 at 0.5 coin 0: the collateral (coin 0) at 2.0
     assert venue.settled_spot_price() == 2 * WAD
@@ -120,7 +132,9 @@ def test_curve_venue__settled_price_is_the_pool_ema(project, tokens, deployer):
 def test_curve_venue__settled_depth_takes_in_block_liquidity_back_out(project, tokens, deployer):
     """Liquidity added inside the block raises D and depth alike; D_oracle has not seen it."""
     collateral, debt = tokens
-    pool = project.MockCurvePool.deploy(collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer)
+    pool = project.MockCurvePool.deploy(
+        collateral, debt, 1_000_000 * WAD, 2_000_000 * 10**6, 0, sender=deployer
+    )
     venue = project.CurveStableswapVenue.deploy(pool, 0, 1, sender=deployer)
     calm = venue.depth(100)
     assert venue.settled_depth(100) == calm
