@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from keeper.config import ConfigError, KeeperSettings, load_account, load_settings, redact_url, sender_address
@@ -355,7 +356,7 @@ def cmd_run(settings: KeeperSettings, max_cycles: int | None) -> int:
     return 0
 
 
-def _address_only(settings: KeeperSettings) -> str | None:
+def _address_only(settings: KeeperSettings) -> ChecksumAddress | None:
     """The keeper's address without decrypting anything a read-only command does not need."""
     if settings.keystore_path is not None:
         try:
@@ -364,7 +365,7 @@ def _address_only(settings: KeeperSettings) -> str | None:
             return None
         return None if not address else Web3.to_checksum_address(address)
     if settings.private_key is not None or settings.private_key_file is not None:
-        return load_account(settings).address
+        return Web3.to_checksum_address(load_account(settings).address)
     return settings.from_address
 
 

@@ -31,13 +31,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from eth_typing import ChecksumAddress, HexStr
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import TxParams
 
 from keeper.abi import load_abi
-from keeper.chain import RpcPool, RpcUnavailable, is_transport_error, make_web3
+from keeper.chain import (
+    RpcPool,
+    RpcUnavailable,
+    is_transport_error,
+    json_rpc,
+    json_rpc_batch,
+    make_web3,
+    rpc_error_code,
+)
 from keeper.config import FeeSettings, redact_url
 from keeper.fees import GWEI, Fees, bumped, first_send_ceiling, suggest_fees
 from keeper.journal import CANCEL_KIND, InFlight, Journal
@@ -46,6 +56,8 @@ from keeper.model import Action, Kind
 from keeper.signer import Signer, SignerError
 
 log = logging.getLogger("keeper.executor")
+# The blocks a simulation runs at: `pending` sees the mempool (anvil, geth), `latest` only what is mined.
+BlockTag = Literal["pending", "latest"]
 # Used when eth_estimateGas cannot run the call at the block it will land in (confirmations).
 DEFAULT_GAS = {
     Kind.ARM_TRIP: 250_000,
@@ -101,10 +113,7 @@ def _is_revert(exc: BaseException) -> bool:
     if isinstance(exc, ContractLogicError):
         return True
     if isinstance(exc, Web3RPCError):
-        code = None
-        if isinstance(exc.rpc_response, dict):
-            code = (exc.rpc_response.get("error") or {}).get("code")
-        return code == 3 or "revert" in _msg(exc)
+        return rpc_error_code(exc) == 3 or "revert" in _msg(exc)
     return False
 
 
@@ -128,7 +137,7 @@ class Executor:
         metrics: Metrics,
         journal_path: Path | None = None,
         dry_run: bool = False,
-        simulate_block: str = "pending",
+        simulate_block: BlockTag = "pending",
         relay_url: str | None = None,
         relay_fallback_public: bool = False,
         timeout: float = 5.0,
@@ -148,7 +157,11 @@ class Executor:
         self.cap_wei = int(fees.max_fee_gwei * GWEI)
         self.ceiling_wei = first_send_ceiling(self.cap_wei, fees.bump_percent)
         self.account = account
-        self.sender = Web3.to_checksum_address(sender) if sender else (account.address if account else None)
+        self.sender: ChecksumAddress | None = (
+            Web3.to_checksum_address(sender)
+            if sender
+            else (Web3.to_checksum_address(account.address) if account else None)
+        )
         self.chain_id = chain_id
         self.metrics = metrics
         self.dry_run = dry_run
@@ -178,7 +191,7 @@ class Executor:
         """Calldata of a breaker action (`prepare` builds every action's call, `settle` included)."""
         return self.contract.get_function_by_name(action.kind.value)(*action.args)._encode_transaction_data()
 
-    def prepare(self, action: Action, block: str | None = None) -> Call:
+    def prepare(self, action: Action, block: BlockTag | None = None) -> Call:
         """The transaction for `action`. For `settle`, reads the auction's crossing at `block` now:
         the hint is then as fresh as the simulation that follows (a stale one costs gas, not the
         settlement). Raises ContractLogicError when `crossing()` itself reverts."""
@@ -186,11 +199,8 @@ class Executor:
             return Call(self.breaker, self.calldata(action), action.args, action.describe())
         if self.auction_abi is None:
             self.auction_abi = load_abi("ReopeningAuction")
-        address, abi, at = (
-            Web3.to_checksum_address(action.auction),
-            self.auction_abi,
-            block or self.simulate_block,
-        )
+        address, abi = Web3.to_checksum_address(action.auction), self.auction_abi
+        at: BlockTag = block or self.simulate_block
         crossing = int(
             self.pool.call(
                 lambda w3: w3.eth.contract(address, abi=abi).functions.crossing().call(block_identifier=at),
@@ -205,9 +215,16 @@ class Executor:
             f"settle({crossing}) on auction {address} of market {action.market_id}",
         )
 
-    def simulate(self, call: Call, block: str | None = None) -> Simulation:
+    def _call_tx(self, call: Call) -> TxParams:
+        """The call as an eth_call / eth_estimateGas request, from the keeper's account when it has one."""
+        tx: TxParams = {"to": call.to, "data": HexStr(call.data)}
+        if self.sender is not None:
+            tx["from"] = self.sender
+        return tx
+
+    def simulate(self, call: Call, block: BlockTag | None = None) -> Simulation:
         """Whether the call passes at `block`: a revert (with its reason) or an RPC error are told apart."""
-        tx = {"from": self.sender, "to": call.to, "data": call.data}
+        tx = self._call_tx(call)
         try:
             self.pool.call(lambda w3: w3.eth.call(tx, block or self.simulate_block), "eth_call")
         except (ContractLogicError, Web3RPCError) as exc:
@@ -215,7 +232,7 @@ class Executor:
         return Simulation()
 
     def prepare_and_simulate(
-        self, action: Action, block: str | None = None
+        self, action: Action, block: BlockTag | None = None
     ) -> tuple[Call | None, Simulation]:
         """The call and its simulation at `block` (`call` is None when preparing it reverted or failed)."""
         try:
@@ -227,10 +244,15 @@ class Executor:
         return call, self.simulate(call, block)
 
     def gas_limit(self, call: Call, kind: Kind) -> int:
-        tx = {"from": self.sender, "to": call.to, "data": call.data}
-        for block in (self.simulate_block, "latest"):
+        tx = self._call_tx(call)
+        blocks: tuple[BlockTag, ...] = (self.simulate_block, "latest")
+        for block in blocks:
+
+            def estimate(w3: Web3, at: BlockTag = block) -> int:
+                return w3.eth.estimate_gas(tx, at)
+
             try:
-                est = self.pool.call(lambda w3, b=block: w3.eth.estimate_gas(tx, b), "eth_estimateGas")
+                est = self.pool.call(estimate, "eth_estimateGas")
                 return int(est * (100 + self.fees.gas_margin_percent) / 100)
             except (ContractLogicError, Web3RPCError):
                 continue
@@ -254,7 +276,7 @@ class Executor:
         requests = [("eth_getTransactionCount", [sender, tag]) for tag in ("latest", "pending")]
 
         def read(w3: Web3) -> tuple[int, int]:
-            answers = w3.provider.make_batch_request(requests)  # type: ignore[arg-type]
+            answers = json_rpc_batch(w3, requests)
             if isinstance(answers, list) and len(answers) == 2 and all("result" in a for a in answers):
                 return int(answers[0]["result"], 16), int(answers[1]["result"], 16)
             # the node refused one of them: asked one by one, web3 raises its error as for any request
@@ -530,7 +552,7 @@ class Executor:
 
         def send(w3: Web3) -> None:
             try:
-                w3.eth.send_raw_transaction(raw)
+                w3.eth.send_raw_transaction(HexStr(raw))
             except Web3RPCError as exc:
                 m = _msg(exc)
                 if "already known" in m or "already imported" in m or "known transaction" in m:
@@ -556,13 +578,13 @@ class Executor:
 
     def _receipt(self, tx_hash: str) -> Any | None:
         try:
-            return self.pool.call(lambda w3: w3.eth.get_transaction_receipt(tx_hash), "receipt")
+            return self.pool.call(lambda w3: w3.eth.get_transaction_receipt(HexStr(tx_hash)), "receipt")
         except TransactionNotFound:
             return None
 
     def _known(self, tx_hash: str) -> bool:
         try:
-            self.pool.call(lambda w3: w3.eth.get_transaction(tx_hash), "get_transaction")
+            self.pool.call(lambda w3: w3.eth.get_transaction(HexStr(tx_hash)), "get_transaction")
             return True
         except TransactionNotFound:
             return False
@@ -686,9 +708,7 @@ class Executor:
         eth_getTransactionBySenderAndNonce (anvil, reth, erigon); None elsewhere."""
         try:
             tx = self.pool.call(
-                lambda w3: w3.provider.make_request(
-                    "eth_getTransactionBySenderAndNonce", [self.sender, hex(nonce)]
-                ),
+                lambda w3: json_rpc(w3, "eth_getTransactionBySenderAndNonce", [self.sender, hex(nonce)]),
                 "holder",
             )
         except Exception:  # noqa: BLE001 - optional: the sweeper climbs instead
@@ -697,8 +717,10 @@ class Executor:
         if not isinstance(found, dict) or found.get("blockNumber"):
             return None
         fee = found.get("maxFeePerGas") or found.get("gasPrice")
+        if fee is None:
+            return None
         tip = found.get("maxPriorityFeePerGas") or fee
-        return None if fee is None else Fees(int(fee, 16), int(tip, 16))
+        return Fees(int(fee, 16), int(tip, 16))
 
     def _cancel_unknown(self, nonce: int, head_block: int) -> bool:
         """Replaces whatever holds `nonce` with a zero-value self-transfer priced to outbid it: the price

@@ -21,7 +21,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -54,8 +54,8 @@ class OrderBook:
     def from_ccxt(cls, raw: Mapping, source: str) -> OrderBook:
         """From ccxt's unified order book (`fetch_order_book`): timestamp in milliseconds."""
 
-        def levels(side: object) -> np.ndarray:
-            rows = [lvl[:2] for lvl in (side or [])]  # type: ignore[union-attr]
+        def levels(side: Sequence[Sequence[float]] | None) -> np.ndarray:
+            rows = [lvl[:2] for lvl in (side or [])]
             arr = np.asarray(rows, dtype=float).reshape(-1, 2) if rows else np.zeros((0, 2))
             return arr
 
@@ -173,6 +173,10 @@ def reference_index(
     return IndexPrice(price, used, rejected)
 
 
+@overload
+def deviation_bps(price: float, reference: float) -> float: ...
+@overload
+def deviation_bps(price: np.ndarray, reference: float | np.ndarray) -> np.ndarray: ...
 def deviation_bps(price: float | np.ndarray, reference: float | np.ndarray) -> float | np.ndarray:
     """CVD: |price - reference| / reference, in bps (vectorised)."""
     out = np.abs(np.asarray(price, float) - reference) / reference * BPS
@@ -396,8 +400,8 @@ def compute_market(inp: MarketInputs, cfg: Settings) -> MarketIndicators:
         inp.quotes, inp.now, max_age_s=cfg.max_age_s, outlier_bps=cfg.outlier_bps, min_sources=cfg.min_sources
     )
     rejected = dict(index.rejected)
-    venue_ok = _finite_positive(inp.venue_price)
-    cvd = deviation_bps(inp.venue_price, index.price) if venue_ok and index.price else None
+    venue = inp.venue_price if _finite_positive(inp.venue_price) else None
+    cvd = deviation_bps(venue, index.price) if venue is not None and index.price else None
 
     good_books: list[OrderBook] = []
     for book in inp.books:
@@ -416,7 +420,7 @@ def compute_market(inp: MarketInputs, cfg: Settings) -> MarketIndicators:
     if inp.price_history is not None and inp.price_times is not None:
         vp = price_velocity_bps(inp.price_times, inp.price_history, inp.now, cfg.vp_window_s)
 
-    spot = index.price if index.price else (inp.venue_price if venue_ok else None)
+    spot = index.price if index.price else venue
     perp = reference_index(inp.perp_quotes, inp.now, max_age_s=cfg.max_age_s, outlier_bps=cfg.outlier_bps)
     rejected.update({f"perp:{k}": v for k, v in perp.rejected.items()})
     basis = basis_bps(perp.price, spot) if perp.price and spot else None
@@ -598,19 +602,20 @@ def _stack_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Price histories as (M, S), NaN-padded (a NaN sample is ignored, as a bad one would be)."""
     m = len(times)
-    pairs = [
-        (None, None)
-        if t is None or v is None
-        else (np.asarray(t, float).ravel(), np.asarray(v, float).ravel())
+    pairs: list[tuple[np.ndarray, np.ndarray] | None] = [
+        None if t is None or v is None else (np.asarray(t, float).ravel(), np.asarray(v, float).ravel())
         for t, v in zip(times, values, strict=True)
     ]
-    if pairs and all(t is not None and len(t) == len(v) == len(pairs[0][0]) for t, v in pairs):  # type: ignore[arg-type]
-        return np.stack([t for t, _ in pairs]), np.stack([v for _, v in pairs])  # the usual case: one length
-    width = max((min(len(t), len(v)) for t, v in pairs if t is not None), default=0)  # type: ignore[arg-type]
+    present = [p for p in pairs if p is not None]
+    if pairs and len(present) == m and all(len(t) == len(v) == len(present[0][0]) for t, v in present):
+        # the usual case: one length
+        return np.stack([t for t, _ in present]), np.stack([v for _, v in present])
+    width = max((min(len(t), len(v)) for t, v in present), default=0)
     t_out = np.full((m, width), np.nan)
     v_out = np.full((m, width), np.nan)
-    for i, (t, v) in enumerate(pairs):
-        if t is not None and v is not None:
+    for i, pair in enumerate(pairs):
+        if pair is not None:
+            t, v = pair
             n = min(len(t), len(v))
             t_out[i, :n], v_out[i, :n] = t[:n], v[:n]
     return t_out, v_out
