@@ -179,7 +179,7 @@ def _check_rpc_features(settings: KeeperSettings, w3: Any, line: Any) -> None:
         w3.eth.call({"to": settings.breaker, "data": "0x"}, settings.simulate_block)
         line(True, f"eth_call at {settings.simulate_block}", "answers")
     except Exception as exc:  # noqa: BLE001 - a revert is an answer; anything else is reported
-        from keeper.executor import _is_revert
+        from keeper.executor.calls import _is_revert
 
         ok = _is_revert(exc)
         line(
