@@ -76,7 +76,7 @@ from hypothesis.stateful import (
 
 from deployment.pool import NO_DEADLINE, deploy_pool
 from keeper import params as P
-from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL, ZERO_ADDRESS
 from tests.property.profiles import active_profile, counts
 from tests.unit.lending.conftest import lending_params
 
@@ -90,7 +90,6 @@ COL = 10**18  # one collateral unit (18 decimals)
 USD = 10**6  # one debt unit (6 decimals)
 DEBT_SCALE = 10**12
 FEED_UNIT = 10**8
-ZERO = "0x0000000000000000000000000000000000000000"
 PRICE_ORACLE, PRICE_VENUE = 1, 2
 LIQUIDATION_THRESHOLD_BPS = 8_000
 
@@ -212,7 +211,7 @@ class Rpc:
                 out[key] = c.result(name, args, reply["result"])
         return out
 
-    def call(self, c: Bound, name: str, *args: Any, sender: str = ZERO) -> Any:
+    def call(self, c: Bound, name: str, *args: Any, sender: str = ZERO_ADDRESS) -> Any:
         return self.read({"x": (c, name, args, sender)})["x"]
 
     def send(self, c: Bound, name: str, *args: Any, sender: str) -> Tx:
@@ -1370,7 +1369,7 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 (breaker, "force_resume", (mid,), {gov}, MISSING_ROLE),
                 (breaker, "add_consumer", (mid, feeds[0].address), {gov}, MISSING_ROLE),
                 (breaker, "remove_consumer", (mid, pool.address), {gov}, MISSING_ROLE),
-                (breaker, "set_auction", (mid, ZERO), {gov}, MISSING_ROLE),
+                (breaker, "set_auction", (mid, ZERO_ADDRESS), {gov}, MISSING_ROLE),
                 (breaker, "register_market", (pool.address, oracle.address, self.v.bp), {gov}, MISSING_ROLE),
                 (breaker, "grantRole", (roles["KEEPER"], everyone[caller]), {gov}, MISSING_ROLE),
                 (breaker, "revokeRole", (roles["GUARDIAN"], guardian), {gov}, MISSING_ROLE),
@@ -1388,7 +1387,7 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 (pool, "set_fee_bps", (30,), {gov}, NOT_OWNER),
                 (pool, "set_band_bps", (500,), {gov}, NOT_OWNER),
                 (pool, "set_band_timing", (60, 900), {gov}, NOT_OWNER),
-                (pool, "set_auction", (ZERO,), {gov}, NOT_OWNER),
+                (pool, "set_auction", (ZERO_ADDRESS,), {gov}, NOT_OWNER),
                 (pool, "transfer_ownership", (everyone[caller],), {gov}, NOT_OWNER),
                 (
                     pool,
@@ -1400,7 +1399,7 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                 (pool, "clear_auction", (WAD, 0, 0), set(), "GuardedPool: caller is not the auction"),
                 (lending, "set_param", (0, 7_000), {gov}, NOT_OWNER),
                 (lending, "set_liquidation_threshold", (8_500, DAY), {gov}, NOT_OWNER),
-                (lending, "set_breaker", (ZERO, 0), {gov}, NOT_OWNER),
+                (lending, "set_breaker", (ZERO_ADDRESS, 0), {gov}, NOT_OWNER),
                 (lending, "set_price_source", (PRICE_ORACLE, oracle.address), {gov}, NOT_OWNER),
                 (lending, "pause", (), {gov}, NOT_OWNER),
                 (lending, "transfer_ownership", (everyone[caller],), {gov}, NOT_OWNER),
