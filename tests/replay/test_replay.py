@@ -197,7 +197,8 @@ def test_replay_cli__unknown_breaker(crash_file):
         check=False,
     )
     assert run.returncode == 2
-    assert "breaker: expected one of composite, none, single-threshold, kill-switch" in run.stderr
+    worlds = "composite, band-only, breaker-only, none, single-threshold, kill-switch"
+    assert f"breaker: expected one of {worlds}" in run.stderr
 
 
 @pytest.mark.threat
