@@ -68,6 +68,7 @@ from replay.world import WAD, WIRING, World, build
 GAS = 3_000_000
 MARKET_TIP = 10**9
 LIQUIDATOR_TIP = 10**9
+ARBITRAGE_CAPITAL_SHARE = 0.01  # the arbitrageur's default capital, as a share of the pool's calm liquidity
 REASONS = {1: ("A", "cvd+depth"), 2: ("B", "velocity+slippage+lce"), 3: ("guardian", "guardian")}
 
 
@@ -269,9 +270,9 @@ class Engine(MarketMoves):
         for who in (wd.actors.market_maker, wd.actors.flows, wd.actors.arbitrageur):
             for token in (self.c.collateral, self.c.debt):
                 self._tx(token, "approve", wd.pool.address, 2**256 - 1, sender=who, wait=True)
-        arbitrageur = self.scenario.actors.arbitrageur
-        if arbitrageur.enabled and arbitrageur.capital_usd > 0:  # its capital, in the debt asset
-            self._fund(self.c.debt, wd.actors.arbitrageur, arbitrageur.capital_usd, "arbitrageur", fair)
+        capital = self.arbitrageur_capital_usd()
+        if self.scenario.actors.arbitrageur.enabled and capital > 0:  # its capital, in the debt asset
+            self._fund(self.c.debt, wd.actors.arbitrageur, capital, "arbitrageur", fair)
         if self.c.auction is not None:
             for token in (self.c.collateral, self.c.debt):
                 self._tx(token, "approve", wd.auction.address, 2**256 - 1, sender=wd.actors.dlp, wait=True)
@@ -287,6 +288,12 @@ class Engine(MarketMoves):
             self.keeper = self._make_keeper()
         self._now = self.t0
         self.lp_start_usd = self._lp_value_usd(fair)
+
+    def arbitrageur_capital_usd(self) -> float:
+        capital = self.scenario.actors.arbitrageur.capital_usd
+        if capital is None:
+            return self.scenario.market.pool.liquidity_usd * ARBITRAGE_CAPITAL_SHARE
+        return capital
 
     def _fund(self, token: Calls, who: str, amount: float, actor: str, fair: float) -> None:
         """Mints `amount` whole tokens to `who` at set-up and counts them as given to `actor`."""

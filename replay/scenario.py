@@ -153,10 +153,11 @@ class Liquidator(_Strict):
 
 class Arbitrageur(_Strict):
     """Extension: buys the pool when it is below the external market and sells it back when above,
-    with `capital_usd` of the debt asset (funded at t = 0, counted in the record's `given_usd`)."""
+    with `capital_usd` of the debt asset (funded at t = 0, counted in the record's `given_usd`).
+    Default: 1% of the pool's calm liquidity."""
 
     enabled: bool = True
-    capital_usd: float = Field(default=1_000_000, ge=0, le=1e12)
+    capital_usd: float | None = Field(default=None, ge=0, le=1e12)
 
 
 class Flow(_Strict):
