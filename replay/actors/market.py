@@ -280,6 +280,8 @@ class MarketMoves:
         have = self._read(token, "balanceOf", who)
         if have < amount:
             missing = amount - have
+            # At the fee of governance's feed posts sent before it, not above: anvil dropped a later nonce
+            # of the same account that paid more, and the trade it funded then reverted.
             self._tx(token, "mint", who, missing, sender=self.world.actors.governance, fee=MARKET_FEE)
             unit = self.world.collateral_unit if token is self.c.collateral else self.world.debt_unit
             price = self.curves.fair_price.at(self._now - self.t0) if token is self.c.collateral else 1.0
