@@ -96,6 +96,18 @@ def test_record__a_liquidation_carries_its_moment(worlds):
     assert sold["to_external"] > 0 and sold["proceeds"] > 0
 
 
+def test_record__each_write_off_carries_its_moment(worlds):
+    """Bad debt split by cause needs each write-off's prices: here the pool fell for the model's venue,
+    not for real (the fair price stayed at 1)."""
+    _, record = worlds["none"]
+    assert record.bad_debt
+    assert sum(entry["amount"] for entry in record.bad_debt) == pytest.approx(record.written_off)
+    for entry in record.bad_debt:
+        assert entry["fair_price"] == 1.0 and entry["reference_price"] > 0.99
+        assert entry["lending_price"] == pytest.approx(entry["pool_price"], rel=1e-9)
+        assert entry["pool_price"] < 0.8
+
+
 def test_liquidator__never_sells_the_pool_below_its_limit(worlds):
     """The pool never ends a block below the venue series' price by more than the market maker's 0.05%
     tolerance: the liquidator sells into it only above the best quote less its slippage limit."""
