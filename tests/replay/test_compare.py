@@ -10,6 +10,7 @@ import yaml
 
 from replay import compare
 from replay.__main__ import run_replay
+from replay.metrics import is_wrongful
 from tests.replay.test_matrix import SHORT
 
 
@@ -71,3 +72,20 @@ def test_compare_cli__bad_override_is_one_line_naming_it(short_file, tmp_path, c
     assert status == 2
     assert "market.pool.depth: Extra inputs are not permitted" in err
     assert "market.pool.depth=2" in err
+
+
+def test_run_replay__bad_debt_causes_account_for_the_engines_total(short_file):
+    result, record, _ = run_replay(short_file, "none", progress=False)
+    causes = result["bad_debt_by_cause"]
+    assert result["bad_debt_usd"] > 0  # the unguarded cascade of this scenario writes debt off
+    # the fair price is 1.0 throughout: nothing fell for real, every loss is the dislocation's
+    assert causes["price_fell"] == 0
+    assert causes["dislocation"] == pytest.approx(result["bad_debt_usd"], rel=1e-3)
+    assert abs(causes["unattributed"]) <= 1e-3 * result["bad_debt_usd"] + 0.01
+    harmed = {liq.borrower for liq in record.liquidations if is_wrongful(liq)}
+    assert result["wrongful_borrowers"] == len(harmed) > 0
+    # a borrower cannot lose more than their equity at the fair price (1.0): what the written-off debt
+    # relieved them of is the lenders' loss, counted in bad debt
+    equity = sum(record.opened[who][0] * 1.0 - record.opened[who][1] for who in harmed)
+    assert 0 < result["wrongful_borrower_loss_usd"] <= equity * (1 + 1e-6)
+    assert result["wrongful_seized_usd"] >= result["wrongful_liquidated_usd"]
