@@ -72,6 +72,25 @@ AXES = (
 BASE = "scenario's own"
 
 
+def axis_variants(
+    path: str | Path, scenario: Scenario, axes: list[Axis]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str]]:
+    """(axis name, value label) -> its overrides, the scenario's own first; and the axes refused, each
+    with the format's message. An axis is checked whole before anything runs."""
+    variants: dict[tuple[str, str], dict[str, Any]] = {("-", BASE): {}}
+    refused: list[str] = []
+    for axis in axes:
+        try:
+            moved = {(axis.name, label): {axis.path: value} for label, value in axis.values(scenario)}
+            for overrides in moved.values():
+                load_with_overrides(path, overrides)
+        except ScenarioError as exc:
+            refused.append(f"axis {axis.name} ({axis.path}): {exc}")
+            continue
+        variants |= moved
+    return variants, refused
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replay.sensitivity", description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
@@ -99,16 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else ROOT / "results" / scenario.name / "sensitivity"
-    # (axis, label) -> overrides; the scenario's own first
-    variants: dict[tuple[str, str], dict[str, Any]] = {("-", BASE): {}}
-    refused: list[str] = []
-    for axis in (a for a in AXES if a.name in args.axes):
-        try:
-            for label, value in axis.values(scenario):
-                load_with_overrides(args.scenario, {axis.path: value})  # refused here, before anything runs
-                variants[(axis.name, label)] = {axis.path: value}
-        except ScenarioError as exc:
-            refused.append(f"axis {axis.name} ({axis.path}): {exc}")
+    variants, refused = axis_variants(args.scenario, scenario, [a for a in AXES if a.name in args.axes])
     for line in refused:
         print(f"error: {line}", file=sys.stderr)
     cells = {
