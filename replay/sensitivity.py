@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         key, world = cells[o.cell]
         runs.setdefault(key, {}).setdefault(world, []).append(o.result)
     summary = {
-        f"{axis}={label}": {
+        (BASE if axis == "-" else f"{axis}={label}"): {
             world: {key: stats.spread(stats.metric(r, key) for r in results) for _, key in METRICS}
             for world, results in runs.get((axis, label), {}).items()
         }
