@@ -95,6 +95,7 @@ PY_SOURCES := keeper deployment devchain replay bench scripts tools tests
 lint: $(PY_STAMP)
 	ruff check $(PY_SOURCES)
 	ruff format --check $(PY_SOURCES)
+	mypy
 	python tools/vyper_warnings.py
 
 clean:

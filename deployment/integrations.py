@@ -165,15 +165,18 @@ def deploy_integrations(
     tx = {"sender": deployer}
     done = DeployedIntegrations()
     feed_of: dict[str, Any] = {}
-    for entry in config.feeds:
-        underlying = entry.underlying or market_feeds[entry.market][entry.oracle_feed]
+    for feed_entry in config.feeds:
+        underlying = feed_entry.underlying
+        if underlying is None:
+            assert feed_entry.oracle_feed is not None  # BreakerFeedConfig holds exactly one of the two
+            underlying = market_feeds[feed_entry.market][feed_entry.oracle_feed]
         feed = project.BreakerFeed.deploy(
-            underlying, breaker, market_ids[entry.market], entry.frozen_in_grace, **tx
+            underlying, breaker, market_ids[feed_entry.market], feed_entry.frozen_in_grace, **tx
         )
         feed.transfer_ownership(governance, **tx)
-        done.feeds.append((entry.market, feed))
-        feed_of.setdefault(entry.market, feed)
-        log(f"BreakerFeed        {feed.address} (market {entry.market}, underlying {underlying})")
+        done.feeds.append((feed_entry.market, feed))
+        feed_of.setdefault(feed_entry.market, feed)
+        log(f"BreakerFeed        {feed.address} (market {feed_entry.market}, underlying {underlying})")
     for i, entry in enumerate(config.aave_stewards):
         provider = aave_at("PoolAddressesProvider", entry.addresses_provider)
         pool = aave_at("Pool", provider.getPool())
@@ -195,7 +198,7 @@ def deploy_integrations(
                 f"Aave pool admin: AaveOracle({provider.getPriceOracle()}).setAssetSources("
                 f"[{entry.asset}], [{feed_of[entry.market].address}])"
             )
-    for entry in config.v4_hooks:
+    for hook_entry in config.v4_hooks:
         from ape import chain
 
         if market_oracles is None:
@@ -203,17 +206,17 @@ def deploy_integrations(
         guarded = deploy_from_config(
             project,
             chain,
-            entry,
+            hook_entry,
             breaker=breaker,
-            market_id=market_ids[entry.market],
-            oracle=market_oracles[entry.market],
+            market_id=market_ids[hook_entry.market],
+            oracle=market_oracles[hook_entry.market],
             governance=deployer,
             sender=deployer,
             owner=governance,
         )
-        done.v4_hooks.append((entry.market, guarded))
+        done.v4_hooks.append((hook_entry.market, guarded))
         log(
-            f"BreakerHookV4      {guarded.hook.address} (market {entry.market}, pool "
-            f"{entry.collateral}/{entry.debt})"
+            f"BreakerHookV4      {guarded.hook.address} (market {hook_entry.market}, pool "
+            f"{hook_entry.collateral}/{hook_entry.debt})"
         )
     return done

@@ -113,7 +113,7 @@ def deploy_pool(
     register = breaker is not None and market_id is None
     if register and oracle is None:
         raise ValueError("registering the pool as a breaker market needs a reference oracle")
-    if register:
+    if breaker is not None and register:
         market_id = breaker.market_count()
     pool = project.GuardedPool.deploy(
         collateral.address,

@@ -273,10 +273,13 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
     if live and config.uses_mocks:
         raise ConfigError("mock venues and feeds are for local chains only; give addresses on a live network")
     tx = {"sender": deployer}
-    timelock = deploy_timelock(config.timelock, deployer) if config.timelock else None
-    governance = str(timelock.address) if timelock else config.governance
-    if timelock:
-        log(f"TimelockController {timelock.address} (min delay {config.timelock.min_delay_s} s)")
+    timelock = None
+    if isinstance(config.governance, GovernanceConfig):
+        timelock = deploy_timelock(config.governance.timelock, deployer)
+        governance = str(timelock.address)
+        log(f"TimelockController {timelock.address} (min delay {config.governance.timelock.min_delay_s} s)")
+    else:
+        governance = config.governance
     breaker = project.CircuitBreaker.deploy(**tx)
     log(f"CircuitBreaker    {breaker.address}")
 
@@ -286,6 +289,7 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
             spec = market.venue.mock
             venue = project.MockVenue.deploy(_wad(spec.price), _wad(spec.depth_usd), **tx)
         else:
+            assert market.venue.address is not None  # VenueConfig holds exactly one of address and mock
             venue = _at_venue(project, market.venue.address)
         oracle = project.ReferenceOracle.deploy(market.oracle.quorum, **tx)
         feeds = []
@@ -297,6 +301,7 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
                 address = agg.address
                 feeds.append(agg)
             else:
+                assert feed.address is not None  # FeedConfig holds exactly one of address and mock
                 address = feed.address
                 feeds.append(_Addressed(address))
             oracle.add_feed(address, feed.heartbeat, **tx)

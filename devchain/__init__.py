@@ -16,15 +16,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 import requests
 from eth_account import Account
+from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, Wei
 
 from deployment.auction import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
 from deployment.pool import (
@@ -35,6 +37,7 @@ from deployment.pool import (
 )
 from keeper import abi
 from keeper import params as P
+from keeper.chain import json_rpc
 
 WAD = 10**18
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -132,7 +135,8 @@ class Anvil:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"anvil exited: {self.proc.stderr.read().decode()[-500:]}")
+                stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"anvil exited: {stderr[-500:]}")
             try:
                 _ = self.w3.eth.block_number
                 return
@@ -142,7 +146,7 @@ class Anvil:
         raise RuntimeError("anvil did not answer within 20 s")
 
     def rpc(self, method: str, params: list[Any] | None = None) -> Any:
-        resp = self.w3.provider.make_request(method, params or [])
+        resp = json_rpc(self.w3, method, params or [])
         if "error" in resp:
             raise RuntimeError(f"{method}: {resp['error']}")
         return resp.get("result")
@@ -199,11 +203,11 @@ class Crowd:
                 {
                     "from": who,
                     "to": who,
-                    "value": 1,
+                    "value": Wei(1),
                     "gas": gas,
                     "type": 2,
-                    "maxPriorityFeePerGas": tip,
-                    "maxFeePerGas": int(base_fee * self.rng.uniform(1.25, 2.5)) + tip,
+                    "maxPriorityFeePerGas": Wei(tip),
+                    "maxFeePerGas": Wei(int(base_fee * self.rng.uniform(1.25, 2.5)) + tip),
                 }
             )
         return n
@@ -240,7 +244,7 @@ class DevSystem:
     breaker: Contract
     markets: list[DevMarket]
     governance: str
-    keepers: list[str]
+    keepers: list[ChecksumAddress]
     anyone: str
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -266,7 +270,7 @@ class DevSystem:
         if slippage_bps is not None:
             transact(self.w3, venue.functions.set_slippage_bps(slippage_bps), self.anyone)
         # The breaker reads a venue as a block opens: the next block is the first to show the move.
-        self.w3.provider.make_request("evm_mine", [])
+        json_rpc(self.w3, "evm_mine", [])
 
     def refresh_feeds(self) -> None:
         """A new round on every feed (keeps the reference valid across time jumps)."""
@@ -366,7 +370,7 @@ def deploy_pool_market(
         transact(w3, token.functions.mint(gov, amount), gov)
         transact(w3, token.functions.approve(pool.address, amount), gov)
     transact(w3, pool.functions.add_liquidity(amount_collateral, amount_debt, 0, NO_DEADLINE), gov)
-    w3.provider.make_request("evm_mine", [])  # the breaker registers the pool as the next block opens
+    json_rpc(w3, "evm_mine", [])  # the breaker registers the pool as the next block opens
     transact(
         w3,
         breaker.functions.register_market(pool.address, oracle.address, P.as_array(P.resolve(params))),
@@ -443,15 +447,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "warp":
-        w3.provider.make_request("evm_increaseTime", [args.seconds])
-        w3.provider.make_request("evm_mine", [])
+        json_rpc(w3, "evm_increaseTime", [args.seconds])
+        json_rpc(w3, "evm_mine", [])
         print(f"block {w3.eth.block_number} at {w3.eth.get_block('latest')['timestamp']}")
         return 0
     breaker = w3.eth.contract(Web3.to_checksum_address(args.breaker), abi=abi.load_abi("CircuitBreaker"))
     venue_address = breaker.functions.markets(args.market).call()[0]
     venue = w3.eth.contract(venue_address, abi=abi.load_abi("MockVenue"))
     price, depth = (0.90, 0.10) if args.command == "crash" else (1.0, 1.0)
-    sender = w3.eth.accounts[2]
+    accounts: Sequence[ChecksumAddress] = w3.eth.accounts
+    sender = accounts[2]
     transact(w3, venue.functions.set_price(int(price * WAD)), sender)
     transact(w3, venue.functions.set_depth(int(CALM_DEPTH * depth)), sender)
     print(f"market {args.market}: venue at {price} with {depth:.0%} of calm depth")

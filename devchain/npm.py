@@ -55,8 +55,10 @@ def chainlink_mock_v3() -> tuple[list[dict[str, Any]], str]:
     base = NODE_MODULES / "@chainlink" / "contracts"
     abi = json.loads((base / "abi/v0.7/MockV3Aggregator.json").read_text())["compilerOutput"]["abi"]
     factory = (base / "ethers/v0.7/factories/MockV3Aggregator__factory.js").read_text()
-    bytecode = re.search(r'_bytecode = "(0x[0-9a-fA-F]+)"', factory).group(1)
-    return abi, bytecode
+    found = re.search(r'_bytecode = "(0x[0-9a-fA-F]+)"', factory)
+    if found is None:
+        raise RuntimeError("MockV3Aggregator__factory.js has no _bytecode: another @chainlink/contracts?")
+    return abi, found.group(1)
 
 
 def chainlink_mock_container() -> Any:

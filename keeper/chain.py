@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import requests
 from eth_abi import decode as abi_decode
 from eth_utils import get_abi_output_types
 from web3 import Web3
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
+from web3.types import RPCEndpoint, RPCResponse
 
 from keeper import params as P
 from keeper.config import redact_url
@@ -90,19 +91,53 @@ class RpcUnavailable(RuntimeError):
     """Every configured RPC endpoint failed."""
 
 
+def rpc_error_code(exc: Web3RPCError) -> Any:
+    """The JSON-RPC error code the node answered with (None when its answer carries none)."""
+    response: Any = exc.rpc_response  # the node's JSON, whatever its shape
+    if not isinstance(response, dict):
+        return None
+    return (response.get("error") or {}).get("code")
+
+
 def is_transport_error(exc: BaseException) -> bool:
     if isinstance(exc, TRANSPORT_ERRORS):
         return True
     if isinstance(exc, Web3RPCError):
-        code = None
-        if isinstance(exc.rpc_response, dict):
-            code = (exc.rpc_response.get("error") or {}).get("code")
-        return _node_cannot_serve(code, str(exc))
+        return _node_cannot_serve(rpc_error_code(exc), str(exc))
     return False
+
+
+class _BatchProvider(Protocol):
+    """What the HTTP and IPC providers add to web3's BaseProvider: one round trip for several requests."""
+
+    def make_batch_request(
+        self, requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse: ...
+
+
+def json_rpc(w3: Web3, method: str, params: Sequence[Any]) -> RPCResponse:
+    """A raw JSON-RPC request (methods web3.py has no wrapper for: anvil's, eth_getTransactionBySender...)."""
+    return w3.provider.make_request(RPCEndpoint(method), list(params))
+
+
+def json_rpc_batch(
+    w3: Web3, requests: Sequence[tuple[str, Sequence[Any]]]
+) -> list[RPCResponse] | RPCResponse:
+    """Several raw JSON-RPC requests in one batch: the answers in order, or the node's one error answer."""
+    provider = cast(_BatchProvider, w3.provider)
+    return provider.make_batch_request([(RPCEndpoint(method), list(params)) for method, params in requests])
 
 
 class WrongChain(RuntimeError):
     """An endpoint serves another chain than the keeper's."""
+
+
+@dataclass(frozen=True)
+class _NoAnswer:
+    """Why an endpoint gave no answer: another chain, or a transport failure (`transport` names its error)."""
+
+    message: str
+    transport: str | None = None
 
 
 @dataclass
@@ -182,26 +217,33 @@ class RpcPool:
             )
             raise WrongChain(f"{ep.label} {ep.excluded}")
 
+    def _ask(self, ep: Endpoint, fn: Callable[[Web3], T]) -> T | _NoAnswer:
+        """`fn` on `ep` once its chain is verified. Another chain, or a transport failure (which marks `ep`
+        down), is a _NoAnswer; any other error (a revert, the node's own answer) propagates."""
+        try:
+            self._verify_chain(ep)
+            return fn(ep.w3)
+        except WrongChain as exc:
+            return _NoAnswer(str(exc))
+        except Exception as exc:
+            if not is_transport_error(exc):
+                raise
+            self._mark_down(ep)
+            self.on_error(ep.name)
+            return _NoAnswer(f"{ep.label}: {type(exc).__name__}", transport=type(exc).__name__)
+
     def call(self, fn: Callable[[Web3], T], what: str = "rpc") -> T:
         errors = []
         for i in self._order():
             ep = self.endpoints[i]
-            try:
-                self._verify_chain(ep)
-                result = fn(ep.w3)
-            except WrongChain as exc:
-                errors.append(str(exc))
-                continue
-            except Exception as exc:
-                if not is_transport_error(exc):
-                    raise
-                self._mark_down(ep)
-                self.on_error(ep.name)
-                errors.append(f"{ep.label}: {type(exc).__name__}")
-                log.warning(
-                    "rpc endpoint failed",
-                    extra={"endpoint": ep.label, "what": what, "error": type(exc).__name__},
-                )
+            result = self._ask(ep, fn)
+            if isinstance(result, _NoAnswer):
+                errors.append(result.message)
+                if result.transport is not None:
+                    log.warning(
+                        "rpc endpoint failed",
+                        extra={"endpoint": ep.label, "what": what, "error": result.transport},
+                    )
                 continue
             if ep.failures:
                 log.info("rpc endpoint answering again", extra={"endpoint": ep.label})
@@ -228,16 +270,8 @@ class RpcPool:
             ep = self.endpoints[i]
             if ep.down_until > now and i != self._current:
                 continue
-            try:
-                self._verify_chain(ep)
-                number = int(ep.w3.eth.block_number)
-            except WrongChain:
-                continue
-            except Exception as exc:
-                if not is_transport_error(exc):
-                    raise
-                self._mark_down(ep)
-                self.on_error(ep.name)
+            number = self._ask(ep, lambda w3: int(w3.eth.block_number))
+            if isinstance(number, _NoAnswer):
                 continue
             if number != ep.head:
                 ep.head, ep.head_changed_at = number, now
@@ -294,7 +328,7 @@ def batch_eth_call(
     ]
     if not reqs:
         return []
-    resp = w3.provider.make_batch_request(reqs)
+    resp = json_rpc_batch(w3, reqs)
     if not isinstance(resp, list):
         err = resp.get("error") if isinstance(resp, dict) else resp
         raise BadResponseFormat(f"batch rejected: {err}")
@@ -314,10 +348,17 @@ def batch_eth_call(
 
 
 def _data(result: tuple[bool, bytes | str], what: str) -> bytes:
+    """The return data of a call that must pass."""
     ok, payload = result
-    if not ok:
-        raise RuntimeError(f"{what} failed: {payload}")
-    return payload  # type: ignore[return-value]
+    if not ok or not isinstance(payload, bytes):
+        raise RuntimeError(f"{what} failed: {payload!s}")
+    return payload
+
+
+def _returned(result: tuple[bool, bytes | str]) -> bytes | None:
+    """The return data of a call that may revert (a view the contract lacks): None when it did."""
+    ok, payload = result
+    return payload if ok and isinstance(payload, bytes) else None
 
 
 @dataclass(frozen=True)
@@ -417,12 +458,14 @@ class BreakerReader:
             market = abi_decode(types[k], _data(raw[k], f"market {mid}: markets({mid})"))[0]
             venue = market[0] if isinstance(market, tuple) else market
             k += 1
-            ok, r = raw[k]  # absent on breakers deployed before the view existed: False
-            closes_venue = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
+            closes = _returned(raw[k])  # absent on breakers deployed before the view existed: False
+            closes_venue = closes is not None and len(closes) == 32 and bool(abi_decode(types[k], closes)[0])
             k += 1
-            ok, r = raw[k]  # absent on breakers without reopening auctions: no auction
+            auction_of = _returned(raw[k])  # absent on breakers without reopening auctions: no auction
             auction = (
-                Web3.to_checksum_address(abi_decode(types[k], r)[0]) if ok and len(r) == 32 else ZERO_ADDRESS
+                Web3.to_checksum_address(abi_decode(types[k], auction_of)[0])
+                if auction_of is not None and len(auction_of) == 32
+                else ZERO_ADDRESS
             )
             k += 1
             static[mid] = _Static(
@@ -432,8 +475,10 @@ class BreakerReader:
                 "" if auction == ZERO_ADDRESS else auction,
             )
         if self.keeper:
-            ok, r = raw[k]
-            self._role = ok and len(r) == 32 and bool(abi_decode(types[k], r)[0])
+            has_role = _returned(raw[k])
+            self._role = (
+                has_role is not None and len(has_role) == 32 and bool(abi_decode(types[k], has_role)[0])
+            )
         self._static = static
         self._static_at = self.clock()
 
@@ -489,15 +534,21 @@ class BreakerReader:
                 status = Status.from_tuple(abi_decode(tchunk[1], status_raw)[0])
                 ind = ChainIndicators.from_tuple(abi_decode(tchunk[2], ind_raw)[0])
                 depth = None
-                if with_depth and chunk[3][0] and chunk[3][1]:  # a venue that reverts just gives no depth
-                    depth = int(abi_decode(["uint256"], chunk[3][1])[0])
+                venue_depth = _returned(chunk[3]) if with_depth else None
+                if venue_depth:  # a venue that reverts just gives no depth
+                    depth = int(abi_decode(["uint256"], venue_depth)[0])
                 orders = 0
                 if static.auction:
-                    (ok_round, book_round), (ok_size, book_size) = chunk[-2:]
+                    book_round, book_size = _returned(chunk[-2]), _returned(chunk[-1])
                     # An auction that does not answer has nothing the keeper can settle; its book belongs
                     # to the last round anyone posted in, so it counts only if that round is this one.
-                    answered = ok_round and ok_size and len(book_round) == 32 and len(book_size) == 32
-                    if answered and int(abi_decode(["uint256"], book_round)[0]) == round_of(status):
+                    if (
+                        book_round is not None
+                        and book_size is not None
+                        and len(book_round) == 32
+                        and len(book_size) == 32
+                        and int(abi_decode(["uint256"], book_round)[0]) == round_of(status)
+                    ):
                         orders = int(abi_decode(["uint256"], book_size)[0])
                 out[mid] = OnChainMarket(
                     mid,

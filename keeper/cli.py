@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from keeper.config import ConfigError, KeeperSettings, load_account, load_settings, redact_url, sender_address
@@ -178,7 +179,7 @@ def _check_rpc_features(settings: KeeperSettings, w3: Any, line: Any) -> None:
         w3.eth.call({"to": settings.breaker, "data": "0x"}, settings.simulate_block)
         line(True, f"eth_call at {settings.simulate_block}", "answers")
     except Exception as exc:  # noqa: BLE001 - a revert is an answer; anything else is reported
-        from keeper.executor import _is_revert
+        from keeper.executor.calls import _is_revert
 
         ok = _is_revert(exc)
         line(
@@ -355,7 +356,7 @@ def cmd_run(settings: KeeperSettings, max_cycles: int | None) -> int:
     return 0
 
 
-def _address_only(settings: KeeperSettings) -> str | None:
+def _address_only(settings: KeeperSettings) -> ChecksumAddress | None:
     """The keeper's address without decrypting anything a read-only command does not need."""
     if settings.keystore_path is not None:
         try:
@@ -364,7 +365,7 @@ def _address_only(settings: KeeperSettings) -> str | None:
             return None
         return None if not address else Web3.to_checksum_address(address)
     if settings.private_key is not None or settings.private_key_file is not None:
-        return load_account(settings).address
+        return Web3.to_checksum_address(load_account(settings).address)
     return settings.from_address
 
 

@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
@@ -56,8 +58,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _address(value: Any) -> str:
-    from eth_utils import is_address, to_checksum_address
+def _address(value: Any) -> ChecksumAddress:
+    from eth_utils import is_address
 
     if not isinstance(value, str) or not is_address(value):
         raise ValueError("expected a 0x-prefixed 20-byte address")
@@ -234,7 +236,7 @@ class KeeperSettings(BaseSettings):
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, validate_default=True
     )
 
-    breaker: str = Field(description="CircuitBreaker address")
+    breaker: ChecksumAddress = Field(description="CircuitBreaker address")
     chain_id: int | None = Field(default=None, ge=1, description="refuse to run on another chain")
     rpc_urls: Annotated[list[AnyHttpUrl], NoDecode] = Field(min_length=1, max_length=10)
     ws_url: str | None = Field(
@@ -259,7 +261,7 @@ class KeeperSettings(BaseSettings):
         default=None,
         description="JSON-RPC signer (web3signer, Clef) answering eth_signTransaction for from_address",
     )
-    from_address: str | None = Field(
+    from_address: ChecksumAddress | None = Field(
         default=None,
         description="the remote signer's account; or, in a dry run without a key, simulate as this",
     )
@@ -329,7 +331,7 @@ class KeeperSettings(BaseSettings):
 
     @field_validator("from_address")
     @classmethod
-    def _from(cls, v: str | None) -> str | None:
+    def _from(cls, v: str | None) -> ChecksumAddress | None:
         return None if v is None else _address(v)
 
     @field_validator("rpc_urls", mode="before")
@@ -579,9 +581,9 @@ def load_account(settings: KeeperSettings) -> Any:
     return None
 
 
-def sender_address(settings: KeeperSettings, account: Any) -> str | None:
+def sender_address(settings: KeeperSettings, account: Any) -> ChecksumAddress | None:
     if account is not None:
-        return account.address
+        return to_checksum_address(account.address)
     return settings.from_address
 
 

@@ -76,7 +76,12 @@ class Notifier:
         if self._thread is None:
             return True
         done = threading.Event()
-        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+
+        def wait_for_queue() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait_for_queue, daemon=True).start()
         return done.wait(timeout_s)
 
     def close(self) -> None:

@@ -498,12 +498,11 @@ class Keeper:
         return ok
 
     def _read_balance(self) -> None:
-        if self.sender is None or self.settings.dry_run:
+        sender = self.sender
+        if sender is None or self.settings.dry_run:
             return
         try:
-            self.balance_wei = int(
-                self.pool.call(lambda w3: w3.eth.get_balance(self.sender), "eth_getBalance")
-            )
+            self.balance_wei = int(self.pool.call(lambda w3: w3.eth.get_balance(sender), "eth_getBalance"))
         except Exception as exc:  # noqa: BLE001 - a missed balance read never stops a cycle
             log.warning("balance read failed", extra={"error": type(exc).__name__})
             return

@@ -3,13 +3,15 @@
 Each step (block_time_s of scenario time) builds one block, with automine off:
 
 1. the market moves (highest fees, so first in the block): each reference feed posts a new round
-   when it moved, the market maker trades the pool toward `venue_price` (within the pool's own
-   rules: nothing while it is closed, never past its price band), the LP adds or removes liquidity
-   so the pool's depth follows `venue_depth_ratio`, scripted `flows` trade, and the liquidator
-   sells what it seized earlier;
-2. the protection acts on what the last block showed: the keeper's `cycle()` (composite, with the
+   when it moved (and the aggregated feed, when the lending market reads one), the market maker
+   trades the pool toward `venue_price` (within the pool's own rules: nothing while it is closed,
+   never past its price band), the LP adds or removes liquidity so the pool's depth follows
+   `venue_depth_ratio`, scripted `flows` trade, the liquidator sells what it seized earlier to the
+   better of the pool and the external market within its slippage limit, and the arbitrageur
+   trades the pool toward the external market (replay/actors/);
+2. the protection acts: the keeper's `cycle()` (worlds whose trips come from rules A/B, with the
    scenario's CEX series and open interest through its replay source, and the borrowers' positions),
-   or a baseline's watcher;
+   or a baseline's watcher on the pending block's lending price (replay/actors/watchers.py);
 3. the liquidator liquidates every position the pending block shows unhealthy (it simulates against
    the block's earlier transactions, as searchers do; lowest fees, so last);
 4. the block is mined at the step's timestamp and its events are recorded.
@@ -28,18 +30,15 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import requests
-from eth_utils import event_abi_to_log_topic
 from tqdm import tqdm
 from web3 import Web3
-from web3._utils.method_formatters import log_entry_formatter
 
 from devchain import Anvil, dev_key
 from keeper.config import CexVenue, KeeperSettings, LceModel, MarketSettings
@@ -48,56 +47,28 @@ from keeper.runner import Keeper
 from keeper.sources.base import Observations
 from keeper.sources.replay import ReplaySource
 from replay import population
+from replay.actors.market import (
+    DLP_FUNDED_QUOTES,
+    DLP_QUOTE_SHARE,
+    HALTED,
+    MARKET_FEE,
+    NORMAL,
+    WATCHER_FEE,
+    MarketMoves,
+)
+from replay.actors.watchers import KillSwitch, SingleThreshold
 from replay.calls import Calls, RpcError, batch
+from replay.record import Liquidation, Record, Recorder
 from replay.scenario import BorrowersFile, Curves, Scenario
 from replay.transport import PrefetchingProvider
-from replay.world import FEED_DECIMALS, FEED_HEARTBEAT_S, WAD, World, build
+from replay.world import WAD, WIRING, World, build
 
-NORMAL, HALTED = 1, 2
+__all__ = ["Engine", "Liquidation", "Record"]
+
 GAS = 3_000_000
-MARKET_FEE = 2_000 * 10**9  # the market's own moves go first in a block
 MARKET_TIP = 10**9
 LIQUIDATOR_TIP = 10**9
-FEED_DEVIATION = 0.0005  # a feed posts a new round when it moved 0.05%, or every half heartbeat
-PRICE_TOLERANCE = 0.0005  # the market maker leaves the pool alone within 0.05% of the target
-DEPTH_TOLERANCE = 0.03  # the LP leaves the depth alone within 3% of the target
-DLP_QUOTE_SHARE = 0.01  # each side of the DLP's reopening quote, as a share of the pool's calm liquidity
-DLP_QUOTE_SPREAD = 0.002  # the DLP bids 0.2% below the reference and offers 0.2% above
-REASONS = {1: ("A", "cvd+depth"), 2: ("B", "velocity+slippage+lce"), 3: ("guardian", "guardian")}
-
-
-@dataclass
-class Liquidation:
-    t: float
-    block: int
-    borrower: str
-    repaid: float  # debt tokens
-    seized: float  # collateral tokens
-    debt_before: float
-    collateral_before: float
-    threshold_bps: int  # the liquidation threshold the market applied (a ramp moves it)
-    fair_price: float
-
-
-@dataclass
-class Record:
-    """Everything the result is computed from."""
-
-    blocks: int = 0
-    trips: list[dict[str, Any]] = field(default_factory=list)
-    resumes: list[dict[str, Any]] = field(default_factory=list)
-    extensions: list[dict[str, Any]] = field(default_factory=list)
-    rule_changes: list[dict[str, Any]] = field(default_factory=list)
-    liquidations: list[Liquidation] = field(default_factory=list)
-    opened: dict[str, tuple[float, float]] = field(
-        default_factory=dict
-    )  # borrower -> (collateral, debt) at t = 0
-    written_off: float = 0.0  # debt the lending market wrote off as bad debt (debt tokens)
-    auctions: list[dict[str, Any]] = field(default_factory=list)  # reopening auctions settled
-    halted_s: float = 0.0
-    states: list[tuple[float, int]] = field(default_factory=list)  # (t, breaker state) per block
-    prices: list[tuple[float, float, float, float]] = field(default_factory=list)  # t, venue, pool, reference
-    divergence_max_bps: float = 0.0  # venue vs pool while the pool could not follow
+ARBITRAGE_CAPITAL_SHARE = 0.01  # the arbitrageur's default capital, as a share of the pool's calm liquidity
 
 
 @dataclass
@@ -112,6 +83,8 @@ class _Calls:
     debt: Calls
     feeds: list[Calls]
     auction: Calls | None
+    aggregator_oracle: Calls | None
+    aggregator_feed: Calls | None
 
     @classmethod
     def of(cls, wd: World) -> _Calls:
@@ -125,6 +98,8 @@ class _Calls:
             debt=Calls(w3, wd.debt),
             feeds=[Calls(w3, f) for f in wd.feeds],
             auction=Calls(w3, wd.auction) if wd.auction is not None else None,
+            aggregator_oracle=Calls(w3, wd.aggregator_oracle) if wd.aggregator_oracle is not None else None,
+            aggregator_feed=Calls(w3, wd.aggregator_feed) if wd.aggregator_feed is not None else None,
         )
 
 
@@ -144,7 +119,7 @@ class PositionsSource:
         return {self.market_id: Observations(positions=positions)}
 
 
-class Engine:
+class Engine(MarketMoves, Recorder):
     def __init__(
         self,
         scenario: Scenario,
@@ -167,11 +142,12 @@ class Engine:
         # engine-side bookkeeping
         self.positions: dict[str, list[float]] = {}  # borrower -> [collateral, debt] in whole tokens
         self.to_sell = 0  # seized collateral the liquidator still has to sell (raw units)
-        self.watch: deque[tuple[float, float]] = deque()  # (t, lending price source) for single-threshold
-        self.first_source_price: float | None = None
-        self.baseline_tripped_at: float | None = None
-        self.kill_switched = False
+        self.wiring = WIRING[protection]
+        self.watcher = {"single-threshold": SingleThreshold, "kill-switch": KillSwitch}.get(
+            self.wiring.trips_by, lambda: None
+        )()
         self.feed_posts: list[tuple[float, float]] = []  # last (t, value) per feed
+        self.aggregator_post = (-math.inf, 0.0)  # the aggregated feed's last (t, value)
         self.lp_contributed_usd = 0.0
         self._decoders: dict[tuple[str, bytes], tuple[str, Any]] = {}  # (address, topic0) -> event
         # Reads at "latest" since the last mined block: the state they read cannot change before the next
@@ -237,20 +213,43 @@ class Engine:
         self._tx(
             self.c.collateral, "approve", wd.pool.address, 2**256 - 1, sender=wd.actors.liquidator, wait=True
         )
-        for who in (wd.actors.market_maker, wd.actors.flows):
+        for who in (wd.actors.market_maker, wd.actors.flows, wd.actors.arbitrageur):
             for token in (self.c.collateral, self.c.debt):
                 self._tx(token, "approve", wd.pool.address, 2**256 - 1, sender=who, wait=True)
+        capital = self.arbitrageur_capital_usd()
+        if self.scenario.actors.arbitrageur.enabled and capital > 0:  # its capital, in the debt asset
+            self._fund(self.c.debt, wd.actors.arbitrageur, capital, "arbitrageur", fair)
         if self.c.auction is not None:
             for token in (self.c.collateral, self.c.debt):
                 self._tx(token, "approve", wd.auction.address, 2**256 - 1, sender=wd.actors.dlp, wait=True)
+            # funded ahead of any quote: a quote never waits on a mint in its own block
+            quote_usd = self.scenario.market.pool.liquidity_usd * DLP_QUOTE_SHARE * DLP_FUNDED_QUOTES
+            self._fund(self.c.debt, wd.actors.dlp, quote_usd, "dlp", fair)
+            self._fund(self.c.collateral, wd.actors.dlp, quote_usd / fair, "dlp", fair)
         head = w3.eth.get_block("latest")
         self._head = int(head["number"])
         self.t0 = max(start, head["timestamp"] + 1)
         self.anvil.set_automine(False)
-        if self.protection == "composite":
+        if self.wiring.trips_by == "keeper":
             self.keeper = self._make_keeper()
         self._now = self.t0
         self.lp_start_usd = self._lp_value_usd(fair)
+
+    def arbitrageur_capital_usd(self) -> float:
+        capital = self.scenario.actors.arbitrageur.capital_usd
+        if capital is None:
+            return self.scenario.market.pool.liquidity_usd * ARBITRAGE_CAPITAL_SHARE
+        return capital
+
+    def _fund(self, token: Calls, who: str, amount: float, actor: str, fair: float) -> None:
+        """Mints `amount` whole tokens to `who` at set-up and counts them as given to `actor`."""
+        collateral = token is self.c.collateral
+        unit = self.world.collateral_unit if collateral else self.world.debt_unit
+        self._tx(token, "mint", who, int(amount * unit), sender=self.world.actors.governance, wait=True)
+        self._give(actor, amount * (fair if collateral else 1.0))
+
+    def _give(self, actor: str, usd: float) -> None:
+        self.record.given_usd[actor] = self.record.given_usd.get(actor, 0.0) + usd
 
     def _make_keeper(self) -> Keeper:
         wd = self.world
@@ -341,186 +340,6 @@ class Engine:
         self._head += 1
         self._observe(t, state, None if last else self._now + self.scenario.block_time_s)
 
-    # ------------------------------------------------------------ market moves
-
-    def _post_feeds(self, t: float) -> None:
-        wd = self.world
-        for i, ((_, series), feed) in enumerate(zip(self.curves.reference, self.c.feeds, strict=True)):
-            value = series.at(t)
-            last_t, last = self.feed_posts[i]
-            if abs(value / last - 1) > FEED_DEVIATION or t - last_t >= FEED_HEARTBEAT_S / 2:
-                self._tx(
-                    feed,
-                    "set_answer",
-                    round(value * 10**FEED_DECIMALS),
-                    sender=wd.actors.governance,
-                    fee=MARKET_FEE,
-                )
-                self.feed_posts[i] = (t, value)
-
-    def _move_market(self, t: float, state: int) -> None:
-        wd = self.world
-        self._post_feeds(t)
-        x, y = self._read(self.c.pool, "reserves")
-        spot = (y / wd.debt_unit) / (x / wd.collateral_unit)
-        target = self.curves.venue_price.at(t)
-        open_ = self._read(self.c.pool, "breaker_state") == NORMAL
-        low, high = (0.0, math.inf)
-        if wd.guarded:
-            lo, hi = self._read(self.c.pool, "band_limits")
-            low, high = lo / WAD * 1.0005, hi / WAD * 0.9995
-        reachable = min(max(target, low), high)
-        if not open_ or reachable != target:  # the pool's rules keep it from the venue price
-            self.record.divergence_max_bps = max(
-                self.record.divergence_max_bps, abs(spot / target - 1) * 10_000
-            )
-        # 1. trade toward the venue price (x*y=k, fee on the input)
-        if open_ and abs(reachable / spot - 1) > PRICE_TOLERANCE:
-            fee = 1 - self._read(self.c.pool, "fee_bps") / 10_000
-            k = x * y
-            if reachable < spot:  # sell collateral: x' = sqrt(k / p)
-                x_new = math.isqrt(int(k * wd.collateral_unit / (reachable * wd.debt_unit)))
-                amount = int((x_new - x) / fee)
-                self._ensure(self.c.collateral, wd.actors.market_maker, amount)
-                self._swap(True, amount, wd.actors.market_maker)
-                x, y = x_new, k // max(x_new, 1)
-            else:  # buy collateral with debt: y' = sqrt(k p)
-                y_new = math.isqrt(int(k * reachable * wd.debt_unit / wd.collateral_unit))
-                amount = int((y_new - y) / fee)
-                self._ensure(self.c.debt, wd.actors.market_maker, amount)
-                self._swap(False, amount, wd.actors.market_maker)
-                x, y = k // max(y_new, 1), y_new
-        # 2. the LP follows the depth path (depth within a band is proportional to the debt reserve)
-        ratio = self.curves.venue_depth_ratio.at(t)
-        target_y = ratio * wd.calm_debt_reserve
-        if y > 0 and abs(target_y / y - 1) > DEPTH_TOLERANCE:
-            self._follow_depth(target_y / y, x, y)
-        # 3. governance, scripted flows and the liquidator's sales
-        for change in self.scenario.actors.governance:
-            if t - self.scenario.block_time_s < change.t <= t:
-                self._change_threshold(change, spot)
-        for flow in self.scenario.actors.flows:
-            if t - self.scenario.block_time_s < flow.t <= t and open_:
-                self._flow(flow.sell, flow.usd, spot)
-        if self.to_sell and open_:
-            amount = self.to_sell
-            if wd.guarded:  # sell no further than the band allows
-                max_in = self._max_sell_within(x, y, low)
-                amount = min(amount, max_in)
-            if amount > 0:
-                self._swap(True, amount, wd.actors.liquidator, fee=MARKET_FEE - 1)
-                self.to_sell -= amount
-
-    def _change_threshold(self, change: Any, spot: float) -> None:
-        """Governance ramps the threshold; the record keeps what the same cut at once would have
-        made liquidatable at the lending price of the moment (the abrupt-rule-change counterfactual)."""
-        wd = self.world
-        price = self._source_price()
-        new_lt = change.liquidation_threshold_bps / 10_000
-        old_lt = wd.lt_bps / 10_000
-        hit = [
-            (c, d)
-            for c, d in self.positions.values()
-            if d > 0 and c * price * old_lt >= d > c * price * new_lt
-        ]
-        self.record.rule_changes.append(
-            {
-                "t": change.t,
-                "from_bps": wd.lt_bps,
-                "to_bps": change.liquidation_threshold_bps,
-                "ramp_s": change.ramp_s,
-                "liquidatable_if_at_once": len(hit),
-                "liquidatable_if_at_once_collateral_usd": round(sum(c for c, _ in hit) * price, 2),
-            }
-        )
-        self._tx(
-            self.c.lending,
-            "set_liquidation_threshold",
-            change.liquidation_threshold_bps,
-            change.ramp_s,
-            sender=wd.actors.governance,
-            fee=MARKET_FEE,
-        )
-
-    def _follow_depth(self, factor: float, x: int, y: int) -> None:
-        wd = self.world
-        shares = self._read(self.c.pool, "balanceOf", wd.actors.lp)
-        supply = self._read(self.c.pool, "totalSupply")
-        if factor < 1:
-            burn = int(supply * (1 - factor))
-            burn = min(burn, shares)
-            if burn > 0:
-                self._tx(self.c.pool, "remove_liquidity", burn, 0, 0, sender=wd.actors.lp, fee=MARKET_FEE)
-        else:
-            add_x, add_y = int(x * (factor - 1)), int(y * (factor - 1))
-            self._ensure(self.c.collateral, wd.actors.lp, add_x, lp=True)
-            self._ensure(self.c.debt, wd.actors.lp, add_y, lp=True)
-            self._tx(
-                self.c.pool, "add_liquidity", add_x, add_y, 0, 2**64, sender=wd.actors.lp, fee=MARKET_FEE
-            )
-
-    def _max_sell_within(self, x: int, y: int, low: float) -> int:
-        if low <= 0:
-            return 2**255
-        wd = self.world
-        x_floor = math.isqrt(int(x * y * wd.collateral_unit / (low * wd.debt_unit)))
-        return max(0, int((x_floor - x) * 0.99))
-
-    def _flow(self, sell: str, usd: float, spot: float) -> None:
-        wd = self.world
-        if sell == "collateral":
-            amount = int(usd / spot * wd.collateral_unit)
-            self._ensure(self.c.collateral, wd.actors.flows, amount)
-            self._swap(True, amount, wd.actors.flows)
-        else:
-            amount = int(usd * wd.debt_unit)
-            self._ensure(self.c.debt, wd.actors.flows, amount)
-            self._swap(False, amount, wd.actors.flows)
-
-    def _swap(self, sell_collateral: bool, amount: int, who: str, fee: int = MARKET_FEE) -> None:
-        if amount > 0:
-            self._tx(self.c.pool, "swap", sell_collateral, amount, 0, 2**64, sender=who, fee=fee)
-
-    def _ensure(self, token: Any, who: str, amount: int, lp: bool = False) -> None:
-        """Mints what an actor lacks (the market maker and flows stand for the rest of the market)."""
-        have = self._read(token, "balanceOf", who)
-        if have < amount:
-            missing = amount - have
-            self._tx(token, "mint", who, missing, sender=self.world.actors.governance, fee=MARKET_FEE + 1)
-            if lp:
-                unit = self.world.collateral_unit if token is self.c.collateral else self.world.debt_unit
-                price = self.curves.fair_price.at(self._now - self.t0) if token is self.c.collateral else 1.0
-                self.lp_contributed_usd += missing / unit * price
-
-    def _dlp_quote(self, state: int) -> None:
-        """Once per halt the designated liquidity provider quotes the reopening auction both ways
-        around the reference (the seed's priority channel: only DLPs may post while HALTED)."""
-        wd = self.world
-        if self.c.auction is None or state != HALTED or self.dlp_quoted_trips == len(self.record.trips):
-            return
-        self.dlp_quoted_trips = len(self.record.trips)
-        reference = self._read(self.c.oracle, "latest")[0] / WAD
-        amount = int(
-            self.scenario.market.pool.liquidity_usd * DLP_QUOTE_SHARE / reference * wd.collateral_unit
-        )
-        bid, offer = reference * (1 - DLP_QUOTE_SPREAD), reference * (1 + DLP_QUOTE_SPREAD)
-        self._ensure(
-            self.c.debt, wd.actors.dlp, math.ceil(amount / wd.collateral_unit * bid * wd.debt_unit * 1.001)
-        )
-        self._ensure(self.c.collateral, wd.actors.dlp, amount)
-        self._tx(
-            self.c.auction, "post_order", True, int(bid * WAD), amount, sender=wd.actors.dlp, fee=MARKET_FEE
-        )
-        self._tx(
-            self.c.auction,
-            "post_order",
-            False,
-            int(offer * WAD),
-            amount,
-            sender=wd.actors.dlp,
-            fee=MARKET_FEE,
-        )
-
     # ------------------------------------------------------------ protections
 
     def _source_price(self, block: str = "latest") -> float:
@@ -531,47 +350,30 @@ class Engine:
         )
 
     def _source_read(self) -> tuple[Calls, str]:
-        if self.scenario.market.lending.price_source == "venue":
+        source = self.scenario.market.lending.price_source
+        if source == "venue":
             return self.c.pool, "spot_price"
-        return self.c.oracle, "latest"
+        return (self.c.aggregator_oracle if source == "aggregator" else self.c.oracle), "latest"
 
     def _decode_source_price(self, value: Any) -> float:
         return (value if self.scenario.market.lending.price_source == "venue" else value[0]) / WAD
 
     def _baseline(self, t: float) -> None:
+        """A baseline's watcher decides on the lending price the pending block shows (what the liquidator
+        acts on) and trips or resumes through the breaker, whose consumer the lending market is."""
+        if self.watcher is None:
+            return
+        source, name = self._source_read()
+        price = self._decode_source_price(source.call(name, block="pending"))
+        action = self.watcher.decide(t, price, self._read(self.c.oracle, "latest")[0] / WAD)
+        if action == "trip" and self._breaker_state() != HALTED:
+            call = "guardian_trip"
+        elif action == "resume" and self._breaker_state() == HALTED:
+            call = "force_resume"
+        else:
+            return
         wd = self.world
-        if self.protection == "single-threshold":
-            price = self._source_price()
-            self.watch.append((t, price))
-            while self.watch and self.watch[0][0] < t - 3_600:
-                self.watch.popleft()
-            high = max(p for _, p in self.watch)
-            if self.baseline_tripped_at is None and price < 0.8 * high:
-                self._tx(
-                    self.c.breaker,
-                    "guardian_trip",
-                    wd.market_id,
-                    sender=wd.actors.governance,
-                    fee=MARKET_FEE - 2,
-                )
-                self.baseline_tripped_at = t
-            elif self.baseline_tripped_at is not None and t - self.baseline_tripped_at >= 3_600:
-                if self._breaker_state() == HALTED:
-                    self._tx(
-                        self.c.breaker,
-                        "force_resume",
-                        wd.market_id,
-                        sender=wd.actors.governance,
-                        fee=MARKET_FEE - 2,
-                    )
-                self.baseline_tripped_at = None
-        elif self.protection == "kill-switch" and not self.kill_switched:
-            price = self._source_price()
-            if self.first_source_price is None:
-                self.first_source_price = price
-            if price <= 0.95 * self.first_source_price:
-                self._tx(self.c.lending, "pause", sender=wd.actors.governance, fee=MARKET_FEE - 2)
-                self.kill_switched = True
+        self._tx(self.c.breaker, call, wd.market_id, sender=wd.actors.governance, fee=WATCHER_FEE)
 
     # ------------------------------------------------------------ liquidator
 
@@ -647,134 +449,6 @@ class Engine:
             and (self.keeper_transport is None or self.keeper_transport.sends == self._keeper_sends)
         )
 
-    # ------------------------------------------------------------ recording
-
-    def _events_filter(self) -> dict[str, Any]:
-        """One eth_getLogs over the lending market, breaker and auction, for the block just mined."""
-        wd = self.world
-        if not self._decoders:
-            watched = [(wd.lending, ("Liquidated", "BadDebtRealized"))]
-            if wd.breaker is not None:
-                watched.append(
-                    (wd.breaker, ("MarketTripped", "MarketResumed", "HaltExtended", "StateAdvanced"))
-                )
-            if wd.auction is not None:
-                watched.append((wd.auction, ("AuctionSettled",)))
-            for contract, names in watched:
-                for name in names:
-                    event = contract.events[name]()
-                    self._decoders[(contract.address, bytes(event_abi_to_log_topic(event.abi)))] = (
-                        name,
-                        event,
-                    )
-        return {
-            "fromBlock": "latest",
-            "toBlock": "latest",
-            "address": sorted({address for address, _ in self._decoders}),
-        }
-
-    def _events(self, logs: list[dict[str, Any]]) -> dict[str, list[Any]]:
-        """The block's recorded events by name, from its raw logs."""
-        out: dict[str, list[Any]] = defaultdict(list)
-        for raw in logs:
-            log = log_entry_formatter(raw)  # as web3's eth.get_logs formats it
-            decoder = self._decoders.get((log["address"], bytes(log["topics"][0]))) if log["topics"] else None
-            if decoder is not None:
-                out[decoder[0]].append(decoder[1].process_log(log))
-        return out
-
-    def _breaker_state(self) -> int:
-        wd = self.world
-        if wd.breaker is None:
-            return 8 if self.kill_switched else NORMAL
-        return self._read(self.c.breaker, "state", wd.market_id)
-
-    def _observe(self, t: float, state_before: int, next_timestamp: float | None) -> None:
-        """Records the block just mined. Its events, the reads the record and the next step need and the
-        next block's timestamp go out as one batch."""
-        wd = self.world
-        extra: list[tuple[str, list[Any]]] = [
-            ("eth_getBlockByNumber", ["latest", False]),
-            ("eth_getLogs", [self._events_filter()]),
-        ]
-        if next_timestamp is not None:
-            extra += [("evm_setNextBlockTimestamp", [hex(int(next_timestamp))])]
-        for_keeper = (
-            self.keeper_transport.requests_for(self._head) if self.keeper_transport is not None else []
-        )
-        answers = self._read_batch(extra + for_keeper, answers_for_keeper=len(for_keeper))
-        self._head_block, logs = answers[:2]
-        if self.keeper_transport is not None:
-            self.keeper_transport.answer(self._head, for_keeper, answers[len(extra) :])
-        self._timestamp_set = next_timestamp is not None
-        number = int(self._head_block["number"], 16)
-        self.record.blocks += 1
-        fair = self.curves.fair_price.at(t)
-        events = self._events(logs)
-        # The event carries the position after the liquidation; the debt written off as bad debt in
-        # the same transaction was part of the debt before it.
-        written_off = {
-            (ev["transactionHash"], ev["args"]["borrower"]): ev["args"]["amount"]
-            for ev in events["BadDebtRealized"]
-        }
-        self.record.written_off += sum(written_off.values()) / wd.debt_unit
-        for ev in events["Liquidated"]:
-            a = ev["args"]
-            bad_debt = written_off.get((ev["transactionHash"], a["borrower"]), 0)
-            liq = Liquidation(
-                t=t,
-                block=number,
-                borrower=a["borrower"],
-                repaid=a["repaid"] / wd.debt_unit,
-                seized=a["seized"] / wd.collateral_unit,
-                debt_before=(a["debt"] + a["repaid"] + bad_debt) / wd.debt_unit,
-                collateral_before=(a["collateral"] + a["seized"]) / wd.collateral_unit,
-                threshold_bps=a["threshold_bps"],
-                fair_price=fair,
-            )
-            self.record.liquidations.append(liq)
-            self.positions[a["borrower"]] = [a["collateral"] / wd.collateral_unit, a["debt"] / wd.debt_unit]
-            self.to_sell += a["seized"]
-        block = len(self.record.states) + 1
-        for ev in events["MarketTripped"]:
-            rule, reason = REASONS.get(ev["args"]["reason"], ("?", str(ev["args"]["reason"])))
-            if self.protection == "single-threshold":
-                rule, reason = "single-threshold", "20% below 1-hour high"
-            self.record.trips.append({"t": t, "block": block, "rule": rule, "reason": reason})
-        for _ in events["MarketResumed"]:
-            self.record.resumes.append({"t": t, "block": block})
-        for ev in events["HaltExtended"]:
-            self.record.extensions.append(
-                {
-                    "t": t,
-                    "lce_bps": ev["args"]["lce_bps"],
-                    "resume_after_t": ev["args"]["new_resume_after"] - self.t0,
-                }
-            )
-        for ev in events["AuctionSettled"]:
-            a = ev["args"]
-            self.record.auctions.append(
-                {
-                    "t": t,
-                    "block": block,
-                    "price": a["price"] / WAD,
-                    "volume": a["volume"] / wd.collateral_unit,
-                    "imbalance": a["imbalance"] / wd.collateral_unit,
-                    "orders": a["orders"],
-                    "reference": a["reference"] / WAD,
-                }
-            )
-        for ev in events["StateAdvanced"]:
-            if ev["args"]["old_state"] == HALTED:
-                self.record.resumes.append({"t": t, "block": block, "lapsed": True})
-        state = self._breaker_state()
-        if state == HALTED:
-            self.record.halted_s += self.scenario.block_time_s
-        self.record.states.append((t, state))
-        pool_price = self._read(self.c.pool, "spot_price") / WAD
-        ref = self._read(self.c.oracle, "latest")[0] / WAD
-        self.record.prices.append((t, self.curves.venue_price.at(t), pool_price, ref))
-
     # ------------------------------------------------------------ accounting helpers
 
     def _lp_value_usd(self, fair: float) -> float:
@@ -835,14 +509,14 @@ class Engine:
             (c.pool, "balanceOf", (wd.actors.lp,)),
             (c.pool, "totalSupply", ()),
         ]
-        if wd.guarded:
+        if self.wiring.band:
             reads.append((c.pool, "band_limits", ()))
         if c.breaker is not None:
             reads.append((c.breaker, "state", (wd.market_id,)))
         for token in (c.collateral, c.debt):
             reads += [
                 (token, "balanceOf", (who,))
-                for who in (wd.actors.market_maker, wd.actors.lp, wd.actors.flows)
+                for who in (wd.actors.market_maker, wd.actors.lp, wd.actors.flows, wd.actors.arbitrageur)
             ]
         return reads
 

@@ -14,6 +14,7 @@ worker processes (default: one per core) is started and stopped around the run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -73,8 +74,16 @@ def cluster(address: str | None = None, workers: int | None = None) -> Iterator[
         return
     # A dead worker's task comes back to the runner at once (its one retry is the runner's own), and the
     # local cluster binds to loopback only, on free ports, with no dashboard.
+    # Workers are forked from this process once it has imported the engine: a worker and its replay process
+    # start in a fraction of a second instead of importing it again (docs/replay.md).
+    importlib.import_module("replay.__main__")
     with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        dask.config.set(
+            {
+                "distributed.scheduler.allowed-failures": 0,
+                "distributed.worker.multiprocessing-method": "fork",
+            }
+        ),
         LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,

@@ -35,8 +35,17 @@ class PoolSpec(_Strict):
     fee_bps: int = Field(default=4, ge=0, le=1_000)
 
 
+class AggregatorSpec(_Strict):
+    """Extension: a Chainlink-like feed the lending market reads, posting the weighted median of the
+    venues: the modelled pool (the venue that breaks) with `venue_weight`, each reference feed with 1."""
+
+    venue_weight: float = Field(default=1.0, ge=0, le=10)
+    deviation_bps: int = Field(default=50, ge=1, le=1_000)  # posts on this move, or every half heartbeat
+
+
 class LendingSpec(_Strict):
-    price_source: Literal["venue", "reference"] = "venue"
+    price_source: Literal["venue", "reference", "aggregator"] = "venue"
+    aggregator: AggregatorSpec = AggregatorSpec()
     liquidation_threshold_bps: int = Field(default=9_000, ge=1_000, le=9_800)
     liquidation_bonus_bps: int = Field(default=500, ge=0, le=2_000)
     close_factor_bps: int = Field(default=5_000, ge=1_000, le=10_000)
@@ -74,10 +83,20 @@ class BorrowersFile(_Strict):
     file: str
 
 
+class ExternalMarketSpec(_Strict):
+    """Extension: the reference venues as one market the actors can trade, at the reference price (the
+    feeds' median) with linear price impact: selling `depth_1pct_usd` moves it 1% within a block, and
+    it is back at the reference at the next block (its price is the reference series). Default depth:
+    5% of the pool's calm liquidity per 1%."""
+
+    depth_1pct_usd: float | None = Field(default=None, gt=0, le=1e12)
+
+
 class MarketSpec(_Strict):
     collateral: Token
     debt: Token
     pool: PoolSpec
+    external: ExternalMarketSpec = ExternalMarketSpec()
     lending: LendingSpec = LendingSpec()
     borrowers: GeneratedBorrowers | BorrowersFile
 
@@ -127,6 +146,18 @@ class SeriesSet(_Strict):
 
 class Liquidator(_Strict):
     enabled: bool = True
+    # Extension: the seized collateral is sold, spread over blocks, to the better of the pool and the
+    # external market, never below the best quote (max of the pool's spot and the reference) less this.
+    max_slippage_bps: int = Field(default=100, ge=1, le=5_000)
+
+
+class Arbitrageur(_Strict):
+    """Extension: buys the pool when it is below the external market and sells it back when above,
+    with `capital_usd` of the debt asset (funded at t = 0, counted in the record's `given_usd`).
+    Default: 1% of the pool's calm liquidity."""
+
+    enabled: bool = True
+    capital_usd: float | None = Field(default=None, ge=0, le=1e12)
 
 
 class Flow(_Strict):
@@ -146,6 +177,7 @@ class ThresholdChange(_Strict):
 
 class Actors(_Strict):
     liquidator: Liquidator = Liquidator()
+    arbitrageur: Arbitrageur = Arbitrageur()
     flows: list[Flow] = []
     governance: list[ThresholdChange] = []
 

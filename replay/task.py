@@ -1,20 +1,25 @@
 """One matrix cell as a cluster task: the replay runs in a replay process that the worker keeps.
 
 A replay owns an anvil, so it does not run inside the worker: each worker thread keeps one replay
-process (`python -m replay.task`, started on its first task, reused for the next ones so the engine's
-imports are paid once) and hands it one cell at a time. The replay process runs each replay in its main
-thread, so devchain ties the anvil's life to it; it is started under `setpriv --pdeathsig KILL` by the
-worker thread, so a worker that dies, SIGKILL included, takes the replay process and its anvil with it.
-A replay that crashes its process fails the task, not the worker; the next task starts a new process.
+process, forked from the worker on its first task and reused for the next ones, and hands it one cell at
+a time. Forking rather than starting a fresh interpreter spares each process the engine's imports (about
+2 s of CPU): a worker of a local cluster is itself forked from the client (replay/runner.py), which has
+imported them, so a matrix of short replays costs about what the same replays cost in a process pool.
+The replay process runs each replay in its only thread, so devchain ties the anvil's life to it; it asks
+the kernel to kill it when the worker thread that forked it ends, so a worker that dies, SIGKILL included,
+takes the replay process and its anvil with it. A replay that crashes its process fails the task, not the
+worker; the next task forks a new process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import json
 import os
 import pickle
-import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import threading
@@ -25,6 +30,7 @@ from typing import IO, Any
 from replay.cells import Cell, code_version, on_this_machine
 
 STDERR_TAIL = 2_000  # characters of the replay process's stderr kept in a task's error
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends when the forking thread ends
 _local = threading.local()  # this worker thread's replay process
 
 
@@ -32,41 +38,68 @@ class TaskFailed(RuntimeError):
     """A replay that did not finish: the message names the cell and the reason."""
 
 
-def _dies_with_starting_thread(cmd: list[str]) -> list[str]:
-    # The kernel signals the child when the thread that started it ends: a worker thread lives as long as
-    # its worker (if it ended first, the next task would find the process gone and start another).
-    setpriv = shutil.which("setpriv")
-    if setpriv is None or not sys.platform.startswith("linux"):
-        return cmd
-    return [setpriv, "--pdeathsig", "KILL", "--", *cmd]
+def _die_with_forking_thread(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(1)
 
 
 class ReplayProcess:
-    """A `python -m replay.task` child: one JSON line in per cell, one line out when its pickle is written."""
+    """A forked replay process: one JSON line in per cell, one line out when its pickle is written."""
 
     def __init__(self) -> None:
         # its stderr, in a file with no name: nothing to clean up, however the worker ends
         self.log = tempfile.TemporaryFile(prefix="replay-task-")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            _dies_with_starting_thread([sys.executable, "-m", "replay.task"]),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
+        requests_r, requests_w = os.pipe()
+        answers_r, answers_w = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _die_with_forking_thread(parent)
+                gc.freeze()  # the worker's objects stay as they are: none is collected, none closes a file
+                # Only the protocol pipes and the log stay open: a copy of another thread's pipe here would
+                # keep its replay process from seeing the end of its input, or its worker from seeing it die.
+                os.dup2(requests_r, 0)
+                os.dup2(answers_w, 3)
+                os.dup2(self.log.fileno(), 2)
+                os.dup2(2, 1)  # anything the replay prints goes to the log, never into the protocol
+                os.closerange(4, os.sysconf("SC_OPEN_MAX"))
+                code = _serve(os.fdopen(0, "r"), os.fdopen(3, "w"))
+            except BaseException:  # noqa: BLE001 - the child must never return into the worker's code
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        os.close(requests_r)
+        os.close(answers_w)
+        self.pid = pid
+        self.returncode: int | None = None
+        self.requests = os.fdopen(requests_w, "w")
+        self.answers = os.fdopen(answers_r, "r")
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        if self.returncode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode is None
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def run(self, spec: dict[str, Any]) -> str:
         """Sends one cell, waits for its answer line ('' when the process died)."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            self.proc.stdin.write(json.dumps(spec) + "\n")
-            self.proc.stdin.flush()
+            self.requests.write(json.dumps(spec) + "\n")
+            self.requests.flush()
         except (BrokenPipeError, OSError):
             return ""
-        return self.proc.stdout.readline().strip()
+        return self.answers.readline().strip()
 
     def log_size(self) -> int:
         return os.fstat(self.log.fileno()).st_size
@@ -78,9 +111,11 @@ class ReplayProcess:
 
     def close(self) -> None:
         if self.alive():
-            self.proc.kill()
-        self.proc.wait()
-        self.log.close()
+            os.kill(self.pid, signal.SIGKILL)
+        self.wait()
+        for stream in (self.requests, self.answers, self.log):
+            with contextlib.suppress(OSError):  # the pipe's other end is gone
+                stream.close()
 
 
 def _process() -> ReplayProcess:
@@ -122,8 +157,7 @@ def run_cell(cell: Cell, version: str, want_record: bool = False) -> tuple[dict[
         )
         if answer != "ok" or not out.is_file():
             if not answer:
-                process.proc.wait()
-                code = process.proc.returncode
+                code = process.wait()
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
                 reason = f"replay process {how}"
             else:
@@ -157,10 +191,3 @@ def _serve(requests: IO[str], answers: IO[str]) -> int:
             answers.write(f"{type(exc).__name__}: {exc}".replace("\n", " ") + "\n")
         answers.flush()
     return 0
-
-
-if __name__ == "__main__":
-    # Answers go to the real stdout; anything the replay prints goes to stderr, never into the protocol.
-    protocol = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    sys.exit(_serve(sys.stdin, protocol))

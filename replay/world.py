@@ -1,17 +1,18 @@
 """The system a replay drives: tokens, feeds, oracle, breaker, guarded pool, lending market, borrowers.
 
 Everything is deployed with web3 on a fresh anvil from the contracts' build output
-(`make compile`), so a replay runs the same bytecode as production. What differs between
-protections (`composite`, `none`, `single-threshold`, `kill-switch`) is only how the pool and the
-lending market are wired to the breaker:
+(`make compile`), so a replay runs the same bytecode as production. The worlds (`PROTECTIONS`) are
+identical but for how the pool and the lending market are wired to the breaker (`WIRING`); every
+world gets the same actors and the same liquidation grace after a halt (`LENDING_MAX_GRACE_S`):
 
-| protection       | pool                         | lending market                    | trips by            |
-|------------------|------------------------------|-----------------------------------|---------------------|
-| composite        | guarded (breaker + band)     | breaker consumer (freeze + grace) | keeper, rules A/B   |
-|                  | + reopening auction, one DLP |                                   |                     |
-| none             | unguarded                    | unguarded                         | -                   |
-| single-threshold | unguarded                    | breaker consumer                  | a 20%-drop watcher  |
-| kill-switch      | unguarded                    | unguarded, paused at 0.95 x start | -                   |
+| world            | pool                              | lending market                 | trips by           |
+|------------------|-----------------------------------|--------------------------------|--------------------|
+| composite        | band + halts, auction and its DLP | breaker consumer: freeze+grace | keeper, rules A/B  |
+| band-only        | band (no breaker)                 | unguarded                      | -                  |
+| breaker-only     | halts, auction and its DLP        | breaker consumer: freeze+grace | keeper, rules A/B  |
+| none             | unguarded                         | unguarded                      | -                  |
+| single-threshold | unguarded                         | breaker consumer: freeze+grace | a 20%-drop watcher |
+| kill-switch      | unguarded                         | breaker consumer: a pause      | a guardian by hand |
 """
 
 from __future__ import annotations
@@ -31,15 +32,14 @@ from replay.population import Borrower
 from replay.scenario import Scenario
 
 WAD = 10**18
-PROTECTIONS = ("composite", "none", "single-threshold", "kill-switch")
 PRICE_ORACLE, PRICE_VENUE = 1, 2
 FEED_DECIMALS = 8
 FEED_HEARTBEAT_S = 3_600
 BAND_BPS = 500  # the pool's price band: +-5% around the reference
 SI_NOTIONAL_SHARE = 0.01  # S_I's market sell, as a share of the pool's calm liquidity
-# Grace after a halt: the design's (capped at an hour here); the single-threshold baseline models a
-# breaker without one, so it gets the contract's minimum.
-LENDING_MAX_GRACE_S = {"composite": 3_600, "single-threshold": 300, "none": 300, "kill-switch": 300}
+# Grace after a halt, the same in every world (the design's, capped at an hour): a world that halts
+# liquidations keeps them closed for min(time halted, this) after it reopens.
+LENDING_MAX_GRACE_S = 3_600
 # Lending parameters other than the scenario's: max LTV, close factor, bonus, base rate, slopes, kink,
 # halt rate multiplier, max grace, minimum ramp (LendingMarket.P_* order).
 LENDING_RATES = {
@@ -57,6 +57,31 @@ SETUP_MAX_FEE = 100 * 10**9
 SETUP_TIP = 10**9
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """What protection a world has; everything else is the same in every world."""
+
+    band: bool  # the pool's price band around the reference (Limit Up-Limit Down)
+    pool_halts: bool  # the breaker halts the pool's swaps and reopens it through the auction
+    lending_halts: bool  # the breaker freezes liquidations, values at the frozen price, then grace
+    trips_by: str  # "keeper" (rules A/B), "single-threshold", "kill-switch" or "" (nobody)
+
+    @property
+    def breaker(self) -> bool:
+        return self.pool_halts or self.lending_halts
+
+
+WIRING = {
+    "composite": Wiring(band=True, pool_halts=True, lending_halts=True, trips_by="keeper"),
+    "band-only": Wiring(band=True, pool_halts=False, lending_halts=False, trips_by=""),
+    "breaker-only": Wiring(band=False, pool_halts=True, lending_halts=True, trips_by="keeper"),
+    "none": Wiring(band=False, pool_halts=False, lending_halts=False, trips_by=""),
+    "single-threshold": Wiring(band=False, pool_halts=False, lending_halts=True, trips_by="single-threshold"),
+    "kill-switch": Wiring(band=False, pool_halts=False, lending_halts=True, trips_by="kill-switch"),
+}
+PROTECTIONS = tuple(WIRING)
+
+
 @dataclass
 class Actors:
     """Accounts (anvil's unlocked development accounts, or impersonated addresses)."""
@@ -68,7 +93,9 @@ class Actors:
     lender: str
     liquidator: str
     flows: str
-    dlp: str  # the designated liquidity provider of the reopening auction (composite)
+    dlp: str  # the designated liquidity provider of the reopening auction (worlds whose pool halts)
+    arbitrageur: str  # ties the pool to the external market with finite capital
+    external: str  # the external market's account: collateral the liquidator sells there goes to it
     borrowers: list[str] = field(default_factory=list)
 
 
@@ -92,11 +119,13 @@ class World:
     borrowers: list[Borrower]
     # units of the pool's calm depth: the debt reserve at t = 0
     calm_debt_reserve: int = 0
-    auction: Contract | None = None  # the pool's reopening auction (composite only)
+    auction: Contract | None = None  # the pool's reopening auction (worlds whose pool halts)
+    aggregator_feed: Contract | None = None  # the lending market's aggregated feed (price_source aggregator)
+    aggregator_oracle: Contract | None = None  # what the lending market reads it through
 
     @property
-    def guarded(self) -> bool:
-        return self.protection == "composite"
+    def wiring(self) -> Wiring:
+        return WIRING[self.protection]
 
 
 def _units(amount: float | Decimal, decimals: int) -> int:
@@ -188,6 +217,8 @@ def build(
         liquidator=a[7],
         flows=a[8],
         dlp=a[9],
+        arbitrageur=a[1],
+        external=a[2],
     )
     gov = actors.governance
     m = scenario.market
@@ -206,9 +237,9 @@ def build(
     for feed in feeds:
         transact(w3, oracle.functions.add_feed(feed.address, FEED_HEARTBEAT_S), gov)
 
-    uses_breaker = protection in ("composite", "single-threshold")
+    wiring = WIRING[protection]
     auction: Contract | None = None
-    breaker = deploy(w3, "CircuitBreaker", sender=gov) if uses_breaker else None
+    breaker = deploy(w3, "CircuitBreaker", sender=gov) if wiring.breaker else None
     market_id = 0
     zero = "0x" + "00" * 20
     pool = deploy(
@@ -217,9 +248,9 @@ def build(
         collateral.address,
         debt.address,
         m.pool.fee_bps,
-        breaker.address if protection == "composite" else zero,
+        breaker.address if wiring.pool_halts else zero,
         market_id,
-        oracle.address if protection == "composite" else zero,
+        oracle.address if wiring.band else zero,
         BAND_BPS,
         60,
         900,
@@ -245,17 +276,35 @@ def build(
         transact(w3, breaker.functions.register_market(pool.address, oracle.address, values), gov)
         transact(w3, breaker.functions.grantRole(breaker.functions.KEEPER_ROLE().call(), actors.keeper), gov)
         transact(w3, breaker.functions.grantRole(breaker.functions.GUARDIAN_ROLE().call(), gov), gov)
-        if protection == "composite":
+        if wiring.pool_halts:
             transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
-            transact(w3, pool.functions.refresh_band(), gov)
             auction = _deploy_auction(
                 w3, pool, breaker, market_id, m.collateral.decimals, m.debt.decimals, actors.dlp, gov
             )
 
+    if wiring.band:
+        transact(w3, pool.functions.refresh_band(), gov)
+    aggregator_feed, aggregator_oracle = None, None
+    if m.lending.price_source == "aggregator":
+        # Chainlink-like: the engine posts the weighted median of the venues, the modelled pool among them
+        aggregator_feed = deploy(
+            w3, "MockAggregator", FEED_DECIMALS, _units(first_price, FEED_DECIMALS), sender=gov
+        )
+        aggregator_oracle = deploy(w3, "ReferenceOracle", 1, sender=gov)
+        transact(w3, aggregator_oracle.functions.add_feed(aggregator_feed.address, FEED_HEARTBEAT_S), gov)
     lending = _deploy_lending(
-        w3, scenario, protection, collateral, debt, oracle, pool, breaker, market_id, gov
+        w3,
+        scenario,
+        wiring,
+        collateral,
+        debt,
+        aggregator_oracle if aggregator_oracle is not None else oracle,
+        pool,
+        breaker,
+        market_id,
+        gov,
     )
-    if breaker is not None:
+    if wiring.lending_halts:
         transact(w3, breaker.functions.add_consumer(market_id, lending.address), gov)
 
     world = World(
@@ -278,6 +327,7 @@ def build(
     )
     world.calm_debt_reserve = pool.functions.reserves().call()[1]
     world.auction = auction
+    world.aggregator_feed, world.aggregator_oracle = aggregator_feed, aggregator_oracle
     _open_positions(world, anvil, fair_price)
     return world
 
@@ -319,7 +369,7 @@ def _mint_approve(w3: Web3, token: Contract, holder: str, amount: int, spender: 
 def _deploy_lending(
     w3: Web3,
     scenario: Scenario,
-    protection: str,
+    wiring: Wiring,
     collateral: Contract,
     debt: Contract,
     oracle: Contract,
@@ -328,6 +378,8 @@ def _deploy_lending(
     market_id: int,
     gov: str,
 ) -> Contract:
+    """The lending market, priced from the pool (venue) or from `oracle` (the reference, or the aggregated
+    feed's oracle)."""
     spec = scenario.market.lending
     lt = spec.liquidation_threshold_bps
     max_ltv = min(9_000, lt - 500)
@@ -340,13 +392,13 @@ def _deploy_lending(
         LENDING_RATES["slope_2"],
         LENDING_RATES["kink_bps"],
         LENDING_RATES["halt_rate_multiplier_bps"],
-        LENDING_MAX_GRACE_S[protection],
+        LENDING_MAX_GRACE_S,
         LENDING_RATES["ramp_min_s"],
     ]
     kind, source = (
         (PRICE_VENUE, pool.address) if spec.price_source == "venue" else (PRICE_ORACLE, oracle.address)
     )
-    guarded = protection in ("composite", "single-threshold")
+    guarded = wiring.lending_halts and breaker is not None
     return deploy(
         w3,
         "LendingMarket",

@@ -6,7 +6,7 @@ import pytest
 
 from keeper import params as P
 from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL  # noqa: F401 (re-exported for the tests)
-from tests.helpers import DEPTH, WAD
+from tests.helpers import DEPTH, MAX_UINT256, WAD
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,25 @@ def keeper(accounts):
 def anyone(accounts):
     """An account without any role (a user, an arbitrageur, an attacker)."""
     return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def fund(deployer):
+    """Mints `amount` of each token to `account` and approves `spender` for everything."""
+
+    def fund(account, spender, *amounts):
+        for token, amount in amounts:
+            token.mint(account, amount, sender=deployer)
+            token.approve(spender, MAX_UINT256, sender=account)
+
+    return fund
+
+
+@pytest.fixture
+def as_auction(accounts, chain, auction):
+    """The `auction` fixture's contract as a sender (impersonated): what only the auction may call."""
+    chain.set_balance(auction.address, 10**18)
+    return accounts[auction.address]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The breaker's state flags, as the tests name them (one home: every test imports them from here).
+"""The breaker's state flags and the zero address, as the tests name them (one home: every test
+imports them from here).
 
 The values are the Vyper `flag State` of CircuitBreaker.vy, in declaration order (1, 2, 4, 8);
 keeper/model.py's `State` mirrors the same values for the bot. The state tests compare them with what
@@ -6,3 +7,4 @@ the contract returns (`state(id)`, `status(id)`), so a reordered flag fails them
 """
 
 NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
+ZERO_ADDRESS = "0x" + "00" * 20

@@ -7,7 +7,9 @@ from decimal import Decimal
 from ape import chain
 
 WAD = 10**18
+MAX_UINT256 = 2**256 - 1  # an unlimited ERC-20 approval
 DEPTH = 8_000_000 * WAD
+LCE = 20_000  # an attested exposure above the default critical level of 10,000 bps
 
 
 def advance(seconds: int) -> None:

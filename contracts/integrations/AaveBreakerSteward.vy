@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-only
 # pragma version ~=0.4.3
 """
 @title AaveBreakerSteward: freezes one Aave v3 reserve while its breaker market is not NORMAL

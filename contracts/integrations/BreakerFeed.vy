@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-only
 # pragma version ~=0.4.3
 """
 @title BreakerFeed: a Chainlink price feed that holds the breaker's frozen price during a halt

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-only
 # pragma version ~=0.4.3
 """
 @title BreakerHookV4: a Uniswap v4 hook that halts one pool with the circuit breaker

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-only
 # pragma version ~=0.4.3
 """
 @title MockBreakerMorphoOracle: Morpho Blue's IOracle for one breaker market (analysis only)

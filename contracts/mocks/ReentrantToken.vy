@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-only
 # pragma version ~=0.4.3
 """
 @title ERC-20 that calls back on transfer

@@ -43,9 +43,9 @@ class RecordedExchange:
     def __init__(
         self, data: Mapping[str, Any] | Path | str, restamp: Callable[[], float] | None = None
     ) -> None:
-        if isinstance(data, (str, Path)):
-            data = json.loads(Path(data).read_text())
-        self.data = dict(data)
+        self.data: dict[str, Any] = (
+            json.loads(Path(data).read_text()) if isinstance(data, (str, Path)) else dict(data)
+        )
         self.id = self.data.get("id", "recorded")
         self.restamp = restamp
         self.calls: list[tuple[str, str]] = []

@@ -46,10 +46,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from keeper.chain import RpcPool, RpcUnavailable, is_transport_error
+from keeper.chain import RpcPool, RpcUnavailable, is_transport_error, json_rpc_batch
 from keeper.indicators import Positions
 from keeper.sources.base import Observations
 
@@ -270,7 +271,7 @@ class LendingMarketTracker:
     config: LendingMarketConfig
     state_path: Path | None = None
     max_pages: int = 50
-    address: str = field(init=False)
+    address: ChecksumAddress = field(init=False)
     cursor: int = field(init=False)
     cursor_hash: str | None = field(init=False, default=None)
     confirmed: dict[str, Position] = field(init=False, default_factory=dict, repr=False)
@@ -295,7 +296,7 @@ class LendingMarketTracker:
                 raise ValueError("written for another market or version")
             if raw.get("from_block") != self.config.from_block:
                 raise ValueError(f"from_block was {raw.get('from_block')}, is {self.config.from_block} now")
-            confirmed = {
+            confirmed: dict[str, Position] = {
                 to_checksum_address(b): Position(*(int(x) for x in v)) for b, v in raw["positions"].items()
             }
             self.cursor, self.cursor_hash, self.confirmed = (
@@ -344,7 +345,7 @@ class LendingMarketTracker:
                 w3.eth.get_logs(
                     {"address": self.address, "fromBlock": first, "toBlock": last, "topics": self._topics}
                 )
-            )  # type: ignore[typeddict-item]
+            )
 
         try:
             raw = self.pool.call(get, "eth_getLogs")
@@ -375,12 +376,12 @@ class LendingMarketTracker:
             ("eth_call", [{"to": to, "data": data}, hex(block) if isinstance(block, int) else block])
             for to, data, block in calls
         ]
-        resp = w3.provider.make_batch_request(reqs)  # type: ignore[arg-type]
+        resp = json_rpc_batch(w3, reqs)
         if not isinstance(resp, list):
             from web3.exceptions import BadResponseFormat
 
             raise BadResponseFormat(f"batch rejected: {resp}")
-        resp = sorted(resp, key=lambda r: r.get("id", 0))
+        resp = sorted(resp, key=lambda r: int(r.get("id") or 0))
         out = []
         for r in resp:
             if "error" in r or not r.get("result") or len(r["result"]) < 66:
@@ -396,10 +397,11 @@ class LendingMarketTracker:
         pruned = 0
         for i in range(0, len(blocks), INDEX_BATCH):
             chunk = blocks[i : i + INDEX_BATCH]
-            answers = self.pool.call(
-                lambda w3, chunk=chunk: self._call(w3, [(self.address, selector, b) for b in chunk]),
-                "borrow_index",
-            )
+
+            def read(w3: Web3, chunk: Sequence[int] = chunk) -> list[tuple[bool, int]]:
+                return self._call(w3, [(self.address, selector, b) for b in chunk])
+
+            answers = self.pool.call(read, "borrow_index")
             for b, (ok, value) in zip(chunk, answers, strict=True):
                 out[b] = value if ok and value else fallback
                 pruned += not (ok and value)

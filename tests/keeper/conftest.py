@@ -108,7 +108,65 @@ def cex_source(markets: Any, exchanges: dict[str, RecordedExchange]) -> CcxtSour
     return CcxtSource(markets, exchanges=exchanges)
 
 
-class RpcProxy:
+class LoopbackServer:
+    """An HTTP server on a free loopback port, served from a daemon thread: the base of the tests' RPC
+    proxies, remote signer and webhook. `url` is its root; `close()` stops it (once)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.alive = True
+
+    def close(self) -> None:
+        if self.alive:
+            self.server.shutdown()
+            self.server.server_close()
+            self.alive = False
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers JSON."""
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+    def reply(self, code: int, content: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+
+def with_batch_errors(content: bytes, reqs: list[dict[str, Any]], verdicts: list[Any]) -> bytes:
+    """A batch's answers (`content`), with each request whose verdict is a dict answered by that JSON-RPC
+    error instead: one item of a batch failing while the others pass."""
+    answers = {a["id"]: a for a in json.loads(content)}
+    return json.dumps(
+        [
+            {"jsonrpc": "2.0", "id": r["id"], "error": v} if isinstance(v, dict) else answers[r["id"]]
+            for r, v in zip(reqs, verdicts, strict=True)
+        ]
+    ).encode()
+
+
+@pytest.fixture
+def closing():
+    """`closing(server)`: the server, closed when the test ends."""
+    opened: list[LoopbackServer] = []
+
+    def register(server: Any) -> Any:
+        opened.append(server)
+        return server
+
+    yield register
+    for server in opened:
+        server.close()
+
+
+class RpcProxy(LoopbackServer):
     """A loopback JSON-RPC forwarder in front of anvil that a test can kill or inspect.
 
     `methods` records every JSON-RPC method it forwarded (batches flattened).
@@ -120,7 +178,7 @@ class RpcProxy:
         self.session = requests.Session()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 req = json.loads(body)
@@ -129,41 +187,17 @@ class RpcProxy:
                 resp = proxy.session.post(
                     proxy.target, data=body, headers={"Content-Type": "application/json"}, timeout=10
                 )
-                self.send_response(resp.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(resp.content)))
-                self.end_headers()
-                self.wfile.write(resp.content)
+                self.reply(resp.status_code, resp.content)
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.alive = True
+        super().__init__(Handler)
 
     def kill(self) -> None:
-        if self.alive:
-            self.server.shutdown()
-            self.server.server_close()
-            self.alive = False
+        self.close()
 
 
 @pytest.fixture
-def rpc_proxy():
-    proxies: list[RpcProxy] = []
-
-    def start(target: str) -> RpcProxy:
-        p = RpcProxy(target)
-        proxies.append(p)
-        return p
-
-    yield start
-    for p in proxies:
-        p.kill()
+def rpc_proxy(closing):
+    return lambda target: closing(RpcProxy(target))
 
 
 def tripped_events(system: DevSystem) -> list[Any]:

@@ -18,7 +18,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -27,7 +26,14 @@ import requests
 from devchain import Crowd
 from keeper.model import Kind, State
 from keeper.sources import CcxtSource, ReplaySource
-from tests.keeper.conftest import nonce_of, recorded, tripped_events
+from tests.keeper.conftest import (
+    LoopbackServer,
+    QuietHandler,
+    nonce_of,
+    recorded,
+    tripped_events,
+    with_batch_errors,
+)
 
 TIMEOUT_S = 2.0  # rpc_timeout_s of make_settings
 
@@ -37,7 +43,7 @@ TIMEOUT_S = 2.0  # rpc_timeout_s of make_settings
 Verdict = str | dict[str, Any] | None
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """A loopback JSON-RPC forwarder in front of anvil whose `fault(method, params, in_batch)` picks a
     verdict per request. `methods` records every method it saw (batches flattened)."""
 
@@ -49,14 +55,7 @@ class FaultProxy:
         http = requests.Session()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, code: int, content: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
-
+        class Handler(QuietHandler):
             def _hang(self) -> None:
                 proxy.hung += 1
                 proxy._closing.wait(60)
@@ -74,9 +73,9 @@ class FaultProxy:
                 if word == "hang":
                     return self._hang()
                 if word == "503":
-                    return self._answer(503, b"")
+                    return self.reply(503, b"")
                 if word == "garbage":
-                    return self._answer(200, b"<html><body>502 Bad Gateway</body></html>")
+                    return self.reply(200, b"<html><body>502 Bad Gateway</body></html>")
                 content = http.post(
                     target, data=body, headers={"Content-Type": "application/json"}, timeout=30
                 ).content
@@ -84,49 +83,26 @@ class FaultProxy:
                     return self._hang()
                 if any(isinstance(v, dict) for v in verdicts):
                     if isinstance(req, list):
-                        answers = {a["id"]: a for a in json.loads(content)}
-                        content = json.dumps(
-                            [
-                                {"jsonrpc": "2.0", "id": r["id"], "error": v}
-                                if isinstance(v, dict)
-                                else answers[r["id"]]
-                                for r, v in zip(reqs, verdicts, strict=True)
-                            ]
-                        ).encode()
+                        content = with_batch_errors(content, reqs, verdicts)
                     else:
                         content = json.dumps(
                             {"jsonrpc": "2.0", "id": req.get("id"), "error": verdicts[0]}
                         ).encode()
-                self._answer(200, content)
+                self.reply(200, content)
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
     def heal(self) -> None:
         self.fault = lambda method, params, in_batch: None
 
     def close(self) -> None:
         self._closing.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 @pytest.fixture
-def fault_proxy():
-    proxies: list[FaultProxy] = []
-
-    def start(target: str) -> FaultProxy:
-        proxies.append(FaultProxy(target))
-        return proxies[-1]
-
-    yield start
-    for p in proxies:
-        p.close()
+def fault_proxy(closing):
+    return lambda target: closing(FaultProxy(target))
 
 
 def state_of(system, market=0) -> State:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from keeper import indicators as I
+from keeper.indicators.batch import _collateral_at_risk
 from tests.keeper.conftest import recorded
 
 # The per-market reference multiplies infinite bad values by zero before masking them out.
@@ -237,12 +238,12 @@ def test_batch__positions_cross_chunks_and_boundaries():
     )
     batch = I.MarketBatch.from_inputs(inputs)
     stressed = np.full(len(inputs), 0.9)
-    whole = I._collateral_at_risk(
+    whole = _collateral_at_risk(
         batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed, batch.pos_count
     )
     assert whole[-1] == pytest.approx(c.sum())  # only the ulp above the boundary is liquidatable
     for chunk in (1, 3, 8, 16, 1_000):
-        got = I._collateral_at_risk(
+        got = _collateral_at_risk(
             batch.pos_collateral, batch.pos_debt, batch.pos_threshold_bps, stressed, batch.pos_count, chunk
         )
         np.testing.assert_allclose(got, whole, rtol=1e-12)

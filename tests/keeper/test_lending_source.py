@@ -4,9 +4,7 @@ real contracts: equal to the market's own views, restart from the persisted curs
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,6 +22,7 @@ from keeper.config import ConfigError, MarketSettings, load_account
 from keeper.metrics import Metrics
 from keeper.runner import Keeper, default_sources
 from keeper.sources.lending import EVENTS, LAYOUTS, LendingEventsSource, LendingMarketConfig
+from tests.keeper.conftest import LoopbackServer, QuietHandler, with_batch_errors
 
 USDC = 10**6
 COLL = 10**18
@@ -295,7 +294,7 @@ def test_restart__state_of_another_market_or_from_block_is_not_used(lending, anv
 # ---------------------------------------------------------------- RPC errors
 
 
-class FaultyProxy:
+class FaultyProxy(LoopbackServer):
     """A loopback JSON-RPC forwarder that records calls and fails the ones `fail(method, params)` picks:
     "http" answers 503 (a transport failure), a dict is returned as the JSON-RPC error."""
 
@@ -305,7 +304,7 @@ class FaultyProxy:
         session = requests.Session()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 req = json.loads(body)
@@ -326,35 +325,16 @@ class FaultyProxy:
                         target, data=body, headers={"Content-Type": "application/json"}, timeout=10
                     ).content
                     if isinstance(req, list) and any(isinstance(v, dict) for v in verdicts):
-                        answers = {a["id"]: a for a in json.loads(content)}
-                        content = json.dumps(
-                            [
-                                {"jsonrpc": "2.0", "id": r["id"], "error": v}
-                                if isinstance(v, dict)
-                                else answers[r["id"]]
-                                for r, v in zip(reqs, verdicts, strict=True)
-                            ]
-                        ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
+                        content = with_batch_errors(content, reqs, verdicts)
+                self.reply(200, content)
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.close()
 
 
 @pytest.mark.parametrize("failing", ["eth_getLogs", "borrow_index"])

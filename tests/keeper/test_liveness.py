@@ -8,8 +8,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 import requests
@@ -17,7 +15,7 @@ import requests
 from devchain import Anvil
 from keeper.model import Kind, State
 from keeper.sources import Observations
-from tests.keeper.conftest import tripped_events
+from tests.keeper.conftest import LoopbackServer, QuietHandler, tripped_events
 
 
 def state_of(system, market=0) -> State:
@@ -59,7 +57,7 @@ def test_rule_a__decides_while_the_exchange_has_not_answered(anvil, system, make
     assert source.answered.wait(10)
 
 
-class FrozenHeadProxy:
+class FrozenHeadProxy(LoopbackServer):
     """A JSON-RPC forwarder that pins `latest` to `frozen` once set: a node that answers but stopped
     following the chain."""
 
@@ -69,7 +67,7 @@ class FrozenHeadProxy:
         http = requests.Session()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 reqs = req if isinstance(req, list) else [req]
@@ -83,37 +81,14 @@ class FrozenHeadProxy:
                     if frozen is not None and r.get("params") and "latest" in r["params"]:
                         r["params"] = [hex(frozen) if p == "latest" else p for p in r["params"]]
                     answers.append(http.post(target, json=r, timeout=30).json())
-                body = json.dumps(answers if isinstance(req, list) else answers[0]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(200, json.dumps(answers if isinstance(req, list) else answers[0]).encode())
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
-def frozen_proxy():
-    proxies: list[FrozenHeadProxy] = []
-
-    def start(target: str) -> FrozenHeadProxy:
-        proxies.append(FrozenHeadProxy(target))
-        return proxies[-1]
-
-    yield start
-    for p in proxies:
-        p.close()
+def frozen_proxy(closing):
+    return lambda target: closing(FrozenHeadProxy(target))
 
 
 def test_head_lagging__primary_left_for_the_endpoint_ahead(anvil, system, make_keeper, frozen_proxy):

@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from devchain import Crowd
 from keeper import dashboard
 from keeper.metrics import MetricsServer
 from keeper.model import State
+from tests.keeper.conftest import LoopbackServer, QuietHandler
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "ops" / "prometheus" / "keeper-alerts.yml"
@@ -175,7 +175,7 @@ def test_health__stuck_transaction_fails_it_and_served_as_503(anvil, system, mak
 # ---------------------------------------------------------------- webhook
 
 
-class Hook:
+class Hook(LoopbackServer):
     """A local webhook receiver that records each JSON body."""
 
     def __init__(self) -> None:
@@ -183,7 +183,7 @@ class Hook:
         self.got = threading.Condition()
         hook = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 with hook.got:
@@ -192,17 +192,8 @@ class Hook:
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/SECRET-TOKEN"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url += "/hook/SECRET-TOKEN"
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pickle
 import threading
 import traceback
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,14 +21,14 @@ from keeper.config import ConfigError, load_account, load_settings
 from keeper.logs import setup_logging
 from keeper.model import State
 from keeper.signer import LocalSigner, RemoteSigner, SignerError
-from tests.keeper.conftest import nonce_of, tripped_events
+from tests.keeper.conftest import LoopbackServer, QuietHandler, nonce_of, tripped_events
 
 
 def state_of(system, market=0) -> State:
     return State(system.breaker.functions.state(market).call())
 
 
-class SignerServer:
+class SignerServer(LoopbackServer):
     """A small JSON-RPC signer holding one key, answering `eth_accounts` and `eth_signTransaction` as
     web3signer does (the raw transaction as a hex string). `tamper` may rewrite a request before signing."""
 
@@ -39,7 +38,7 @@ class SignerServer:
         self.tamper: Callable[[dict[str, Any]], dict[str, Any]] = lambda tx: tx
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 server.requests.append(req)
@@ -49,20 +48,10 @@ class SignerServer:
                     answer = server.sign(req["params"][0])
                 else:
                     answer = {"error": {"code": -32601, "message": "method not found"}}
-                body = json.dumps({"jsonrpc": "2.0", "id": req["id"], **answer}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(200, json.dumps({"jsonrpc": "2.0", "id": req["id"], **answer}).encode())
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/api/TOKEN-abc"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        super().__init__(Handler)
+        self.url += "/api/TOKEN-abc"
 
     def sign(self, params: dict[str, Any]) -> dict[str, Any]:
         if params["from"].lower() != self.account.address.lower():
@@ -76,22 +65,10 @@ class SignerServer:
         signed = self.account.sign_transaction(tx)
         return {"result": "0x" + bytes(signed.raw_transaction).hex()}
 
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
 
 @pytest.fixture
-def signer_server():
-    servers: list[SignerServer] = []
-
-    def start(key: str) -> SignerServer:
-        servers.append(SignerServer(key))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
+def signer_server(closing):
+    return lambda key: closing(SignerServer(key))
 
 
 def test_remote_signer__keeper_trips_without_ever_holding_the_key(anvil, system, make_keeper, signer_server):
@@ -101,7 +78,7 @@ def test_remote_signer__keeper_trips_without_ever_holding_the_key(anvil, system,
     )
     assert (
         repr(keeper.executor.account) == f"RemoteSigner({system.keepers[0]} at http://127.0.0.1:"
-        f"{server.http.server_address[1]})"
+        f"{server.server.server_address[1]})"
     )
     system.crash(0)
     for _ in range(3):

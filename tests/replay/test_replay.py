@@ -35,6 +35,8 @@ CRASH = {
         "reference": [{"name": "peg", "constant": 1.0}],
         "fair_price": {"constant": 1.0},
     },
+    # a small arbitrageur: the dislocation outlasts its capital (1M USD would hold a 4M pool at the reference)
+    "actors": {"arbitrageur": {"capital_usd": 20_000}},
     "expect": {"trips": {"min": 1, "first_within": [300, 480]}, "bad_debt_usd": {"max": 0}},
 }
 
@@ -197,7 +199,8 @@ def test_replay_cli__unknown_breaker(crash_file):
         check=False,
     )
     assert run.returncode == 2
-    assert "breaker: expected one of composite, none, single-threshold, kill-switch" in run.stderr
+    worlds = "composite, band-only, breaker-only, none, single-threshold, kill-switch"
+    assert f"breaker: expected one of {worlds}" in run.stderr
 
 
 @pytest.mark.threat

@@ -60,7 +60,7 @@ def _raw(**changes):
         ),
         (
             {"market.lending.price_source": "cex"},
-            "market.lending.price_source: Input should be 'venue' or 'reference'",
+            "market.lending.price_source: Input should be 'venue', 'reference' or 'aggregator'",
         ),
         (
             {"market.borrowers.health_factor": {"uniform": [0.9, 1.2]}},

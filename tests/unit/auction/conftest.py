@@ -9,6 +9,7 @@ import pytest
 from deployment.auction import deploy_auction
 from deployment.pool import deploy_pool
 from tests.constants import HALTED
+from tests.helpers import MAX_UINT256 as MAX  # noqa: F401 (the tests import MAX from here)
 from tests.helpers import advance
 
 COL = 10**18  # one collateral unit (18 decimals)
@@ -16,7 +17,6 @@ USD = 10**6  # one debt unit (6 decimals)
 WAD = 10**18
 PRICE = 2_000  # debt per collateral: the reference price the pool is seeded at
 SEED_COL = 1_000  # whole collateral units in the pool
-MAX = 2**256 - 1
 MIN_SELL, MIN_BUY = COL // 100, USD  # the deploy helper's default minimum escrows
 MAX_ORDERS, DLP_SLOTS = 200, 50
 PHASE_OPEN, PHASE_LOCKED, PHASE_SETTLED, PHASE_VOID = 1, 2, 3, 4
@@ -100,18 +100,6 @@ def debt(deployed_pool):
 @pytest.fixture(scope="session")
 def market(deployed_pool):
     return deployed_pool.market_id
-
-
-@pytest.fixture(scope="session")
-def fund(deployer):
-    """Mints `amount` of each token to `account` and approves `spender` for everything."""
-
-    def fund(account, spender, *amounts):
-        for token, amount in amounts:
-            token.mint(account, amount, sender=deployer)
-            token.approve(spender, MAX, sender=account)
-
-    return fund
 
 
 @pytest.fixture(scope="session")

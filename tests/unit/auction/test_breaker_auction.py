@@ -4,25 +4,16 @@
 import ape
 import pytest
 
-from tests.constants import AUCTION, COOLDOWN, NORMAL
+from tests.constants import AUCTION, COOLDOWN, NORMAL, ZERO_ADDRESS
 from tests.helpers import advance
-
-ZERO = "0x0000000000000000000000000000000000000000"
-
-
-@pytest.fixture
-def as_auction(accounts, chain, auction):
-    """The auction contract's own address as a sender (impersonated)."""
-    chain.set_balance(auction.address, 10**18)
-    return accounts[auction.address]
 
 
 def test_set_auction__governance_logs_old_and_new(breaker, market, auction, governance):
-    receipt = breaker.set_auction(market, ZERO, sender=governance)
+    receipt = breaker.set_auction(market, ZERO_ADDRESS, sender=governance)
     assert receipt.decode_logs(breaker.AuctionSet) == [
-        breaker.AuctionSet(market_id=market, old=auction, new=ZERO, actor=governance)
+        breaker.AuctionSet(market_id=market, old=auction, new=ZERO_ADDRESS, actor=governance)
     ]
-    assert breaker.auction_of(market) == ZERO
+    assert breaker.auction_of(market) == ZERO_ADDRESS
 
 
 def test_set_auction__not_governance_reverts(breaker, market, auction, guardian):
@@ -63,7 +54,7 @@ def test_settle_auction__not_the_auction_reverts(breaker, market, phases, anyone
 
 
 def test_settle_auction__no_auction_set_reverts(breaker, market, phases, governance, as_auction):
-    breaker.set_auction(market, ZERO, sender=governance)
+    breaker.set_auction(market, ZERO_ADDRESS, sender=governance)
     phases.cooldown()
     phases.auction()
     with ape.reverts("CircuitBreaker: caller is not the market's auction"):

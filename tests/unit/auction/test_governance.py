@@ -3,9 +3,8 @@
 import ape
 import pytest
 
+from tests.constants import ZERO_ADDRESS
 from tests.unit.auction.conftest import DLP_SLOTS, MAX_ORDERS, MIN_BUY, MIN_SELL, wad
-
-ZERO = "0x0000000000000000000000000000000000000000"
 
 
 def test_deploy__reads_the_pool_and_logs_parameters(
@@ -34,7 +33,19 @@ def test_deploy__reads_the_pool_and_logs_parameters(
 
 def test_deploy__pool_without_breaker_reverts(project, deployer, governance, collateral, debt):
     unguarded = project.GuardedPool.deploy(
-        collateral, debt, 30, ZERO, 0, ZERO, 500, 60, 900, governance, "LP", "LP", sender=deployer
+        collateral,
+        debt,
+        30,
+        ZERO_ADDRESS,
+        0,
+        ZERO_ADDRESS,
+        500,
+        60,
+        900,
+        governance,
+        "LP",
+        "LP",
+        sender=deployer,
     )
     with ape.reverts("ReopeningAuction: pool has no breaker"):
         project.ReopeningAuction.deploy(
@@ -50,7 +61,7 @@ def test_deploy__pool_without_breaker_reverts(project, deployer, governance, col
         ({"dlp_slots": MAX_ORDERS // 2 + 1}, "ReopeningAuction: dlp slots above half the cap"),
         ({"min_sell_collateral": 0}, "ReopeningAuction: minimum sell out of bounds"),
         ({"min_buy_debt": 2**96 + 1}, "ReopeningAuction: minimum buy out of bounds"),
-        ({"owner": ZERO}, "ReopeningAuction: owner is the zero address"),
+        ({"owner": ZERO_ADDRESS}, "ReopeningAuction: owner is the zero address"),
     ],
 )
 @pytest.mark.bad_input
@@ -75,7 +86,7 @@ def test_add_dlp__twice_or_zero_reverts(auction, governance, dlp):
     with ape.reverts("ReopeningAuction: already a dlp"):
         auction.add_dlp(dlp, sender=governance)
     with ape.reverts("ReopeningAuction: dlp is the zero address"):
-        auction.add_dlp(ZERO, sender=governance)
+        auction.add_dlp(ZERO_ADDRESS, sender=governance)
 
 
 def test_remove_dlp__governance_and_no_more_halt_posts(auction, phases, governance, dlp):

@@ -4,10 +4,8 @@
 import ape
 import pytest
 
-from tests.constants import AUCTION, NORMAL
+from tests.constants import AUCTION, NORMAL, ZERO_ADDRESS
 from tests.unit.auction.conftest import COL, PRICE, SEED_COL, USD, WAD
-
-ZERO = "0x0000000000000000000000000000000000000000"
 
 
 @pytest.fixture
@@ -27,9 +25,11 @@ def in_auction(phases, breaker, market, pool, anyone):
 
 
 def test_set_auction__governance_logs_old_and_new(pool, auction, governance):
-    receipt = pool.set_auction(ZERO, sender=governance)
-    assert receipt.decode_logs(pool.AuctionSet) == [pool.AuctionSet(actor=governance, old=auction, new=ZERO)]
-    assert pool.auction() == ZERO
+    receipt = pool.set_auction(ZERO_ADDRESS, sender=governance)
+    assert receipt.decode_logs(pool.AuctionSet) == [
+        pool.AuctionSet(actor=governance, old=auction, new=ZERO_ADDRESS)
+    ]
+    assert pool.auction() == ZERO_ADDRESS
 
 
 def test_set_auction__not_owner_reverts(pool, auction, anyone):
@@ -76,7 +76,7 @@ def test_clear_auction__not_the_auction_reverts(pool, in_auction, anyone):
 
 
 def test_clear_auction__no_auction_set_reverts(pool, in_auction, governance, anyone):
-    pool.set_auction(ZERO, sender=governance)
+    pool.set_auction(ZERO_ADDRESS, sender=governance)
     with ape.reverts("GuardedPool: caller is not the auction"):
         pool.clear_auction(PRICE * WAD, 0, 0, sender=anyone)
 

@@ -4,8 +4,11 @@ previous block left the venue."""
 import ape
 import pytest
 
+from keeper import params as P
 from tests.constants import COOLDOWN
 from tests.helpers import DEPTH, WAD, advance, move_venue
+
+MAX_PRICE = 2**128 - 1  # observations pack the price into 128 bits
 
 
 def test_poke__records_observation_after_spacing(breaker, market_id, anyone):
@@ -127,3 +130,70 @@ def test_poke__observation_inside_a_manipulated_block_records_the_block_start(
     attacker.poke_only(breaker, market_id, venue, 12 * WAD // 10, DEPTH, sender=anyone)
     move_venue(venue, anyone, price=0.95)
     assert breaker.indicators(market_id).vp_bps == 500  # from 1.0, not from the pumped 1.2
+
+
+def test_poke__observation_exactly_one_spacing_later(breaker, market_id, venue, anyone):
+    """Spacing is vp_window / 24 = 12 s by default; an observation is due at exactly +12 s."""
+    advance(12)
+    first = breaker.poke(market_id, sender=anyone)
+    move_venue(venue, anyone, price=1.2)
+    ape.chain.pending_timestamp = first.timestamp + 12
+    breaker.poke(market_id, sender=anyone)
+    move_venue(venue, anyone, price=1.0)
+    assert breaker.indicators(market_id).vp_bps == 1666  # (1.2 - 1.0) / 1.2: the 1.2 was recorded
+
+
+def test_poke__spacing_is_a_24th_of_the_window(breaker, market_id, venue, anyone, governance):
+    breaker.set_param(market_id, P.BY_NAME["vp_window_s"].key, 3_600, sender=governance)
+    advance(150)
+    first = breaker.poke(market_id, sender=anyone)
+    ape.chain.pending_timestamp = first.timestamp + 149
+    assert breaker.poke(market_id, sender=anyone).return_value is False  # 149 s < 3,600 / 24
+    ape.chain.pending_timestamp = first.timestamp + 150
+    assert breaker.poke(market_id, sender=anyone).return_value is True
+
+
+def test_poke__depth_sample_exactly_one_interval_later(breaker, market_id, anyone):
+    advance(21_600)
+    first = breaker.poke(market_id, sender=anyone)
+    ape.chain.pending_timestamp = first.timestamp + 21_599
+    assert breaker.poke(market_id, sender=anyone).decode_logs(breaker.DepthSampled) == []
+    ape.chain.pending_timestamp = first.timestamp + 21_600
+    receipt = breaker.poke(market_id, sender=anyone)
+    assert receipt.decode_logs(breaker.DepthSampled) == [
+        breaker.DepthSampled(market_id=market_id, depth=DEPTH, baseline=DEPTH, samples=2)
+    ]
+
+
+def test_poke__price_at_top_of_range_recorded(breaker, market_id, venue, anyone):
+    advance(12)
+    venue.set_price(MAX_PRICE, sender=anyone)
+    breaker.poke(market_id, sender=anyone)
+    venue.set_price(MAX_PRICE // 2, sender=anyone)
+    ape.chain.mine()
+    assert breaker.indicators(market_id).vp_bps == 5_000
+
+
+@pytest.mark.parametrize("price", [0, MAX_PRICE + 1], ids=["zero", "above_128_bits"])
+def test_poke__price_out_of_range_reverts(breaker, market_id, venue, anyone, price):
+    advance(12)
+    venue.set_price(price, sender=anyone)
+    with ape.reverts("CircuitBreaker: venue price out of range"):
+        breaker.poke(market_id, sender=anyone)
+
+
+def test_poke__ring_keeps_the_last_32_observations(breaker, market_id, venue, anyone, governance):
+    """An older high is forgotten once 32 newer observations are kept, even if the window then
+    widens (the venue's own history of 32 block starts has forgotten it too)."""
+    window = P.BY_NAME["vp_window_s"].key
+    breaker.set_param(market_id, window, 60, sender=governance)  # an observation every 2 s
+    advance(2)
+    move_venue(venue, anyone, price=1.1)
+    breaker.poke(market_id, sender=anyone)
+    move_venue(venue, anyone, price=1.0)
+    for _ in range(32):
+        advance(2)
+        move_venue(venue, anyone, price=1.0)
+        breaker.poke(market_id, sender=anyone)
+    breaker.set_param(market_id, window, 3_600, sender=governance)
+    assert breaker.indicators(market_id).vp_bps == 0

@@ -175,3 +175,22 @@ def test_halt_window__is_max_of_dlp_and_priority_plus_buffer(breaker, market_id,
     assert breaker.halt_window(market_id) == 300 + 60
     breaker.set_param(market_id, P.BY_NAME["t_priority_s"].key, 600, sender=governance)
     assert breaker.halt_window(market_id) == 600 + 60
+
+
+def test_register_market__venue_without_price_reverts(
+    project, breaker, oracle, governance, deployer, params_array
+):
+    no_price = project.MockVenue.deploy(0, DEPTH, sender=deployer)
+    with ape.reverts("CircuitBreaker: venue has no price"):
+        breaker.register_market(no_price, oracle, params_array(), sender=governance)
+
+
+def test_set_param__halt_window_at_upper_bound_succeeds(breaker, market_id, governance):
+    breaker.set_param(market_id, P.BY_NAME["t_dlp_s"].key, 3_540, sender=governance)
+    assert breaker.halt_window(market_id) == 3_600
+
+
+def test_set_param__halt_window_equal_to_max_halt_reverts(breaker, market_id, governance):
+    breaker.set_param(market_id, P.BY_NAME["max_halt_s"].key, 900, sender=governance)
+    with ape.reverts("CircuitBreaker: halt window N must be below max halt"):
+        breaker.set_param(market_id, P.BY_NAME["t_dlp_s"].key, 840, sender=governance)

@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
-from tests.helpers import advance, move_venue, recover, trip_rule_a
+from tests.helpers import LCE, advance, crash, move_venue, recover, trip_rule_a
 
 
 @pytest.fixture
@@ -217,3 +217,51 @@ def test_resume__external_venue_still_needs_price_recovery(breaker, market_id, v
     advance(breaker.halt_window(market_id))
     with ape.reverts("CircuitBreaker: deviation above resume threshold"):
         breaker.arm_resume(market_id, sender=anyone)
+
+
+def test_extend_halt__not_halted_reverts(breaker, market_id, keeper):
+    with ape.reverts("CircuitBreaker: market is not halted"):
+        breaker.extend_halt(market_id, LCE, sender=keeper)
+    assert breaker.status(market_id).resume_after == 0
+
+
+def test_arm_resume__live_arm_cannot_be_overwritten_reverts(
+    breaker, market_id, anyone, keeper, guardian_halted
+):
+    """Re-arming would push the confirmation block forward forever (griefing), as for trips."""
+    status, _ = guardian_halted
+    ape.chain.pending_timestamp = status.resume_after
+    breaker.arm_resume(market_id, sender=anyone)
+    with ape.reverts("CircuitBreaker: already armed"):
+        breaker.arm_resume(market_id, sender=keeper)
+
+
+def test_arm_resume__not_halted_reverts(breaker, market_id, venue, anyone):
+    """A resume arm on a calm market would count as a live arm and block rule A's arm_trip."""
+    with ape.reverts("CircuitBreaker: market is not halted"):
+        breaker.arm_resume(market_id, sender=anyone)
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_resume__trip_arm_cannot_move_a_normal_market_to_cooldown_reverts(breaker, market_id, venue, anyone):
+    """An arm taken by arm_trip must not confirm a resume once the crash is over."""
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, price=1.0, depth_ratio=1.0)
+    with ape.reverts("CircuitBreaker: market is not halted"):
+        breaker.resume(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+def test_sync__auction_elapsed_since_is_the_end_of_the_phase(
+    breaker, market_id, governance, anyone, guardian_halted
+):
+    resumed = breaker.force_resume(market_id, sender=governance)
+    ape.chain.pending_timestamp = resumed.timestamp + 400
+    breaker.sync(market_id, sender=anyone)
+    assert (breaker.status(market_id).state, breaker.status(market_id).since) == (
+        NORMAL,
+        resumed.timestamp + 360,
+    )

@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.constants import HALTED, NORMAL
+from tests.constants import COOLDOWN, HALTED, NORMAL
 from tests.helpers import DEPTH, WAD, advance, crash, move_venue
 
 
@@ -213,3 +213,39 @@ def test_arm_trip__frozen_price_is_the_last_valid_reference(
     feed.set_answer(0, sender=anyone)
     receipt = breaker.guardian_trip(market_id, sender=guardian)
     assert receipt.decode_logs(breaker.MarketTripped)[0].frozen_price == 105 * WAD // 100
+
+
+def test_arm_trip__at_arm_expiry_still_armed_reverts(breaker, market_id, venue, anyone, keeper):
+    """The arm is live up to and including its expiry second, as `trip` accepts it then."""
+    crash(venue, anyone)
+    arm = breaker.arm_trip(market_id, sender=anyone)
+    ape.chain.pending_timestamp = arm.timestamp + 120
+    with ape.reverts("CircuitBreaker: already armed"):
+        breaker.arm_trip(market_id, sender=keeper)
+
+
+def test_trip__resume_arm_cannot_retrip_a_halted_market_reverts(
+    breaker, market_id, venue, anyone, guardian_halted
+):
+    """An arm taken by arm_resume must not confirm a rule A trip that restarts the halt window."""
+    status, _ = guardian_halted
+    ape.chain.pending_timestamp = status.resume_after
+    breaker.arm_resume(market_id, sender=anyone)
+    crash(venue, anyone)
+    with ape.reverts("CircuitBreaker: market is halted"):
+        breaker.trip(market_id, sender=anyone)
+    assert breaker.status(market_id).resume_after == status.resume_after
+
+
+def test_arm_trip__venue_closed_by_the_halt_refused_until_it_reopens(
+    project, breaker, oracle, deployer, governance, guardian, anyone
+):
+    """A guarded pool that is its own venue shows its crash price in COOLDOWN: no rule A evidence."""
+    from deployment.pool import deploy_pool
+
+    market = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1.0).market_id
+    breaker.guardian_trip(market, sender=guardian)
+    breaker.force_resume(market, sender=governance)
+    with ape.reverts("CircuitBreaker: venue closed until the market reopens"):
+        breaker.arm_trip(market, sender=anyone)
+    assert breaker.state(market) == COOLDOWN

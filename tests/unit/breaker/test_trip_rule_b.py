@@ -4,9 +4,7 @@ import ape
 import pytest
 
 from tests.constants import HALTED, NORMAL
-from tests.helpers import DEPTH, WAD, advance, move_venue
-
-LCE = 20_000  # attested exposure, above the default critical level of 10,000 bps
+from tests.helpers import DEPTH, LCE, WAD, advance, move_venue
 
 
 @pytest.fixture
@@ -124,6 +122,26 @@ def test_trip_attested__velocity_from_the_venue_block_starts_without_pokes(
     advance(400)
     move_venue(venue, anyone, price=0.92)
     move_venue(venue, anyone, price=0.85, slippage_bps=800)
+    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
+    assert breaker.state(market_id) == HALTED
+
+
+def test_trip_attested__while_halted_reverts(breaker, market_id, venue, keeper, guardian, anyone):
+    advance(13)
+    breaker.poke(market_id, sender=anyone)
+    breaker.guardian_trip(market_id, sender=guardian)
+    move_venue(venue, anyone, price=0.85, slippage_bps=800)
+    with ape.reverts("CircuitBreaker: market is halted"):
+        breaker.trip_attested(market_id, LCE, sender=keeper)
+
+
+def test_trip_attested__high_at_window_edge_counts(breaker, market_id, venue, keeper, anyone):
+    """An observation exactly vp_window seconds old is still inside the window."""
+    advance(13)
+    poke = breaker.poke(market_id, sender=anyone)
+    move_venue(venue, anyone, price=0.85, slippage_bps=800)
+    ape.chain.pending_timestamp = poke.timestamp + 300
     receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
     assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
     assert breaker.state(market_id) == HALTED

@@ -74,3 +74,23 @@ def test_reason_codes__are_the_documented_values(breaker):
 
 def test_halt_window_bounds__are_the_documented_values(breaker):
     assert (breaker.MIN_HALT_WINDOW(), breaker.MAX_HALT_WINDOW()) == (60, 3_600)
+
+
+def test_state__several_phases_at_once_without_sync(breaker, market_id, guardian_halted):
+    """The view walks lapse, cool-down and auction in one call, as sync stores them."""
+    status, _ = guardian_halted
+    ape.chain.pending_timestamp = status.lapse_at + 360
+    ape.chain.mine()
+    assert breaker.state(market_id) == NORMAL
+    assert breaker.status(market_id).state == HALTED
+
+
+def test_indicators__zero_price_reads_full_slippage(breaker, market_id, venue, anyone):
+    venue.set_price(0, sender=anyone)
+    assert breaker.indicators(market_id).si_bps == 10_000
+
+
+def test_indicators__one_wei_price_reads_its_own_slippage(breaker, market_id, venue, anyone):
+    """Only a zero price is read as full slippage; any other price is measured."""
+    venue.set_price(1, sender=anyone)
+    assert breaker.indicators(market_id).si_bps == 0

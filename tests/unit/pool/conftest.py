@@ -7,6 +7,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.constants import NORMAL
+from tests.helpers import MAX_UINT256 as MAX  # noqa: F401 (the tests import MAX from here)
 
 COL = 10**18  # one collateral unit (18 decimals)
 USD = 10**6  # one debt unit (6 decimals)
@@ -14,7 +15,6 @@ WAD = 10**18
 BPS = 10_000
 PRICE = 2_000  # debt per collateral: the reference price the pool is seeded at
 SEED_COL = 1_000  # whole collateral units the lp deposits
-MAX = 2**256 - 1
 DEADLINE = 2**64
 FEE_BPS, BAND_BPS, REFRESH_S, MAX_AGE_S = 30, 500, 60, 900
 
@@ -114,18 +114,6 @@ def create_pool(project, deployer, governance, collateral, debt, breaker, market
         return project.GuardedPool.deploy(*(args[k] for k in POOL_ARGS), sender=deployer)
 
     return create_pool
-
-
-@pytest.fixture(scope="session")
-def fund(deployer):
-    """Mints `amount` of each token to `account` and approves `spender` for everything."""
-
-    def fund(account, spender, *amounts):
-        for token, amount in amounts:
-            token.mint(account, amount, sender=deployer)
-            token.approve(spender, MAX, sender=account)
-
-    return fund
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,324 @@
+"""Sending an action and replacing a stuck transaction.
+
+- A pending transaction that does the keeper's job (anyone's arm in the mempool) is waited on
+  for `foreign_wait_blocks` blocks (the simulation at `pending` reverts while the one at `latest`
+  passes); if it has not landed by then, the keeper sends its own.
+- A transaction not mined after `replace_after_blocks` blocks is re-signed with the same nonce and
+  both fee fields raised by at least `bump_percent` (>= 10%). If the action would now revert
+  (someone else did it), the replacement is a zero-value self-transfer.
+- Nonces are tracked locally and reconciled with the chain on "nonce too low", "already known",
+  "replacement transaction underpriced" and gaps.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from web3.exceptions import Web3RPCError
+
+from keeper.chain import RpcUnavailable, is_transport_error
+from keeper.executor.calls import CANCEL_GAS, Call, Outcome, _msg
+from keeper.executor.core import ExecutorCore
+from keeper.fees import bumped
+from keeper.journal import CANCEL_KIND, InFlight
+from keeper.model import Action, Kind
+from keeper.signer import SignerError
+
+log = logging.getLogger("keeper.executor")
+
+
+class Sender(ExecutorCore):
+    """Sends actions (`submit`) and re-prices the ones that do not land (`_replace`)."""
+
+    # ------------------------------------------------------------ deciding to send
+
+    def _simulate_for_send(self, action: Action, head_block: int) -> tuple[Call | None, Outcome | None]:
+        """(call, None) to go ahead; (None, outcome) to stop here and report why."""
+        name = action.kind.value
+        key = (action.market_id, name)
+        call, sim = self.prepare_and_simulate(action)
+        if sim.error is not None:
+            self.metrics.sim_errors.labels(name).inc()
+            log.error(
+                "simulation could not run (RPC error, not a revert)",
+                extra={"action": action.describe(), "block": self.simulate_block, "error": sim.error},
+            )
+            if self.simulate_block == "latest":
+                return None, Outcome("error", sim.error)
+            # e.g. a provider refusing the `pending` tag: a keeper that cannot simulate must not go silent
+            call, sim = self.prepare_and_simulate(action, "latest")
+            if sim.error is not None:
+                return None, Outcome("error", sim.error)
+            if sim.revert is None:
+                log.warning(
+                    "simulated at latest instead",
+                    extra={"action": action.describe(), "hint": "set simulate_block: latest"},
+                )
+        if sim.revert is not None and self.simulate_block == "pending":
+            later, at_latest = self.prepare_and_simulate(action, "latest")
+            if at_latest.ok:
+                # A pending transaction (anyone's arm, another keeper's trip) would do it: wait, bounded.
+                first = self._foreign_since.setdefault(key, head_block)
+                if head_block - first < self.foreign_wait_blocks:
+                    self.metrics.sim_reverts.labels(name).inc()
+                    log.info(
+                        "a pending transaction would do this: waiting for it",
+                        extra={
+                            "action": action.describe(),
+                            "revert_at_pending": sim.revert,
+                            "waited_blocks": head_block - first,
+                            "wait_blocks": self.foreign_wait_blocks,
+                        },
+                    )
+                    return None, Outcome("reverted", sim.revert)
+                log.warning(
+                    "pending transaction not mined in time: sending ours",
+                    extra={
+                        "action": action.describe(),
+                        "revert_at_pending": sim.revert,
+                        "waited_blocks": head_block - first,
+                    },
+                )
+                self._foreign_since.pop(key, None)
+                return later, None
+        self._foreign_since.pop(key, None)
+        if sim.revert is not None:
+            self.metrics.sim_reverts.labels(name).inc()
+            log.info(
+                "simulation reverted, not sending", extra={"action": action.describe(), "revert": sim.revert}
+            )
+            return None, Outcome("reverted", sim.revert)
+        return call, None
+
+    # ------------------------------------------------------------ sending
+
+    def submit(self, action: Action, head_block: int) -> Outcome:
+        """Simulates and (unless dry run) sends `action`; at most one transaction per market in flight."""
+        name = action.kind.value
+        pending = self.journal.for_market(action.market_id)
+        if pending is not None:
+            return Outcome(
+                "in-flight", f"{pending.kind} nonce {pending.nonce} not mined yet", pending.hashes[-1]
+            )
+        if self.defer_blocks:
+            kind, since = self._due_since.get(action.market_id, ("", -1))
+            if kind != name:
+                since = head_block
+                self._due_since[action.market_id] = (name, since)
+            if head_block - since < self.defer_blocks:
+                log.info(
+                    "secondary keeper: deferring to the primary",
+                    extra={
+                        "action": action.describe(),
+                        "due_blocks": head_block - since,
+                        "defer_blocks": self.defer_blocks,
+                    },
+                )
+                return Outcome("deferred", f"{head_block - since} of {self.defer_blocks} blocks")
+        call, stop = self._simulate_for_send(action, head_block)
+        if stop is not None:
+            return stop
+        assert call is not None
+        if self.dry_run:
+            self.metrics.dry_run.labels(name).inc()
+            log.info("dry run: would send", extra={"action": call.label, "reason": action.reason})
+            return Outcome("dry-run", call.label)
+        if self.paused:
+            log.warning("sending paused: not sent", extra={"action": call.label, "reason": action.reason})
+            return Outcome("paused", call.label)
+        gas = self.gas_limit(call, action.kind)
+        fees = self.suggest(action.kind.urgent)
+        if self._next_nonce is None:
+            self.reconcile_nonce()
+        tx = {"to": call.to, "data": call.data, "value": 0, "gas": gas}
+        for _attempt in range(3):
+            nonce = self._next_nonce
+            assert nonce is not None
+            try:
+                rec = self._sign(
+                    tx,
+                    nonce,
+                    fees,
+                    market_id=action.market_id,
+                    kind=name,
+                    args=list(call.args),
+                    head_block=head_block,
+                )
+            except SignerError as exc:
+                self.metrics.sends.labels(name, "signer_error").inc()
+                log.error(
+                    "signer failed: nothing sent", extra={"action": action.describe(), "error": str(exc)}
+                )
+                return Outcome("failed", str(exc))
+            try:
+                rec.via_relay = self._broadcast(rec.raw)
+            except Web3RPCError as exc:
+                self.journal.drop(nonce)  # the node answered: these bytes are not in its pool
+                m = _msg(exc)
+                if "nonce too low" in m or "nonce is too low" in m or "already used" in m:
+                    self.metrics.sends.labels(name, "nonce_too_low").inc()
+                    log.warning("nonce too low, reconciling with the chain", extra={"nonce": nonce})
+                    self.reconcile_nonce()
+                    continue
+                if "underpriced" in m:
+                    # Another transaction (not in our journal) holds this nonce in the pool.
+                    self.metrics.sends.labels(name, "underpriced").inc()
+                    _latest, chain_pending = self._counts()
+                    log.warning(
+                        "nonce held by an unknown pending transaction",
+                        extra={"nonce": nonce, "chain_pending": chain_pending},
+                    )
+                    if chain_pending > nonce:
+                        self._next_nonce = chain_pending
+                    else:
+                        fees = bumped(fees, fees, self.fees.bump_percent, self.cap_wei) or fees
+                    continue
+                if "insufficient funds" in m:
+                    self.metrics.sends.labels(name, "insufficient_funds").inc()
+                    log.error(
+                        "keeper account cannot pay for gas: fund it",
+                        extra={"address": self.sender, "action": action.describe()},
+                    )
+                    return Outcome("failed", "insufficient funds")
+                self.metrics.sends.labels(name, "rejected").inc()
+                log.error("send rejected", extra={"action": action.describe(), "error": str(exc)})
+                return Outcome("failed", str(exc))
+            except Exception as exc:
+                if not (is_transport_error(exc) or isinstance(exc, RpcUnavailable)):
+                    raise
+                # The answer is lost, not the transaction: it stays journaled, and the next ticks find its
+                # receipt or re-broadcast it. Its nonce is taken.
+                self._next_nonce = nonce + 1
+                self.metrics.sends.labels(name, "unconfirmed").inc()
+                self.metrics.in_flight.set(len(self.journal.items))
+                log.error(
+                    "send failed on every endpoint; journaled, re-broadcast next cycle",
+                    extra={
+                        "action": action.describe(),
+                        "nonce": nonce,
+                        "tx": rec.hashes[-1],
+                        "error": str(exc),
+                    },
+                )
+                return Outcome("failed", str(exc), rec.hashes[-1])
+            self.journal.put(rec)  # via_relay as it went out
+            self._next_nonce = nonce + 1
+            self._sent(name)
+            log.info(
+                "transaction sent",
+                extra={
+                    "action": call.label,
+                    "reason": action.reason,
+                    "nonce": nonce,
+                    "tx": rec.hashes[-1],
+                    "fees": fees.describe(),
+                    "gas": gas,
+                    "via": self.relay_label or "public",
+                },
+            )
+            return Outcome("sent", call.label, rec.hashes[-1])
+        self.metrics.sends.labels(name, "no_nonce").inc()
+        return Outcome("failed", "could not find a usable nonce after 3 attempts")
+
+    def idle(self, market_id: int) -> None:
+        """The policy wants nothing for this market now: a later action starts its deferral afresh."""
+        self._due_since.pop(market_id, None)
+
+    def _sent(self, name: str) -> None:
+        self.metrics.tx_sent.labels(name).inc()
+        self.metrics.sends.labels(name, "sent").inc()
+        self.metrics.in_flight.set(len(self.journal.items))
+        self.last_sent_at = self.clock()
+        self.metrics.last_send.set(self.last_sent_at)
+
+    def _replace(self, rec: InFlight, head_block: int) -> None:
+        cancel = rec.cancel or rec.kind == CANCEL_KIND
+        call = None
+        if not cancel:
+            # rebuilt at the latest block: a settlement's replacement carries a fresh crossing
+            call, sim = self.prepare_and_simulate(rec.action, "latest")
+            if sim.revert is not None:
+                log.warning(
+                    "stuck transaction would now revert: cancelling it",
+                    extra={"action": rec.action.describe(), "revert": sim.revert, "nonce": rec.nonce},
+                )
+                cancel = True
+            elif sim.error is not None:
+                log.error(
+                    "simulation of the replacement could not run (RPC error): next tick tries again",
+                    extra={"action": rec.kind, "nonce": rec.nonce, "error": sim.error},
+                )
+                return
+        suggested = self.suggest(urgent=rec.kind == CANCEL_KIND or Kind(rec.kind).urgent)
+        new = bumped(rec.fees, suggested, self.fees.bump_percent, self.cap_wei)
+        if new is None:
+            log.error(
+                "cannot replace: fee cap reached",
+                extra={
+                    "action": rec.kind,
+                    "nonce": rec.nonce,
+                    "fees": rec.fees.describe(),
+                    "hint": "raise fees.max_fee_gwei",
+                },
+            )
+            rec.sent_block = head_block
+            self.journal.put(rec)
+            return
+        cancel = cancel or call is None
+        if cancel:
+            tx = {"to": self.sender, "data": "0x", "value": 0, "gas": CANCEL_GAS}
+        else:
+            assert call is not None
+            tx = {"to": call.to, "data": call.data, "value": 0, "gas": rec.gas}
+        try:
+            tx_hash, raw = self._signed(tx, rec.nonce, new)
+        except SignerError as exc:
+            log.error("signer failed: cannot replace", extra={"nonce": rec.nonce, "error": str(exc)})
+            return
+        previous = (list(rec.hashes), rec.raw, rec.max_fee, rec.priority, rec.cancel, rec.gas, list(rec.args))
+        # Journaled before broadcasting: a crash here leaves both hashes known, whichever lands.
+        rec.hashes.append(tx_hash)
+        rec.raw = raw
+        rec.max_fee, rec.priority = new.max_fee, new.priority
+        rec.cancel = cancel
+        if call is not None and not cancel:
+            rec.args = list(call.args)
+        if cancel:
+            rec.gas = CANCEL_GAS
+        self.journal.put(rec)
+        try:
+            via_relay = self._broadcast(raw)
+        except Web3RPCError as exc:
+            m = _msg(exc)
+            rec.hashes, rec.raw, _, _, rec.cancel, rec.gas, rec.args = previous
+            if "underpriced" in m:
+                # The node wants more (anvil +5%, geth +10%, some +12.5%): remember the higher ask.
+                log.warning("replacement underpriced, bumping again next block", extra={"nonce": rec.nonce})
+                self.journal.put(rec)
+                return
+            rec.max_fee, rec.priority = previous[2], previous[3]
+            self.journal.put(rec)
+            if "nonce too low" in m:
+                return  # mined meanwhile: the next tick reads its receipt
+            log.error("replacement rejected", extra={"nonce": rec.nonce, "error": str(exc)})
+            return
+        except Exception as exc:
+            if not (is_transport_error(exc) or isinstance(exc, RpcUnavailable)):
+                raise
+            log.error("replacement failed on every endpoint", extra={"error": str(exc)})
+            return
+        rec.sent_block = head_block
+        rec.replacements += 1
+        rec.via_relay = via_relay
+        self.journal.put(rec)
+        self.metrics.tx_replaced.labels(rec.kind).inc()
+        log.info(
+            "transaction replaced",
+            extra={
+                "action": "cancel" if cancel else rec.kind,
+                "nonce": rec.nonce,
+                "tx": tx_hash,
+                "fees": new.describe(),
+                "replacements": rec.replacements,
+            },
+        )
