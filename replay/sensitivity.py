@@ -63,8 +63,7 @@ def _depth(s: Scenario) -> list[tuple[str, Any]]:
 
 AXES = (
     Axis("health", "market.borrowers.health_factor.uniform", _health_low),
-    # the pool's price band around the reference (today the constant BAND_BPS of replay/world.py: the
-    # axis runs once the scenario format has the field)
+    # the guarded pool's price band around the reference (the scenario's own is 500 bps unless it sets one)
     Axis("band", "market.pool.band_bps", lambda s: [("300", 300), ("800", 800)]),
     Axis("depth", "market.pool.liquidity_usd", _depth),
     Axis("slippage", "actors.liquidator.max_slippage_bps", lambda s: [("50", 50), ("300", 300)]),
