@@ -53,7 +53,7 @@ from replay.scenario import BorrowersFile, Curves, Scenario
 from replay.transport import PrefetchingProvider
 from replay.world import FEED_DECIMALS, FEED_HEARTBEAT_S, WAD, World, build
 
-NORMAL, HALTED = 1, 2
+NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
 GAS = 3_000_000
 MARKET_FEE = 2_000 * 10**9  # the market's own moves go first in a block
 MARKET_TIP = 10**9
@@ -364,7 +364,8 @@ class Engine:
         x, y = self._read(self.c.pool, "reserves")
         spot = (y / wd.debt_unit) / (x / wd.collateral_unit)
         target = self.curves.venue_price.at(t)
-        open_ = self._read(self.c.pool, "breaker_state") == NORMAL
+        pool_state = self._read(self.c.pool, "breaker_state")
+        open_ = pool_state == NORMAL
         low, high = (0.0, math.inf)
         if wd.guarded:
             lo, hi = self._read(self.c.pool, "band_limits")
@@ -393,7 +394,9 @@ class Engine:
         # 2. the LP follows the depth path (depth within a band is proportional to the debt reserve)
         ratio = self.curves.venue_depth_ratio.at(t)
         target_y = ratio * wd.calm_debt_reserve
-        if y > 0 and abs(target_y / y - 1) > DEPTH_TOLERANCE:
+        # the pool refuses deposits from COOLDOWN to the end of AUCTION: the LP refills after
+        deposits_closed = pool_state in (COOLDOWN, AUCTION) and target_y > y
+        if y > 0 and abs(target_y / y - 1) > DEPTH_TOLERANCE and not deposits_closed:
             self._follow_depth(target_y / y, x, y)
         # 3. governance, scripted flows and the liquidator's sales
         for change in self.scenario.actors.governance:
