@@ -247,8 +247,11 @@ class DevSystem:
     def crash(
         self, market: int = 0, price: float = 0.90, depth_ratio: float = 0.10, slippage_bps: int = 0
     ) -> None:
-        """Moves the mock venue so that rule A holds (CVD 10%, R_L 10% by default)."""
+        """Moves the mock venue so that rule A holds (CVD 10%, R_L 10% by default), and mines
+        rule A's default hold of blocks: the crash has then held at every block start the
+        confirmation checks, as a real one does."""
         self.move(market, price=price, depth_ratio=depth_ratio, slippage_bps=slippage_bps)
+        self.w3.provider.make_request("anvil_mine", [hex(P.BY_NAME["hold_blocks"].default)])
 
     def move(
         self,

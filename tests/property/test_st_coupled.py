@@ -716,8 +716,9 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             elif live:
                 return "CircuitBreaker: already armed"
             cvd = v.cvd
-            if confirming:  # the deviation must hold at every block start since the arm
-                low, high, complete = rpc.call(pool, "settled_range", s.armed_block)
+            if confirming:  # the deviation must hold at every block start since the arm and over the hold
+                since = min(s.armed_block, v.number - min(v.bp[K["hold_blocks"]], v.number))
+                low, high, complete = rpc.call(pool, "settled_range", since)
                 if not complete and v.number != s.armed_block + 1:
                     return "CircuitBreaker: venue cannot show every block since the arm"
                 if v.reference == 0:
@@ -727,7 +728,7 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
                     (ref - high) * BPS // ref if high < ref else (low - ref) * BPS // ref if low > ref else 0
                 )
                 if cvd <= v.bp[K["cvd_trip_bps"]]:
-                    return "CircuitBreaker: deviation did not hold at every block since the arm"
+                    return "CircuitBreaker: deviation did not hold over the hold and since the arm"
             if v.reference == 0:
                 return BELOW_QUORUM
             if cvd <= v.bp[K["cvd_trip_bps"]]:

@@ -103,18 +103,6 @@ def test_replay__reproduces_the_reference_result(protection):
     assert problems == [], "\n".join(problems[:20])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open defect: since the breaker reads venues as their blocks opened, the designated liquidity "
-        "provider's "
-        "funding mints in its quote block of this scenario are never mined (they leave the pool without a "
-        "receipt), "
-        "so its two orders revert for lack of balance and the composite world reopens by time; on "
-        "oct10-usde the "
-        "auction still settles. Remove this marker with the fix."
-    ),
-)
 def test_reference__exercises_every_part_of_the_engine():
     """The reference is only worth its name if it covers a trip, the auction and liquidations."""
     composite = json.loads((REFERENCE / "composite.json").read_text())
