@@ -831,7 +831,8 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             ),
         )
         def add_liquidity(self, i, size_bps):
-            """Adding liquidity works in every breaker state (it does not move the price)."""
+            """Adding liquidity works in NORMAL and HALTED (it does not move the price), and is
+            refused from COOLDOWN to the end of AUCTION (the reopening auction's clearing)."""
             v, lp = self.v, lps[i]
             x, y = v.reserves
             max_c = min(x * size_bps // BPS, self.bal("col", lp))
@@ -839,6 +840,10 @@ def _machine(w, rpc: Rpc, run: Counter, tally: Counter):
             shares = min(max_c * v.lp_supply // x, max_d * v.lp_supply // y) if x and y else 0
             tx = rpc.send(pool, "add_liquidity", max_c, max_d, 0, NO_DEADLINE, sender=lp)
             self.record(f"add_liquidity in {STATE_NAMES[v.pool_state]}: {'done' if tx.ok else tx.reason}")
+            if v.pool_state in (COOLDOWN, AUCTION):
+                assert tx.reason == "GuardedPool: deposits closed until the market reopens", tx.reason
+                assert rpc.call(pool, "reserves") == (x, y)
+                return
             if shares == 0:
                 assert tx.reason == "GuardedPool: zero shares"
                 return
