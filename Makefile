@@ -54,10 +54,12 @@ test-quick: $(BUILD_STAMP)
 test-fork: $(BUILD_STAMP)
 	ape test tests/fork -q -p no:cacheprovider --disable-isolation
 
-# A tour of one market on a local chain, then the 10 October USDe crash under every protection.
+# A tour of one market on a local chain, then the 10 October USDe crash under every protection x
+# DEMO_SEEDS borrower seeds, every figure a median with its 5-95% range (docs/replay.md).
+DEMO_SEEDS ?= 20
 demo: $(BUILD_STAMP)
 	ape run demo -v WARNING
-	python -m replay.compare scenarios/oct10-usde.yaml
+	python -m replay.compare scenarios/oct10-usde.yaml --seeds $(DEMO_SEEDS)
 
 SCENARIO ?= scenarios/oct10-usde.yaml
 BREAKER ?= composite

@@ -76,6 +76,7 @@ def run(project, accounts) -> dict[str, float]:
         _next_day(feed, deployer)
         venue.set_price(90 * WAD // 100, sender=anyone)
         venue.set_depth(DEPTH // 10, sender=anyone)
+        chain.mine(P.BY_NAME["hold_blocks"].default)  # the crash holds over rule A's hold
         arm.append(breaker.arm_trip(0, sender=anyone).gas_used)
         trip_a.append(breaker.trip(0, sender=anyone).gas_used)
         resume.append(_end_halt(breaker, venue, anyone).gas_used)

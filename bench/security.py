@@ -9,22 +9,35 @@ pool's reserves, not from a formula):
   as its own market, so the calm depth seed is its depth at registration.
 - Evidence is what previous blocks left (`IVenue.settled_*`): a bundle that distorts the pool,
   calls the breaker and restores it in one transaction is no evidence (the flash tests in
-  tests/unit/breaker/test_trip_rule_a.py and tests/unit/pool/test_flash_evidence.py), so the
-  attacker must leave the pool distorted at the start of the arm's block and at every block
-  start up to the confirmation: at least two block starts (arm in block b, confirmation in b+1).
-- R_L below 20% needs the pool's debt reserve below 20% of the calm one at both block starts.
+  tests/unit/breaker/test_trip_rule_a.py and tests/unit/pool/test_flash_evidence.py), and rule A
+  confirms only once the deviation held at the starts of the last `hold_blocks` blocks (default
+  10), the confirmation's included, and at every start since the arm
+  (tests/unit/pool/test_lp_withdrawal_trip.py: two starts revert, one start short of the hold
+  reverts, the hold trips).
+- R_L below 20% needs the pool's debt reserve below 20% of the calm one at the block starts.
   Trades cannot do it: a sell is stopped at the band's edge, where the debt reserve is still
   sqrt(1 - band) of what it was (`security.rl_floor_by_trading_bps`, measured). So the
   cheapest sequence the tests know needs liquidity to leave: the attacker holds more than 80%
   of the LP shares and withdraws them (fee-free, nothing lost but the capital tied up:
   `security.capital_to_force_trip_usd`), then sells collateral until the price is just past
-  the CVD threshold below the reference, arms in the next block, and confirms in the one after.
+  the CVD threshold below the reference and keeps it there at `hold_blocks` block starts, arms
+  at one of them and confirms at the last.
 - Cost: what the attacker loses to arbitrage and fees. A push sells collateral worth
   `dx * reference` for `dy` of debt: the loss is `dx * reference - dy` (price impact and the
-  fee), the arbitrageur's gain when it trades the pool back. Arbitrage restores the pool in
-  block b after the arm, so the attacker pushes again before the next block start: two pushes.
-  `security.cost_to_force_trip_usd` = 2 x the loss of the push executed here;
-  `security.cost_to_force_trip_tvl_share` = that over the TVL.
+  fee), the arbitrageur's gain when it trades the pool back. Arbitrage restores the pool within
+  each block, so the attacker pushes again before every block start: `hold_blocks` pushes.
+  `security.cost_to_force_trip_usd` = `hold_blocks` x the loss of the push executed here;
+  `security.cost_to_force_trip_tvl_share` = that over the TVL. Waiting costs nothing in this
+  model (the withdrawn capital earns no pool fees, which is not counted), so a measure that
+  only delays when a withdrawal counts against depth would not raise it: the hold does, by
+  pricing every block start the dislocation must survive. Its cost is linear in the hold and in
+  the depth left in the pool (the attacker's choice, below 20% of the calm depth) and
+  quadratic in the dislocation, so at 1% of TVL the hold would be about 350 blocks (70 min),
+  which no real crash should wait: the goal is not met at default parameters.
+- Here the sell is held without arbitrage (a local chain has none) and the attacker adds a
+  tiny sell in every block, so the pool records every block start and the confirmation scans
+  `hold_blocks` of them: `gas.breaker.trip_rule_a_pool_hold` is that trip's gas, the worst case
+  against the trip target (`gas.breaker.trip_rule_a` trips on a mock venue).
 - Without the withdrawn liquidity (an attacker who does not hold most of the pool) rule A
   cannot trip at all; that attacker's only lever is the band-limited price, whose R_L floor is
   reported.
@@ -51,6 +64,7 @@ TVL_USD = 20_000_000
 SIDE_UNITS = TVL_USD // 2  # collateral units at $1, and debt units
 BLOCKS_PER_DAY = 7_200
 CVD_MARGIN_BPS = 5  # the push lands this far past the CVD trip threshold
+TINY_SELL = 10**15  # a thousandth of a collateral unit: makes the pool record a block start
 
 
 def _pool_market(project: Any, deployer: Any) -> Any:
@@ -102,23 +116,30 @@ def _forced_trip(project: Any, deployer: Any, attacker: Any) -> dict[str, float]
     x, _ = pool.reserves()
     d = Decimal(cvd_trip + CVD_MARGIN_BPS) / 10_000
     dx = int(Decimal(x) * (1 / (1 - d).sqrt() - 1))
-    collateral.mint(attacker, dx, sender=deployer)
-    collateral.approve(pool, dx, sender=attacker)
+    collateral.mint(attacker, dx + 64 * TINY_SELL, sender=deployer)
+    collateral.approve(pool, 2**256 - 1, sender=attacker)
     debt_before = debt.balanceOf(attacker)
     pool.swap(True, dx, 0, NO_DEADLINE, sender=attacker)
     dy = debt.balanceOf(attacker) - debt_before
     push_loss_usd = Decimal(dx) / 10**18 - Decimal(dy) / 10**6  # collateral valued at the $1 reference
 
+    # Held at `hold` block starts (the sell's block opened calm): a tiny sell in each block
+    # makes the pool record every start, the confirmation's worst-case scan.
+    hold = breaker.params(mid, breaker.P_HOLD_BLOCKS())
+    sold_in = chain.blocks.head.number
     breaker.arm_trip(mid, sender=attacker)
-    breaker.trip(mid, sender=attacker)
-    if breaker.state(mid) != 2:
-        raise RuntimeError("the modelled sequence did not trip: the cost model is out of date")
-    cost = 2 * push_loss_usd
+    while chain.blocks.head.number < sold_in + hold - 1:
+        pool.swap(True, TINY_SELL, 0, NO_DEADLINE, sender=attacker)
+    receipt = breaker.trip(mid, sender=attacker)
+    if breaker.state(mid) != 2 or receipt.block_number != sold_in + hold:
+        raise RuntimeError("the modelled sequence did not trip as modelled: the cost model is out of date")
+    cost = hold * push_loss_usd
     return {
         "security.cost_to_force_trip_usd": float(round(cost, 2)),
         "security.cost_to_force_trip_tvl_share": float(cost / TVL_USD),
         "security.capital_to_force_trip_usd": float(round(capital_usd, 2)),
-        "security.block_starts_held_to_force_trip": 2,
+        "security.block_starts_held_to_force_trip": hold,
+        "gas.breaker.trip_rule_a_pool_hold": receipt.gas_used,
     }
 
 

@@ -20,8 +20,9 @@
         that exists only inside one transaction (a flash loan, a sandwich around the call)
         counts. Trips: rule A (anyone) CVD and R_L hold at the block start of the arm, and
         the confirmation in a later block shows the deviation held at every block start
-        since the arm (`IVenue.settled_range`): the venue has to stay distorted across
-        whole blocks of arbitrage. Rule B (KEEPER) V_P and S_I hold on-chain and the keeper
+        since the arm and over the last P_HOLD_BLOCKS block starts (`IVenue.settled_range`):
+        the venue has to stay distorted across that many blocks of arbitrage, which is what
+        an attacker who thins the venue by withdrawing its own liquidity pays for. Rule B (KEEPER) V_P and S_I hold on-chain and the keeper
         attests LCE; V_P's high comes from the venue's own block-start history (a guarded
         pool records it on its trades) and from `poke` observations. GUARDIAN any time
         (tighten-only). Rules A and B stop after the daily trip budget; the guardian does not,
@@ -142,7 +143,7 @@ MIN_HALT_WINDOW: public(constant(uint256)) = 60
 MAX_HALT_WINDOW: public(constant(uint256)) = 3_600
 
 # @dev Parameter keys: index into a market's parameter array. Bounds sit next to each key.
-NUM_PARAMS: public(constant(uint256)) = 18
+NUM_PARAMS: public(constant(uint256)) = 19
 P_CVD_TRIP_BPS: public(constant(uint256)) = 0  # default 300, bounds [50, 5000]
 P_CVD_RESUME_BPS: public(constant(uint256)) = 1  # default 100, bounds [10, 5000], < CVD trip
 P_RL_TRIP_BPS: public(constant(uint256)) = 2  # default 2000, bounds [100, 9000]
@@ -161,13 +162,14 @@ P_COOLDOWN_S: public(constant(uint256)) = 14  # default 180, bounds [30, 1800]
 P_AUCTION_S: public(constant(uint256)) = 15  # default 180, bounds [30, 1800]
 P_MAX_HALT_S: public(constant(uint256)) = 16  # default 14400, bounds [900, 86400]
 P_DAILY_TRIP_BUDGET: public(constant(uint256)) = 17  # default 3, bounds [1, 24]
+P_HOLD_BLOCKS: public(constant(uint256)) = 18  # default 10, bounds [2, 30] (below the pool's 32 block starts)
 
 PARAM_MIN: constant(uint256[NUM_PARAMS]) = [
-    50, 10, 100, 100, 10, 10**18, 100, 60, 100, 10, 0, 0, 0, 12, 30, 30, 900, 1
+    50, 10, 100, 100, 10, 10**18, 100, 60, 100, 10, 0, 0, 0, 12, 30, 30, 900, 1, 2
 ]
 PARAM_MAX: constant(uint256[NUM_PARAMS]) = [
     5_000, 5_000, 9_000, 10_000, 5_000, 10**30, 5_000, 3_600, 1_000_000, 1_000, 3_600, 600, 1_800, 900,
-    1_800, 1_800, 86_400, 24
+    1_800, 1_800, 86_400, 24, 30
 ]
 
 
@@ -587,11 +589,12 @@ def arm_trip(market_id: uint256):
 def trip(market_id: uint256):
     """
     @notice Rule A, confirmation: trips when the arm is from an earlier block, unexpired,
-            the deviation held at every block start since the arm (the venue's settled
-            range stays on one side of the reference, beyond the CVD threshold) and R_L
-            holds at this block's start. Permissionless.
-    @dev A venue that cannot show every block start since the arm (`complete` false) is
-         confirmable only in the block right after the arm, whose start is the only one.
+            the deviation held at every block start since the arm and at the starts of the
+            last P_HOLD_BLOCKS blocks (the venue's settled range stays on one side of the
+            reference, beyond the CVD threshold) and R_L holds at this block's start.
+            Permissionless.
+    @dev A venue that cannot show those block starts (`complete` false) is confirmable
+         only in the block right after the arm, whose start is the only one.
     @param market_id The market.
     """
     s: Status = self._sync(market_id)
@@ -888,15 +891,21 @@ def _check_rule_a(market_id: uint256) -> (uint256, uint256):
 @view
 def _check_rule_a_held(market_id: uint256, s: Status) -> (uint256, uint256, uint256):
     """
-    @dev The confirmation: CVD over every block start since the arm is the distance from the
-         reference to the nearest end of the venue's settled range, 0 when the range reaches
-         the reference (the deviation did not hold, or changed side). R_L at this block start.
+    @dev The confirmation: CVD over every block start since the arm, and over the starts of
+         the last P_HOLD_BLOCKS blocks (this one included) when the arm is more recent, is the
+         distance from the reference to the nearest end of the venue's settled range, 0 when
+         the range reaches the reference (the deviation did not hold, or changed side). R_L at
+         this block start. The hold prices a forced trip: an attacker who thins the venue
+         (withdraws its own liquidity) must keep it distorted against arbitrage at every one
+         of those block starts. A venue without that history confirms only in the block
+         right after the arm.
     """
     m: Market = self.markets[market_id]
+    since: uint256 = min(s.armed_block, block.number - min(self.params[market_id][P_HOLD_BLOCKS], block.number))
     low: uint256 = 0
     high: uint256 = 0
     complete: bool = False
-    low, high, complete = staticcall IVenue(m.venue).settled_range(s.armed_block)
+    low, high, complete = staticcall IVenue(m.venue).settled_range(since)
     assert complete or block.number == s.armed_block + 1, "CircuitBreaker: venue cannot show every block since the arm"
     reference: uint256 = staticcall IReferenceOracle(m.oracle).price()
     cvd: uint256 = 0
@@ -904,7 +913,7 @@ def _check_rule_a_held(market_id: uint256, s: Status) -> (uint256, uint256, uint
         cvd = stats._deviation_bps(high, reference)
     elif low > reference:
         cvd = stats._deviation_bps(low, reference)
-    assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation did not hold at every block since the arm"
+    assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation did not hold over the hold and since the arm"
     depth: uint256 = staticcall IVenue(m.venue).settled_depth(self.params[market_id][P_DEPTH_BAND_BPS])
     rl: uint256 = stats._ratio_bps(depth, self.depth_baseline[market_id])
     assert rl < self.params[market_id][P_RL_TRIP_BPS], "CircuitBreaker: depth above trip threshold"

@@ -20,8 +20,10 @@
 
         Breaker coupling: the breaker pushes every stored transition to `on_breaker_state`;
         the state is cached next to the reserves, in the slot a swap reads anyway. Swaps run
-        only in NORMAL. Adding liquidity works in every state; proportional withdrawal works
-        in every state and never calls anything but the two tokens.
+        only in NORMAL. Adding liquidity works in NORMAL and HALTED, not from COOLDOWN to
+        the end of AUCTION (the reopening auction's clearing reads the pool's reserves);
+        proportional withdrawal works in every state and never calls anything but the two
+        tokens.
 
         Price band (Limit Up-Limit Down) in NORMAL, when a reference oracle is set: the
         centre is refreshed from `IReferenceOracle.latest()` by the first swap after
@@ -368,8 +370,10 @@ def add_liquidity(
 ) -> uint256:
     """
     @notice Deposits both assets in the pool's current ratio (the first deposit sets the
-            ratio) and mints LP shares. Allowed in every breaker state: it does not move
-            the price.
+            ratio) and mints LP shares. Refused from COOLDOWN to the end of AUCTION (the
+            cached state), so liquidity added after a halt's resume cannot size the pool
+            quote the reopening auction clears against; allowed in NORMAL and HALTED.
+            Withdrawals stay open in every state.
     @dev Anyone may call. Takes at most `max_collateral` and `max_debt`, rounding what it
          takes up and the shares down. The first deposit locks MINIMUM_LIQUIDITY shares at DEAD.
     @param max_collateral Most collateral to deposit, raw units.
@@ -380,7 +384,10 @@ def add_liquidity(
     @return The shares minted to `receiver`.
     """
     assert block.timestamp <= deadline, "GuardedPool: deadline passed"
-    w: uint256 = self._record_block_start(self._pool)
+    w: uint256 = self._pool
+    state: uint256 = (w >> STATE_SHIFT) & MASK_8
+    assert state != COOLDOWN and state != AUCTION, "GuardedPool: deposits closed until the market reopens"
+    w = self._record_block_start(w)
     x: uint256 = w & MASK_112
     y: uint256 = (w >> Y_SHIFT) & MASK_112
     supply: uint256 = erc20.totalSupply

@@ -251,8 +251,14 @@ class DevSystem:
     def crash(
         self, market: int = 0, price: float = 0.90, depth_ratio: float = 0.10, slippage_bps: int = 0
     ) -> None:
-        """Moves the mock venue so that rule A holds (CVD 10%, R_L 10% by default)."""
+        """Moves the mock venue so that rule A holds (CVD 10%, R_L 10% by default), and mines
+        the blocks rule A's hold (the market's `hold_blocks`) needs beyond the move's own: a
+        keeper that arms next confirms in the block after, as on a crash that has held."""
         self.move(market, price=price, depth_ratio=depth_ratio, slippage_bps=slippage_bps)
+        m = self.markets[market]
+        hold = self.breaker.functions.params(m.market_id, P.BY_NAME["hold_blocks"].key).call()
+        if hold > 2:
+            self.w3.provider.make_request("anvil_mine", [hex(hold - 2)])
 
     def move(
         self,

@@ -67,6 +67,15 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "daily_trip_budget", 17, 3, 1, 24, "trips", "rule A and B trips per UTC day; then guardian only"
     ),
+    ParamSpec(
+        "hold_blocks",
+        18,
+        10,
+        2,
+        30,
+        "blocks",
+        "rule A confirms only once the deviation held at this many block starts, the confirmation's included",
+    ),
 )
 
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMS}

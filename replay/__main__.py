@@ -11,10 +11,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from replay.engine import Engine, Record
+from replay.overrides import Override, load_with_overrides, parse_override
 from replay.result import build_result
-from replay.scenario import ScenarioError, load_scenario, with_overrides
+from replay.scenario import ScenarioError, with_overrides
 from replay.world import PROTECTIONS
 
 
@@ -27,12 +29,14 @@ def run_replay(
     params: dict[str, int] | None = None,
     seed: int | None = None,
     blocks: int | None = None,
+    overrides: dict[str, Any] | list[Override] | None = None,
 ) -> tuple[dict, Record, float]:
     """Replays one scenario under one protection: (result JSON, the block-by-block record, wall seconds).
 
-    `seed` overrides the generated borrower population's seed, `blocks` keeps the first `blocks` steps.
+    `seed` overrides the generated borrower population's seed, `blocks` keeps the first `blocks` steps,
+    `overrides` sets scenario fields by dotted path (replay/overrides.py).
     """
-    scenario, curves = load_scenario(scenario_path)
+    scenario, curves = load_with_overrides(scenario_path, overrides)
     scenario = with_overrides(scenario, seed=seed, blocks=blocks)
     engine = Engine(
         scenario, curves, Path(scenario_path).resolve().parent, protection, progress=progress, params=params
@@ -58,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None)
     parser.add_argument("--seed", type=int, default=None, help="override the borrower population's seed")
     parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field by dotted path (market.lending.price_source=reference), repeatable",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.breaker not in PROTECTIONS:
@@ -67,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        overrides = [parse_override(text) for text in args.set]
         result, _, wall = run_replay(
             args.scenario,
             args.breaker,
@@ -74,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             seed=args.seed,
             blocks=args.blocks,
+            overrides=overrides,
         )
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -84,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             "scenario",
             "breaker",
             "liquidations",
+            "wrongful_borrowers",
+            "wrongful_borrower_loss_usd",
             "wrongful_liquidations",
             "wrongful_liquidated_usd",
             "bad_debt_usd",

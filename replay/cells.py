@@ -1,6 +1,7 @@
 """Matrix cells: what one replay is, where its result lives, and when a result on disk still counts.
 
-A cell is (scenario, world, borrower seed, parameter overrides, block limit). Its result file carries a
+A cell is (scenario, world, borrower seed, parameter overrides, block limit, scenario overrides by
+dotted path). Its result file carries a
 `run` block naming all of them plus the scenario file's hash and the code version; a re-run skips a cell
 whose file has the same `run` block, so changed code, data or scenario replays again.
 """
@@ -13,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from replay.overrides import Override, normalised
 
 ROOT = Path(__file__).resolve().parent.parent
 # The tracked sources that decide a result: the contracts, the engine, the keeper, the scenarios and
@@ -74,6 +77,7 @@ class Cell:
     seed: int | None = None  # the borrower population's seed; None keeps the scenario's own
     params: tuple[tuple[str, int], ...] = ()  # breaker parameter overrides, sorted by name
     blocks: int | None = None  # replay only the first `blocks` steps
+    overrides: tuple[Override, ...] = ()  # scenario fields by dotted path, sorted (replay/overrides.py)
 
     @classmethod
     def of(
@@ -83,8 +87,16 @@ class Cell:
         seed: int | None = None,
         params: dict[str, int] | None = None,
         blocks: int | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> Cell:
-        return cls(portable(scenario), world, seed, tuple(sorted((params or {}).items())), blocks)
+        return cls(
+            portable(scenario),
+            world,
+            seed,
+            tuple(sorted((params or {}).items())),
+            blocks,
+            normalised(overrides),
+        )
 
     @property
     def params_dict(self) -> dict[str, int]:
@@ -95,12 +107,14 @@ class Cell:
         if self.seed is not None:
             parts.append(f"seed {self.seed}")
         parts += [f"{k}={v}" for k, v in self.params]
+        parts += [f"{k}={v}" for k, v in self.overrides]
         if self.blocks is not None:
             parts.append(f"{self.blocks} blocks")
         return " ".join(parts)
 
     def filename(self) -> str:
-        """`<world>[-seed<N>][-p<hash of params>][-b<blocks>].json`: unique within one scenario's folder."""
+        """`<world>[-seed<N>][-p<hash of params>][-b<blocks>][-o<hash of overrides>].json`: unique within one
+        scenario's folder."""
         name = self.world
         if self.seed is not None:
             name += f"-seed{self.seed}"
@@ -108,6 +122,8 @@ class Cell:
             name += "-p" + hashlib.sha256(json.dumps(self.params).encode()).hexdigest()[:10]
         if self.blocks is not None:
             name += f"-b{self.blocks}"
+        if self.overrides:
+            name += "-o" + hashlib.sha256(json.dumps(self.overrides).encode()).hexdigest()[:10]
         return name + ".json"
 
     def run_block(self, version: str) -> dict[str, Any]:
@@ -119,6 +135,7 @@ class Cell:
             "seed": self.seed,
             "params": self.params_dict,
             "blocks": self.blocks,
+            "overrides": {k: v for k, v in self.overrides},
             "code_version": version,
         }
 

@@ -19,8 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from replay import stats
 from replay.cells import ROOT, Cell
 from replay.runner import Outcome, add_cluster_arguments, run_cells, scheduler_address
 from replay.scenario import ScenarioError, load_scenario
@@ -32,10 +31,15 @@ METRICS = (
     "halted_s",
     "trip_latency_s",
     "liquidations",
+    "wrongful_borrower_loss_usd",
+    "wrongful_borrowers",
+    "wrongful_seized_usd",
     "wrongful_liquidations",
     "wrongful_liquidated_usd",
     "borrower_loss_usd",
     "bad_debt_usd",
+    "bad_debt_by_cause.price_fell",
+    "bad_debt_by_cause.dislocation",
     "lp_value_change_usd",
 )
 
@@ -65,11 +69,6 @@ def parse_param(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"param: expected NAME=INTEGER (got {text!r})") from exc
 
 
-def metric(result: dict[str, Any], key: str) -> float | None:
-    value = len(result["trips"]) if key == "trips" else result.get(key)
-    return None if value is None else float(value)
-
-
 def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
     """Per world and metric over the seeds that ran: median, p5, p95, and n (values that exist:
     a replay without a trip has no trip latency)."""
@@ -84,23 +83,13 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
     for world, results in by_world.items():
         row: dict[str, Any] = {"seeds": len(results)}
         for key in METRICS:
-            values = [v for v in (metric(r, key) for r in results) if v is not None]
-            if values:
-                p5, median, p95 = np.percentile(values, [5, 50, 95])
-                row[key] = {
-                    "median": round(float(median), 2),
-                    "p5": round(float(p5), 2),
-                    "p95": round(float(p95), 2),
-                    "n": len(values),
-                }
-            else:
-                row[key] = {"median": None, "p5": None, "p95": None, "n": 0}
+            row[key] = stats.spread(stats.metric(r, key) for r in results)
         worlds[world] = row
     return {"worlds": worlds, "failed": failed}
 
 
 def table(summary: dict[str, Any]) -> str:
-    shown = ("trips", "halted_s", "wrongful_liquidations", "wrongful_liquidated_usd", "bad_debt_usd")
+    shown = ("trips", "halted_s", "wrongful_borrowers", "wrongful_borrower_loss_usd", "bad_debt_usd")
     lines = [
         f"{'world':17} {'seeds':>5}  " + "  ".join(f"{k:>28}" for k in shown),
         f"{'':17} {'':>5}  " + "  ".join(f"{'median [p5, p95]':>28}" for _ in shown),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from replay import stats
 from replay.engine import HALTED, Record
 
 COLUMNS = (
@@ -131,3 +132,150 @@ def chart(path: Path, title: str, guarded: Record, unguarded: Record | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+# ------------------------------------------------------------------ many seeds: medians with ranges
+
+Runs = Mapping[str, Mapping[Any, Mapping[str, Any]]]  # world -> seed -> result
+
+SEED_TABLES = (
+    (
+        "harm to borrowers",
+        (
+            ("wrongful loss USD", "wrongful_borrower_loss_usd"),
+            ("wrongful borrowers", "wrongful_borrowers"),
+            ("seized USD (gross)", "wrongful_seized_usd"),
+            ("trips", "trips"),
+            ("halted s", "halted_s"),
+        ),
+    ),
+    (
+        "bad debt",
+        (
+            ("bad debt USD", "bad_debt_usd"),
+            ("price fell", "bad_debt_by_cause.price_fell"),
+            ("dislocation", "bad_debt_by_cause.dislocation"),
+            ("protection cost USD", "protection_cost_usd"),
+        ),
+    ),
+)
+# (line label, the world whose loss is prevented, the world that prevents it)
+CONTRIBUTIONS = (
+    ("breaker alone (breaker-only vs none)", "none", "breaker-only"),
+    ("breaker on top of the band (composite vs band-only)", "band-only", "composite"),
+    ("band alone (band-only vs none)", "none", "band-only"),
+    ("composite vs none", "none", "composite"),
+)
+MISSING = "n/a (world not in this run)"
+
+
+def money(x: float) -> str:
+    """Short USD: 950, 12.3k, 4.81M (a table of ranges stays narrow)."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:.3g}{suffix}"
+    return f"{x:.0f}"
+
+
+def with_protection_cost(runs: Runs) -> dict[str, dict[Any, dict[str, Any]]]:
+    """Each result with `protection_cost_usd`: its price-fell bad debt beyond `none`'s on the same seed
+    (bad debt the band or the halt added where the asset really repriced); 0 for `none` itself, None
+    when `none` did not run that seed."""
+    none = runs.get("none", {})
+    out: dict[str, dict[Any, dict[str, Any]]] = {}
+    for world, by_seed in runs.items():
+        out[world] = {}
+        for seed, result in by_seed.items():
+            fell = stats.metric(result, "bad_debt_by_cause.price_fell")
+            base = stats.metric(none[seed], "bad_debt_by_cause.price_fell") if seed in none else None
+            cost = None if fell is None or base is None else round(max(0.0, fell - base), 2)
+            out[world][seed] = dict(result) | {"protection_cost_usd": cost}
+    return out
+
+
+def seed_summary(runs: Runs) -> dict[str, dict[str, Any]]:
+    """World -> metric -> {median, p5, p95, n} over its seeds, for every metric of the tables."""
+    keys = [key for _, columns in SEED_TABLES for _, key in columns]
+    return {
+        world: {"seeds": len(by_seed)}
+        | {key: stats.spread(stats.metric(r, key) for r in by_seed.values()) for key in keys}
+        for world, by_seed in runs.items()
+    }
+
+
+def render(title: str, headers: list[str], rows: list[list[str]]) -> str:
+    """A titled plain-text table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        )
+
+    head = line(headers)
+    return "\n".join([title, head, "-" * len(head), *(line(r) for r in rows)])
+
+
+def figure_format(key: str) -> Callable[[float], str]:
+    return money if key.endswith("usd") or key.startswith("bad_debt") else stats.count
+
+
+def seed_tables(summary: Mapping[str, Mapping[str, Any]]) -> str:
+    """The world x metric tables: every figure `median [p5, p95]` over the seeds."""
+    return "\n\n".join(
+        render(
+            f"{title} (median [5%, 95%] over seeds)",
+            ["world", "seeds", *(label for label, _ in columns)],
+            [
+                [world, str(row["seeds"]), *(stats.show(row[key], figure_format(key)) for _, key in columns)]
+                for world, row in summary.items()
+            ],
+        )
+        for title, columns in SEED_TABLES
+    )
+
+
+def contribution(
+    runs: Runs, base: str, protected: str, key: str = "wrongful_borrower_loss_usd"
+) -> dict[str, Any]:
+    """`protected`'s effect on `base`'s `key`, paired by seed: the USD prevented and the share of `base`'s
+    figure prevented (seeds where `base` lost nothing have no share). {"missing": world} when one of the
+    worlds did not run."""
+    for world in (base, protected):
+        if world not in runs:
+            return {"missing": world}
+    seeds = [s for s in runs[base] if s in runs[protected]]
+    prevented, shares = [], []
+    for seed in seeds:
+        b, p = stats.metric(runs[base][seed], key), stats.metric(runs[protected][seed], key)
+        if b is None or p is None:
+            continue
+        prevented.append(b - p)
+        if b > 0:
+            shares.append(1 - p / b)
+    return {
+        "seeds": len(prevented),
+        "prevented_usd": stats.spread(prevented),
+        "prevented_share": stats.spread(shares),
+    }
+
+
+def contribution_lines(runs: Runs) -> str:
+    """The breaker's own contribution, then the band's and the whole composite's, as lines."""
+    lines = ["What each part prevents of the wrongful borrower loss (paired by seed; median [5%, 95%]):"]
+    width = max(len(label) for label, _, _ in CONTRIBUTIONS)
+    for label, base, protected in CONTRIBUTIONS:
+        c = contribution(runs, base, protected)
+        if "missing" in c:
+            text = f"{MISSING}: {c['missing']}"
+        elif c["prevented_share"]["n"] == 0:
+            text = f"n/a ({base} lost nothing on any of {c['seeds']} seeds)"
+        else:
+            share, usd = c["prevented_share"], c["prevented_usd"]
+            text = (
+                f"{stats.show(share, '{:.1%}'.format)} of {base}'s loss "
+                f"({stats.show(usd, '${:,.0f}'.format)} per seed; "
+                f"{share['n']} of {c['seeds']} seeds with a loss)"
+            )
+        lines.append(f"  {label.ljust(width)}  {text}")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ import numpy as np
 
 from keeper import params as P
 from replay.engine import Engine
+from replay.metrics import bad_debt_by_cause, harm, is_wrongful
 from replay.scenario import Curves, Scenario
 
 
@@ -30,12 +31,10 @@ def first_condition_t(
 def build_result(engine: Engine) -> dict[str, Any]:
     scenario, curves, rec = engine.scenario, engine.curves, engine.record
     # health factor at the fair price, with the threshold the market applied at that moment
-    wrongful = [
-        liq
-        for liq in rec.liquidations
-        if liq.debt_before > 0
-        and liq.collateral_before * liq.fair_price * liq.threshold_bps / 10_000 / liq.debt_before >= 1
-    ]
+    wrongful = [liq for liq in rec.liquidations if is_wrongful(liq)]
+    fair_end = curves.fair_price.at(scenario.blocks * scenario.block_time_s)
+    harmed = harm(rec.liquidations, rec.opened, fair_end)
+    bad_debt = round(engine.bad_debt_usd(), 2)
     first_cond = first_condition_t(scenario, curves, engine.params)
     first_trip = rec.trips[0]["t"] if rec.trips else None
     result: dict[str, Any] = {
@@ -51,12 +50,17 @@ def build_result(engine: Engine) -> dict[str, Any]:
         "trip_latency_s": (first_trip - first_cond)
         if first_trip is not None and first_cond is not None
         else None,
+        # headline: what wrongfully liquidated borrowers lost, and how many they were (docs/replay.md)
+        "wrongful_borrower_loss_usd": round(harmed.wrongful_borrower_loss_usd, 2),
+        "wrongful_borrowers": harmed.wrongful_borrowers,
+        "wrongful_seized_usd": round(harmed.wrongful_seized_usd, 2),
         "liquidations": len(rec.liquidations),
         "liquidated_collateral_usd": round(sum(liq.seized * liq.fair_price for liq in rec.liquidations), 2),
         "wrongful_liquidations": len(wrongful),
         "wrongful_liquidated_usd": round(sum(liq.seized * liq.fair_price for liq in wrongful), 2),
         "borrower_loss_usd": round(sum(liq.seized * liq.fair_price - liq.repaid for liq in wrongful), 2),
-        "bad_debt_usd": round(engine.bad_debt_usd(), 2),
+        "bad_debt_usd": bad_debt,
+        "bad_debt_by_cause": bad_debt_by_cause(rec, fair_end, bad_debt),
         "lp_value_change_usd": round(engine.lp_value_change_usd(), 2),
     }
     if rec.rule_changes:

@@ -29,7 +29,8 @@ from distributed import Client, Future, LocalCluster, wait
 from tqdm import tqdm
 
 from replay.cells import RUN_KEY, Cell, code_version, load_done, on_this_machine, write_result
-from replay.scenario import load_scenario, with_overrides
+from replay.overrides import load_with_overrides
+from replay.scenario import with_overrides
 from replay.task import run_cell
 
 ATTEMPTS = 2  # a task runs at most twice: once, and once more after a failure or a dead worker
@@ -98,8 +99,8 @@ def cluster(address: str | None = None, workers: int | None = None) -> Iterator[
 
 def _check(cells: Iterable[Cell]) -> None:
     """Refuses an invalid cell before anything runs (ScenarioError naming the field)."""
-    for scenario, seed, blocks in {(c.scenario, c.seed, c.blocks) for c in cells}:
-        loaded, _ = load_scenario(on_this_machine(scenario))
+    for scenario, seed, blocks, overrides in {(c.scenario, c.seed, c.blocks, c.overrides) for c in cells}:
+        loaded, _ = load_with_overrides(on_this_machine(scenario), overrides)
         with_overrides(loaded, seed=seed, blocks=blocks)
 
 

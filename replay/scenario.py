@@ -33,6 +33,8 @@ class Token(_Strict):
 class PoolSpec(_Strict):
     liquidity_usd: float = Field(gt=0, le=1e12)
     fee_bps: int = Field(default=4, ge=0, le=1_000)
+    # Extension: the guarded pool's price band half-width around the reference (GuardedPool's bounds).
+    band_bps: int = Field(default=500, ge=10, le=5_000)
 
 
 class AggregatorSpec(_Strict):

@@ -150,6 +150,7 @@ def run_cell(cell: Cell, version: str, want_record: bool = False) -> tuple[dict[
                 "seed": cell.seed,
                 "params": cell.params_dict,
                 "blocks": cell.blocks,
+                "overrides": cell.overrides,
                 "want_record": want_record,
                 "out": str(out),
             }
@@ -180,6 +181,7 @@ def _serve(requests: IO[str], answers: IO[str]) -> int:
                 params=spec["params"] or None,
                 seed=spec["seed"],
                 blocks=spec["blocks"],
+                overrides=spec.get("overrides") or None,
             )
             with Path(spec["out"]).open("wb") as fh:
                 pickle.dump((result, record if spec["want_record"] else None, wall), fh)

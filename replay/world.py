@@ -35,7 +35,6 @@ WAD = 10**18
 PRICE_ORACLE, PRICE_VENUE = 1, 2
 FEED_DECIMALS = 8
 FEED_HEARTBEAT_S = 3_600
-BAND_BPS = 500  # the pool's price band: +-5% around the reference
 SI_NOTIONAL_SHARE = 0.01  # S_I's market sell, as a share of the pool's calm liquidity
 # Grace after a halt, the same in every world (the design's, capped at an hour): a world that halts
 # liquidations keeps them closed for min(time halted, this) after it reopens.
@@ -251,7 +250,7 @@ def build(
         breaker.address if wiring.pool_halts else zero,
         market_id,
         oracle.address if wiring.band else zero,
-        BAND_BPS,
+        m.pool.band_bps,
         60,
         900,
         gov,

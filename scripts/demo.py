@@ -51,6 +51,9 @@ def main():
     click.echo("\n== the venue crashes: price 0.90, depth 10% of calm (reference stays at 1.0)")
     venue.set_price(90 * WAD // 100, sender=anyone)
     venue.set_depth(calm_depth // 10, sender=anyone)
+    hold = breaker.params(market.market_id, breaker.P_HOLD_BLOCKS())
+    chain.mine(hold)  # rule A confirms a dislocation once it has held at `hold_blocks` block starts
+    click.echo(f"the crash holds for {hold} blocks")
     breaker.arm_trip(market.market_id, sender=anyone)
     click.echo(f"block {chain.blocks.head.number}: anyone armed rule A")
     receipt = breaker.trip(market.market_id, sender=anyone)
@@ -128,7 +131,9 @@ def pool_and_lending(breaker, governance, deployer, anyone):
             continue  # the band's revert; a smaller chunk may still fit
         pool.swap(True, chunk * 10**18, 0, NO_DEADLINE, sender=anyone)
         sold += chunk
-    chain.mine()  # the breaker reads the pool as a block opens: the next block shows the dump
+    # the breaker reads the pool as a block opens, and rule A confirms once the dump has held at
+    # `hold_blocks` block starts
+    chain.mine(breaker.params(market, breaker.P_HOLD_BLOCKS()))
     ind = breaker.indicators(market)
     click.echo(
         f"sold {sold:,} USDe, the price band refused the rest; pool price {pool.spot_price() / WAD:.4f} "

@@ -6,10 +6,13 @@ from decimal import Decimal
 
 from ape import chain
 
+from keeper.params import BY_NAME
+
 WAD = 10**18
 MAX_UINT256 = 2**256 - 1  # an unlimited ERC-20 approval
 DEPTH = 8_000_000 * WAD
 LCE = 20_000  # an attested exposure above the default critical level of 10,000 bps
+HOLD_BLOCKS = BY_NAME["hold_blocks"].default
 
 
 def advance(seconds: int) -> None:
@@ -37,8 +40,16 @@ def move_venue(
 
 
 def crash(venue, sender, price: float = 0.90, depth_ratio: float = 0.10) -> None:
-    """A rule A crash: the venue dislocates 10% below the reference with 10% of its depth."""
+    """A rule A crash: the venue dislocates 10% below the reference with 10% of its depth, and
+    stays there over rule A's hold (`hold_blocks` block starts), as a real crash does."""
     move_venue(venue, sender, price=price, depth_ratio=depth_ratio)
+    hold()
+
+
+def hold() -> None:
+    """Mines rule A's default hold of blocks: a dislocation in place now has then been seen at
+    every block start the confirmation checks."""
+    chain.mine(HOLD_BLOCKS)
 
 
 def recover(venue, sender) -> None:

@@ -34,6 +34,7 @@ BENCH = ROOT / "bench" / "results.json"
 # Targets of docs/benchmarks.md, by key: (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {
     "gas.breaker.trip_rule_a": ("<=", 150_000),
+    "gas.breaker.trip_rule_a_pool_hold": ("<=", 150_000),
     "gas.breaker.poke": ("<=", 60_000),
     "gas.pool.guarded_over_unguarded": ("<=", 1.04),
     "gas.pool.guarded_over_univ2_router": ("<=", 0.85),

@@ -18,7 +18,7 @@ from replay.actors.liquidator import plan_sale
 from replay.actors.markets import ExternalBook, Pool, weighted_median
 from replay.world import FEED_DECIMALS, FEED_HEARTBEAT_S, WAD
 
-NORMAL, HALTED = 1, 2
+NORMAL, HALTED, COOLDOWN, AUCTION = 1, 2, 4, 8
 MARKET_FEE = 2_000 * 10**9  # the market's own moves go first in a block
 # fees order the block: market moves, the liquidator's sale, the arbitrageur, the baselines' watcher
 SALE_FEE, ARBITRAGE_FEE, WATCHER_FEE = MARKET_FEE - 1, MARKET_FEE - 2, MARKET_FEE - 3
@@ -103,7 +103,8 @@ class MarketMoves:
         x, y = self._read(self.c.pool, "reserves")
         spot = (y / wd.debt_unit) / (x / wd.collateral_unit)
         target = self.curves.venue_price.at(t)
-        open_ = self._read(self.c.pool, "breaker_state") == NORMAL
+        pool_state = self._read(self.c.pool, "breaker_state")
+        open_ = pool_state == NORMAL
         band = self._band()
         low, high = band if band is not None else (0.0, math.inf)
         reachable = min(max(target, low), high)
@@ -130,7 +131,9 @@ class MarketMoves:
         # 2. the LP follows the depth path (depth within a band is proportional to the debt reserve)
         ratio = self.curves.venue_depth_ratio.at(t)
         target_y = ratio * wd.calm_debt_reserve
-        if y > 0 and abs(target_y / y - 1) > DEPTH_TOLERANCE:
+        # the pool refuses deposits from COOLDOWN to the end of AUCTION: the LP refills after
+        deposits_closed = pool_state in (COOLDOWN, AUCTION) and target_y > y
+        if y > 0 and abs(target_y / y - 1) > DEPTH_TOLERANCE and not deposits_closed:
             x, y = self._follow_depth(target_y / y, x, y)
         # 3. governance and scripted flows
         for change in self.scenario.actors.governance:

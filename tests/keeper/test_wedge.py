@@ -11,7 +11,7 @@ import logging
 import pytest
 from eth_account import Account
 
-from devchain import Crowd, dev_key
+from devchain import Crowd, DevSystem, deploy_system, dev_key
 from keeper.executor import Outcome
 from keeper.journal import StateDirLocked
 from keeper.model import Action, Kind, State
@@ -19,6 +19,13 @@ from tests.keeper.conftest import GWEI, nonce_of, tripped_events
 from tests.keeper.test_faults import fault_proxy  # noqa: F401 - fixture
 
 BLOCKS = 8  # far above the goal (3): on a wedged keeper nothing lands however long the test waits
+
+
+@pytest.fixture
+def system(anvil) -> DevSystem:
+    """These tests are about the transaction path, not rule A's hold: it is set to its minimum (the
+    arm's block start and the confirmation's), so their block counts start at the crash."""
+    return deploy_system(anvil.w3, markets=1, keepers=2, params={"hold_blocks": 2})
 
 
 def state_of(system, market=0) -> State:

@@ -436,8 +436,9 @@ def build_machine(w, rpc: Rpc, run: Counter, tally: Counter):
             elif live:
                 return "CircuitBreaker: already armed"
             cvd = v.cvd
-            if confirming:  # the deviation must hold at every block start since the arm
-                low, high, complete = rpc.call(pool, "settled_range", s.armed_block)
+            if confirming:  # the deviation must hold at every block start since the arm and over the hold
+                since = min(s.armed_block, v.number - min(v.bp[K["hold_blocks"]], v.number))
+                low, high, complete = rpc.call(pool, "settled_range", since)
                 if not complete and v.number != s.armed_block + 1:
                     return "CircuitBreaker: venue cannot show every block since the arm"
                 if v.reference == 0:
@@ -447,7 +448,7 @@ def build_machine(w, rpc: Rpc, run: Counter, tally: Counter):
                     (ref - high) * BPS // ref if high < ref else (low - ref) * BPS // ref if low > ref else 0
                 )
                 if cvd <= v.bp[K["cvd_trip_bps"]]:
-                    return "CircuitBreaker: deviation did not hold at every block since the arm"
+                    return "CircuitBreaker: deviation did not hold over the hold and since the arm"
             if v.reference == 0:
                 return BELOW_QUORUM
             if cvd <= v.bp[K["cvd_trip_bps"]]:
@@ -550,7 +551,8 @@ def build_machine(w, rpc: Rpc, run: Counter, tally: Counter):
             ),
         )
         def add_liquidity(self, i, size_bps):
-            """Adding liquidity works in every breaker state (it does not move the price)."""
+            """Adding liquidity works in NORMAL and HALTED (it does not move the price), and is
+            refused from COOLDOWN to the end of AUCTION (the reopening auction's clearing)."""
             v, lp = self.v, lps[i]
             x, y = v.reserves
             max_c = min(x * size_bps // BPS, self.bal("col", lp))
@@ -558,6 +560,10 @@ def build_machine(w, rpc: Rpc, run: Counter, tally: Counter):
             shares = min(max_c * v.lp_supply // x, max_d * v.lp_supply // y) if x and y else 0
             tx = rpc.send(pool, "add_liquidity", max_c, max_d, 0, NO_DEADLINE, sender=lp)
             self.record(f"add_liquidity in {STATE_NAMES[v.pool_state]}: {'done' if tx.ok else tx.reason}")
+            if v.pool_state in (COOLDOWN, AUCTION):
+                assert tx.reason == "GuardedPool: deposits closed until the market reopens", tx.reason
+                assert rpc.call(pool, "reserves") == (x, y)
+                return
             if shares == 0:
                 assert tx.reason == "GuardedPool: zero shares"
                 return

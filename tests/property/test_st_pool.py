@@ -15,6 +15,7 @@ Example and step counts come from tests/property/profiles.py (HYPOTHESIS_PROFILE
 
 from __future__ import annotations
 
+import ape
 import pytest
 from ape.exceptions import ContractLogicError
 from hypothesis import HealthCheck, event, settings
@@ -161,6 +162,11 @@ def test_st_pool(world):
         def add_liquidity(self, who: int, size_bps: int):
             x, y = pool.reserves()
             lp = lps[who]
+            if pool.breaker_state() in (COOLDOWN, AUCTION):  # closed until the market reopens
+                with ape.reverts("GuardedPool: deposits closed until the market reopens"):
+                    pool.add_liquidity(x * size_bps // BPS, y * size_bps // BPS, 0, NO_DEADLINE, sender=lp)
+                assert pool.reserves() == (x, y)
+                return
             shares = pool.add_liquidity(x * size_bps // BPS, y * size_bps // BPS, 0, NO_DEADLINE, sender=lp)
             assert shares.return_value > 0
             new_x, new_y = pool.reserves()

@@ -124,6 +124,7 @@ def test_matrix__each_cell_written_with_its_run(on_cluster, out_dir, short_file)
             "seed": outcome.cell.seed,
             "params": {},
             "blocks": None,
+            "overrides": {},
             "code_version": version,
         }
 

@@ -30,3 +30,63 @@ def test_prevented_share__no_baseline_or_nothing_to_prevent():
         )
         == "n/a"
     )
+
+
+# ------------------------------------------------------------------ many seeds
+
+from replay.report import contribution, contribution_lines, seed_summary, seed_tables, with_protection_cost  # noqa: E402
+
+
+def _result(loss: float, fell: float = 0.0) -> dict:
+    return {
+        "trips": [],
+        "halted_s": 0,
+        "wrongful_borrower_loss_usd": loss,
+        "wrongful_borrowers": 1 if loss else 0,
+        "wrongful_seized_usd": 2 * loss,
+        "bad_debt_usd": fell,
+        "bad_debt_by_cause": {"price_fell": fell, "dislocation": 0.0},
+    }
+
+
+RUNS = {
+    "none": {0: _result(1_000, fell=10), 1: _result(2_000, fell=10), 2: _result(0)},
+    "composite": {0: _result(0, fell=50), 1: _result(500), 2: _result(0)},
+}
+
+
+def test_contribution_lines__a_missing_world_says_so():
+    text = contribution_lines(RUNS)
+    assert "breaker alone (breaker-only vs none)" in text
+    lines = {line.strip().split("  ")[0]: line for line in text.splitlines()[1:]}
+    assert "n/a (world not in this run): breaker-only" in lines["breaker alone (breaker-only vs none)"]
+    assert (
+        "n/a (world not in this run): band-only"
+        in lines["breaker on top of the band (composite vs band-only)"]
+    )
+    # composite vs none is there: shares 100% and 75% on the two seeds where none lost anything
+    assert "87.5% [76.2%, 98.8%] of none's loss" in lines["composite vs none"]
+    assert "2 of 3 seeds with a loss" in lines["composite vs none"]
+
+
+def test_contribution__paired_by_seed():
+    c = contribution(RUNS, "none", "composite")
+    assert c["prevented_usd"]["median"] == 1_000  # 1,000, 1,500, 0
+    assert c["prevented_share"]["n"] == 2
+    assert contribution(RUNS, "none", "breaker-only") == {"missing": "breaker-only"}
+
+
+def test_with_protection_cost__price_fell_bad_debt_beyond_none_on_the_same_seed():
+    runs = with_protection_cost(RUNS | {"band-only": {0: _result(0, fell=4), 5: _result(0, fell=4)}})
+    assert [runs["composite"][s]["protection_cost_usd"] for s in (0, 1, 2)] == [40, 0, 0]
+    assert runs["none"][0]["protection_cost_usd"] == 0
+    assert runs["band-only"][0]["protection_cost_usd"] == 0  # less than none's is no cost
+    assert runs["band-only"][5]["protection_cost_usd"] is None  # none did not run seed 5
+
+
+def test_seed_tables__every_world_with_median_and_range():
+    summary = seed_summary(with_protection_cost(RUNS))
+    assert summary["none"]["wrongful_borrower_loss_usd"] == {"median": 1_000, "p5": 100, "p95": 1_900, "n": 3}
+    text = seed_tables(summary)
+    assert "1k [100, 1.9k]" in text
+    assert text.splitlines()[0] == "harm to borrowers (median [5%, 95%] over seeds)"

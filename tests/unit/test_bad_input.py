@@ -47,7 +47,7 @@ def test_register_market__parameter_zero_or_huge_reverts(
     [
         (0, MAX, "CircuitBreaker: parameter 0 out of bounds"),
         (13, 0, "CircuitBreaker: parameter 13 out of bounds"),
-        (18, 1, "CircuitBreaker: unknown parameter"),
+        (19, 1, "CircuitBreaker: unknown parameter"),
         (MAX, 1, "CircuitBreaker: unknown parameter"),
     ],
 )

@@ -67,18 +67,17 @@ def test_settle__wrong_crossing_is_searched_on_chain(auction, pool, phases, bidd
 
 @pytest.mark.threat
 def test_settle__front_run_liquidity_change_delays_one_block(
-    auction, pool, phases, breaker, market, bidder, seller, anyone, fund, collateral, debt
+    auction, pool, phases, breaker, market, bidder, seller, anyone, deployer
 ):
-    """Adding liquidity in AUCTION moves the crossing after the settler read it: the next settle
-    records the new reserves and returns 0, the one after (a later block) clears against them
-    with the stale crossing as a hint."""
+    """Withdrawing liquidity in AUCTION (deposits are closed, withdrawals never) moves the
+    crossing after the settler read it: the next settle records the new reserves and returns 0,
+    the one after (a later block) clears against them with the stale crossing as a hint."""
     phases.cooldown()
     post(auction, bidder, True, wad(2_010), 3 * COL)
     post(auction, seller, False, wad(1_950), 10 * COL)
     phases.auction()
     stale = auction.crossing()
-    fund(anyone, pool, (collateral, 100 * COL), (debt, 200_000 * 10**6))
-    pool.add_liquidity(100 * COL, 200_000 * 10**6, 0, 2**64, sender=anyone)
+    pool.remove_liquidity(pool.balanceOf(deployer) // 2, 0, 0, sender=deployer)
     assert auction.crossing() != stale
     x, y = pool.reserves()
     recording = auction.settle(stale, sender=anyone)

@@ -163,7 +163,7 @@ def test_set_param__halt_window_not_below_max_halt_reverts(breaker, market_id, g
 
 def test_set_param__unknown_key_reverts(breaker, market_id, governance):
     with ape.reverts("CircuitBreaker: unknown parameter"):
-        breaker.set_param(market_id, 18, 1, sender=governance)
+        breaker.set_param(market_id, 19, 1, sender=governance)
 
 
 def test_set_param__unknown_market_reverts(breaker, market_id, governance):

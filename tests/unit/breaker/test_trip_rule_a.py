@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from tests.constants import COOLDOWN, HALTED, NORMAL
-from tests.helpers import DEPTH, WAD, advance, crash, move_venue
+from tests.helpers import DEPTH, HOLD_BLOCKS, WAD, advance, crash, hold, move_venue
 
 
 @pytest.mark.threat
@@ -26,6 +26,30 @@ def test_trip__cvd_and_depth_hold(breaker, market_id, venue, anyone):
 
 
 @pytest.mark.threat
+def test_trip__deviation_newer_than_the_hold_reverts(breaker, market_id, venue, anyone):
+    """Two block starts (the arm's and the confirmation's) are not enough: the deviation must
+    have held at the starts of the last `hold_blocks` blocks."""
+    assert breaker.params(market_id, breaker.P_HOLD_BLOCKS()) == HOLD_BLOCKS
+    move_venue(venue, anyone, price=0.90, depth_ratio=0.10)
+    breaker.arm_trip(market_id, sender=anyone)
+    with ape.reverts("CircuitBreaker: deviation did not hold over the hold and since the arm"):
+        breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+@pytest.mark.threat
+def test_trip__hold_of_two_blocks_confirms_in_the_block_after_the_arm(
+    breaker, market_id, venue, anyone, governance
+):
+    """The shortest hold governance can set: the arm's block start and the confirmation's."""
+    breaker.set_param(market_id, breaker.P_HOLD_BLOCKS(), 2, sender=governance)
+    move_venue(venue, anyone, price=0.90, depth_ratio=0.10)
+    breaker.arm_trip(market_id, sender=anyone)
+    breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == HALTED
+
+
+@pytest.mark.threat
 def test_trip__without_arm_reverts(breaker, market_id, venue, anyone):
     crash(venue, anyone)
     with ape.reverts("CircuitBreaker: not armed"):
@@ -37,6 +61,7 @@ def test_trip__without_arm_reverts(breaker, market_id, venue, anyone):
 def test_trip__cvd_just_above_and_below_threshold(breaker, market_id, venue, anyone, price, trips):
     move_venue(venue, anyone, price=price, depth_ratio=0.10)
     if trips:
+        hold()
         breaker.arm_trip(market_id, sender=anyone)
         breaker.trip(market_id, sender=anyone)
         assert breaker.state(market_id) == HALTED
@@ -51,6 +76,7 @@ def test_trip__cvd_just_above_and_below_threshold(breaker, market_id, venue, any
 def test_trip__depth_just_below_and_above_threshold(breaker, market_id, venue, anyone, depth_ratio, trips):
     move_venue(venue, anyone, price=0.90, depth_ratio=depth_ratio)
     if trips:
+        hold()
         breaker.arm_trip(market_id, sender=anyone)
         breaker.trip(market_id, sender=anyone)
         assert breaker.state(market_id) == HALTED
@@ -102,7 +128,7 @@ def test_trip__flash_trip_bundle_after_a_real_arm_reverts(project, breaker, mark
     crash(venue, anyone)
     breaker.arm_trip(market_id, sender=anyone)
     move_venue(venue, anyone, price=1.0)
-    with ape.reverts("CircuitBreaker: deviation did not hold at every block since the arm"):
+    with ape.reverts("CircuitBreaker: deviation did not hold over the hold and since the arm"):
         attacker.trip_only(breaker, market_id, venue, 90 * WAD // 100, DEPTH // 10, sender=anyone)
     assert breaker.state(market_id) == NORMAL
 
@@ -115,7 +141,7 @@ def test_trip__deviation_gone_for_one_block_between_arm_and_trip_reverts(breaker
     breaker.arm_trip(market_id, sender=anyone)
     move_venue(venue, anyone, price=1.0)
     move_venue(venue, anyone, price=0.90)
-    with ape.reverts("CircuitBreaker: deviation did not hold at every block since the arm"):
+    with ape.reverts("CircuitBreaker: deviation did not hold over the hold and since the arm"):
         breaker.trip(market_id, sender=anyone)
     assert breaker.state(market_id) == NORMAL
 
@@ -126,7 +152,7 @@ def test_trip__deviation_changing_side_between_arm_and_trip_reverts(breaker, mar
     breaker.arm_trip(market_id, sender=anyone)
     move_venue(venue, anyone, price=1.10)
     move_venue(venue, anyone, price=0.90)
-    with ape.reverts("CircuitBreaker: deviation did not hold at every block since the arm"):
+    with ape.reverts("CircuitBreaker: deviation did not hold over the hold and since the arm"):
         breaker.trip(market_id, sender=anyone)
 
 

@@ -38,7 +38,7 @@ def test_indicators__unfillable_notional_reads_full_slippage(breaker, market_id,
 
 def test_param_bounds__unknown_key_reverts(breaker):
     with ape.reverts("CircuitBreaker: unknown parameter"):
-        breaker.param_bounds(18)
+        breaker.param_bounds(19)
 
 
 def test_status__halted_fields(breaker, market_id, guardian):

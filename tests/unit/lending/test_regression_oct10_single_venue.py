@@ -6,6 +6,7 @@ import ape
 
 from tests.conftest import DEPTH, WAD
 from tests.constants import HALTED
+from tests.helpers import hold
 from tests.unit.lending.conftest import COLL, MAX, PRICE_ORACLE, PRICE_VENUE, USDC
 
 
@@ -61,6 +62,7 @@ def test_liquidate__venue_priced_guarded_frozen_by_rule_a_reverts(
     supply(market)
     open_position(market, borrower, collateral=10_000 * COLL, debt=7_000 * USDC)
     dislocate(set_price, venue, deployer)
+    hold()  # the dislocation holds over rule A's hold
     breaker.arm_trip(market_id, sender=anyone)
     breaker.trip(market_id, sender=anyone)  # rule A, confirmed in a later block
     assert market.breaker_state() == HALTED

@@ -6,7 +6,7 @@ from ape.utils import ZERO_ADDRESS
 
 from deployment.pool import deploy_pool
 from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
-from tests.helpers import advance
+from tests.helpers import advance, hold
 from tests.unit.pool.conftest import COL, DEADLINE, PRICE, USD
 
 CLOSED = {
@@ -150,7 +150,7 @@ def test_on_breaker_state__unguarded_pool_rejects_everyone(unguarded_pool, break
 def test_pool_as_venue__rule_a_trip_halts_its_swaps(
     project, deployer, breaker, create_oracle, create_feed, governance, lp, trader, anyone
 ):
-    """The pool is the breaker's venue: LPs leave, a sell dislocates it, rule A trips in two blocks."""
+    """The pool is the breaker's venue: LPs leave, a sell dislocates it and holds, rule A trips."""
     oracle = create_oracle([create_feed(answer=PRICE)])
     deployed = deploy_pool(
         project, deployer, breaker, None, oracle, governance=governance, liquidity_collateral=1_000
@@ -164,7 +164,7 @@ def test_pool_as_venue__rule_a_trip_halts_its_swaps(
     collateral.mint(trader, 100 * COL, sender=deployer)
     collateral.approve(pool, 100 * COL, sender=trader)
     pool.swap(True, 3 * COL, 0, DEADLINE, sender=trader)  # ~4% below the reference, inside the band
-    ape.chain.mine()  # the breaker reads the pool as a block opens: the next block shows the sell
+    hold()  # the breaker reads the pool as blocks open: the sell holds over rule A's hold
     assert breaker.indicators(deployed.market_id).cvd_bps > 300
 
     breaker.arm_trip(deployed.market_id, sender=anyone)
@@ -192,6 +192,7 @@ def test_pool_as_venue__closed_pool_cannot_retrip_until_it_reopens(
     collateral.mint(trader, 100 * COL, sender=deployer)
     collateral.approve(pool, 100 * COL, sender=trader)
     pool.swap(True, 3 * COL, 0, DEADLINE, sender=trader)
+    hold()
     breaker.arm_trip(mid, sender=anyone)
     breaker.trip(mid, sender=anyone)
 

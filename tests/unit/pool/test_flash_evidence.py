@@ -6,6 +6,7 @@ import pytest
 
 from deployment.pool import deploy_pool
 from tests.constants import HALTED, NORMAL
+from tests.helpers import hold
 from tests.unit.pool.conftest import COL, DEADLINE, PRICE, USD
 
 ARM, TRIP, POKE = 1, 2, 4
@@ -53,11 +54,13 @@ def test_trip__flash_arm_bundle_then_flash_trip_bundle_on_the_pool_stays_normal(
 
 @pytest.mark.threat
 def test_trip__sell_held_across_blocks_on_the_pool_trips(breaker, thin_pool, trader, deployer, anyone):
-    """The same sell held across the blocks from arm to confirmation is evidence."""
+    """The same sell held across the blocks from arm to confirmation, and over rule A's hold,
+    is evidence."""
     mid, pool = thin_pool.market_id, thin_pool.pool
     thin_pool.collateral.mint(trader, 3 * COL, sender=deployer)
     thin_pool.collateral.approve(pool, 3 * COL, sender=trader)
     pool.swap(True, 3 * COL, 0, DEADLINE, sender=trader)
+    hold()
     breaker.arm_trip(mid, sender=anyone)
     breaker.trip(mid, sender=anyone)
     assert breaker.state(mid) == HALTED
@@ -76,7 +79,7 @@ def test_trip__unwound_before_the_confirmation_on_the_pool_reverts(
     debt_out = pool.swap(True, 3 * COL, 0, DEADLINE, sender=trader).return_value
     breaker.arm_trip(mid, sender=anyone)
     pool.swap(False, debt_out, 0, DEADLINE, sender=trader)  # the arbitrage
-    with ape.reverts("CircuitBreaker: deviation did not hold at every block since the arm"):
+    with ape.reverts("CircuitBreaker: deviation did not hold over the hold and since the arm"):
         attacker.sell_call_unwind(breaker, mid, pool, 3 * COL, TRIP, sender=anyone)
     assert breaker.state(mid) == NORMAL
 

@@ -5,7 +5,7 @@ import math
 import ape
 import pytest
 
-from tests.constants import AUCTION, COOLDOWN, HALTED
+from tests.constants import AUCTION, COOLDOWN, HALTED, NORMAL
 from tests.helpers import advance
 from tests.unit.pool.conftest import COL, DEADLINE, PRICE, USD
 
@@ -186,6 +186,28 @@ def test_remove_liquidity__works_in_every_breaker_state(
     before = collateral.balanceOf(lp)
     pool.remove_liquidity(shares, 0, 0, sender=lp)
     assert collateral.balanceOf(lp) - before == shares * x // (shares + pool.totalSupply())
+
+
+@pytest.mark.threat
+@pytest.mark.parametrize("state", [COOLDOWN, AUCTION])
+def test_add_liquidity__from_cooldown_to_auction_end_reverts(
+    pool, breaker, market_id, guardian, governance, lp, state
+):
+    """Liquidity added once a halt resumes would size the pool quote the reopening auction
+    clears against (issue 16, finding 6): deposits wait for NORMAL, withdrawals never wait."""
+    _halt(breaker, market_id, guardian, governance, state)
+    reserves, supply = pool.reserves(), pool.totalSupply()
+    with ape.reverts("GuardedPool: deposits closed until the market reopens"):
+        pool.add_liquidity(COL, PRICE * USD, 0, DEADLINE, sender=lp)
+    assert pool.reserves() == reserves and pool.totalSupply() == supply
+
+
+def test_add_liquidity__reopened_after_auction_is_allowed(pool, breaker, market_id, guardian, governance, lp):
+    _halt(breaker, market_id, guardian, governance, AUCTION)
+    advance(breaker.params(market_id, breaker.P_AUCTION_S()))
+    breaker.sync(market_id, sender=governance)
+    assert pool.breaker_state() == NORMAL
+    assert pool.add_liquidity(COL, PRICE * USD, 0, DEADLINE, sender=lp).return_value > 0
 
 
 @pytest.mark.funds_exit

@@ -1,0 +1,195 @@
+"""`python -m replay.sensitivity SCENARIO [--seeds N] [--axes NAME ...]`: the headline metrics as one
+assumption moves at a time.
+
+Each axis sets one scenario field (replay/overrides.py) to a few values around the scenario's own; every
+value replays `composite`, `none` and `breaker-only` (when the engine has it) on the same borrower
+seeds, on the Dask cluster of replay/runner.py, results reused from disk by code version. Prints, per
+metric, a table of axis value x world, each figure the median and the 5-95% range over the seeds, and
+writes OUT/summary.json (default OUT: results/<scenario name>/sensitivity/). An axis whose field the
+scenario format does not have (yet) is refused with the validator's message, the others still run, and
+the exit status is 1. Add an axis by adding an `Axis` to AXES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from replay import stats
+from replay.cells import ROOT, Cell
+from replay.compare import DEFAULT_SEEDS
+from replay.matrix import parse_seeds
+from replay.overrides import load_with_overrides
+from replay.report import figure_format, render
+from replay.runner import add_cluster_arguments, run_cells
+from replay.scenario import GeneratedBorrowers, Scenario, ScenarioError
+from replay.world import PROTECTIONS
+
+WORLDS = tuple(w for w in ("composite", "breaker-only", "none") if w in PROTECTIONS)
+METRICS = (
+    ("wrongful borrower loss USD", "wrongful_borrower_loss_usd"),
+    ("wrongful borrowers", "wrongful_borrowers"),
+    ("bad debt USD", "bad_debt_usd"),
+)
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    path: str  # the scenario field it sets (dotted)
+    values: Callable[[Scenario], list[tuple[str, Any]]]  # (label, value) from the scenario's own
+
+
+def _health_low(s: Scenario) -> list[tuple[str, Any]]:
+    spec = s.market.borrowers
+    if not isinstance(spec, GeneratedBorrowers):
+        raise ScenarioError(
+            f"{s.name}: health axis: the borrowers come from a file, not a generated population"
+        )
+    high = spec.health_factor.uniform[1]
+    return [(f"{low:.2f}", [low, high]) for low in (1.01, 1.05, 1.10) if low <= high]
+
+
+def _depth(s: Scenario) -> list[tuple[str, Any]]:
+    base = s.market.pool.liquidity_usd
+    return [(f"x{k:g}", base * k) for k in (0.5, 2.0)]
+
+
+AXES = (
+    Axis("health", "market.borrowers.health_factor.uniform", _health_low),
+    # the guarded pool's price band around the reference (the scenario's own is 500 bps unless it sets one)
+    Axis("band", "market.pool.band_bps", lambda s: [("300", 300), ("800", 800)]),
+    Axis("depth", "market.pool.liquidity_usd", _depth),
+    Axis("slippage", "actors.liquidator.max_slippage_bps", lambda s: [("50", 50), ("300", 300)]),
+)
+BASE = "scenario's own"
+
+
+def axis_variants(
+    path: str | Path, scenario: Scenario, axes: list[Axis]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str]]:
+    """(axis name, value label) -> its overrides, the scenario's own first; and the axes refused, each
+    with the format's message. An axis is checked whole before anything runs."""
+    variants: dict[tuple[str, str], dict[str, Any]] = {("-", BASE): {}}
+    refused: list[str] = []
+    for axis in axes:
+        try:
+            moved = {(axis.name, label): {axis.path: value} for label, value in axis.values(scenario)}
+            for overrides in moved.values():
+                load_with_overrides(path, overrides)
+        except ScenarioError as exc:
+            refused.append(f"axis {axis.name} ({axis.path}): {exc}")
+            continue
+        variants |= moved
+    return variants, refused
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m replay.sensitivity", description=__doc__.splitlines()[0])
+    parser.add_argument("scenario")
+    parser.add_argument(
+        "--axes",
+        nargs="+",
+        default=[a.name for a in AXES],
+        choices=[a.name for a in AXES],
+        metavar="AXIS",
+        help=f"axes to move (default: all of {', '.join(a.name for a in AXES)})",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=parse_seeds(DEFAULT_SEEDS),
+        help=f"borrower seeds: N (0..N-1), a,b,c or low-high (default {DEFAULT_SEEDS})",
+    )
+    parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
+    parser.add_argument("--out", default=None, help="directory for the cells' JSONs and summary.json")
+    add_cluster_arguments(parser, "replay cells whose result is on disk")
+    args = parser.parse_args(argv)
+    try:
+        scenario, _ = load_with_overrides(args.scenario)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else ROOT / "results" / scenario.name / "sensitivity"
+    variants, refused = axis_variants(args.scenario, scenario, [a for a in AXES if a.name in args.axes])
+    for line in refused:
+        print(f"error: {line}", file=sys.stderr)
+    cells = {
+        Cell.of(args.scenario, world, seed, blocks=args.blocks, overrides=overrides): (key, world)
+        for key, overrides in variants.items()
+        for world in WORLDS
+        for seed in args.seeds
+    }
+    print(
+        f"{scenario.name}: {len(variants)} variants x {len(WORLDS)} worlds x {len(args.seeds)} seeds = "
+        f"{len(cells)} replays",
+        flush=True,
+    )
+    started = time.perf_counter()
+    runs: dict[tuple[str, str], dict[str, list[dict]]] = {}
+    failed = 0
+    for o in run_cells(
+        cells, lambda c: out / c.filename(), address=args.address, workers=args.workers, force=args.force
+    ):
+        if o.result is None:
+            failed += 1
+            print(f"failed: {o.cell.label()}: {o.error}", file=sys.stderr)
+            continue
+        key, world = cells[o.cell]
+        runs.setdefault(key, {}).setdefault(world, []).append(o.result)
+    summary = {
+        (BASE if axis == "-" else f"{axis}={label}"): {
+            world: {key: stats.spread(stats.metric(r, key) for r in results) for _, key in METRICS}
+            for world, results in runs.get((axis, label), {}).items()
+        }
+        for axis, label in variants
+    }
+    print()
+    print(tables(summary))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "scenario": scenario.name,
+                "seeds": args.seeds,
+                "blocks": args.blocks,
+                "variants": summary,
+                "refused": refused,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(
+        f"\n{len(cells) - failed} replays, {failed} failed ({time.perf_counter() - started:.0f} s); "
+        f"written: {out}/summary.json"
+    )
+    return 1 if refused or failed else 0
+
+
+def tables(summary: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One table per headline metric: a row per axis value, a column per world."""
+    return "\n\n".join(
+        render(
+            f"{title} (median [5%, 95%] over seeds)",
+            ["axis=value", *WORLDS],
+            [
+                [
+                    variant,
+                    *(stats.show(by_world.get(world, {}).get(key), figure_format(key)) for world in WORLDS),
+                ]
+                for variant, by_world in summary.items()
+            ],
+        )
+        for title, key in METRICS
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

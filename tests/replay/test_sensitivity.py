@@ -1,0 +1,49 @@
+"""Sensitivity axes: each value a scenario override, an axis the format lacks refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from replay.overrides import load_with_overrides
+from replay.sensitivity import AXES, BASE, Axis, axis_variants, tables
+
+ROOT = Path(__file__).resolve().parents[2]
+USDE = ROOT / "scenarios" / "oct10-usde.yaml"
+
+
+def test_axis_variants__values_from_the_scenarios_own():
+    scenario, _ = load_with_overrides(USDE)
+    health, depth = (next(a for a in AXES if a.name == n) for n in ("health", "depth"))
+    variants, refused = axis_variants(USDE, scenario, [health, depth])
+    assert refused == []
+    assert variants[("-", BASE)] == {}
+    assert variants[("health", "1.05")] == {"market.borrowers.health_factor.uniform": [1.05, 1.6]}
+    assert variants[("depth", "x0.5")] == {"market.pool.liquidity_usd": 10_000_000}
+    assert variants[("depth", "x2")] == {"market.pool.liquidity_usd": 40_000_000}
+
+
+def test_axis_variants__a_field_the_format_lacks_is_refused_by_name_and_the_rest_kept():
+    scenario, _ = load_with_overrides(USDE)
+    unknown = Axis("made-up", "actors.liquidator.patience_s", lambda s: [("60", 60)])
+    depth = next(a for a in AXES if a.name == "depth")
+    variants, refused = axis_variants(USDE, scenario, [unknown, depth])
+    assert len(refused) == 1
+    assert refused[0].startswith("axis made-up (actors.liquidator.patience_s): ")
+    assert "actors.liquidator.patience_s: Extra inputs are not permitted" in refused[0]
+    assert set(variants) == {("-", BASE), ("depth", "x0.5"), ("depth", "x2")}
+
+
+def test_tables__a_row_per_variant_a_column_per_world():
+    spread = {"median": 1_500.0, "p5": 1_000.0, "p95": 2_000.0, "n": 3}
+    summary = {
+        "-=scenario's own": {
+            "none": dict.fromkeys(
+                ("wrongful_borrower_loss_usd", "wrongful_borrowers", "bad_debt_usd"), spread
+            )
+        },
+        "depth=x2": {},
+    }
+    text = tables(summary)
+    assert "1.5k [1k, 2k]" in text
+    row = next(line for line in text.splitlines() if line.startswith("depth=x2"))
+    assert row.split()[1:] == ["-"] * (len(row.split()) - 1)
