@@ -9,6 +9,7 @@ Used by the auction tests, the gas benchmark (`bench/auction.py`) and the demo/r
 3. registers the designated liquidity providers.
 
 Without step 2 on either side `settle` reverts and the market reopens by time, as before.
+The steps are `deployment.wiring.attach_auction`, run through `ApeChain`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ gives a seeded pool whose swaps the breaker can halt:
    every stored transition reaches ``on_breaker_state``,
 4. with an oracle: centres the price band on the reference price.
 
-``breaker=None`` and ``oracle=None`` give the unguarded variant (same bytecode).
+``breaker=None`` and ``oracle=None`` give the unguarded variant (same bytecode). The steps are
+`deployment.wiring`'s, run through `ApeChain`: the development chains and the replay run the same ones.
 """
 
 from __future__ import annotations
