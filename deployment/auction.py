@@ -9,6 +9,7 @@ Used by the auction tests, the gas benchmark (`bench/auction.py`) and the demo/r
 3. registers the designated liquidity providers.
 
 Without step 2 on either side `settle` reverts and the market reopens by time, as before.
+The steps are `deployment.wiring.attach_auction`, run through `ApeChain`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_MAX_ORDERS = 200
-DEFAULT_DLP_SLOTS = 50
+from deployment.wiring import (
+    DEFAULT_DLP_SLOTS,
+    DEFAULT_MAX_ORDERS,
+    ApeChain,
+    AuctionTerms,
+    address_of,
+    attach_auction,
+    default_minimums,
+)
 
 
 @dataclass
@@ -34,11 +42,6 @@ class AuctionDeployment:
             "market_id": self.market_id,
             "dlps": self.dlps,
         }
-
-
-def default_minimums(collateral_decimals: int, debt_decimals: int) -> tuple[int, int]:
-    """Least escrow per order: 1/100 of a collateral unit for sells, one debt unit for buys."""
-    return max(1, 10**collateral_decimals // 100), 10**debt_decimals
 
 
 def deploy_auction(
@@ -71,22 +74,12 @@ def deploy_auction(
         sell, buy = default_minimums(collateral.decimals(), debt.decimals())
         min_sell_collateral = sell if min_sell_collateral is None else min_sell_collateral
         min_buy_debt = buy if min_buy_debt is None else min_buy_debt
-    auction = project.ReopeningAuction.deploy(
-        pool.address,
-        governance.address,
-        min_sell_collateral,
-        min_buy_debt,
-        max_orders,
-        dlp_slots,
-        sender=deployer,
+    terms = AuctionTerms(min_sell_collateral, min_buy_debt, max_orders, dlp_slots, tuple(dlps))
+    auction = attach_auction(
+        ApeChain(project), pool, breaker, market_id, terms=terms, governance=governance, sender=deployer
     )
     log(f"ReopeningAuction  {auction.address} (market {market_id})")
-    pool.set_auction(auction.address, sender=governance)
-    breaker.set_auction(market_id, auction.address, sender=governance)
-    names = []
-    for dlp in dlps:
-        auction.add_dlp(dlp, sender=governance)
-        names.append(str(dlp.address if hasattr(dlp, "address") else dlp))
+    names = [address_of(dlp) for dlp in dlps]
     if names:
         log(f"designated liquidity providers: {', '.join(names)}")
     return AuctionDeployment(auction=auction, pool=pool, market_id=market_id, dlps=names)

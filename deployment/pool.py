@@ -10,7 +10,8 @@ gives a seeded pool whose swaps the breaker can halt:
    every stored transition reaches ``on_breaker_state``,
 4. with an oracle: centres the price band on the reference price.
 
-``breaker=None`` and ``oracle=None`` give the unguarded variant (same bytecode).
+``breaker=None`` and ``oracle=None`` give the unguarded variant (same bytecode). The steps are
+`deployment.wiring`'s, run through `ApeChain`: the development chains and the replay run the same ones.
 """
 
 from __future__ import annotations
@@ -19,17 +20,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from deployment.wiring import (
+    DEFAULT_BAND_BPS,
+    DEFAULT_BAND_MAX_AGE_S,
+    DEFAULT_BAND_REFRESH_S,
+    DEFAULT_FEE_BPS,
+    NO_DEADLINE,
+    ApeChain,
+    PoolTerms,
+    address_of,
+    deploy_guarded_pool,
+    seed_pool,
+    wire_pool_market,
+)
 from keeper import params as P
 
-WAD = 10**18
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-# Far enough in the future for any local deployment (the pool takes a deadline).
-NO_DEADLINE = 2**64
+__all__ = ["NO_DEADLINE", "PoolDeployment", "deploy_pool"]  # NO_DEADLINE: for the pool's callers
 
-DEFAULT_FEE_BPS = 30
-DEFAULT_BAND_BPS = 500
-DEFAULT_BAND_REFRESH_S = 60
-DEFAULT_BAND_MAX_AGE_S = 900
+WAD = 10**18
 
 
 @dataclass
@@ -46,10 +54,6 @@ class PoolDeployment:
             "debt": str(self.debt.address),
             "market_id": self.market_id,
         }
-
-
-def _address(contract: Any) -> str:
-    return ZERO_ADDRESS if contract is None else str(contract.address)
 
 
 def _reference_price(oracle: Any) -> Decimal:
@@ -94,7 +98,6 @@ def deploy_pool(
     collateral; the oracle's price when not given), minted to `deployer` when this function
     deploys the tokens, otherwise taken from the deployer's balances.
     """
-    tx = {"sender": deployer}
     if breaker is None and market_id is not None:
         raise ValueError("market_id given without a breaker")
     if price is None:
@@ -104,57 +107,49 @@ def deploy_pool(
     price = Decimal(str(price))
 
     if collateral is None:
-        collateral = project.MockERC20.deploy("Mock collateral", "COL", collateral_decimals, **tx)
+        collateral = project.MockERC20.deploy("Mock collateral", "COL", collateral_decimals, sender=deployer)
     if debt is None:
-        debt = project.MockERC20.deploy("Mock debt", "DEBT", debt_decimals, **tx)
+        debt = project.MockERC20.deploy("Mock debt", "DEBT", debt_decimals, sender=deployer)
     amount_collateral = int(Decimal(str(liquidity_collateral)) * 10 ** collateral.decimals())
     amount_debt = int(Decimal(str(liquidity_collateral)) * price * 10 ** debt.decimals())
 
     register = breaker is not None and market_id is None
     if register and oracle is None:
         raise ValueError("registering the pool as a breaker market needs a reference oracle")
+    chain = ApeChain(project)
     if breaker is not None and register:
-        market_id = breaker.market_count()
-    pool = project.GuardedPool.deploy(
-        collateral.address,
-        debt.address,
-        fee_bps,
-        _address(breaker),
-        market_id or 0,
-        _address(oracle),
-        band_bps,
-        band_refresh_s,
-        band_max_age_s,
-        governance.address,
-        name,
-        symbol,
-        **tx,
+        market_id = chain.call(breaker, "market_count")
+    pool = deploy_guarded_pool(
+        chain,
+        collateral,
+        debt,
+        breaker=breaker,
+        market_id=market_id or 0,
+        oracle=oracle,
+        owner=governance,
+        terms=PoolTerms(fee_bps, band_bps, band_refresh_s, band_max_age_s, name, symbol),
+        sender=deployer,
     )
     log(f"GuardedPool       {pool.address} ({'guarded' if breaker else 'unguarded'})")
-
-    for token, amount in ((collateral, amount_collateral), (debt, amount_debt)):
-        if token.balanceOf(deployer) < amount:
-            token.mint(deployer, amount - token.balanceOf(deployer), **tx)
-        token.approve(pool.address, amount, **tx)
-    pool.add_liquidity(amount_collateral, amount_debt, 0, NO_DEADLINE, **tx)
-
+    seed_pool(
+        chain,
+        pool,
+        ((collateral, amount_collateral), (debt, amount_debt)),
+        provider=deployer,
+        minter=deployer,
+    )
+    wire_pool_market(
+        chain,
+        pool,
+        breaker=breaker,
+        market_id=market_id or 0,
+        oracle=oracle,
+        governance=governance,
+        sender=deployer,
+        register=P.as_array(P.resolve(market_params)) if register else None,
+    )
+    if register:
+        log(f"market {market_id}: venue = the pool, oracle {address_of(oracle)}")
     if breaker is not None:
-        if register:
-            values = P.resolve(market_params)
-            receipt = breaker.register_market(
-                pool.address, _address(oracle), P.as_array(values), sender=governance
-            )
-            registered = (
-                receipt.return_value if receipt.return_value is not None else breaker.market_count() - 1
-            )
-            if registered != market_id:
-                raise RuntimeError(
-                    f"market registered as {registered}, pool was deployed for {market_id}: "
-                    "another registration raced this one; deploy again"
-                )
-            log(f"market {market_id}: venue = the pool, oracle {_address(oracle)}")
-        breaker.add_consumer(market_id, pool.address, sender=governance)
         log(f"pool is a consumer of breaker market {market_id}")
-    if oracle is not None:
-        pool.refresh_band(**tx)
     return PoolDeployment(pool=pool, collateral=collateral, debt=debt, market_id=market_id)

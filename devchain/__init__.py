@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -28,16 +28,18 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint, Wei
 
-from deployment.auction import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
-from deployment.pool import (
-    DEFAULT_BAND_BPS,
-    DEFAULT_BAND_MAX_AGE_S,
-    DEFAULT_BAND_REFRESH_S,
-    NO_DEADLINE,
+from deployment.wiring import (
+    AuctionTerms,
+    PoolTerms,
+    address_of,
+    default_minimums,
+    deploy_guarded_pool,
+    seed_pool,
+    wire_pool_market,
 )
 from keeper import abi
 from keeper import params as P
-from keeper.chain import json_rpc
+from keeper.chain import json_rpc, json_rpc_batch
 
 WAD = 10**18
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -146,10 +148,7 @@ class Anvil:
         raise RuntimeError("anvil did not answer within 20 s")
 
     def rpc(self, method: str, params: list[Any] | None = None) -> Any:
-        resp = json_rpc(self.w3, method, params or [])
-        if "error" in resp:
-            raise RuntimeError(f"{method}: {resp['error']}")
-        return resp.get("result")
+        return _rpc(self.w3, method, params or [])
 
     def mine(self, blocks: int = 1) -> None:
         self.rpc("anvil_mine", [hex(blocks)])
@@ -226,6 +225,104 @@ def deploy(w3: Web3, name: str, *args: Any, sender: str) -> Contract:
     factory = w3.eth.contract(abi=abi.load_abi(name), bytecode=abi.load_bytecode(name))
     receipt = transact(w3, factory.constructor(*args), sender)
     return w3.eth.contract(address=receipt["contractAddress"], abi=abi.load_abi(name))
+
+
+class Web3Chain:
+    """The deploy path (`deployment.wiring`) through web3: contracts from the build output, senders are
+    unlocked accounts' addresses. Each transaction is mined and checked as it is sent, except inside
+    `together()`, which sends its transactions as one batch mined in one block."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        self._queued: list[tuple[str, Contract, str, tuple[Any, ...]]] | None = None
+
+    def deploy(self, name: str, *args: Any, sender: str) -> Contract:
+        return deploy(self.w3, name, *args, sender=sender)
+
+    def transact(self, contract: Contract, fn: str, *args: Any, sender: str) -> Any:
+        """The receipt; None inside `together()`, where the transaction waits for the block."""
+        if self._queued is not None:
+            self._queued.append((sender, contract, fn, args))
+            return None
+        return transact(self.w3, getattr(contract.functions, fn)(*args), sender)
+
+    def call(self, contract: Contract, fn: str, *args: Any) -> Any:
+        return getattr(contract.functions, fn)(*args).call()
+
+    def address(self, who: Any) -> str:
+        return address_of(who)
+
+    def mine(self) -> None:
+        _rpc(self.w3, "evm_mine", [])
+
+    @contextlib.contextmanager
+    def together(self, *, gas: int, max_fee: int, tip: int) -> Iterator[None]:
+        """Queues the transactions sent inside, then sends them as one JSON-RPC batch with explicit `gas`
+        and fees (no estimates, which would see none of the others) and mines them in one block; raises
+        unless every one succeeded. Nonces are given, so the order within a sender is the queue's."""
+        if self._queued is not None:
+            raise RuntimeError("together() does not nest")
+        self._queued = []
+        try:
+            yield
+            txs = self._queued
+        finally:
+            self._queued = None
+        self._mine_batch(txs, gas=gas, max_fee=max_fee, tip=tip)
+
+    def _mine_batch(
+        self, txs: list[tuple[str, Contract, str, tuple[Any, ...]]], *, gas: int, max_fee: int, tip: int
+    ) -> None:
+        senders = sorted({sender for sender, *_ in txs})
+        counts = _rpc_batch(self.w3, [("eth_getTransactionCount", [s, "latest"]) for s in senders])
+        nonces = dict(zip(senders, (int(n, 16) for n in counts), strict=True))
+        requests = []
+        for sender, contract, fn, args in txs:
+            data = getattr(contract.functions, fn)(*args)._encode_transaction_data()
+            sent = {"from": sender, "to": contract.address, "data": data, "gas": hex(gas)}
+            sent |= {
+                "nonce": hex(nonces[sender]),
+                "maxFeePerGas": hex(max_fee),
+                "maxPriorityFeePerGas": hex(tip),
+            }
+            requests.append(("eth_sendTransaction", [sent]))
+            nonces[sender] += 1
+        _rpc(self.w3, "evm_setAutomine", [False])
+        try:
+            hashes = _rpc_batch(self.w3, requests)
+            _rpc(self.w3, "anvil_mine", [hex(1)])
+        finally:
+            _rpc(self.w3, "evm_setAutomine", [True])
+        receipts = _rpc_batch(self.w3, [("eth_getTransactionReceipt", [h]) for h in hashes])
+        failed = [
+            (txs[i][2], txs[i][3]) for i, r in enumerate(receipts) if r is None or int(r["status"], 16) != 1
+        ]
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(txs)} batched transactions failed, first: {failed[0]}")
+
+
+def _rpc(w3: Web3, method: str, params: list[Any]) -> Any:
+    """The result of one JSON-RPC request; raises with the node's error."""
+    resp = json_rpc(w3, method, params)
+    if "error" in resp:
+        raise RuntimeError(f"{method}: {resp['error']}")
+    return resp.get("result")
+
+
+def _rpc_batch(w3: Web3, requests: list[tuple[str, list[Any]]]) -> list[Any]:
+    """The results of `requests`, sent as one JSON-RPC batch, in their order; raises on any error."""
+    if not requests:
+        return []
+    responses = json_rpc_batch(w3, requests)
+    if not isinstance(responses, list):
+        raise RuntimeError(f"batch of {len(requests)} refused: {responses.get('error', responses)}")
+    out = []
+    # The answers may come back in any order.
+    for (method, _), resp in zip(requests, sorted(responses, key=lambda r: int(r["id"] or 0)), strict=True):
+        if "error" in resp:
+            raise RuntimeError(f"{method}: {resp['error']}")
+        out.append(resp["result"])
+    return out
 
 
 @dataclass
@@ -344,64 +441,41 @@ def deploy_pool_market(
     oracle at `price`, the pool seeded with `liquidity` collateral units at that price, registered
     as a new market with the pool as venue and consumer, band centred on the oracle. With
     `with_auction`, its ReopeningAuction (`deploy_auction`'s defaults) is named on both sides
-    and `dlps` are registered. The web3-only counterpart of `deployment.pool.deploy_pool`
-    plus `deployment.auction.deploy_auction`.
+    and `dlps` are registered. The same path (`deployment.wiring`) as `deployment.pool.deploy_pool`
+    plus `deployment.auction.deploy_auction`, through web3.
     """
     w3, gov, breaker = system.w3, system.governance, system.breaker
+    chain = Web3Chain(w3)
     collateral = deploy(w3, "MockERC20", "Mock collateral", "COL", 18, sender=gov)
     debt = deploy(w3, "MockERC20", "Mock debt", "DEBT", 6, sender=gov)
     feed = deploy(w3, "MockAggregator", 8, round(price * 10**8), sender=gov)
     oracle = deploy(w3, "ReferenceOracle", 1, sender=gov)
     transact(w3, oracle.functions.add_feed(feed.address, 86_400), gov)
     market_id = breaker.functions.market_count().call()
-    pool = deploy(
-        w3,
-        "GuardedPool",
-        collateral.address,
-        debt.address,
-        30,
-        breaker.address,
-        market_id,
-        oracle.address,
-        DEFAULT_BAND_BPS,
-        DEFAULT_BAND_REFRESH_S,
-        DEFAULT_BAND_MAX_AGE_S,
-        gov,
-        "GuardedPool LP",
-        "GPLP",
+    pool = deploy_guarded_pool(
+        chain,
+        collateral,
+        debt,
+        breaker=breaker,
+        market_id=market_id,
+        oracle=oracle,
+        owner=gov,
+        terms=PoolTerms(),
         sender=gov,
     )
-    amount_collateral, amount_debt = liquidity * 10**18, round(liquidity * price * 10**6)
-    for token, amount in ((collateral, amount_collateral), (debt, amount_debt)):
-        transact(w3, token.functions.mint(gov, amount), gov)
-        transact(w3, token.functions.approve(pool.address, amount), gov)
-    transact(w3, pool.functions.add_liquidity(amount_collateral, amount_debt, 0, NO_DEADLINE), gov)
-    json_rpc(w3, "evm_mine", [])  # the breaker registers the pool as the next block opens
-    transact(
-        w3,
-        breaker.functions.register_market(pool.address, oracle.address, P.as_array(P.resolve(params))),
-        gov,
+    deposits = ((collateral, liquidity * 10**18), (debt, round(liquidity * price * 10**6)))
+    seed_pool(chain, pool, deposits, provider=gov, minter=gov)
+    auction = wire_pool_market(
+        chain,
+        pool,
+        breaker=breaker,
+        market_id=market_id,
+        oracle=oracle,
+        governance=gov,
+        sender=gov,
+        register=P.as_array(P.resolve(params)),
+        auction=AuctionTerms(*default_minimums(18, 6), dlps=dlps) if with_auction else None,
     )
-    transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
-    transact(w3, pool.functions.refresh_band(), gov)
-    auction = None
-    if with_auction:
-        min_sell, min_buy = default_minimums(18, 6)
-        auction = deploy(
-            w3,
-            "ReopeningAuction",
-            pool.address,
-            gov,
-            min_sell,
-            min_buy,
-            DEFAULT_MAX_ORDERS,
-            DEFAULT_DLP_SLOTS,
-            sender=gov,
-        )
-        transact(w3, pool.functions.set_auction(auction.address), gov)
-        transact(w3, breaker.functions.set_auction(market_id, auction.address), gov)
-        for dlp in dlps:
-            transact(w3, auction.functions.add_dlp(dlp), gov)
     return DevPoolMarket(market_id, pool, collateral, debt, oracle, feed, auction)
 
 

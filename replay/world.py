@@ -19,13 +19,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
 
-from deployment.auction import DEFAULT_DLP_SLOTS, DEFAULT_MAX_ORDERS, default_minimums
-from devchain import Anvil, deploy, transact
+from deployment.wiring import (
+    AuctionTerms,
+    PoolTerms,
+    add_consumer,
+    default_minimums,
+    deploy_guarded_pool,
+    seed_pool,
+    wire_pool_market,
+)
+from devchain import Anvil, Web3Chain, deploy, transact
 from keeper import params as P
 from replay.calls import batch
 from replay.population import Borrower
@@ -49,7 +56,6 @@ LENDING_RATES = {
     "halt_rate_multiplier_bps": 10_000,
     "ramp_min_s": 86_400,
 }
-NO_DEADLINE = 2**64
 # Opening the borrowers' positions: generous explicit gas (no estimate) and fees well above the base fee.
 SETUP_GAS = 1_000_000
 SETUP_MAX_FEE = 100 * 10**9
@@ -145,52 +151,6 @@ def _impersonated(anvil: Anvil, count: int) -> list[str]:
     return who
 
 
-def _mine_together(anvil: Anvil, txs: list[tuple[str, Contract, str, tuple[Any, ...]]]) -> None:
-    """Sends `txs` ([(sender, contract, function, args)]) as one batch and mines them in one block; raises
-    unless every one succeeded. Nonces are given, so the order within a sender is the list's."""
-    w3 = anvil.w3
-    senders = sorted({sender for sender, *_ in txs})
-    nonces = dict(
-        zip(
-            senders,
-            (int(n, 16) for n in batch(w3, [("eth_getTransactionCount", [s, "latest"]) for s in senders])),
-            strict=True,
-        )
-    )
-    requests = []
-    for sender, contract, name, args in txs:
-        data = getattr(contract.functions, name)(*args)._encode_transaction_data()
-        requests.append(
-            (
-                "eth_sendTransaction",
-                [
-                    {
-                        "from": sender,
-                        "to": contract.address,
-                        "data": data,
-                        "gas": hex(SETUP_GAS),
-                        "nonce": hex(nonces[sender]),
-                        "maxFeePerGas": hex(SETUP_MAX_FEE),
-                        "maxPriorityFeePerGas": hex(SETUP_TIP),
-                    }
-                ],
-            )
-        )
-        nonces[sender] += 1
-    anvil.set_automine(False)
-    try:
-        hashes = batch(w3, requests)
-        anvil.mine()
-    finally:
-        anvil.set_automine(True)
-    receipts = batch(w3, [("eth_getTransactionReceipt", [h]) for h in hashes])
-    failed = [
-        (txs[i][2], txs[i][3]) for i, r in enumerate(receipts) if r is None or int(r["status"], 16) != 1
-    ]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {len(txs)} set-up transactions failed, first: {failed[0]}")
-
-
 def build(
     anvil: Anvil,
     scenario: Scenario,
@@ -237,52 +197,48 @@ def build(
         transact(w3, oracle.functions.add_feed(feed.address, FEED_HEARTBEAT_S), gov)
 
     wiring = WIRING[protection]
-    auction: Contract | None = None
+    chain = Web3Chain(w3)
     breaker = deploy(w3, "CircuitBreaker", sender=gov) if wiring.breaker else None
     market_id = 0
-    zero = "0x" + "00" * 20
-    pool = deploy(
-        w3,
-        "GuardedPool",
-        collateral.address,
-        debt.address,
-        m.pool.fee_bps,
-        breaker.address if wiring.pool_halts else zero,
-        market_id,
-        oracle.address if wiring.band else zero,
-        m.pool.band_bps,
-        60,
-        900,
-        gov,
-        "Replay pool LP",
-        "RPLP",
+    pool = deploy_guarded_pool(
+        chain,
+        collateral,
+        debt,
+        breaker=breaker if wiring.pool_halts else None,
+        market_id=market_id,
+        oracle=oracle if wiring.band else None,
+        owner=gov,
+        terms=PoolTerms(m.pool.fee_bps, m.pool.band_bps, 60, 900, "Replay pool LP", "RPLP"),
         sender=gov,
     )
     # seed: half the value in each asset at the first venue price
     half_usd = m.pool.liquidity_usd / 2
     seed_collateral = _units(half_usd / first_price, m.collateral.decimals)
     seed_debt = _units(half_usd, m.debt.decimals)
-    _mint_approve(w3, collateral, actors.lp, seed_collateral, pool.address, gov)
-    _mint_approve(w3, debt, actors.lp, seed_debt, pool.address, gov)
-    transact(w3, pool.functions.add_liquidity(seed_collateral, seed_debt, 0, NO_DEADLINE), actors.lp)
-    w3.provider.make_request("evm_mine", [])  # the breaker registers the pool as the next block opens
+    deposits = ((collateral, seed_collateral), (debt, seed_debt))
+    seed_pool(chain, pool, deposits, provider=actors.lp, minter=gov, allowance=2**256 - 1)
 
-    if breaker is not None:
-        # Governance sizes S_I's notional to the pool: 1% of its calm liquidity, so S_I sits near 2%
-        # in calm markets and passes the 5% trip level only once depth has fallen below about 40%.
-        sized = {"si_notional": int(m.pool.liquidity_usd * SI_NOTIONAL_SHARE) * WAD}
-        values = P.as_array(P.resolve(sized | (params or {})))
-        transact(w3, breaker.functions.register_market(pool.address, oracle.address, values), gov)
-        transact(w3, breaker.functions.grantRole(breaker.functions.KEEPER_ROLE().call(), actors.keeper), gov)
-        transact(w3, breaker.functions.grantRole(breaker.functions.GUARDIAN_ROLE().call(), gov), gov)
-        if wiring.pool_halts:
-            transact(w3, breaker.functions.add_consumer(market_id, pool.address), gov)
-            auction = _deploy_auction(
-                w3, pool, breaker, market_id, m.collateral.decimals, m.debt.decimals, actors.dlp, gov
-            )
-
-    if wiring.band:
-        transact(w3, pool.functions.refresh_band(), gov)
+    # Governance sizes S_I's notional to the pool: 1% of its calm liquidity, so S_I sits near 2%
+    # in calm markets and passes the 5% trip level only once depth has fallen below about 40%.
+    sized = {"si_notional": int(m.pool.liquidity_usd * SI_NOTIONAL_SHARE) * WAD}
+    auction: Contract | None = wire_pool_market(
+        chain,
+        pool,
+        breaker=breaker,
+        market_id=market_id,
+        oracle=oracle,
+        governance=gov,
+        sender=gov,
+        register=P.as_array(P.resolve(sized | (params or {}))),
+        grants=(("KEEPER_ROLE", actors.keeper), ("GUARDIAN_ROLE", gov)),
+        consumer=wiring.pool_halts,
+        auction=(
+            AuctionTerms(*default_minimums(m.collateral.decimals, m.debt.decimals), dlps=(actors.dlp,))
+            if wiring.pool_halts
+            else None
+        ),
+        band=wiring.band,
+    )
     aggregator_feed, aggregator_oracle = None, None
     if m.lending.price_source == "aggregator":
         # Chainlink-like: the engine posts the weighted median of the venues, the modelled pool among them
@@ -304,7 +260,7 @@ def build(
         gov,
     )
     if wiring.lending_halts:
-        transact(w3, breaker.functions.add_consumer(market_id, lending.address), gov)
+        add_consumer(chain, breaker, market_id, lending, governance=gov)
 
     world = World(
         w3,
@@ -329,35 +285,6 @@ def build(
     world.aggregator_feed, world.aggregator_oracle = aggregator_feed, aggregator_oracle
     _open_positions(world, anvil, fair_price)
     return world
-
-
-def _deploy_auction(
-    w3: Web3,
-    pool: Contract,
-    breaker: Contract,
-    market_id: int,
-    collateral_decimals: int,
-    debt_decimals: int,
-    dlp: str,
-    gov: str,
-) -> Contract:
-    """The pool's reopening auction with the deployment defaults, named on both sides, one DLP."""
-    min_sell, min_buy = default_minimums(collateral_decimals, debt_decimals)
-    auction = deploy(
-        w3,
-        "ReopeningAuction",
-        pool.address,
-        gov,
-        min_sell,
-        min_buy,
-        DEFAULT_MAX_ORDERS,
-        DEFAULT_DLP_SLOTS,
-        sender=gov,
-    )
-    transact(w3, pool.functions.set_auction(auction.address), gov)
-    transact(w3, breaker.functions.set_auction(market_id, auction.address), gov)
-    transact(w3, auction.functions.add_dlp(dlp), gov)
-    return auction
 
 
 def _mint_approve(w3: Web3, token: Contract, holder: str, amount: int, spender: str, minter: str) -> None:
@@ -436,19 +363,13 @@ def _open_positions(world: World, anvil: Anvil, fair_price: float) -> None:
     _mint_approve(w3, world.collateral, gov, total_collateral, lending.address, gov)
     world.actors.borrowers.extend(_impersonated(anvil, len(world.borrowers)))
     # every deposit in one block, then every borrow in the next: a few requests instead of four a borrower
-    _mine_together(
-        anvil,
-        [
-            (gov, lending, "deposit_collateral", (who, _units(b.collateral, c_dec)))
-            for who, b in zip(world.actors.borrowers, world.borrowers, strict=True)
-        ],
-    )
-    _mine_together(
-        anvil,
-        [
-            (who, lending, "borrow", (_units(b.debt, d_dec),))
-            for who, b in zip(world.actors.borrowers, world.borrowers, strict=True)
-            if b.debt > 0
-        ],
-    )
+    chain = Web3Chain(w3)
+    fees = {"gas": SETUP_GAS, "max_fee": SETUP_MAX_FEE, "tip": SETUP_TIP}
+    with chain.together(**fees):
+        for who, b in zip(world.actors.borrowers, world.borrowers, strict=True):
+            chain.transact(lending, "deposit_collateral", who, _units(b.collateral, c_dec), sender=gov)
+    with chain.together(**fees):
+        for who, b in zip(world.actors.borrowers, world.borrowers, strict=True):
+            if b.debt > 0:
+                chain.transact(lending, "borrow", _units(b.debt, d_dec), sender=who)
     transact(w3, lending.functions.set_price_source(kind, source), gov)
