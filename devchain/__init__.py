@@ -355,7 +355,7 @@ class DevSystem:
         m = self.markets[market]
         hold = self.breaker.functions.params(m.market_id, P.BY_NAME["hold_blocks"].key).call()
         if hold > 2:
-            self.w3.provider.make_request("anvil_mine", [hex(hold - 2)])
+            self.w3.provider.make_request(RPCEndpoint("anvil_mine"), [hex(hold - 2)])
 
     def move(
         self,
