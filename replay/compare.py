@@ -6,29 +6,31 @@ one of a worker per core by default, an existing one with `--address` or DASK_SC
 docs/replay.md), each on its own anvil. Prints the world x metric tables, every figure the median and
 the 5-95% range over the seeds, then what each part of the protection prevents (the breaker alone, the
 breaker on top of the band, paired by seed), and writes each cell's result JSON, summary.json and a
-chart (composite and none on the first seed) to DIR (default results/<scenario name>/). A cell whose
-result is already in DIR for the same code version is not replayed (`--force` replays it); `--set
-PATH=VALUE` overrides a scenario field for every cell. `make demo` calls it on scenarios/oct10-usde.yaml.
+chart (composite and none on the first seed) to DIR (default results/<scenario name>/). summary.json
+holds what the report shows and names the command and code version that made it: tools/docs.py renders
+docs/replay.md's results from it. A cell whose result is already in DIR for the same code version is
+not replayed (`--force` replays it); `--set PATH=VALUE` overrides a scenario field for every cell.
+`make demo` calls it on scenarios/oct10-usde.yaml.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from replay.cells import Cell
+from replay.cells import Cell, code_version, portable
 from replay.matrix import parse_seeds
 from replay.overrides import Override, load_with_overrides, parse_override
 from replay.report import (
-    CONTRIBUTIONS,
     chart,
-    contribution,
-    contribution_lines,
+    contributions,
     money,
+    render_contributions,
     seed_summary,
     seed_tables,
     with_protection_cost,
@@ -96,6 +98,30 @@ def misses(runs: dict[str, dict[Any, dict]], summary: dict[str, dict[str, Any]])
         for world, row in summary.items()
         if (row["wrongful_borrower_loss_usd"]["median"] or 0) > 0
     ]
+
+
+def command(
+    scenario_path: str,
+    seeds: list[int | None],
+    worlds: tuple[str, ...],
+    sets: list[str],
+    blocks: int | None,
+    out_dir: Path,
+) -> str:
+    """The command line that reproduces this run, with paths inside the project relative to its root
+    (summary.json is committed under docs/results/, which may name nothing outside the project)."""
+    parts = ["python -m replay.compare", portable(scenario_path)]
+    if seeds != [None]:
+        n = len(seeds)
+        parts += ["--seeds", str(n) if seeds == list(range(n)) else ",".join(str(s) for s in seeds)]
+    if worlds != PROTECTIONS:
+        parts += ["--worlds", *worlds]
+    for text in sets:
+        parts += ["--set", shlex.quote(text)]
+    if blocks is not None:
+        parts += ["--blocks", str(blocks)]
+    parts += ["--out", portable(out_dir)]
+    return " ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(seed_tables(summary))
     print()
-    print(contribution_lines(runs))
-    for line in misses(runs, summary):
+    by_contribution = contributions(runs)
+    print(render_contributions(by_contribution))
+    missed_lines = misses(runs, summary)
+    for line in missed_lines:
         print(line)
     composite = runs.get("composite", {})
     missed = sum(1 for r in composite.values() if r.get("expect_failures"))
@@ -189,14 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "scenario": scenario.name,
+                "command": command(args.scenario, seeds, worlds, args.set, args.blocks, out_dir),
+                "code_version": code_version(),
                 "seeds": seeds,
                 "blocks": args.blocks,
                 "overrides": dict(overrides),
                 "worlds": summary,
-                "contributions": {
-                    f"{protected} vs {base}": contribution(runs, base, protected)
-                    for _, base, protected in CONTRIBUTIONS
-                },
+                "contributions": by_contribution,
+                "misses": missed_lines,
                 "failed": failures,
             },
             indent=2,

@@ -1,4 +1,4 @@
-"""Side-by-side tables and charts of replay results."""
+"""World x metric tables over seeds (plain text for the terminal, Markdown for the docs) and charts."""
 
 from __future__ import annotations
 
@@ -8,73 +8,6 @@ from typing import Any
 
 from replay import stats
 from replay.engine import HALTED, Record
-
-COLUMNS = (
-    ("breaker", "breaker", "{}"),
-    ("wrongful", "wrongful_liquidations", "{:,}"),
-    ("wrongful USD", "wrongful_liquidated_usd", "{:,.0f}"),
-    ("prevented", "_prevented", "{}"),
-    ("borrower loss USD", "borrower_loss_usd", "{:,.0f}"),
-    ("bad debt USD", "bad_debt_usd", "{:,.0f}"),
-    ("liquidations", "liquidations", "{:,}"),
-    ("trips", "_trips", "{}"),
-    ("halted s", "halted_s", "{:,.0f}"),
-    ("trip latency s", "trip_latency_s", "{}"),
-    ("LP change USD", "lp_value_change_usd", "{:,.0f}"),
-)
-
-
-def prevented_share(result: Mapping[str, Any], none: Mapping[str, Any] | None) -> str:
-    if none is None or result["breaker"] == "none":
-        return "-"
-    base = none["wrongful_liquidated_usd"]
-    if base <= 0:
-        return "n/a"
-    share = round(1 - result["wrongful_liquidated_usd"] / base, 3) + 0.0  # + 0.0: no "-0.0%" for cents
-    return f"{share:.1%}"
-
-
-def _rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
-    none = results.get("none")
-    rows = []
-    for result in results.values():
-        row = []
-        for _, key, fmt in COLUMNS:
-            if key == "_prevented":
-                row.append(prevented_share(result, none))
-            elif key == "_trips":
-                row.append(str(len(result["trips"])))
-            else:
-                value = result[key]
-                row.append("-" if value is None else fmt.format(value))
-        rows.append(row)
-    return rows
-
-
-def markdown_table(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """The same rows as `table`, as a Markdown table (docs generated from result JSON)."""
-    headers = [c[0] for c in COLUMNS]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(results)]
-    return "\n".join(lines) + "\n"
-
-
-def table(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per breaker, in the order given; `prevented` is wrongful USD avoided relative to `none`."""
-    rows = _rows(results)
-    headers = [c[0] for c in COLUMNS]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(
-        h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))
-    )
-    out = [line, "-" * len(line)]
-    for r in rows:
-        out.append(
-            "  ".join(
-                v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))
-            )
-        )
-    return "\n".join(out)
 
 
 def chart(path: Path, title: str, guarded: Record, unguarded: Record | None = None) -> None:
@@ -216,14 +149,28 @@ def render(title: str, headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([title, head, "-" * len(head), *(line(r) for r in rows)])
 
 
+def render_markdown(title: str, headers: list[str], rows: list[list[str]]) -> str:
+    """The same table in Markdown: the title in bold above it, the figure columns right-aligned."""
+    return "\n".join(
+        [
+            f"**{title}**",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|---|" + "---:|" * (len(headers) - 1),
+            *("| " + " | ".join(r) + " |" for r in rows),
+        ]
+    )
+
+
 def figure_format(key: str) -> Callable[[float], str]:
     return money if key.endswith("usd") or key.startswith("bad_debt") else stats.count
 
 
-def seed_tables(summary: Mapping[str, Mapping[str, Any]]) -> str:
+def seed_tables(summary: Mapping[str, Mapping[str, Any]], markdown: bool = False) -> str:
     """The world x metric tables: every figure `median [p5, p95]` over the seeds."""
+    draw = render_markdown if markdown else render
     return "\n\n".join(
-        render(
+        draw(
             f"{title} (median [5%, 95%] over seeds)",
             ["world", "seeds", *(label for label, _ in columns)],
             [
@@ -260,22 +207,57 @@ def contribution(
     }
 
 
+def contribution_key(base: str, protected: str) -> str:
+    """How summary.json names a contribution."""
+    return f"{protected} vs {base}"
+
+
+def contributions(runs: Runs) -> dict[str, dict[str, Any]]:
+    """Every contribution of CONTRIBUTIONS, by `contribution_key`, as summary.json keeps them."""
+    return {
+        contribution_key(base, protected): contribution(runs, base, protected)
+        for _, base, protected in CONTRIBUTIONS
+    }
+
+
+def contribution_text(c: Mapping[str, Any] | None, base: str) -> str:
+    """One contribution as a sentence: the share of `base`'s loss prevented, USD per seed, seeds with
+    a loss to prevent."""
+    if c is None:
+        return "n/a (not in this summary)"
+    if "missing" in c:
+        return f"{MISSING}: {c['missing']}"
+    if c["prevented_share"]["n"] == 0:
+        return f"n/a ({base} lost nothing on any of {c['seeds']} seeds)"
+    share, usd = c["prevented_share"], c["prevented_usd"]
+    return (
+        f"{stats.show(share, '{:.1%}'.format)} of {base}'s loss "
+        f"({stats.show(usd, '${:,.0f}'.format)} per seed; "
+        f"{share['n']} of {c['seeds']} seeds with a loss)"
+    )
+
+
+CONTRIBUTIONS_TITLE = (
+    "What each part prevents of the wrongful borrower loss (paired by seed; median [5%, 95%])"
+)
+
+
+def render_contributions(by_key: Mapping[str, Mapping[str, Any]], markdown: bool = False) -> str:
+    """The breaker's own contribution, then the band's and the whole composite's: indented lines for
+    the terminal, a bulleted list for the docs. `by_key` as `contributions` returns it (summary.json)."""
+    texts = [
+        (label, contribution_text(by_key.get(contribution_key(base, protected)), base))
+        for label, base, protected in CONTRIBUTIONS
+    ]
+    if markdown:  # `$` escaped: two on one line would read as inline maths on GitHub
+        lines = [f"- {label}: {text}".replace("$", "\\$") for label, text in texts]
+        return "\n".join([f"{CONTRIBUTIONS_TITLE}:", "", *lines])
+    width = max(len(label) for label, _ in texts)
+    return "\n".join(
+        [f"{CONTRIBUTIONS_TITLE}:", *(f"  {label.ljust(width)}  {text}" for label, text in texts)]
+    )
+
+
 def contribution_lines(runs: Runs) -> str:
-    """The breaker's own contribution, then the band's and the whole composite's, as lines."""
-    lines = ["What each part prevents of the wrongful borrower loss (paired by seed; median [5%, 95%]):"]
-    width = max(len(label) for label, _, _ in CONTRIBUTIONS)
-    for label, base, protected in CONTRIBUTIONS:
-        c = contribution(runs, base, protected)
-        if "missing" in c:
-            text = f"{MISSING}: {c['missing']}"
-        elif c["prevented_share"]["n"] == 0:
-            text = f"n/a ({base} lost nothing on any of {c['seeds']} seeds)"
-        else:
-            share, usd = c["prevented_share"], c["prevented_usd"]
-            text = (
-                f"{stats.show(share, '{:.1%}'.format)} of {base}'s loss "
-                f"({stats.show(usd, '${:,.0f}'.format)} per seed; "
-                f"{share['n']} of {c['seeds']} seeds with a loss)"
-            )
-        lines.append(f"  {label.ljust(width)}  {text}")
-    return "\n".join(lines)
+    """The contribution lines `replay.compare` prints, from the runs."""
+    return render_contributions(contributions(runs))

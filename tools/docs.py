@@ -9,8 +9,11 @@ Markdown file; NAME picks its generator:
   same module by tests/unit/breaker/test_register_and_params.py);
 - `bench`: every figure of the last full `make bench`, from bench/results.json, with its target where
   docs/benchmarks.md sets one;
-- `replay-<scenario>`: the comparison table of `python -m replay.compare scenarios/<scenario>.yaml`, from the
-  result JSONs committed in docs/results/<scenario>/ (copied from results/<scenario>/ after a run).
+- `replay-<scenario>`: what `python -m replay.compare scenarios/<scenario>.yaml --out docs/results/<scenario>`
+  prints (the world x metric tables over seeds, the contribution lines, any miss), from the summary.json
+  it writes there, with the command, seed count and code version the summary records and its chart.
+  docs/results/<scenario>/ keeps only summary.json and chart.png in git (.gitignore): the per-cell
+  result JSONs stay on the machine that ran them.
 """
 
 from __future__ import annotations
@@ -82,19 +85,39 @@ def bench_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-WORLDS = ("composite", "none", "single-threshold", "kill-switch")
-
-
-def replay_table(scenario: str) -> str:
-    from replay.report import markdown_table
+def replay_summary(scenario: str) -> str:
+    """The compare report of docs/results/<scenario>/summary.json as Markdown, rendered by replay/report.py
+    (the same tables and lines the terminal shows), under a line saying where the figures come from."""
+    from replay.report import render_contributions, seed_tables
 
     folder = ROOT / "docs" / "results" / scenario
-    results = {
-        w: json.loads((folder / f"{w}.json").read_text()) for w in WORLDS if (folder / f"{w}.json").is_file()
-    }
-    if not results:
-        raise SystemExit(f"docs/results/{scenario}/ holds no result JSON: run python -m replay.compare first")
-    return markdown_table(results)
+    rerun = f"python -m replay.compare scenarios/{scenario}.yaml --out docs/results/{scenario}"
+    path = folder / "summary.json"
+    if not path.is_file():
+        return f"No results yet: run `{rerun}`, then `python tools/docs.py`.\n"
+    summary = json.loads(path.read_text())
+    seeds = summary["seeds"]
+    seed_text = (
+        "its own borrower population (one seed)" if seeds == [None] else f"{len(seeds)} borrower seeds"
+    )
+    source = [
+        f"From `docs/results/{scenario}/summary.json`: `{summary.get('command', rerun)}`, {seed_text}"
+        + (f", the first {summary['blocks']:,} blocks" if summary.get("blocks") else "")
+        + (f", code version `{summary['code_version']}`" if summary.get("code_version") else "")
+        + "."
+    ]
+    if summary.get("failed"):
+        source.append(f"Cells that failed (left out of the figures): {'; '.join(summary['failed'])}.")
+    parts = [
+        "\n".join(source),
+        seed_tables(summary["worlds"], markdown=True),
+        render_contributions(summary["contributions"], markdown=True),
+    ]
+    if summary.get("misses"):
+        parts.append("\n".join(f"- {line}" for line in summary["misses"]))
+    if (folder / "chart.png").is_file():
+        parts.append(f"![{scenario}: composite vs no protection](results/{scenario}/chart.png)")
+    return "\n\n".join(parts) + "\n"
 
 
 GENERATORS: dict[str, Callable[[], str]] = {"params": params_table, "bench": bench_table}
@@ -102,7 +125,7 @@ GENERATORS: dict[str, Callable[[], str]] = {"params": params_table, "bench": ben
 
 def generator(name: str) -> Callable[[], str] | None:
     if name.startswith("replay-"):
-        return lambda: replay_table(name.removeprefix("replay-"))
+        return lambda: replay_summary(name.removeprefix("replay-"))
     return GENERATORS.get(name)
 
 

@@ -10,6 +10,7 @@ import yaml
 
 from replay import compare
 from replay.__main__ import run_replay
+from replay.cells import ROOT, code_version
 from replay.metrics import is_wrongful
 from tests.replay.test_matrix import SHORT
 
@@ -51,6 +52,10 @@ def test_compare_cli__tables_over_seeds_and_contributions(short_file, tmp_path, 
     assert "n/a (world not in this run): breaker-only" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["seeds"] == [1, 2]
+    assert summary["command"] == (
+        f"python -m replay.compare {short_file} --seeds 1,2 --worlds composite none --out {tmp_path}"
+    )
+    assert summary["code_version"] == code_version()
     for world in ("composite", "none"):
         losses = [
             json.loads((tmp_path / f"{world}-seed{seed}.json").read_text())["wrongful_borrower_loss_usd"]
@@ -64,6 +69,26 @@ def test_compare_cli__tables_over_seeds_and_contributions(short_file, tmp_path, 
     assert summary["contributions"]["breaker-only vs none"] == {"missing": "breaker-only"}
     assert summary["contributions"]["composite vs none"]["seeds"] == 2
     assert (tmp_path / "chart.png").is_file()
+
+
+def test_command__reproduces_the_run_with_paths_inside_the_project_relative():
+    assert (
+        compare.command(
+            str(ROOT / "scenarios/calm.yaml"),
+            [0, 1],
+            compare.PROTECTIONS,
+            [],
+            None,
+            ROOT / "docs/results/calm",
+        )
+        == "python -m replay.compare scenarios/calm.yaml --seeds 2 --out docs/results/calm"
+    )
+    assert compare.command(
+        "scenarios/calm.yaml", [None], ("none",), ["actors.note=two words"], 90, ROOT / "results/x"
+    ) == (
+        "python -m replay.compare scenarios/calm.yaml --worlds none --set 'actors.note=two words' "
+        "--blocks 90 --out results/x"
+    )
 
 
 def test_compare_cli__bad_override_is_one_line_naming_it(short_file, tmp_path, capsys):

@@ -1,40 +1,14 @@
-"""The comparison table's `prevented` column: wrongful USD avoided relative to `none`."""
+"""The compare report: world x metric tables over seeds and the contribution lines, in text and Markdown."""
 
-import pytest
-
-from replay.report import prevented_share
-
-NONE = {"breaker": "none", "wrongful_liquidated_usd": 13_570_079.0}
-
-
-@pytest.mark.parametrize(
-    "wrongful, shown",
-    [
-        (64_544.0, "99.5%"),
-        (13_570_079.0, "0.0%"),
-        (13_570_079.3, "0.0%"),  # cents more than `none` is no protection, not "-0.0%"
-        (27_140_158.0, "-100.0%"),  # worse than no protection says so
-    ],
+from replay.report import (
+    contribution,
+    contribution_lines,
+    contributions,
+    render_contributions,
+    seed_summary,
+    seed_tables,
+    with_protection_cost,
 )
-def test_prevented_share(wrongful, shown):
-    assert prevented_share({"breaker": "composite", "wrongful_liquidated_usd": wrongful}, NONE) == shown
-
-
-def test_prevented_share__no_baseline_or_nothing_to_prevent():
-    assert prevented_share(NONE, NONE) == "-"
-    assert prevented_share({"breaker": "composite", "wrongful_liquidated_usd": 0}, None) == "-"
-    assert (
-        prevented_share(
-            {"breaker": "composite", "wrongful_liquidated_usd": 0},
-            {"breaker": "none", "wrongful_liquidated_usd": 0},
-        )
-        == "n/a"
-    )
-
-
-# ------------------------------------------------------------------ many seeds
-
-from replay.report import contribution, contribution_lines, seed_summary, seed_tables, with_protection_cost  # noqa: E402
 
 
 def _result(loss: float, fell: float = 0.0) -> dict:
@@ -90,3 +64,30 @@ def test_seed_tables__every_world_with_median_and_range():
     text = seed_tables(summary)
     assert "1k [100, 1.9k]" in text
     assert text.splitlines()[0] == "harm to borrowers (median [5%, 95%] over seeds)"
+
+
+def test_seed_tables__markdown_has_the_same_cells_as_the_terminal():
+    summary = seed_summary(with_protection_cost(RUNS))
+    text, md = seed_tables(summary), seed_tables(summary, markdown=True)
+    assert md.splitlines()[0] == "**harm to borrowers (median [5%, 95%] over seeds)**"
+    assert md.splitlines()[2] == (
+        "| world | seeds | wrongful loss USD | wrongful borrowers | seized USD (gross) | trips | halted s |"
+    )
+    assert "| none | 3 | 1k [100, 1.9k] | 1 [0, 1] | 2k [200, 3.8k] | 0 | 0 |" in md
+    for line in md.splitlines():
+        if line.startswith("| none |") or line.startswith("| composite |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            assert all(cell in text for cell in cells)  # each figure as the terminal shows it
+
+
+def test_render_contributions__markdown_from_a_summary_matches_the_lines():
+    from_summary = render_contributions(contributions(RUNS), markdown=True)
+    lines = from_summary.splitlines()
+    assert lines[2] == "- breaker alone (breaker-only vs none): n/a (world not in this run): breaker-only"
+    assert lines[5].startswith("- composite vs none: 87.5% [76.2%, 98.8%] of none's loss (\\$1,000 [")
+    assert render_contributions(contributions(RUNS)) == contribution_lines(RUNS)
+
+
+def test_render_contributions__a_summary_without_a_contribution_says_so():
+    text = render_contributions({}, markdown=True)
+    assert text.count("n/a (not in this summary)") == 4

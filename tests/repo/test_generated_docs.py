@@ -1,5 +1,6 @@
 """Numbers in the docs come from their sources: every generated block is up to date."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,3 +23,51 @@ def test_params_table__lists_every_parameter_with_its_bounds():
     table = docs.params_table()
     assert all(f"| `{p.name}` |" in table for p in P.PARAMS)
     assert "| `cvd_trip_bps` | 300 | 50 .. 5,000 | bps |" in table
+
+
+def _docs_module():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import docs
+
+    return docs
+
+
+def test_replay_summary__renders_compare_summary_with_its_provenance(tmp_path, monkeypatch):
+    docs = _docs_module()
+    from replay.report import contributions, seed_summary, with_protection_cost
+    from tests.replay.test_report import RUNS
+
+    runs = with_protection_cost(RUNS)
+    folder = tmp_path / "docs" / "results" / "calm"
+    folder.mkdir(parents=True)
+    summary = {
+        "scenario": "calm",
+        "command": "python -m replay.compare scenarios/calm.yaml --seeds 3 --out docs/results/calm",
+        "code_version": "0123456789abcdef",
+        "seeds": [0, 1, 2],
+        "blocks": None,
+        "worlds": seed_summary(runs),
+        "contributions": contributions(runs),
+        "misses": ["miss (none): wrongful borrower loss 1k (median) where the venue never left the ref"],
+        "failed": [],
+    }
+    (folder / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(docs, "ROOT", tmp_path)
+
+    block = docs.replay_summary("calm")
+    first = block.splitlines()[0]
+    assert "`python -m replay.compare scenarios/calm.yaml --seeds 3 --out docs/results/calm`" in first
+    assert "3 borrower seeds" in first and "code version `0123456789abcdef`" in first
+    assert "| none | 3 | 1k [100, 1.9k] | 1 [0, 1] | 2k [200, 3.8k] | 0 | 0 |" in block
+    assert "- composite vs none: 87.5% [76.2%, 98.8%] of none's loss" in block
+    assert "- miss (none): wrongful borrower loss 1k" in block
+    assert "chart.png" not in block  # no chart in the folder, no link to one
+
+
+def test_replay_summary__without_a_summary_names_the_command_to_run(tmp_path, monkeypatch):
+    docs = _docs_module()
+    monkeypatch.setattr(docs, "ROOT", tmp_path)
+    assert docs.replay_summary("true-depeg") == (
+        "No results yet: run `python -m replay.compare scenarios/true-depeg.yaml "
+        "--out docs/results/true-depeg`, then `python tools/docs.py`.\n"
+    )
