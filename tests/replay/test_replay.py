@@ -37,7 +37,8 @@ CRASH = {
     },
     # a small arbitrageur: the dislocation outlasts its capital (1M USD would hold a 4M pool at the reference)
     "actors": {"arbitrageur": {"capital_usd": 20_000}},
-    "expect": {"trips": {"min": 1, "first_within": [300, 480]}, "bad_debt_usd": {"max": 0}},
+    # the trip comes once the dislocation has held over rule A's hold (hold_blocks, 10 blocks of 12 s)
+    "expect": {"trips": {"min": 1, "first_within": [300, 540]}, "bad_debt_usd": {"max": 0}},
 }
 
 
