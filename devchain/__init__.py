@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-import requests
 from eth_account import Account
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -37,6 +36,7 @@ from deployment.wiring import (
     seed_pool,
     wire_pool_market,
 )
+from devchain.loopback import keep_alive
 from keeper import abi
 from keeper import params as P
 from keeper.chain import json_rpc, json_rpc_batch
@@ -121,17 +121,16 @@ class Anvil:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        # A local node: no proxy lookup per request (requests reads the environment every time), and
-        # the chain id, which web3 asks for before every call and transaction, asked once.
-        session = requests.Session()
-        session.trust_env = False
+        # A local node: one kept-alive connection (devchain/loopback.py), and the chain id, which web3
+        # asks for before every call and transaction, asked once.
         self.w3 = Web3(
-            Web3.HTTPProvider(
-                self.url,
-                request_kwargs={"timeout": 10},
-                session=session,
-                cache_allowed_requests=True,
-                cacheable_requests={RPCEndpoint("eth_chainId")},
+            keep_alive(
+                Web3.HTTPProvider(
+                    self.url,
+                    request_kwargs={"timeout": 10},
+                    cache_allowed_requests=True,
+                    cacheable_requests={RPCEndpoint("eth_chainId")},
+                )
             )
         )
         deadline = time.monotonic() + 20

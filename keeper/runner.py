@@ -279,6 +279,8 @@ class Keeper:
         )
         if index.price is not None:
             hist.append((now, index.price))  # the keeper's own V_P runs on the off-chain index
+        while hist and hist[0][0] < now - cfg.vp_window_s:
+            hist.popleft()  # V_P looks back one window: older points only cost time every cycle
         inputs = I.MarketInputs(
             now=now,
             venue_price=chain.indicators.spot / WAD,

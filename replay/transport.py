@@ -1,7 +1,7 @@
 """The keeper's connection to a replay's node: its per-block reads answered from the engine's batch.
 
 Every block the keeper's `cycle()` asks the same things (the head, one batch of breaker and venue
-reads at the head's number, its account's nonce at latest and pending): a third of a replay's
+reads at the head's number, its account's nonce at latest and pending, its balance): a third of a replay's
 round trips. The keeper runs unchanged on this provider. Whatever the keeper asked in the last
 block, the engine asks again for the next one in the batch it sends after mining it (replay/engine.py
 `_observe`); the keeper's identical requests are answered from there. Anything else (a simulation at
@@ -21,7 +21,9 @@ from typing import Any
 from web3 import HTTPProvider
 
 # Reads that depend on nothing but the head block (and the keeper's own sends, for a pending nonce).
-PREFETCHABLE = frozenset({"eth_getBlockByNumber", "eth_call", "eth_getTransactionCount", "eth_chainId"})
+PREFETCHABLE = frozenset(
+    {"eth_getBlockByNumber", "eth_call", "eth_getTransactionCount", "eth_getBalance", "eth_chainId"}
+)
 SENDS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
 HEAD = "<head>"  # stands for the head block's number in a remembered request
 
