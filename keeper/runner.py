@@ -21,7 +21,7 @@ from web3.logs import DISCARD
 from keeper import indicators as I
 from keeper.abi import load_abi
 from keeper.background import BackgroundSources
-from keeper.chain import BreakerReader, RpcPool
+from keeper.chain import BreakerReader, RpcPool, rpc_result
 from keeper.config import KeeperSettings, MarketSettings, redact_url, sender_address
 from keeper.executor import Executor, Outcome
 from keeper.heads import HeadWatcher
@@ -504,7 +504,12 @@ class Keeper:
         if sender is None or self.settings.dry_run:
             return
         try:
-            self.balance_wei = int(self.pool.call(lambda w3: w3.eth.get_balance(sender), "eth_getBalance"))
+            self.balance_wei = int(
+                self.pool.call(
+                    lambda w3: rpc_result(w3, "eth_getBalance", [sender, "latest"]), "eth_getBalance"
+                ),
+                16,
+            )
         except Exception as exc:  # noqa: BLE001 - a missed balance read never stops a cycle
             log.warning("balance read failed", extra={"error": type(exc).__name__})
             return
