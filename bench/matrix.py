@@ -1,8 +1,8 @@
 """The distributed runner (docs/replay.md): `replay.cluster_overhead` and `replay.matrix_s`.
 
-- `replay.cluster_overhead`: 8 short replays (oct10-usde's first BENCH_OVERHEAD_BLOCKS blocks, default
+- `replay.cluster_overhead`: 12 short replays (oct10-usde's first BENCH_OVERHEAD_BLOCKS blocks, default
   150; every world x 2 seeds) on a local cluster of 2 workers, cluster start and stop included, divided
-  by the same 8 replays run two at a time in plain processes (a ProcessPoolExecutor of 2, as compare and
+  by the same 12 replays run two at a time in plain processes (a ProcessPoolExecutor of 2, as compare and
   sweep ran them before). Measured in the order processes, cluster, cluster, processes and summed, so a
   load that rises or falls steadily during the run weighs on both sides alike. Both ways must give the
   same results (`replay.cluster_results_equal`).

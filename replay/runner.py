@@ -235,12 +235,18 @@ def _wait_a_little(pending: set[Future]) -> tuple[set[Future], set[Future]]:
 
 
 def _running(client: Client, pending: set[Future]) -> int:
+    """Replays being run now: the scheduler hands a worker more tasks than it has threads (the rest wait
+    in the worker's queue), so a worker counts at most its threads."""
     keys = {f.key for f in pending}
     try:
         processing = client.processing()
+        threads = client.nthreads()
     except Exception:  # noqa: BLE001 - the bar's figure only; a busy scheduler must not fail the run
         return 0
-    return sum(1 for tasks in processing.values() for key in tasks if key in keys)
+    return sum(
+        min(sum(1 for key in tasks if key in keys), threads.get(worker, 1))
+        for worker, tasks in processing.items()
+    )
 
 
 def _describe(future: Future) -> str:

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from replay import matrix
+from replay import matrix, runner
 from replay.__main__ import run_replay
 from replay.cells import RUN_KEY, Cell, code_version, load_done
 from replay.runner import Outcome, cluster, run_cells
@@ -266,3 +267,23 @@ def test_matrix_cli__seeds_as_count_list_or_range():
     for bad in ("x", "0", "7-5", "-1"):
         with pytest.raises(argparse.ArgumentTypeError, match="seeds: expected"):
             matrix.parse_seeds(bad)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    key: str
+
+
+class _QueueingScheduler:
+    """A client whose scheduler has handed each single-threaded worker several tasks at once."""
+
+    def processing(self):
+        return {"w1": ["a", "b", "c"], "w2": ["d"], "w3": ["other-run"]}
+
+    def nthreads(self):
+        return {"w1": 1, "w2": 1, "w3": 1}
+
+
+def test_progress__running_counts_a_worker_s_threads_not_its_queue():
+    pending = {_Pending(k) for k in "abcd"}
+    assert runner._running(_QueueingScheduler(), pending) == 2
