@@ -1,13 +1,13 @@
 """`python -m replay.sensitivity SCENARIO [--seeds N] [--axes NAME ...]`: the headline metrics as one
 assumption moves at a time.
 
-Each axis sets one scenario field (replay/overrides.py) to a few values around the scenario's own; every
-value replays `composite`, `none` and `breaker-only` (when the engine has it) on the same borrower
-seeds, on the Dask cluster of replay/runner.py, results reused from disk by code version. Prints, per
-metric, a table of axis value x world, each figure the median and the 5-95% range over the seeds, and
-writes OUT/summary.json (default OUT: results/<scenario name>/sensitivity/). An axis whose field the
-scenario format does not have (yet) is refused with the validator's message, the others still run, and
-the exit status is 1. Add an axis by adding an `Axis` to AXES.
+Each axis sets one scenario field, or a few together (replay/overrides.py), to a few values around the
+scenario's own; every value replays `composite`, `none` and `breaker-only` (when the engine has it) on
+the same borrower seeds, on the Dask cluster of replay/runner.py, results reused from disk by code
+version. Prints, per metric, a table of axis value x world, each figure the median and the 5-95% range
+over the seeds, and writes OUT/summary.json (default OUT: results/<scenario name>/sensitivity/). An
+axis whose field the scenario format does not have (yet) is refused with the validator's message, the
+others still run, and the exit status is 1. Add an axis by adding an `Axis` to AXES.
 """
 
 from __future__ import annotations
@@ -39,34 +39,55 @@ METRICS = (
 )
 
 
+Overrides = dict[str, Any]  # dotted scenario field -> value
+
+
 @dataclass(frozen=True)
 class Axis:
     name: str
-    path: str  # the scenario field it sets (dotted)
-    values: Callable[[Scenario], list[tuple[str, Any]]]  # (label, value) from the scenario's own
+    fields: str  # the scenario fields it sets (dotted), for messages
+    values: Callable[[Scenario], list[tuple[str, Overrides]]]  # (label, overrides) from the scenario's own
 
 
-def _health_low(s: Scenario) -> list[tuple[str, Any]]:
+def _set(path: str, *values: tuple[str, Any]) -> Callable[[Scenario], list[tuple[str, Overrides]]]:
+    """An axis that sets one field to fixed values."""
+    return lambda s: [(label, {path: value}) for label, value in values]
+
+
+def _health_low(s: Scenario) -> list[tuple[str, Overrides]]:
     spec = s.market.borrowers
     if not isinstance(spec, GeneratedBorrowers):
         raise ScenarioError(
             f"{s.name}: health axis: the borrowers come from a file, not a generated population"
         )
     high = spec.health_factor.uniform[1]
-    return [(f"{low:.2f}", [low, high]) for low in (1.01, 1.05, 1.10) if low <= high]
+    path = "market.borrowers.health_factor.uniform"
+    return [(f"{low:.2f}", {path: [low, high]}) for low in (1.01, 1.05, 1.10) if low <= high]
 
 
-def _depth(s: Scenario) -> list[tuple[str, Any]]:
-    base = s.market.pool.liquidity_usd
-    return [(f"x{k:g}", base * k) for k in (0.5, 2.0)]
+def _depth(s: Scenario) -> list[tuple[str, Overrides]]:
+    """The whole depth path the actors trade against: the pool's (its liquidity scales its depth series)
+    and the external market's. An external depth the scenario leaves unset follows the pool's already."""
+    pool, external = s.market.pool.liquidity_usd, s.market.external.depth_1pct_usd
+    variants = []
+    for k in (0.5, 2.0):
+        overrides: Overrides = {"market.pool.liquidity_usd": pool * k}
+        if external is not None:
+            overrides["market.external.depth_1pct_usd"] = external * k
+        variants.append((f"x{k:g}", overrides))
+    return variants
 
 
 AXES = (
     Axis("health", "market.borrowers.health_factor.uniform", _health_low),
     # the guarded pool's price band around the reference (the scenario's own is 500 bps unless it sets one)
-    Axis("band", "market.pool.band_bps", lambda s: [("300", 300), ("800", 800)]),
-    Axis("depth", "market.pool.liquidity_usd", _depth),
-    Axis("slippage", "actors.liquidator.max_slippage_bps", lambda s: [("50", 50), ("300", 300)]),
+    Axis("band", "market.pool.band_bps", _set("market.pool.band_bps", ("300", 300), ("800", 800))),
+    Axis("depth", "market.pool.liquidity_usd, market.external.depth_1pct_usd", _depth),
+    Axis(
+        "slippage",
+        "actors.liquidator.max_slippage_bps",
+        _set("actors.liquidator.max_slippage_bps", ("50", 50), ("300", 300)),
+    ),
 )
 BASE = "scenario's own"
 
@@ -80,11 +101,11 @@ def axis_variants(
     refused: list[str] = []
     for axis in axes:
         try:
-            moved = {(axis.name, label): {axis.path: value} for label, value in axis.values(scenario)}
+            moved = {(axis.name, label): overrides for label, overrides in axis.values(scenario)}
             for overrides in moved.values():
                 load_with_overrides(path, overrides)
         except ScenarioError as exc:
-            refused.append(f"axis {axis.name} ({axis.path}): {exc}")
+            refused.append(f"axis {axis.name} ({axis.fields}): {exc}")
             continue
         variants |= moved
     return variants, refused

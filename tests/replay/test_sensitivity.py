@@ -18,13 +18,31 @@ def test_axis_variants__values_from_the_scenarios_own():
     assert refused == []
     assert variants[("-", BASE)] == {}
     assert variants[("health", "1.05")] == {"market.borrowers.health_factor.uniform": [1.05, 1.6]}
-    assert variants[("depth", "x0.5")] == {"market.pool.liquidity_usd": 10_000_000}
+    # the pool's depth path and the external market's, which this scenario sets, move together
+    assert variants[("depth", "x0.5")] == {
+        "market.pool.liquidity_usd": 10_000_000,
+        "market.external.depth_1pct_usd": 500_000,
+    }
+    assert variants[("depth", "x2")] == {
+        "market.pool.liquidity_usd": 40_000_000,
+        "market.external.depth_1pct_usd": 2_000_000,
+    }
+
+
+def test_axis_variants__an_external_depth_left_to_its_default_follows_the_pool_s():
+    calm = ROOT / "scenarios" / "calm.yaml"
+    scenario, _ = load_with_overrides(calm)
+    assert scenario.market.external.depth_1pct_usd is None
+    depth = next(a for a in AXES if a.name == "depth")
+    variants, _ = axis_variants(calm, scenario, [depth])
     assert variants[("depth", "x2")] == {"market.pool.liquidity_usd": 40_000_000}
 
 
 def test_axis_variants__a_field_the_format_lacks_is_refused_by_name_and_the_rest_kept():
     scenario, _ = load_with_overrides(USDE)
-    unknown = Axis("made-up", "actors.liquidator.patience_s", lambda s: [("60", 60)])
+    unknown = Axis(
+        "made-up", "actors.liquidator.patience_s", lambda s: [("60", {"actors.liquidator.patience_s": 60})]
+    )
     depth = next(a for a in AXES if a.name == "depth")
     variants, refused = axis_variants(USDE, scenario, [unknown, depth])
     assert len(refused) == 1
