@@ -33,6 +33,7 @@ from replay.report import (
     render_contributions,
     seed_summary,
     seed_tables,
+    venue_label,
     with_protection_cost,
 )
 from replay.runner import add_cluster_arguments, run_cells
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{scenario.name}: composite vs no protection (seed {seeds[0]})",
             records["composite"],
             records["none"],
+            venue=venue_label(scenario.series.venue_price),
         )
     (out_dir / "summary.json").write_text(
         json.dumps(

@@ -8,9 +8,17 @@ from typing import Any
 
 from replay import stats
 from replay.engine import HALTED, Record
+from replay.scenario import SeriesSpec
 
 
-def chart(path: Path, title: str, guarded: Record, unguarded: Record | None = None) -> None:
+def venue_label(series: SeriesSpec) -> str:
+    """The chart's name for the venue's price series: the data file it comes from, or the scenario's path."""
+    return f"venue ({Path(series.csv).stem})" if series.csv else "venue (the scenario's price path)"
+
+
+def chart(
+    path: Path, title: str, guarded: Record, unguarded: Record | None = None, venue: str = "venue"
+) -> None:
     """Venue, pool and reference prices over time; halts shaded; liquidations as markers."""
     import matplotlib
 
@@ -19,9 +27,7 @@ def chart(path: Path, title: str, guarded: Record, unguarded: Record | None = No
 
     t = [p[0] / 3_600 for p in guarded.prices]
     fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
-    ax.plot(
-        t, [p[1] for p in guarded.prices], color="#d62728", lw=1.0, label="venue (Binance 1-minute close)"
-    )
+    ax.plot(t, [p[1] for p in guarded.prices], color="#d62728", lw=1.0, label=venue)
     ax.plot(t, [p[3] for p in guarded.prices], color="#2ca02c", lw=1.2, label="reference oracle")
     ax.plot(t, [p[2] for p in guarded.prices], color="#1f77b4", lw=1.4, label="guarded pool (composite)")
     if unguarded is not None:

@@ -91,3 +91,13 @@ def test_render_contributions__markdown_from_a_summary_matches_the_lines():
 def test_render_contributions__a_summary_without_a_contribution_says_so():
     text = render_contributions({}, markdown=True)
     assert text.count("n/a (not in this summary)") == 4
+
+
+def test_venue_label__names_the_data_file_or_says_it_is_the_scenario_s_path():
+    from replay.report import venue_label
+    from replay.scenario import SeriesSpec
+
+    assert venue_label(SeriesSpec(csv="../data/cost-side/usde_repriced_1m.csv", time="t")) == (
+        "venue (usde_repriced_1m)"
+    )
+    assert venue_label(SeriesSpec(points=[(0, 1.0)])) == "venue (the scenario's price path)"
