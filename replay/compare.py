@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from keeper.params import resolve
 from replay.cells import Cell, code_version, portable
 from replay.matrix import parse_seeds
 from replay.overrides import Override, load_with_overrides, parse_override
@@ -44,6 +45,22 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEEDS = "20"
 
 
+def parse_params(texts: list[str]) -> dict[str, int]:
+    """`--param NAME=VALUE` texts as breaker parameter overrides, checked as the breaker's constructor
+    would check them (keeper/params.py): an unknown name or a value out of bounds names itself."""
+    params: dict[str, int] = {}
+    for text in texts:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--param {text!r}: expected NAME=VALUE")
+        try:
+            params[name.strip()] = int(value)
+        except ValueError:
+            raise ValueError(f"--param {text!r}: {value!r} is not a whole number") from None
+    resolve(params)
+    return params
+
+
 def compare(
     scenario_path: str,
     out_dir: Path,
@@ -51,6 +68,7 @@ def compare(
     worlds: tuple[str, ...] = PROTECTIONS,
     *,
     overrides: list[Override] | None = None,
+    params: dict[str, int] | None = None,
     blocks: int | None = None,
     workers: int | None = None,
     address: str | None = None,
@@ -58,7 +76,7 @@ def compare(
 ) -> tuple[dict[str, dict[Any, dict]], dict[str, object], list[str]]:
     """(results by world then seed, records of the first seed by world, failures naming their cell)."""
     cells = [
-        Cell.of(scenario_path, world, seed, blocks=blocks, overrides=dict(overrides or ()))
+        Cell.of(scenario_path, world, seed, params=params, blocks=blocks, overrides=dict(overrides or ()))
         for world in worlds
         for seed in seeds
     ]
@@ -108,6 +126,7 @@ def command(
     sets: list[str],
     blocks: int | None,
     out_dir: Path,
+    params: dict[str, int] | None = None,
 ) -> str:
     """The command line that reproduces this run, with paths inside the project relative to its root
     (summary.json is committed under docs/results/, which may name nothing outside the project)."""
@@ -119,6 +138,8 @@ def command(
         parts += ["--worlds", *worlds]
     for text in sets:
         parts += ["--set", shlex.quote(text)]
+    for name, value in sorted((params or {}).items()):
+        parts += ["--param", f"{name}={value}"]
     if blocks is not None:
         parts += ["--blocks", str(blocks)]
     parts += ["--out", portable(out_dir)]
@@ -149,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH=VALUE",
         help="override a scenario field for every cell (market.lending.price_source=reference), repeatable",
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a breaker parameter for every cell (max_halt_s=3600; docs/governance.md), repeatable",
+    )
     parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
     parser.add_argument("--out", default=None, help="directory for the result JSONs, summary and chart")
     add_cluster_arguments(parser, "replay cells whose result is on disk")
@@ -156,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = [parse_override(text) for text in args.set]
         scenario, _ = load_with_overrides(args.scenario, overrides)
-    except ScenarioError as exc:
+        params = parse_params(args.param)
+    except (ScenarioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     seeds: list[int | None] = list(args.seeds)
@@ -168,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Replaying {scenario.name} ({args.blocks or scenario.blocks:,} blocks of {scenario.block_time_s} s) "
         f"under {', '.join(worlds)} x {len(seeds)} borrower seeds"
         + (f" with {', '.join(args.set)}" if args.set else "")
+        + (f" and breaker parameters {', '.join(args.param)}" if args.param else "")
         + ":",
         flush=True,
     )
@@ -179,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             seeds,
             worlds,
             overrides=overrides,
+            params=params,
             blocks=args.blocks,
             workers=args.workers,
             address=args.address,
@@ -219,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "scenario": scenario.name,
-                "command": command(args.scenario, seeds, worlds, args.set, args.blocks, out_dir),
+                "command": command(args.scenario, seeds, worlds, args.set, args.blocks, out_dir, params),
+                "params": params,
                 "code_version": code_version(),
                 "seeds": seeds,
                 "blocks": args.blocks,

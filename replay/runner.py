@@ -73,7 +73,7 @@ def cluster(address: str | None = None, workers: int | None = None) -> Iterator[
             yield client
         return
     # A dead worker's task comes back to the runner at once (its one retry is the runner's own), and the
-    # local cluster binds to loopback only, on free ports, with no dashboard.
+    # local cluster binds to loopback only, on free ports (no dashboard without bokeh).
     # Workers are forked from this process once it has imported the engine: a worker and its replay process
     # start in a fraction of a second instead of importing it again (docs/replay.md).
     importlib.import_module("replay.__main__")
@@ -89,7 +89,7 @@ def cluster(address: str | None = None, workers: int | None = None) -> Iterator[
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # its HTTP server on loopback, any free port: runs side by side
             silence_logs=logging.ERROR,
         ) as local,
         Client(local) as client,

@@ -91,6 +91,46 @@ def test_command__reproduces_the_run_with_paths_inside_the_project_relative():
     )
 
 
+def test_command__names_breaker_parameters():
+    assert compare.command(
+        "scenarios/true-depeg.yaml", [0], ("composite",), [], None, ROOT / "results/x", {"max_halt_s": 3_600}
+    ) == (
+        "python -m replay.compare scenarios/true-depeg.yaml --seeds 1 --worlds composite "
+        "--param max_halt_s=3600 --out results/x"
+    )
+
+
+def test_compare_cli__a_breaker_parameter_reaches_every_cell(short_file, tmp_path):
+    status = compare.main(
+        [str(short_file), "--worlds", "composite", "--seeds", "1", "--param", "max_halt_s=3600"]
+        + ["--out", str(tmp_path), "--workers", "1"]
+    )
+    assert status == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["params"] == {"max_halt_s": 3_600}
+    assert "--param max_halt_s=3600" in summary["command"]
+    # a parameter set names its own result file
+    (cell_file,) = (p for p in tmp_path.glob("composite-seed0-p*.json") if ".record." not in p.name)
+    assert json.loads(cell_file.read_text())["run"]["params"] == {"max_halt_s": 3_600}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max_halt=3600", "unknown parameter 'max_halt'"),
+        ("max_halt_s=60", "max_halt_s must be between 900"),
+        ("max_halt_s=an hour", "'an hour' is not a whole number"),
+        ("max_halt_s", "expected NAME=VALUE"),
+    ],
+)
+def test_compare_cli__bad_parameter_is_one_line_naming_it(short_file, tmp_path, capsys, text, message):
+    status = compare.main([str(short_file), "--param", text, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert not (tmp_path / "summary.json").exists()
+
+
 def test_compare_cli__bad_override_is_one_line_naming_it(short_file, tmp_path, capsys):
     status = compare.main([str(short_file), "--set", "market.pool.depth=2", "--out", str(tmp_path)])
     err = capsys.readouterr().err
