@@ -20,12 +20,12 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keeper.params import resolve
+from replay.arguments import add_cell_arguments, add_cluster_arguments, parse_params
 from replay.cells import Cell, code_version, portable
-from replay.matrix import parse_seeds
 from replay.overrides import Override, load_with_overrides, parse_override
 from replay.report import (
     chart,
@@ -37,28 +37,19 @@ from replay.report import (
     venue_label,
     with_protection_cost,
 )
-from replay.runner import add_cluster_arguments, run_cells
+from replay.runner import run_cells
 from replay.scenario import GeneratedBorrowers, ScenarioError
 from replay.world import PROTECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SEEDS = "20"
 
 
-def parse_params(texts: list[str]) -> dict[str, int]:
-    """`--param NAME=VALUE` texts as breaker parameter overrides, checked as the breaker's constructor
-    would check them (keeper/params.py): an unknown name or a value out of bounds names itself."""
-    params: dict[str, int] = {}
-    for text in texts:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"--param {text!r}: expected NAME=VALUE")
-        try:
-            params[name.strip()] = int(value)
-        except ValueError:
-            raise ValueError(f"--param {text!r}: {value!r} is not a whole number") from None
-    resolve(params)
-    return params
+@dataclass
+class Compared:
+    runs: dict[str, dict[Any, dict]]  # results by world, then seed
+    records: dict[str, object]  # the first seed's record, by world
+    failures: list[str]  # each naming its cell
+    reused: int  # cells read from disk (same run, same code version), not replayed
 
 
 def compare(
@@ -73,8 +64,8 @@ def compare(
     workers: int | None = None,
     address: str | None = None,
     force: bool = False,
-) -> tuple[dict[str, dict[Any, dict]], dict[str, object], list[str]]:
-    """(results by world then seed, records of the first seed by world, failures naming their cell)."""
+) -> Compared:
+    """Every world x seed of the scenario, on the cluster of replay/runner.py."""
     cells = [
         Cell.of(scenario_path, world, seed, params=params, blocks=blocks, overrides=dict(overrides or ()))
         for world in worlds
@@ -83,6 +74,7 @@ def compare(
     runs: dict[str, dict[Any, dict]] = {}
     records: dict[str, object] = {}
     failures: list[str] = []
+    reused = 0
     for o in run_cells(
         cells,
         lambda c: out_dir / c.filename(),
@@ -94,6 +86,7 @@ def compare(
         if o.result is None:
             failures.append(f"{o.cell.label()}: {o.error}")
             continue
+        reused += o.cached
         runs.setdefault(o.cell.world, {})[o.cell.seed] = o.result
         if o.cell.seed == seeds[0]:
             records[o.cell.world] = o.record
@@ -101,7 +94,7 @@ def compare(
     runs = {
         w: dict(sorted(r.items(), key=lambda kv: -1 if kv[0] is None else kv[0])) for w, r in runs.items()
     }
-    return dict(sorted(runs.items(), key=lambda kv: order[kv[0]])), records, failures
+    return Compared(dict(sorted(runs.items(), key=lambda kv: order[kv[0]])), records, failures, reused)
 
 
 def misses(runs: dict[str, dict[Any, dict]], summary: dict[str, dict[str, Any]]) -> list[str]:
@@ -150,12 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replay.compare", description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
     parser.add_argument(
-        "--seeds",
-        type=parse_seeds,
-        default=parse_seeds(DEFAULT_SEEDS),
-        help=f"borrower seeds: N (0..N-1), a,b,c or low-high (default {DEFAULT_SEEDS})",
-    )
-    parser.add_argument(
         "--worlds",
         nargs="+",
         default=list(PROTECTIONS),
@@ -170,14 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH=VALUE",
         help="override a scenario field for every cell (market.lending.price_source=reference), repeatable",
     )
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a breaker parameter for every cell (max_halt_s=3600; docs/governance.md), repeatable",
-    )
-    parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
+    add_cell_arguments(parser)
     parser.add_argument("--out", default=None, help="directory for the result JSONs, summary and chart")
     add_cluster_arguments(parser, "replay cells whose result is on disk")
     args = parser.parse_args(argv)
@@ -203,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     try:
-        runs, records, failures = compare(
+        compared = compare(
             args.scenario,
             out_dir,
             seeds,
@@ -218,11 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    records, failures = compared.records, compared.failures
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
-    if not runs:
+    if not compared.runs:
         return 1
-    runs = with_protection_cost(runs)
+    runs = with_protection_cost(compared.runs)
     summary = seed_summary(runs)
     print()
     print(seed_tables(summary))
@@ -266,10 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     where = out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir
+    replayed = sum(len(by_seed) for by_seed in runs.values()) - compared.reused
     print(
-        f"\nresults: {where}/<world>-seed<N>.json, summary.json"
+        f"\n{replayed} replayed, {compared.reused} reused from disk, {len(failures)} failed "
+        f"({time.perf_counter() - started:.0f} s); results: {where}/<world>-seed<N>.json, summary.json"
         + (f", chart: {chart_name}" if chart_name else "")
-        + f" ({time.perf_counter() - started:.0f} s)"
     )
     return 1 if failures else 0
 

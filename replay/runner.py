@@ -13,7 +13,6 @@ worker processes (default: one per core) is started and stopped around the run.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import logging
@@ -46,17 +45,6 @@ class Outcome:
     cached: bool = False  # read from a result file of the same run, not replayed
     attempts: int = 0
     error: str | None = None  # the last failure's message when the cell failed twice
-
-
-def add_cluster_arguments(parser: argparse.ArgumentParser, force_help: str) -> None:
-    """The options every matrix command shares: where it runs (`--address`, `--workers`) and `--force`."""
-    parser.add_argument(
-        "--address",
-        default=None,
-        help="Dask scheduler (default: DASK_SCHEDULER_ADDRESS, else a local cluster)",
-    )
-    parser.add_argument("--workers", type=int, default=None, help="local cluster's workers (default: cores)")
-    parser.add_argument("--force", action="store_true", help=force_help)
 
 
 def scheduler_address(address: str | None = None) -> str | None:

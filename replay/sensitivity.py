@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from replay import stats
+from replay.arguments import add_cell_arguments, add_cluster_arguments, parse_params
 from replay.cells import ROOT, Cell
-from replay.compare import DEFAULT_SEEDS
-from replay.matrix import parse_seeds
 from replay.overrides import load_with_overrides
 from replay.report import figure_format, render
-from replay.runner import add_cluster_arguments, run_cells
+from replay.runner import run_cells
 from replay.scenario import GeneratedBorrowers, Scenario, ScenarioError
 from replay.world import PROTECTIONS
 
@@ -122,19 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="AXIS",
         help=f"axes to move (default: all of {', '.join(a.name for a in AXES)})",
     )
-    parser.add_argument(
-        "--seeds",
-        type=parse_seeds,
-        default=parse_seeds(DEFAULT_SEEDS),
-        help=f"borrower seeds: N (0..N-1), a,b,c or low-high (default {DEFAULT_SEEDS})",
-    )
-    parser.add_argument("--blocks", type=int, default=None, help="replay only the first BLOCKS steps")
+    add_cell_arguments(parser)
     parser.add_argument("--out", default=None, help="directory for the cells' JSONs and summary.json")
     add_cluster_arguments(parser, "replay cells whose result is on disk")
     args = parser.parse_args(argv)
     try:
         scenario, _ = load_with_overrides(args.scenario)
-    except ScenarioError as exc:
+        params = parse_params(args.param)
+    except (ScenarioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else ROOT / "results" / scenario.name / "sensitivity"
@@ -142,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in refused:
         print(f"error: {line}", file=sys.stderr)
     cells = {
-        Cell.of(args.scenario, world, seed, blocks=args.blocks, overrides=overrides): (key, world)
+        Cell.of(args.scenario, world, seed, params=params, blocks=args.blocks, overrides=overrides): (
+            key,
+            world,
+        )
         for key, overrides in variants.items()
         for world in WORLDS
         for seed in args.seeds
@@ -179,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "scenario": scenario.name,
                 "seeds": args.seeds,
+                "params": params,
                 "blocks": args.blocks,
                 "variants": summary,
                 "refused": refused,

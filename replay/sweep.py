@@ -23,8 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+from replay.arguments import add_cluster_arguments
 from replay.cells import Cell
-from replay.runner import add_cluster_arguments, run_cells
+from replay.runner import run_cells
 from replay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

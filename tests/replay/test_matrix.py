@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import yaml
 
-from replay import matrix, runner
+from replay import compare, runner
 from replay.__main__ import run_replay
+from replay.arguments import parse_seeds
 from replay.cells import RUN_KEY, Cell, code_version, load_done
 from replay.runner import Outcome, cluster, run_cells
 from replay.scenario import ScenarioError, load_scenario, with_overrides
@@ -92,7 +93,9 @@ def direct(short_file):
 @pytest.fixture(scope="module")
 def on_cluster(short_file, client, out_dir):
     cells = [Cell.of(short_file, world, seed) for world in WORLDS for seed in SEEDS]
-    return list(run_cells(cells, lambda c: out_dir / c.filename(), client=client, progress=False))
+    return list(
+        run_cells(cells, lambda c: out_dir / c.filename(), client=client, progress=False, want_record=True)
+    )
 
 
 def test_matrix__results_equal_the_same_replays_run_directly(on_cluster, direct):
@@ -143,23 +146,20 @@ def test_matrix__rerun_skips_results_on_disk(on_cluster, short_file, out_dir, cl
     assert {o.cell: o.result for o in again} == {o.cell: o.result for o in on_cluster}
 
 
-def test_matrix__cli_summarises_the_cells_on_disk(on_cluster, short_file, out_dir, capsys):
-    status = matrix.main(
+def test_matrix__compare_summarises_the_cells_on_disk(on_cluster, short_file, out_dir, capsys):
+    status = compare.main(
         [str(short_file), "--worlds", *WORLDS, "--seeds", ",".join(map(str, SEEDS)), "--out", str(out_dir)]
     )
     assert status == 0
     assert "0 replayed, 4 reused from disk, 0 failed" in capsys.readouterr().out
     summary = json.loads((out_dir / "summary.json").read_text())
     for world in WORLDS:
-        values = [o.result["wrongful_liquidated_usd"] for o in on_cluster if o.cell.world == world]
+        values = [o.result["wrongful_borrower_loss_usd"] for o in on_cluster if o.cell.world == world]
         row = summary["worlds"][world]
         assert row["seeds"] == 2
-        assert row["wrongful_liquidated_usd"]["median"] == pytest.approx(float(np.median(values)), abs=0.01)
-        assert (
-            row["wrongful_liquidated_usd"]["p5"]
-            <= row["wrongful_liquidated_usd"]["median"]
-            <= row["wrongful_liquidated_usd"]["p95"]
-        )
+        loss = row["wrongful_borrower_loss_usd"]
+        assert loss["median"] == pytest.approx(float(np.median(values)), abs=0.01)
+        assert loss["p5"] <= loss["median"] <= loss["p95"]
     assert summary["failed"] == []
 
 
@@ -207,9 +207,6 @@ def test_matrix__task_failing_twice_is_reported_not_dropped(short_file, client, 
     assert outcomes == [Outcome(cell, None, attempts=2, error="RuntimeError: replay process exit 1: boom")]
     assert len(list((tmp_path / "marks").iterdir())) == 2
     assert not (tmp_path / cell.filename()).exists()
-    assert matrix.summarize(outcomes)["failed"] == [
-        {"world": "composite", "seed": 3, "error": "RuntimeError: replay process exit 1: boom"}
-    ]
 
 
 def test_cells__result_for_another_run_is_not_reused(tmp_path, short_file):
@@ -260,13 +257,13 @@ def test_with_overrides__blocks_bounded_by_the_scenario(short_file):
         with_overrides(scenario, blocks=21)
 
 
-def test_matrix_cli__seeds_as_count_list_or_range():
-    assert matrix.parse_seeds("3") == [0, 1, 2]
-    assert matrix.parse_seeds("5-7") == [5, 6, 7]
-    assert matrix.parse_seeds("11,3,11") == [11, 3]
+def test_arguments__seeds_as_count_list_or_range():
+    assert parse_seeds("3") == [0, 1, 2]
+    assert parse_seeds("5-7") == [5, 6, 7]
+    assert parse_seeds("11,3,11") == [11, 3]
     for bad in ("x", "0", "7-5", "-1"):
         with pytest.raises(argparse.ArgumentTypeError, match="seeds: expected"):
-            matrix.parse_seeds(bad)
+            parse_seeds(bad)
 
 
 @dataclass(frozen=True)
