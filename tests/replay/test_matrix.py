@@ -24,6 +24,7 @@ from replay.cells import RUN_KEY, Cell, code_version, load_done
 from replay.runner import Outcome, cluster, run_cells
 from replay.scenario import ScenarioError, load_scenario, with_overrides
 from replay.task import run_cell
+from tests.replay.crash import venue_crash
 
 # The workers run this module's task wrappers: ship them by value, whatever the workers can import.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -32,29 +33,7 @@ WORLDS = ("composite", "none")
 SEEDS = (1, 2)
 
 # Four minutes of a venue crash (20 blocks), a population of 12: a replay takes seconds.
-SHORT = {
-    "name": "short-matrix",
-    "duration_s": 240,
-    "block_time_s": 12,
-    "market": {
-        "collateral": {"symbol": "USDe", "decimals": 18},
-        "debt": {"symbol": "USDC", "decimals": 6},
-        "pool": {"liquidity_usd": 4_000_000, "fee_bps": 4},
-        "lending": {"price_source": "venue"},
-        "borrowers": {
-            "count": 12,
-            "seed": 0,
-            "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
-            "health_factor": {"uniform": [1.03, 1.4]},
-        },
-    },
-    "series": {
-        "venue_price": {"points": [[0, 1.0], [36, 1.0], [96, 0.70], [240, 0.70]]},
-        "venue_depth_ratio": {"points": [[0, 1.0], [24, 1.0], [36, 0.1], [240, 0.1]]},
-        "reference": [{"name": "peg", "constant": 1.0}],
-        "fair_price": {"constant": 1.0},
-    },
-}
+SHORT = venue_crash("short-matrix", 240, makers_leave=(24, 36), price_falls=(36, 96), borrowers=12, seed=0)
 
 
 def without_run(result: dict) -> dict:

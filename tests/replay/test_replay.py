@@ -9,37 +9,18 @@ import pytest
 import yaml
 
 from replay.__main__ import run_replay
+from tests.replay.crash import venue_crash
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CRASH = {
-    "name": "short-crash",
-    "duration_s": 1440,
-    "block_time_s": 12,
-    "market": {
-        "collateral": {"symbol": "USDe", "decimals": 18},
-        "debt": {"symbol": "USDC", "decimals": 6},
-        "pool": {"liquidity_usd": 4_000_000, "fee_bps": 4},
-        "lending": {"price_source": "venue"},
-        "borrowers": {
-            "count": 30,
-            "seed": 1,
-            "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
-            "health_factor": {"uniform": [1.03, 1.4]},
-        },
-    },
-    "series": {
-        # the venue's makers leave at t = 240, then its price falls 30% below the reference and stays there
-        "venue_price": {"points": [[0, 1.0], [300, 1.0], [420, 0.70], [1440, 0.70]]},
-        "venue_depth_ratio": {"points": [[0, 1.0], [240, 1.0], [300, 0.1], [1440, 0.1]]},
-        "reference": [{"name": "peg", "constant": 1.0}],
-        "fair_price": {"constant": 1.0},
-    },
+CRASH = venue_crash(
+    "short-crash",
+    1440,
     # a small arbitrageur: the dislocation outlasts its capital (1M USD would hold a 4M pool at the reference)
-    "actors": {"arbitrageur": {"capital_usd": 20_000}},
+    arbitrageur_usd=20_000,
     # the trip comes once the dislocation has held over rule A's hold (hold_blocks, 10 blocks of 12 s)
-    "expect": {"trips": {"min": 1, "first_within": [300, 540]}, "bad_debt_usd": {"max": 0}},
-}
+    expect={"trips": {"min": 1, "first_within": [300, 540]}, "bad_debt_usd": {"max": 0}},
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,36 +11,18 @@ import yaml
 
 from replay.__main__ import run_replay
 from replay.world import PROTECTIONS, WIRING
+from tests.replay.crash import venue_crash
 
 ROOT = Path(__file__).resolve().parents[2]
 HALTED = 2
 
-CRASH = {
-    "name": "world-crash",
-    "duration_s": 1200,
-    "block_time_s": 12,
-    "market": {
-        "collateral": {"symbol": "USDe", "decimals": 18},
-        "debt": {"symbol": "USDC", "decimals": 6},
-        "pool": {"liquidity_usd": 4_000_000, "fee_bps": 4},
-        "lending": {"price_source": "venue"},
-        "borrowers": {
-            "count": 30,
-            "seed": 1,
-            "collateral_usd": {"lognormal": {"median": 20_000, "sigma": 0.5}},
-            "health_factor": {"uniform": [1.03, 1.4]},
-        },
-    },
-    "series": {
-        # the venue's makers leave at t = 240, then its price falls 30% below the reference and stays there
-        "venue_price": {"points": [[0, 1.0], [300, 1.0], [420, 0.70], [1200, 0.70]]},
-        "venue_depth_ratio": {"points": [[0, 1.0], [240, 1.0], [300, 0.1], [1200, 0.1]]},
-        "reference": [{"name": "onchain", "constant": 0.999}, {"name": "peg", "constant": 1.0}],
-        "fair_price": {"constant": 1.0},
-    },
+CRASH = venue_crash(
+    "world-crash",
+    1200,
+    references=[{"name": "onchain", "constant": 0.999}, {"name": "peg", "constant": 1.0}],
     # a small arbitrageur: the dislocation outlasts its capital
-    "actors": {"arbitrageur": {"capital_usd": 50_000}},
-}
+    arbitrageur_usd=50_000,
+)
 
 
 def write(tmp_path_factory: pytest.TempPathFactory, scenario: dict) -> Path:
