@@ -43,10 +43,13 @@
 """
 
 from snekmate.auth import access_control
+from .interfaces import ICircuitBreaker
 from .interfaces import IVenue
 from .interfaces import IReferenceOracle
 from .interfaces import IBreakerConsumer
 from .modules import stats
+
+implements: ICircuitBreaker
 
 initializes: access_control
 
@@ -59,40 +62,6 @@ exports: (
     access_control.supportsInterface,
     access_control.DEFAULT_ADMIN_ROLE,
 )
-
-
-flag State:
-    NORMAL
-    HALTED
-    COOLDOWN
-    AUCTION
-
-
-struct Market:
-    venue: address
-    oracle: address
-
-
-# @dev Unpacked view of a market's status word (one storage slot, see `_load` / `_store`).
-struct Status:
-    state: State
-    since: uint256
-    resume_after: uint256
-    lapse_at: uint256
-    trip_day: uint256
-    trips_today: uint256
-    armed_block: uint256
-    armed_at: uint256
-
-
-struct Indicators:
-    spot: uint256
-    reference: uint256
-    reference_valid: bool
-    cvd_bps: uint256
-    rl_bps: uint256
-    si_bps: uint256
-    vp_bps: uint256
 
 
 # @dev Roles. Governance is snekmate's DEFAULT_ADMIN_ROLE: it administers every role.
@@ -176,10 +145,10 @@ PARAM_MAX: constant(uint256[NUM_PARAMS]) = [
 # @dev Number of registered markets; market ids are 0 .. market_count - 1.
 market_count: public(uint256)
 # @dev Venue and reference oracle of each market.
-markets: public(HashMap[uint256, Market])
+markets: public(HashMap[uint256, ICircuitBreaker.Market])
 # @dev Thresholds and durations of each market, indexed by the P_* keys.
 params: public(HashMap[uint256, uint256[NUM_PARAMS]])
-# @dev Packed Status word of each market (state, timestamps, trip budget, arm).
+# @dev Packed `ICircuitBreaker.Status` word of each market (state, timestamps, trip budget, arm).
 _status: HashMap[uint256, uint256]
 # @dev Last valid reference price the breaker read: at registration, at an arm in NORMAL, at a
 #      trip. Pushed to consumers at every transition; from a trip until NORMAL it stays the
@@ -199,99 +168,6 @@ depth_baseline: public(HashMap[uint256, uint256])
 calm_depth: public(HashMap[uint256, uint256])
 # @dev The reopening auction allowed to end each market's AUCTION phase; empty: time only.
 auction_of: public(HashMap[uint256, address])
-
-
-event MarketRegistered:
-    market_id: indexed(uint256)
-    venue: indexed(address)
-    oracle: address
-    actor: indexed(address)
-
-event ParameterSet:
-    market_id: indexed(uint256)
-    key: indexed(uint256)
-    old: uint256
-    new: uint256
-    actor: indexed(address)
-
-event ConsumerAdded:
-    market_id: indexed(uint256)
-    consumer: indexed(address)
-    actor: indexed(address)
-
-event ConsumerRemoved:
-    market_id: indexed(uint256)
-    consumer: indexed(address)
-    actor: indexed(address)
-
-event TripArmed:
-    market_id: indexed(uint256)
-    actor: indexed(address)
-    cvd_bps: uint256
-    rl_bps: uint256
-    expires_at: uint256
-
-event ResumeArmed:
-    market_id: indexed(uint256)
-    actor: indexed(address)
-    cvd_bps: uint256
-    rl_bps: uint256
-    expires_at: uint256
-
-event MarketTripped:
-    market_id: indexed(uint256)
-    actor: indexed(address)
-    reason: indexed(uint256)
-    cvd_bps: uint256
-    rl_bps: uint256
-    si_bps: uint256
-    vp_bps: uint256
-    lce_bps: uint256
-    frozen_price: uint256
-    resume_after: uint256
-    lapse_at: uint256
-
-event MarketResumed:
-    market_id: indexed(uint256)
-    actor: indexed(address)
-    reason: indexed(uint256)
-    cvd_bps: uint256
-    rl_bps: uint256
-    halted_s: uint256
-
-event HaltExtended:
-    market_id: indexed(uint256)
-    actor: indexed(address)
-    reason: indexed(uint256)
-    lce_bps: uint256
-    old_resume_after: uint256
-    new_resume_after: uint256
-
-event StateAdvanced:
-    market_id: indexed(uint256)
-    actor: indexed(address)
-    reason: indexed(uint256)
-    old_state: State
-    new_state: State
-
-event AuctionSet:
-    market_id: indexed(uint256)
-    old: address
-    new: address
-    actor: indexed(address)
-
-event DepthSampled:
-    market_id: indexed(uint256)
-    depth: uint256
-    baseline: uint256
-    samples: uint256
-
-event DepthBaselineReset:
-    market_id: indexed(uint256)
-    actor: indexed(address)
-    old_baseline: uint256
-    new_baseline: uint256
-    settled_depth: uint256
 
 
 @deploy
@@ -331,15 +207,15 @@ def register_market(
 
     market_id: uint256 = self.market_count
     self.market_count = market_id + 1
-    self.markets[market_id] = Market(venue=venue, oracle=oracle)
+    self.markets[market_id] = ICircuitBreaker.Market(venue=venue, oracle=oracle)
     self.params[market_id] = market_params
-    self._store(market_id, Status(
-        state=State.NORMAL, since=block.timestamp, resume_after=0, lapse_at=0,
+    self._store(market_id, ICircuitBreaker.Status(
+        state=ICircuitBreaker.State.NORMAL, since=block.timestamp, resume_after=0, lapse_at=0,
         trip_day=0, trips_today=0, armed_block=0, armed_at=0,
     ))
-    log MarketRegistered(market_id=market_id, venue=venue, oracle=oracle, actor=msg.sender)
+    log ICircuitBreaker.MarketRegistered(market_id=market_id, venue=venue, oracle=oracle, actor=msg.sender)
     for key: uint256 in range(NUM_PARAMS):
-        log ParameterSet(market_id=market_id, key=key, old=0, new=market_params[key], actor=msg.sender)
+        log ICircuitBreaker.ParameterSet(market_id=market_id, key=key, old=0, new=market_params[key], actor=msg.sender)
 
     # Pre-warm the observation ring (timestamp 0 marks an empty slot), so that every poke
     # is a cheap nonzero-to-nonzero write instead of a first write to a fresh slot.
@@ -388,7 +264,7 @@ def set_param(market_id: uint256, key: uint256, new_value: uint256):
     updated[key] = new_value
     self._check_consistency(updated)
     self.params[market_id] = updated
-    log ParameterSet(market_id=market_id, key=key, old=old_value, new=new_value, actor=msg.sender)
+    log ICircuitBreaker.ParameterSet(market_id=market_id, key=key, old=old_value, new=new_value, actor=msg.sender)
 
 
 @external
@@ -408,8 +284,8 @@ def add_consumer(market_id: uint256, consumer: address):
     assert consumer not in self._consumers[market_id], "CircuitBreaker: consumer already added"
     assert len(self._consumers[market_id]) < MAX_CONSUMERS, "CircuitBreaker: too many consumers"
     self._consumers[market_id].append(consumer)
-    log ConsumerAdded(market_id=market_id, consumer=consumer, actor=msg.sender)
-    s: Status = self._load(market_id)
+    log ICircuitBreaker.ConsumerAdded(market_id=market_id, consumer=consumer, actor=msg.sender)
+    s: ICircuitBreaker.Status = self._load(market_id)
     extcall IBreakerConsumer(consumer).on_breaker_state(
         market_id, convert(s.state, uint256), self.frozen_price[market_id]
     )
@@ -432,7 +308,7 @@ def remove_consumer(market_id: uint256, consumer: address):
             kept.append(c)
     assert len(kept) < len(self._consumers[market_id]), "CircuitBreaker: unknown consumer"
     self._consumers[market_id] = kept
-    log ConsumerRemoved(market_id=market_id, consumer=consumer, actor=msg.sender)
+    log ICircuitBreaker.ConsumerRemoved(market_id=market_id, consumer=consumer, actor=msg.sender)
 
 
 @external
@@ -445,8 +321,8 @@ def force_resume(market_id: uint256):
     @param market_id The market.
     """
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
-    s: Status = self._sync(market_id)
-    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state == ICircuitBreaker.State.HALTED, "CircuitBreaker: market is not halted"
     self._resume(market_id, s, REASON_FORCED, 0, 0)
 
 
@@ -473,7 +349,7 @@ def reset_depth_baseline(market_id: uint256, calm_depth: uint256):
     sampling: uint256 = self._sampling[market_id]
     # count 0 and head 0; the last sample time is now, so the next sample is one interval away
     self._sampling[market_id] = (block.timestamp << 72) | (sampling & LOW_56_BITS)
-    log DepthBaselineReset(
+    log ICircuitBreaker.DepthBaselineReset(
         market_id=market_id, actor=msg.sender, old_baseline=old_baseline, new_baseline=calm_depth,
         settled_depth=settled,
     )
@@ -493,7 +369,7 @@ def set_auction(market_id: uint256, auction: address):
     access_control._check_role(GOVERNANCE_ROLE, msg.sender)
     self._check_market(market_id)
     assert auction == empty(address) or auction.is_contract, "CircuitBreaker: auction is not a contract"
-    log AuctionSet(market_id=market_id, old=self.auction_of[market_id], new=auction, actor=msg.sender)
+    log ICircuitBreaker.AuctionSet(market_id=market_id, old=self.auction_of[market_id], new=auction, actor=msg.sender)
     self.auction_of[market_id] = auction
 
 
@@ -510,17 +386,17 @@ def settle_auction(market_id: uint256):
     self._check_market(market_id)
     auction: address = self.auction_of[market_id]
     assert auction != empty(address) and msg.sender == auction, "CircuitBreaker: caller is not the market's auction"
-    s: Status = self._sync(market_id)
-    assert s.state == State.AUCTION, "CircuitBreaker: market is not in auction"
-    new: Status = s
-    new.state = State.NORMAL
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state == ICircuitBreaker.State.AUCTION, "CircuitBreaker: market is not in auction"
+    new: ICircuitBreaker.Status = s
+    new.state = ICircuitBreaker.State.NORMAL
     new.since = block.timestamp
     self._store(market_id, new)
-    log StateAdvanced(
-        market_id=market_id, actor=msg.sender, reason=REASON_AUCTION_SETTLED, old_state=State.AUCTION,
-        new_state=State.NORMAL,
+    log ICircuitBreaker.StateAdvanced(
+        market_id=market_id, actor=msg.sender, reason=REASON_AUCTION_SETTLED, old_state=ICircuitBreaker.State.AUCTION,
+        new_state=ICircuitBreaker.State.NORMAL,
     )
-    self._notify(market_id, State.NORMAL, self.frozen_price[market_id])
+    self._notify(market_id, ICircuitBreaker.State.NORMAL, self.frozen_price[market_id])
 
 
 # ---------------------------------------------------------------- observations
@@ -567,8 +443,8 @@ def arm_trip(market_id: uint256):
     @dev An unexpired arm is kept, so nobody can push the confirmation block forward.
     @param market_id The market.
     """
-    s: Status = self._sync(market_id)
-    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state != ICircuitBreaker.State.HALTED, "CircuitBreaker: market is halted"
     self._check_venue_open(market_id, s.state)
     self._check_budget(market_id, s)
     assert not self._arm_live(market_id, s), "CircuitBreaker: already armed"
@@ -578,7 +454,7 @@ def arm_trip(market_id: uint256):
     s.armed_block = block.number
     s.armed_at = block.timestamp
     self._store(market_id, s)
-    log TripArmed(
+    log ICircuitBreaker.TripArmed(
         market_id=market_id, actor=msg.sender, cvd_bps=cvd, rl_bps=rl,
         expires_at=block.timestamp + self.params[market_id][P_ARM_TTL_S],
     )
@@ -597,8 +473,8 @@ def trip(market_id: uint256):
          only in the block right after the arm, whose start is the only one.
     @param market_id The market.
     """
-    s: Status = self._sync(market_id)
-    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state != ICircuitBreaker.State.HALTED, "CircuitBreaker: market is halted"
     self._check_venue_open(market_id, s.state)
     self._check_budget(market_id, s)
     self._check_confirmable(market_id, s)
@@ -622,8 +498,8 @@ def trip_attested(market_id: uint256, lce_bps: uint256):
     @param lce_bps The attested liquidation-cluster exposure, bps.
     """
     access_control._check_role(KEEPER_ROLE, msg.sender)
-    s: Status = self._sync(market_id)
-    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state != ICircuitBreaker.State.HALTED, "CircuitBreaker: market is halted"
     self._check_venue_open(market_id, s.state)
     self._check_budget(market_id, s)
     assert lce_bps >= self.params[market_id][P_LCE_CRITICAL_BPS], "CircuitBreaker: attested LCE below critical"
@@ -647,8 +523,8 @@ def guardian_trip(market_id: uint256):
     @param market_id The market.
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
-    s: Status = self._sync(market_id)
-    assert s.state != State.HALTED, "CircuitBreaker: market is halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state != ICircuitBreaker.State.HALTED, "CircuitBreaker: market is halted"
     self._trip(market_id, s, REASON_GUARDIAN, 0, 0, 0, 0, 0, 0)
 
 
@@ -668,8 +544,8 @@ def extend_halt(market_id: uint256, lce_bps: uint256):
     @param lce_bps The attested liquidation-cluster exposure, bps.
     """
     access_control._check_role(KEEPER_ROLE, msg.sender)
-    s: Status = self._sync(market_id)
-    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state == ICircuitBreaker.State.HALTED, "CircuitBreaker: market is not halted"
     assert lce_bps >= self.params[market_id][P_LCE_CRITICAL_BPS], "CircuitBreaker: attested LCE below critical"
     self._extend(market_id, s, block.timestamp + self._halt_window_of(market_id), REASON_LCE_CRITICAL, lce_bps)
 
@@ -686,8 +562,8 @@ def guardian_extend(market_id: uint256, duration: uint256):
     @param duration Seconds from now.
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
-    s: Status = self._sync(market_id)
-    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state == ICircuitBreaker.State.HALTED, "CircuitBreaker: market is not halted"
     assert duration > 0 and duration <= self.params[market_id][P_MAX_HALT_S], "CircuitBreaker: duration out of bounds"
     self._extend(market_id, s, block.timestamp + duration, REASON_GUARDIAN, 0)
 
@@ -706,8 +582,8 @@ def arm_resume(market_id: uint256):
          R_L above P_RL_RESUME_BPS at this block's start. Logs ResumeArmed.
     @param market_id The market.
     """
-    s: Status = self._sync(market_id)
-    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state == ICircuitBreaker.State.HALTED, "CircuitBreaker: market is not halted"
     assert block.timestamp >= s.resume_after, "CircuitBreaker: halt window not over"
     assert not self._arm_live(market_id, s), "CircuitBreaker: already armed"
     cvd: uint256 = 0
@@ -716,7 +592,7 @@ def arm_resume(market_id: uint256):
     s.armed_block = block.number
     s.armed_at = block.timestamp
     self._store(market_id, s)
-    log ResumeArmed(
+    log ICircuitBreaker.ResumeArmed(
         market_id=market_id, actor=msg.sender, cvd_bps=cvd, rl_bps=rl,
         expires_at=block.timestamp + self.params[market_id][P_ARM_TTL_S],
     )
@@ -733,8 +609,8 @@ def resume(market_id: uint256):
          notified.
     @param market_id The market.
     """
-    s: Status = self._sync(market_id)
-    assert s.state == State.HALTED, "CircuitBreaker: market is not halted"
+    s: ICircuitBreaker.Status = self._sync(market_id)
+    assert s.state == ICircuitBreaker.State.HALTED, "CircuitBreaker: market is not halted"
     assert block.timestamp >= s.resume_after, "CircuitBreaker: halt window not over"
     self._check_confirmable(market_id, s)
     cvd: uint256 = 0
@@ -745,7 +621,7 @@ def resume(market_id: uint256):
 
 @external
 @nonreentrant
-def sync(market_id: uint256) -> State:
+def sync(market_id: uint256) -> ICircuitBreaker.State:
     """
     @notice Stores the transitions that time has made (lapse, end of cool-down, end of
             auction) and notifies consumers. Permissionless.
@@ -761,7 +637,7 @@ def sync(market_id: uint256) -> State:
 
 @external
 @view
-def state(market_id: uint256) -> State:
+def state(market_id: uint256) -> ICircuitBreaker.State:
     """
     @notice The market's state now, including transitions time has made but nobody stored.
     @dev Anyone may call; reverts for an unknown market.
@@ -769,7 +645,7 @@ def state(market_id: uint256) -> State:
     @return The state now.
     """
     self._check_market(market_id)
-    s: Status = self._load(market_id)
+    s: ICircuitBreaker.Status = self._load(market_id)
     reason: uint256 = 0
     for _: uint256 in range(3):
         s, reason = self._advance(market_id, s)
@@ -780,7 +656,7 @@ def state(market_id: uint256) -> State:
 
 @external
 @view
-def status(market_id: uint256) -> Status:
+def status(market_id: uint256) -> ICircuitBreaker.Status:
     """
     @notice The stored status word, unpacked (`state` is as stored; see `state()` for now).
     @dev Anyone may call; reverts for an unknown market.
@@ -793,7 +669,7 @@ def status(market_id: uint256) -> Status:
 
 @external
 @view
-def indicators(market_id: uint256) -> Indicators:
+def indicators(market_id: uint256) -> ICircuitBreaker.Indicators:
     """
     @notice The on-chain indicators now, as the rules read them: spot, CVD, R_L and V_P at
             this block's start, S_I now. With an invalid reference, `reference_valid` is
@@ -803,13 +679,13 @@ def indicators(market_id: uint256) -> Indicators:
     @return The indicators, ratios in basis points, prices 18 decimals.
     """
     self._check_market(market_id)
-    m: Market = self.markets[market_id]
+    m: ICircuitBreaker.Market = self.markets[market_id]
     spot: uint256 = staticcall IVenue(m.venue).settled_spot_price()
     reference: uint256 = 0
     valid_feeds: uint256 = 0
     reference, valid_feeds = staticcall IReferenceOracle(m.oracle).latest()
     depth: uint256 = staticcall IVenue(m.venue).settled_depth(self.params[market_id][P_DEPTH_BAND_BPS])
-    return Indicators(
+    return ICircuitBreaker.Indicators(
         spot=spot,
         reference=reference,
         reference_valid=reference > 0,
@@ -882,14 +758,14 @@ def _check_rule_a(market_id: uint256) -> (uint256, uint256):
     cvd, rl, reference = self._cvd_rl(market_id)
     assert cvd > self.params[market_id][P_CVD_TRIP_BPS], "CircuitBreaker: deviation below trip threshold"
     assert rl < self.params[market_id][P_RL_TRIP_BPS], "CircuitBreaker: depth above trip threshold"
-    if self._load(market_id).state == State.NORMAL:
+    if self._load(market_id).state == ICircuitBreaker.State.NORMAL:
         self.frozen_price[market_id] = reference
     return cvd, rl
 
 
 @internal
 @view
-def _check_rule_a_held(market_id: uint256, s: Status) -> (uint256, uint256, uint256):
+def _check_rule_a_held(market_id: uint256, s: ICircuitBreaker.Status) -> (uint256, uint256, uint256):
     """
     @dev The confirmation: CVD over every block start since the arm, and over the starts of
          the last P_HOLD_BLOCKS blocks (this one included) when the arm is more recent, is the
@@ -900,7 +776,7 @@ def _check_rule_a_held(market_id: uint256, s: Status) -> (uint256, uint256, uint
          of those block starts. A venue without that history confirms only in the block
          right after the arm.
     """
-    m: Market = self.markets[market_id]
+    m: ICircuitBreaker.Market = self.markets[market_id]
     since: uint256 = min(s.armed_block, block.number - min(self.params[market_id][P_HOLD_BLOCKS], block.number))
     low: uint256 = 0
     high: uint256 = 0
@@ -922,7 +798,7 @@ def _check_rule_a_held(market_id: uint256, s: Status) -> (uint256, uint256, uint
 
 @internal
 @view
-def _check_venue_open(market_id: uint256, state: State):
+def _check_venue_open(market_id: uint256, state: ICircuitBreaker.State):
     """
     @dev A venue the halt closes (a guarded pool, its market's consumer) keeps the price it was
          frozen at until NORMAL: in COOLDOWN and AUCTION its CVD, V_P and S_I are the crash's,
@@ -930,7 +806,7 @@ def _check_venue_open(market_id: uint256, state: State):
          budget. Such a market trips by rule A or B again only once it has reopened (the
          guardian can at any time).
     """
-    if state != State.NORMAL:
+    if state != ICircuitBreaker.State.NORMAL:
         assert not self._venue_halts_with_market(market_id), "CircuitBreaker: venue closed until the market reopens"
 
 
@@ -966,7 +842,7 @@ def _cvd_rl(market_id: uint256) -> (uint256, uint256, uint256):
     @dev CVD and R_L at this block's start, and the reference; reverts with the oracle's
          reason when the reference price is invalid.
     """
-    m: Market = self.markets[market_id]
+    m: ICircuitBreaker.Market = self.markets[market_id]
     spot: uint256 = staticcall IVenue(m.venue).settled_spot_price()
     reference: uint256 = staticcall IReferenceOracle(m.oracle).price()
     depth: uint256 = staticcall IVenue(m.venue).settled_depth(self.params[market_id][P_DEPTH_BAND_BPS])
@@ -1016,20 +892,20 @@ def _vp_bps(market_id: uint256, spot: uint256, window: uint256) -> uint256:
 
 @internal
 @view
-def _check_budget(market_id: uint256, s: Status):
+def _check_budget(market_id: uint256, s: ICircuitBreaker.Status):
     if s.trip_day == block.timestamp // DAY:
         assert s.trips_today < self.params[market_id][P_DAILY_TRIP_BUDGET], "CircuitBreaker: daily trip budget spent, guardian only"
 
 
 @internal
 @view
-def _arm_live(market_id: uint256, s: Status) -> bool:
+def _arm_live(market_id: uint256, s: ICircuitBreaker.Status) -> bool:
     return s.armed_block != 0 and block.timestamp <= s.armed_at + self.params[market_id][P_ARM_TTL_S]
 
 
 @internal
 @view
-def _check_confirmable(market_id: uint256, s: Status):
+def _check_confirmable(market_id: uint256, s: ICircuitBreaker.Status):
     assert s.armed_block != 0, "CircuitBreaker: not armed"
     assert block.number > s.armed_block, "CircuitBreaker: confirm in a later block than the arm"
     assert block.timestamp <= s.armed_at + self.params[market_id][P_ARM_TTL_S], "CircuitBreaker: arm expired"
@@ -1040,7 +916,7 @@ def _check_confirmable(market_id: uint256, s: Status):
 
 @internal
 def _trip(
-    market_id: uint256, s: Status, reason: uint256, cvd: uint256, rl: uint256, si: uint256, vp: uint256,
+    market_id: uint256, s: ICircuitBreaker.Status, reason: uint256, cvd: uint256, rl: uint256, si: uint256, vp: uint256,
     lce: uint256, known_reference: uint256,
 ):
     """
@@ -1061,8 +937,8 @@ def _trip(
     today: uint256 = block.timestamp // DAY
     trip_day: uint256 = today
     trips_today: uint256 = s.trips_today + 1 if s.trip_day == today else 1
-    new: Status = Status(
-        state=State.HALTED,
+    new: ICircuitBreaker.Status = ICircuitBreaker.Status(
+        state=ICircuitBreaker.State.HALTED,
         since=block.timestamp,
         resume_after=block.timestamp + self._halt_window_of(market_id),
         lapse_at=block.timestamp + self.params[market_id][P_MAX_HALT_S],
@@ -1072,56 +948,56 @@ def _trip(
         armed_at=0,
     )
     self._store(market_id, new)
-    log MarketTripped(
+    log ICircuitBreaker.MarketTripped(
         market_id=market_id, actor=msg.sender, reason=reason, cvd_bps=cvd, rl_bps=rl, si_bps=si,
         vp_bps=vp, lce_bps=lce, frozen_price=frozen, resume_after=new.resume_after, lapse_at=new.lapse_at,
     )
-    self._notify(market_id, State.HALTED, frozen)
+    self._notify(market_id, ICircuitBreaker.State.HALTED, frozen)
 
 
 @internal
-def _resume(market_id: uint256, s: Status, reason: uint256, cvd: uint256, rl: uint256):
-    new: Status = s
-    new.state = State.COOLDOWN
+def _resume(market_id: uint256, s: ICircuitBreaker.Status, reason: uint256, cvd: uint256, rl: uint256):
+    new: ICircuitBreaker.Status = s
+    new.state = ICircuitBreaker.State.COOLDOWN
     new.since = block.timestamp
     new.armed_block = 0
     new.armed_at = 0
     self._store(market_id, new)
-    log MarketResumed(
+    log ICircuitBreaker.MarketResumed(
         market_id=market_id, actor=msg.sender, reason=reason, cvd_bps=cvd, rl_bps=rl,
         halted_s=block.timestamp - s.since,
     )
-    self._notify(market_id, State.COOLDOWN, self.frozen_price[market_id])
+    self._notify(market_id, ICircuitBreaker.State.COOLDOWN, self.frozen_price[market_id])
 
 
 @internal
-def _extend(market_id: uint256, s: Status, until: uint256, reason: uint256, lce: uint256):
-    new: Status = s
+def _extend(market_id: uint256, s: ICircuitBreaker.Status, until: uint256, reason: uint256, lce: uint256):
+    new: ICircuitBreaker.Status = s
     new.resume_after = min(max(s.resume_after, until), s.lapse_at)
     new.armed_block = 0
     new.armed_at = 0
     self._store(market_id, new)
-    log HaltExtended(
+    log ICircuitBreaker.HaltExtended(
         market_id=market_id, actor=msg.sender, reason=reason, lce_bps=lce,
         old_resume_after=s.resume_after, new_resume_after=new.resume_after,
     )
 
 
 @internal
-def _sync(market_id: uint256) -> Status:
+def _sync(market_id: uint256) -> ICircuitBreaker.Status:
     """
     @dev Stores what time has changed (at most lapse -> cool-down -> auction -> normal).
     """
     self._check_market(market_id)
-    s: Status = self._load(market_id)
-    old_state: State = s.state
+    s: ICircuitBreaker.Status = self._load(market_id)
+    old_state: ICircuitBreaker.State = s.state
     for _: uint256 in range(3):
         reason: uint256 = 0
-        before: State = s.state
+        before: ICircuitBreaker.State = s.state
         s, reason = self._advance(market_id, s)
         if reason == 0:
             break
-        log StateAdvanced(market_id=market_id, actor=msg.sender, reason=reason, old_state=before, new_state=s.state)
+        log ICircuitBreaker.StateAdvanced(market_id=market_id, actor=msg.sender, reason=reason, old_state=before, new_state=s.state)
     if s.state != old_state:
         self._store(market_id, s)
         self._notify(market_id, s.state, self.frozen_price[market_id])
@@ -1130,30 +1006,30 @@ def _sync(market_id: uint256) -> Status:
 
 @internal
 @view
-def _advance(market_id: uint256, s: Status) -> (Status, uint256):
+def _advance(market_id: uint256, s: ICircuitBreaker.Status) -> (ICircuitBreaker.Status, uint256):
     """
     @dev One time-driven step, with its reason; reason 0 when time changed nothing.
     """
-    new: Status = s
+    new: ICircuitBreaker.Status = s
     new.armed_block = 0
     new.armed_at = 0
-    if s.state == State.HALTED and block.timestamp >= s.lapse_at:
-        new.state = State.COOLDOWN
+    if s.state == ICircuitBreaker.State.HALTED and block.timestamp >= s.lapse_at:
+        new.state = ICircuitBreaker.State.COOLDOWN
         new.since = s.lapse_at
         return new, REASON_LAPSED
-    if s.state == State.COOLDOWN and block.timestamp >= s.since + self.params[market_id][P_COOLDOWN_S]:
-        new.state = State.AUCTION
+    if s.state == ICircuitBreaker.State.COOLDOWN and block.timestamp >= s.since + self.params[market_id][P_COOLDOWN_S]:
+        new.state = ICircuitBreaker.State.AUCTION
         new.since = s.since + self.params[market_id][P_COOLDOWN_S]
         return new, REASON_COOLDOWN_ELAPSED
-    if s.state == State.AUCTION and block.timestamp >= s.since + self.params[market_id][P_AUCTION_S]:
-        new.state = State.NORMAL
+    if s.state == ICircuitBreaker.State.AUCTION and block.timestamp >= s.since + self.params[market_id][P_AUCTION_S]:
+        new.state = ICircuitBreaker.State.NORMAL
         new.since = s.since + self.params[market_id][P_AUCTION_S]
         return new, REASON_AUCTION_ELAPSED
     return s, 0
 
 
 @internal
-def _notify(market_id: uint256, new_state: State, frozen: uint256):
+def _notify(market_id: uint256, new_state: ICircuitBreaker.State, frozen: uint256):
     for consumer: address in self._consumers[market_id]:
         extcall IBreakerConsumer(consumer).on_breaker_state(market_id, convert(new_state, uint256), frozen)
 
@@ -1195,7 +1071,7 @@ def _add_depth_sample(market_id: uint256, depth: uint256, sampling: uint256) -> 
     low: uint256 = sampling & LOW_56_BITS
     updated: uint256 = (block.timestamp << 72) | (count << 64) | (head << 56) | low
     self._sampling[market_id] = updated
-    log DepthSampled(market_id=market_id, depth=depth, baseline=baseline, samples=count)
+    log ICircuitBreaker.DepthSampled(market_id=market_id, depth=depth, baseline=baseline, samples=count)
     return updated
 
 
@@ -1216,10 +1092,10 @@ def _depth_last(sampling: uint256) -> uint256:
 
 @internal
 @view
-def _load(market_id: uint256) -> Status:
+def _load(market_id: uint256) -> ICircuitBreaker.Status:
     w: uint256 = self._status[market_id]
-    return Status(
-        state=convert(w & MASK_8, State),
+    return ICircuitBreaker.Status(
+        state=convert(w & MASK_8, ICircuitBreaker.State),
         since=(w >> 8) & MASK_40,
         resume_after=(w >> 48) & MASK_40,
         lapse_at=(w >> 88) & MASK_40,
@@ -1231,7 +1107,7 @@ def _load(market_id: uint256) -> Status:
 
 
 @internal
-def _store(market_id: uint256, s: Status):
+def _store(market_id: uint256, s: ICircuitBreaker.Status):
     self._status[market_id] = (
         convert(s.state, uint256)
         | (s.since << 8)

@@ -65,6 +65,7 @@ from .interfaces import IBreakerConsumer
 from .interfaces import IGuardedPool
 from .interfaces import IReferenceOracle
 from .interfaces import IVenue
+from .modules import breaker_states
 from .modules import clearing
 
 implements: IBreakerConsumer
@@ -90,6 +91,11 @@ exports: (
     ownable.owner,
     ownable.transfer_ownership,
     ownable.renounce_ownership,
+    # the breaker's state words, as `on_breaker_state` receives them
+    breaker_states.NORMAL,
+    breaker_states.HALTED,
+    breaker_states.COOLDOWN,
+    breaker_states.AUCTION,
 )
 
 
@@ -116,12 +122,6 @@ DEAD: constant(address) = 0x000000000000000000000000000000000000dEaD
 MAX_RESERVE: public(constant(uint256)) = 2**112 - 1
 # @dev Largest notional `exec_price` quotes; above it the sell is reported unfillable.
 MAX_NOTIONAL: constant(uint256) = 2**128
-
-# @dev The breaker's `State` flag values, as pushed to `on_breaker_state`.
-NORMAL: public(constant(uint256)) = 1
-HALTED: public(constant(uint256)) = 2
-COOLDOWN: public(constant(uint256)) = 4
-AUCTION: public(constant(uint256)) = 8
 
 # @dev Swap fee bounds, bps of the input (UniV2 charges 30).
 MIN_FEE_BPS: public(constant(uint256)) = 0
@@ -260,7 +260,7 @@ def __init__(
     MARKET_ID = market_id
     ORACLE = oracle
 
-    self._pool = (NORMAL << STATE_SHIFT) | (fee_bps << FEE_SHIFT)
+    self._pool = (breaker_states.NORMAL << STATE_SHIFT) | (fee_bps << FEE_SHIFT)
     # Pre-warm the ring (block 0 marks an empty slot): a block's first trade then pays a
     # nonzero-to-nonzero write, not a fresh slot.
     for i: uint256 in range(BLOCK_STARTS):
@@ -301,7 +301,7 @@ def swap(
     assert block.timestamp <= deadline, "GuardedPool: deadline passed"
     w: uint256 = self._pool
     state: uint256 = (w >> STATE_SHIFT) & MASK_8
-    if state != NORMAL:
+    if state != breaker_states.NORMAL:
         self._raise_closed(state)
     w = self._record_block_start(w)
     x: uint256 = w & MASK_112
@@ -386,7 +386,7 @@ def add_liquidity(
     assert block.timestamp <= deadline, "GuardedPool: deadline passed"
     w: uint256 = self._pool
     state: uint256 = (w >> STATE_SHIFT) & MASK_8
-    assert state != COOLDOWN and state != AUCTION, "GuardedPool: deposits closed until the market reopens"
+    assert state != breaker_states.COOLDOWN and state != breaker_states.AUCTION, "GuardedPool: deposits closed until the market reopens"
     w = self._record_block_start(w)
     x: uint256 = w & MASK_112
     y: uint256 = (w >> Y_SHIFT) & MASK_112
@@ -484,11 +484,14 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
     """
     assert msg.sender == BREAKER, "GuardedPool: caller is not the breaker"
     assert market_id == MARKET_ID, "GuardedPool: wrong market"
-    assert state == NORMAL or state == HALTED or state == COOLDOWN or state == AUCTION, "GuardedPool: unknown breaker state"
+    assert (
+        state == breaker_states.NORMAL or state == breaker_states.HALTED
+        or state == breaker_states.COOLDOWN or state == breaker_states.AUCTION
+    ), "GuardedPool: unknown breaker state"
     w: uint256 = self._pool
     old_state: uint256 = (w >> STATE_SHIFT) & MASK_8
     self._pool = (w & ~(MASK_8 << STATE_SHIFT)) | (state << STATE_SHIFT)
-    if state == NORMAL and old_state != NORMAL and not self._cleared_by_auction:
+    if state == breaker_states.NORMAL and old_state != breaker_states.NORMAL and not self._cleared_by_auction:
         self._band = self._band & ~(MASK_40 << UPDATED_SHIFT)
     log IGuardedPool.BreakerStateChanged(
         market_id=market_id, actor=msg.sender, old_state=old_state, new_state=state, frozen_price=frozen_price
@@ -534,7 +537,7 @@ def clear_auction(price: uint256, collateral_in: int256, debt_in: int256):
     """
     assert msg.sender == self.auction and msg.sender != empty(address), "GuardedPool: caller is not the auction"
     w: uint256 = self._pool
-    assert (w >> STATE_SHIFT) & MASK_8 == AUCTION, "GuardedPool: market not in auction"
+    assert (w >> STATE_SHIFT) & MASK_8 == breaker_states.AUCTION, "GuardedPool: market not in auction"
     w = self._record_block_start(w)
     assert price > 0 and price <= MASK_128, "GuardedPool: clearing price out of range"
     value: int256 = (
@@ -973,8 +976,8 @@ def _settle_leg(token: address, amount_in: int256):
 @internal
 @pure
 def _raise_closed(state: uint256):
-    assert state != HALTED, "GuardedPool: market halted"
-    assert state != COOLDOWN, "GuardedPool: market in cooldown"
+    assert state != breaker_states.HALTED, "GuardedPool: market halted"
+    assert state != breaker_states.COOLDOWN, "GuardedPool: market in cooldown"
     raise "GuardedPool: market in reopening auction"
 
 

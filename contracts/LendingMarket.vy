@@ -44,6 +44,7 @@ from .interfaces import IBreakerConsumer
 from .interfaces import ILendingMarket
 from .interfaces import IReferenceOracle
 from .interfaces import IVenue
+from .modules import breaker_states
 from .modules import interest_rate
 
 implements: IBreakerConsumer
@@ -57,6 +58,11 @@ exports: (
     ownable.transfer_ownership,
     ownable.renounce_ownership,
     pausable.paused,
+    # the breaker's state words, as `on_breaker_state` receives them
+    breaker_states.NORMAL,
+    breaker_states.HALTED,
+    breaker_states.COOLDOWN,
+    breaker_states.AUCTION,
 )
 
 
@@ -91,11 +97,6 @@ struct Preview:
 WAD: constant(uint256) = 10**18
 # @dev One in basis points.
 BPS: constant(uint256) = 10_000
-# @dev Breaker state flag values (CircuitBreaker `State`).
-NORMAL: public(constant(uint256)) = 1
-HALTED: public(constant(uint256)) = 2
-COOLDOWN: public(constant(uint256)) = 4
-AUCTION: public(constant(uint256)) = 8
 # @dev Price source kinds.
 PRICE_ORACLE: public(constant(uint256)) = 1  # reference oracle `price()`
 PRICE_VENUE: public(constant(uint256)) = 2  # one venue's `spot_price()`
@@ -342,7 +343,7 @@ def __init__(
         end=block.timestamp,
     )
 
-    self._store_guard(Guard(state=NORMAL, since=0, grace_until=0))
+    self._store_guard(Guard(state=breaker_states.NORMAL, since=0, grace_until=0))
     self.borrow_index = WAD
     self.last_accrual = block.timestamp
 
@@ -464,7 +465,7 @@ def withdraw_collateral(amount: uint256):
     pos.collateral -= amount
     debt: uint256 = 0
     if pos.debt_shares > 0:
-        assert state == NORMAL, "LendingMarket: collateral withdrawal blocked by the breaker"
+        assert state == breaker_states.NORMAL, "LendingMarket: collateral withdrawal blocked by the breaker"
         debt = self._debt(pos.debt_shares, index)
         assert self._within_ltv(pos.collateral, debt, self._live_price()), "LendingMarket: withdrawal above max ltv"
     self.positions[msg.sender].collateral = pos.collateral
@@ -485,7 +486,7 @@ def borrow(amount: uint256):
     pausable._require_not_paused()
     assert amount > 0, "LendingMarket: zero amount"
     state: uint256 = self._guard & MASK_8
-    assert state == NORMAL, "LendingMarket: borrowing blocked by the breaker"
+    assert state == breaker_states.NORMAL, "LendingMarket: borrowing blocked by the breaker"
     index: uint256 = self._accrue(state)[0]
     cash: uint256 = self.cash
     assert amount <= cash, "LendingMarket: not enough idle liquidity"
@@ -550,10 +551,10 @@ def liquidate(borrower: address, max_repay: uint256) -> (uint256, uint256):
     @return (repaid, seized): borrowable asset paid, collateral received.
     """
     guard: uint256 = self._guard
-    assert guard & MASK_8 == NORMAL, "LendingMarket: liquidations frozen by the breaker"
+    assert guard & MASK_8 == breaker_states.NORMAL, "LendingMarket: liquidations frozen by the breaker"
     assert block.timestamp >= (guard >> 48) & MASK_40, "LendingMarket: liquidation grace period"
     assert max_repay > 0, "LendingMarket: zero amount"
-    index: uint256 = self._accrue(NORMAL)[0]
+    index: uint256 = self._accrue(breaker_states.NORMAL)[0]
     pos: Position = self.positions[borrower]
     debt: uint256 = self._debt(pos.debt_shares, index)
     assert debt > 0, "LendingMarket: no debt"
@@ -619,10 +620,13 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
     """
     assert msg.sender == self.breaker, "LendingMarket: caller is not the breaker"
     assert market_id == self.breaker_market_id, "LendingMarket: unknown breaker market"
-    assert state == NORMAL or state == HALTED or state == COOLDOWN or state == AUCTION, "LendingMarket: unknown breaker state"
+    assert (
+        state == breaker_states.NORMAL or state == breaker_states.HALTED
+        or state == breaker_states.COOLDOWN or state == breaker_states.AUCTION
+    ), "LendingMarket: unknown breaker state"
     g: Guard = self._load_guard()
     self._accrue(g.state)
-    if state != NORMAL and frozen_price > 0:
+    if state != breaker_states.NORMAL and frozen_price > 0:
         self.frozen_price = frozen_price
     new: Guard = self._next_guard(g, state)
     self._store_guard(new)
@@ -708,7 +712,7 @@ def set_breaker(new_breaker: address, new_market_id: uint256):
     assert not self._listed_by(old_breaker, old_market_id), "LendingMarket: still a consumer of the old breaker market, remove it there first"
     g: Guard = self._load_guard()
     self._accrue(g.state)
-    self._store_guard(self._next_guard(g, NORMAL))
+    self._store_guard(self._next_guard(g, breaker_states.NORMAL))
     self.breaker = new_breaker
     self.breaker_market_id = new_market_id
     log BreakerSet(
@@ -858,7 +862,7 @@ def is_liquidatable(borrower: address) -> bool:
     @return Whether the position can be liquidated now.
     """
     g: Guard = self._load_guard()
-    if g.state != NORMAL or block.timestamp < g.grace_until:
+    if g.state != breaker_states.NORMAL or block.timestamp < g.grace_until:
         return False
     debt: uint256 = self._debt(self.positions[borrower].debt_shares, self._accrued(g.state)[0])
     if debt == 0:
@@ -1029,7 +1033,7 @@ def _rate_per_s(borrows: uint256, cash: uint256, state: uint256) -> uint256:
         self.params[P_SLOPE_2],
         self.params[P_KINK_BPS],
     )
-    if state != NORMAL:
+    if state != breaker_states.NORMAL:
         annual = annual * self.params[P_HALT_RATE_MULTIPLIER_BPS] // BPS
     return interest_rate._per_second(annual)
 
@@ -1077,7 +1081,7 @@ def _live_price() -> uint256:
 @internal
 @view
 def _valuation_price(state: uint256) -> uint256:
-    if state == NORMAL:
+    if state == breaker_states.NORMAL:
         return self._live_price()
     return self.frozen_price
 
@@ -1153,9 +1157,9 @@ def _next_guard(g: Guard, state: uint256) -> Guard:
     @dev Leaving NORMAL records the time; returning opens the grace period.
     """
     new: Guard = Guard(state=state, since=g.since, grace_until=g.grace_until)
-    if g.state == NORMAL and state != NORMAL:
+    if g.state == breaker_states.NORMAL and state != breaker_states.NORMAL:
         new.since = block.timestamp
-    elif g.state != NORMAL and state == NORMAL:
+    elif g.state != breaker_states.NORMAL and state == breaker_states.NORMAL:
         new.grace_until = block.timestamp + min(block.timestamp - g.since, self.params[P_MAX_GRACE_S])
     return new
 

@@ -54,6 +54,7 @@
 
 from ethereum.ercs import IERC20
 from snekmate.auth import ownable
+from .interfaces import ICircuitBreaker
 from .interfaces import IGuardedPool
 from .interfaces import IReferenceOracle
 from .interfaces import IReopeningAuction
@@ -68,27 +69,6 @@ exports: (
     ownable.transfer_ownership,
     ownable.renounce_ownership,
 )
-
-
-# @dev The breaker's status word as its `status()` view returns it (state as the flag value).
-struct BreakerStatus:
-    state: uint256
-    since: uint256
-    resume_after: uint256
-    lapse_at: uint256
-    trip_day: uint256
-    trips_today: uint256
-    armed_block: uint256
-    armed_at: uint256
-
-
-# @dev What the auction reads from and asks of the CircuitBreaker.
-interface Breaker:
-    def state(market_id: uint256) -> uint256: view
-    def status(market_id: uint256) -> BreakerStatus: view
-    def sync(market_id: uint256) -> uint256: nonpayable
-    def settle_auction(market_id: uint256): nonpayable
-    def auction_of(market_id: uint256) -> address: view
 
 
 # @dev Unpacked view of an order.
@@ -115,12 +95,6 @@ struct Settlement:
     sell_marginal: uint256
     sell_marginal_fill: uint256
 
-
-# @dev The breaker's `State` flag values.
-NORMAL: constant(uint256) = 1
-HALTED: constant(uint256) = 2
-COOLDOWN: constant(uint256) = 4
-AUCTION: constant(uint256) = 8
 
 # @dev Phases of a round, as `phase()` reports them for an order.
 PHASE_OPEN: public(constant(uint256)) = 1  # HALTED (DLPs) or COOLDOWN: post and cancel
@@ -257,12 +231,12 @@ def post_order(is_buy: bool, limit_price: uint256, amount: uint256) -> uint256:
     """
     assert limit_price > 0 and limit_price <= MAX_LIMIT_PRICE, "ReopeningAuction: limit price out of bounds"
     assert amount > 0 and amount * COLLATERAL_SCALE <= clearing.MAX_AMOUNT_18, "ReopeningAuction: amount out of bounds"
-    state: uint256 = staticcall Breaker(BREAKER).state(MARKET_ID)
+    state: ICircuitBreaker.State = staticcall ICircuitBreaker(BREAKER).state(MARKET_ID)
     dlp: bool = self.is_dlp[msg.sender]
-    if state == HALTED:
+    if state == ICircuitBreaker.State.HALTED:
         assert dlp, "ReopeningAuction: only designated liquidity providers post while halted"
     else:
-        assert state == COOLDOWN, "ReopeningAuction: orders are taken while halted (DLPs) or in cooldown"
+        assert state == ICircuitBreaker.State.COOLDOWN, "ReopeningAuction: orders are taken while halted (DLPs) or in cooldown"
     round: uint256 = self._current_round()
     assert self._settlements[round][0] == 0, "ReopeningAuction: round already settled"
     if round != self.book_round:
@@ -405,10 +379,10 @@ def settle(crossing: uint256) -> uint256:
     @param crossing The crossing price c, 18 decimals (any value works, a right one is cheapest).
     @return The clearing price, 18 decimals; 0 when it only recorded the pool's reserves.
     """
-    assert staticcall Breaker(BREAKER).auction_of(MARKET_ID) == self, "ReopeningAuction: not the market's auction in the breaker"
+    assert staticcall ICircuitBreaker(BREAKER).auction_of(MARKET_ID) == self, "ReopeningAuction: not the market's auction in the breaker"
     assert staticcall IGuardedPool(POOL).auction() == self, "ReopeningAuction: not the pool's auction"
-    state: uint256 = extcall Breaker(BREAKER).sync(MARKET_ID)
-    assert state == AUCTION, "ReopeningAuction: market is not in auction"
+    state: ICircuitBreaker.State = extcall ICircuitBreaker(BREAKER).sync(MARKET_ID)
+    assert state == ICircuitBreaker.State.AUCTION, "ReopeningAuction: market is not in auction"
     round: uint256 = self._current_round()
     assert self._settlements[round][0] == 0, "ReopeningAuction: round already settled"
 
@@ -463,7 +437,7 @@ def settle(crossing: uint256) -> uint256:
     if pool_debt_in > 0:
         assert extcall IERC20(DEBT).approve(POOL, convert(pool_debt_in, uint256), default_return_value=True), "ReopeningAuction: approve failed"
     extcall IGuardedPool(POOL).clear_auction(c.price, pool_collateral_in, pool_debt_in)
-    extcall Breaker(BREAKER).settle_auction(MARKET_ID)
+    extcall ICircuitBreaker(BREAKER).settle_auction(MARKET_ID)
     log IReopeningAuction.AuctionSettled(
         actor=msg.sender, round=round, price=c.price, volume=max(bought, sold), imbalance=c.imbalance,
         bought=bought, sold=sold, pool_collateral_in=pool_collateral_in, pool_debt_in=pool_debt_in,
@@ -737,7 +711,7 @@ def order_key(is_buy: bool, limit_price: uint256, amount: uint256) -> uint256:
 @internal
 @view
 def _current_round() -> uint256:
-    s: BreakerStatus = staticcall Breaker(BREAKER).status(MARKET_ID)
+    s: ICircuitBreaker.Status = staticcall ICircuitBreaker(BREAKER).status(MARKET_ID)
     return (s.trip_day << 8) | s.trips_today
 
 
@@ -754,10 +728,10 @@ def _phase(round: uint256, posted_at: uint256) -> uint256:
         return PHASE_VOID
     if self._current_round() != round:
         return PHASE_VOID
-    state: uint256 = staticcall Breaker(BREAKER).state(MARKET_ID)
-    if state == HALTED or state == COOLDOWN:
+    state: ICircuitBreaker.State = staticcall ICircuitBreaker(BREAKER).state(MARKET_ID)
+    if state == ICircuitBreaker.State.HALTED or state == ICircuitBreaker.State.COOLDOWN:
         return PHASE_OPEN
-    if state == AUCTION:
+    if state == ICircuitBreaker.State.AUCTION:
         return PHASE_LOCKED
     return PHASE_VOID
 

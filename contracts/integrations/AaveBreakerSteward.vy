@@ -30,12 +30,11 @@
 
 from ..interfaces import IBreakerConsumer
 from ..interfaces import IAaveV3Pool
+from ..modules import breaker_states
 
 implements: IBreakerConsumer
 
 
-# @dev Breaker `State` flag value of NORMAL (every other state freezes).
-NORMAL: constant(uint256) = 1
 # @dev ReserveConfigurationMap fields (Aave v3 ReserveConfiguration.sol).
 LTV_MASK: constant(uint256) = 2**16 - 1
 THRESHOLD_SHIFT: constant(uint256) = 16
@@ -125,7 +124,7 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
     assert msg.sender == BREAKER, "AaveBreakerSteward: caller is not the breaker"
     assert market_id == MARKET_ID, "AaveBreakerSteward: wrong market"
     hold: uint256 = self._hold
-    if state == NORMAL:
+    if state == breaker_states.NORMAL:
         if hold & ENGAGED_BIT != 0:
             self._release(hold)
     elif hold & ENGAGED_BIT == 0:

@@ -33,7 +33,7 @@
 
 from snekmate.auth import ownable
 from ..interfaces import IAggregatorV3Full
-from ..interfaces import IBreakerView
+from ..interfaces import ICircuitBreaker
 from ..interfaces import IReferenceOracle
 
 implements: IAggregatorV3Full
@@ -43,9 +43,6 @@ initializes: ownable
 exports: (ownable.owner, ownable.transfer_ownership, ownable.renounce_ownership)
 
 
-# @dev Breaker `State` flag values.
-NORMAL: constant(uint256) = 1
-HALTED: constant(uint256) = 2
 # @dev One in basis points.
 BPS: constant(uint256) = 10_000
 # @dev Most decimals an underlying feed may have (the frozen price has 18).
@@ -94,7 +91,7 @@ def __init__(underlying: address, breaker: address, market_id: uint256, frozen_i
     assert breaker.is_contract, "BreakerFeed: breaker is not a contract"
     decimals: uint8 = staticcall IAggregatorV3Full(underlying).decimals()
     assert decimals <= MAX_DECIMALS, "BreakerFeed: underlying decimals above 18"
-    oracle: address = (staticcall IBreakerView(breaker).markets(market_id))[1]
+    oracle: address = (staticcall ICircuitBreaker(breaker).markets(market_id)).oracle
     assert oracle != empty(address), "BreakerFeed: unknown market"
     reference: uint256 = staticcall IReferenceOracle(oracle).price()
     answer: int256 = (staticcall IAggregatorV3Full(underlying).latestRoundData())[1]
@@ -228,15 +225,15 @@ def is_frozen() -> bool:
     @dev Anyone may call: HALTED always, COOLDOWN and AUCTION when `frozen_in_grace` is set.
     @return Whether `latestRoundData` serves the frozen price.
     """
-    return self._frozen(staticcall IBreakerView(BREAKER).state(MARKET_ID))
+    return self._frozen(staticcall ICircuitBreaker(BREAKER).state(MARKET_ID))
 
 
 @internal
 @view
-def _frozen(state: uint256) -> bool:
-    if state == NORMAL:
+def _frozen(state: ICircuitBreaker.State) -> bool:
+    if state == ICircuitBreaker.State.NORMAL:
         return False
-    return state == HALTED or self.frozen_in_grace
+    return state == ICircuitBreaker.State.HALTED or self.frozen_in_grace
 
 
 @internal
@@ -248,10 +245,10 @@ def _latest() -> (uint80, int256, uint256, uint256, uint80):
     updated_at: uint256 = 0
     answered_in_round: uint80 = 0
     round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3Full(UNDERLYING).latestRoundData()
-    if not self._frozen(staticcall IBreakerView(BREAKER).state(MARKET_ID)):
+    if not self._frozen(staticcall ICircuitBreaker(BREAKER).state(MARKET_ID)):
         return round_id, answer, started_at, updated_at, answered_in_round
-    frozen: uint256 = staticcall IBreakerView(BREAKER).frozen_price(MARKET_ID) // FROZEN_SCALE
+    frozen: uint256 = staticcall ICircuitBreaker(BREAKER).frozen_price(MARKET_ID) // FROZEN_SCALE
     assert frozen > 0, "BreakerFeed: frozen price rounds to zero"
     assert frozen <= MAX_ANSWER, "BreakerFeed: frozen price out of range"
-    since: uint256 = (staticcall IBreakerView(BREAKER).status(MARKET_ID)).since
+    since: uint256 = (staticcall ICircuitBreaker(BREAKER).status(MARKET_ID)).since
     return round_id, convert(frozen, int256), since, block.timestamp, round_id

@@ -41,6 +41,7 @@ from snekmate.auth import ownable
 from snekmate.utils import math
 from ..interfaces import IBreakerConsumer
 from ..interfaces import IReferenceOracle
+from ..modules import breaker_states
 
 implements: IBreakerConsumer
 
@@ -50,6 +51,11 @@ exports: (
     ownable.owner,
     ownable.transfer_ownership,
     ownable.renounce_ownership,
+    # the breaker's state words, as `on_breaker_state` receives them
+    breaker_states.NORMAL,
+    breaker_states.HALTED,
+    breaker_states.COOLDOWN,
+    breaker_states.AUCTION,
 )
 
 
@@ -147,12 +153,6 @@ MAX_LP_FEE: public(constant(uint256)) = 1_000_000
 # @dev TickMath's tick spacing bounds.
 MIN_TICK_SPACING: public(constant(int24)) = 1
 MAX_TICK_SPACING: public(constant(int24)) = 32_767
-
-# @dev The breaker's `State` flag values, as pushed to `on_breaker_state`.
-NORMAL: public(constant(uint256)) = 1
-HALTED: public(constant(uint256)) = 2
-COOLDOWN: public(constant(uint256)) = 4
-AUCTION: public(constant(uint256)) = 8
 
 # @dev One in basis points, and in 18-decimal fixed point.
 BPS: constant(uint256) = 10_000
@@ -286,7 +286,7 @@ def __init__(
     POOL_ID = keccak256(abi_encode(currency0, currency1, fee, tick_spacing, self))
     POOL_STATE_SLOT = keccak256(concat(POOL_ID, convert(POOLS_SLOT, bytes32)))
 
-    self._swap_word = (HALTED << STATE_SHIFT) | (band_refresh_s << REFRESH_SHIFT)
+    self._swap_word = (breaker_states.HALTED << STATE_SHIFT) | (band_refresh_s << REFRESH_SHIFT)
     self._band = (band_bps << WIDTH_SHIFT) | (band_max_age_s << MAX_AGE_SHIFT)
     log BandWidthSet(actor=msg.sender, old=0, new=band_bps)
     log BandTimingSet(
@@ -332,10 +332,10 @@ def beforeSwap(sender: address, key: PoolKey, params: SwapParams, hook_data: Byt
     assert msg.sender == POOL_MANAGER, "BreakerHookV4: caller is not the pool manager"
     w: uint256 = self._swap_word
     state: uint256 = (w >> STATE_SHIFT) & MASK_8
-    if state != NORMAL:
+    if state != breaker_states.NORMAL:
         # inlined rather than an internal call: keeps this frame (and its memory) small
-        assert state != HALTED, "BreakerHookV4: market halted"
-        assert state != COOLDOWN, "BreakerHookV4: market in cooldown"
+        assert state != breaker_states.HALTED, "BreakerHookV4: market halted"
+        assert state != breaker_states.COOLDOWN, "BreakerHookV4: market in cooldown"
         raise "BreakerHookV4: market in reopening auction"
     # Cannot overflow: both terms are below 2**40. The refresh is a call to this hook itself,
     # once per refresh interval, so the memory frame of the refresh stays out of every swap.
@@ -384,11 +384,14 @@ def on_breaker_state(market_id: uint256, state: uint256, frozen_price: uint256):
     """
     assert msg.sender == BREAKER, "BreakerHookV4: caller is not the breaker"
     assert market_id == MARKET_ID, "BreakerHookV4: wrong market"
-    assert state == NORMAL or state == HALTED or state == COOLDOWN or state == AUCTION, "BreakerHookV4: unknown breaker state"
+    assert (
+        state == breaker_states.NORMAL or state == breaker_states.HALTED
+        or state == breaker_states.COOLDOWN or state == breaker_states.AUCTION
+    ), "BreakerHookV4: unknown breaker state"
     w: uint256 = self._swap_word
     old_state: uint256 = (w >> STATE_SHIFT) & MASK_8
     w = (w & ~(MASK_8 << STATE_SHIFT)) | (state << STATE_SHIFT)
-    if state == NORMAL and old_state != NORMAL:
+    if state == breaker_states.NORMAL and old_state != breaker_states.NORMAL:
         w = w & ~(MASK_40 << UPDATED_SHIFT)
     self._swap_word = w
     log BreakerStateChanged(

@@ -16,12 +16,10 @@
 
 from ..interfaces import IBreakerConsumer
 from ..interfaces import IReferenceOracle
+from ..modules import breaker_states
 
 implements: IBreakerConsumer
 
-# @dev The breaker's NORMAL and HALTED flag values.
-NORMAL: constant(uint256) = 1
-HALTED: constant(uint256) = 2
 # @dev Most decimals a token may have.
 MAX_TOKEN_DECIMALS: constant(uint256) = 18
 
@@ -58,7 +56,7 @@ def __init__(breaker: address, market_id: uint256, oracle: address, loan_decimal
     ORACLE = oracle
     SCALE = 10 ** (MAX_TOKEN_DECIMALS + loan_decimals - collateral_decimals)
     FAIL_CLOSED = fail_closed
-    self.state = HALTED
+    self.state = breaker_states.HALTED
 
 
 @external
@@ -81,7 +79,7 @@ def price() -> uint256:
     """
     @notice Morpho's IOracle: one collateral unit in loan units, scaled by 1e36.
     """
-    if self.state == NORMAL:
+    if self.state == breaker_states.NORMAL:
         return staticcall IReferenceOracle(ORACLE).price() * SCALE
     assert not FAIL_CLOSED, "MockBreakerMorphoOracle: market halted"
     return self.frozen_price * SCALE

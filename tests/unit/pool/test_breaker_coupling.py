@@ -58,6 +58,14 @@ def test_guardian_trip__halts_pool(pool, breaker, market_id, guardian):
     ]
 
 
+@pytest.mark.parametrize("state", [HALTED, COOLDOWN, AUCTION, NORMAL])
+def test_state_words__are_the_breakers_flag_values(pool, breaker, market_id, guardian, governance, state):
+    # the pool's getters are modules/breaker_states.vy's words; the breaker returns its ICircuitBreaker flag
+    _drive(breaker, market_id, guardian, governance, state)
+    word = {NORMAL: pool.NORMAL, HALTED: pool.HALTED, COOLDOWN: pool.COOLDOWN, AUCTION: pool.AUCTION}[state]()
+    assert breaker.state(market_id) == pool.breaker_state() == word == state
+
+
 @pytest.mark.parametrize("state", [HALTED, COOLDOWN, AUCTION])
 @pytest.mark.parametrize("sell_collateral", [True, False])
 def test_swap__closed_states_revert(
