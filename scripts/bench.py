@@ -27,6 +27,7 @@ MODULES = (
     "auction",
     "keeper",
     "replay",
+    "cluster",
     "matrix",
     "aave",
     "v4hook",
