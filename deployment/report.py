@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-STATE_NAMES = {1: "NORMAL", 2: "HALTED", 4: "COOLDOWN", 8: "AUCTION"}
+from keeper.model import State
+
+STATE_NAMES = {member.value: name for name, member in State.__members__.items()}
 WAD = 10**18
 
 
