@@ -4,11 +4,17 @@ A replay sends thousands of requests to its own anvil, and `requests` spends abo
 on each (session, adapters, header parsing): more than the node takes to answer most of them.
 `http.client` on one persistent connection costs about a quarter of that. Meant for a node on this
 machine only: no proxies, no TLS, one connection, one thread.
+
+A request is sent at most once. Before reusing the connection it is checked as urllib3 does: a kept-alive
+socket that has become readable while idle was closed by the node (or holds garbage), so a new one is
+opened. A request that fails after that (sending or reading) is not sent again: the node may have acted
+on it. Failures surface as ConnectionError (the keeper's transport errors); web3's own retries are off.
 """
 
 from __future__ import annotations
 
 import http.client
+import select
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -16,9 +22,6 @@ import requests
 from web3 import HTTPProvider
 
 P = TypeVar("P", bound=HTTPProvider)
-
-# A kept-alive connection the node has closed fails on the next request before the node reads it.
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 class LoopbackPoster:
@@ -34,28 +37,33 @@ class LoopbackPoster:
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
 
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = self._conn
+        if conn is not None and conn.sock is not None and _dropped(conn.sock):
+            self.close()
+            conn = None
+        if conn is None:
+            conn = self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return conn
+
     def make_post_request(self, endpoint_uri: str, data: bytes | str, **kwargs: Any) -> bytes:
         body = data.encode() if isinstance(data, str) else data
-        for attempt in (1, 2):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            try:
-                self._conn.request("POST", self.path, body, {"Content-Type": "application/json"})
-                response = self._conn.getresponse()
-                payload = response.read()
-            except _STALE:
-                self.close()
-                if reused and attempt == 1:
-                    continue  # the node dropped an idle connection: this request never reached it
+        conn = self._connection()
+        try:
+            conn.request("POST", self.path, body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            payload = response.read()
+        except http.client.HTTPException as exc:
+            self.close()  # a half-read answer would be the next request's
+            if isinstance(exc, OSError):
                 raise
-            except BaseException:
-                self.close()  # a half-read answer would be the next request's
-                raise
-            if response.status != 200:
-                raise requests.HTTPError(f"{response.status} {response.reason} from {endpoint_uri}")
-            return payload
-        raise AssertionError("unreachable")
+            raise ConnectionError(f"{type(exc).__name__} from {endpoint_uri}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+        if response.status != 200:
+            raise requests.HTTPError(f"{response.status} {response.reason} from {endpoint_uri}")
+        return payload
 
     def close(self) -> None:
         if self._conn is not None:
@@ -63,11 +71,21 @@ class LoopbackPoster:
             self._conn = None
 
 
+def _dropped(sock: Any) -> bool:
+    """An idle kept-alive socket with something to read: the node's close (EOF) or bytes nobody asked for."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
 def keep_alive(provider: P) -> P:
-    """`provider` (an HTTPProvider for a node on this machine), now talking over a LoopbackPoster."""
-    timeout = float(dict(provider.get_request_kwargs()).get("timeout", 10))
+    """`provider` (an HTTPProvider for a node on this machine), now talking over a LoopbackPoster, without
+    web3's retries (a request the node may have acted on is not sent twice)."""
+    timeout: Any = dict(provider.get_request_kwargs()).get("timeout", 10)
+    if isinstance(timeout, tuple):  # requests' (connect, read)
+        timeout = max(timeout)
+    provider.exception_retry_configuration = None  # type: ignore[assignment]  # as the constructor takes it
     # web3 has no public seam for its HTTP transport; its session manager is the narrowest one.
     provider._request_session_manager = LoopbackPoster(  # type: ignore[assignment]  # duck-typed
-        str(provider.endpoint_uri), timeout
+        str(provider.endpoint_uri), float(timeout)
     )
     return provider

@@ -94,9 +94,8 @@ class RpcUnavailable(RuntimeError):
 def rpc_error_code(exc: Web3RPCError) -> Any:
     """The JSON-RPC error code the node answered with (None when its answer carries none)."""
     response: Any = exc.rpc_response  # the node's JSON, whatever its shape
-    if not isinstance(response, dict):
-        return None
-    return (response.get("error") or {}).get("code")
+    error = response.get("error") if isinstance(response, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def is_transport_error(exc: BaseException) -> bool:
@@ -122,10 +121,19 @@ def json_rpc(w3: Web3, method: str, params: Sequence[Any]) -> RPCResponse:
 
 def rpc_result(w3: Web3, method: str, params: Sequence[Any]) -> Any:
     """The result of one raw JSON-RPC request, for reads made every cycle: none of web3's formatting,
-    which costs more Python than the read itself. A node's error raises as web3's own would."""
-    response = json_rpc(w3, method, params)
-    if "error" in response:
-        raise Web3RPCError(f"{method}: {response['error']}", rpc_response=response)
+    which costs more Python than the read itself. A node's error object raises Web3RPCError, as web3
+    would; an answer that is not JSON-RPC (no result, an error that is not an object with a code)
+    raises BadResponseFormat, which the pool treats as the endpoint failing (TRANSPORT_ERRORS)."""
+    response: Any = json_rpc(w3, method, params)
+    if not isinstance(response, dict):
+        raise BadResponseFormat(f"{method}: the node answered {response!r:.200}")
+    error = response.get("error")
+    if error is not None:
+        if not isinstance(error, dict) or not isinstance(error.get("code"), int):
+            raise BadResponseFormat(f"{method}: a malformed error {error!r:.200}")
+        raise Web3RPCError(f"{method}: {error}", rpc_response=cast(RPCResponse, response))
+    if "result" not in response:
+        raise BadResponseFormat(f"{method}: an answer with neither result nor error")
     return response["result"]
 
 

@@ -19,6 +19,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from keeper import indicators as I
+from keeper import params as P
 from keeper.abi import load_abi
 from keeper.background import BackgroundSources
 from keeper.chain import BreakerReader, RpcPool, rpc_result
@@ -35,6 +36,7 @@ from keeper.sources.lending import LendingEventsSource, LendingMarketConfig
 
 log = logging.getLogger("keeper.runner")
 WAD = 10**18
+MAX_VP_WINDOW_S = P.BY_NAME["vp_window_s"].high
 
 
 class ChainMismatch(RuntimeError):
@@ -279,8 +281,10 @@ class Keeper:
         )
         if index.price is not None:
             hist.append((now, index.price))  # the keeper's own V_P runs on the off-chain index
-        while hist and hist[0][0] < now - cfg.vp_window_s:
-            hist.popleft()  # V_P looks back one window: older points only cost time every cycle
+        # V_P looks back one window; older points only cost time every cycle. Trimmed to the widest window
+        # governance can set, so a longer window starts with its history.
+        while hist and hist[0][0] < now - MAX_VP_WINDOW_S:
+            hist.popleft()
         inputs = I.MarketInputs(
             now=now,
             venue_price=chain.indicators.spot / WAD,

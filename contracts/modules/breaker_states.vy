@@ -7,8 +7,9 @@
         `state()`) each member is the uint256 with its bit. Consumers keep that word in a
         packed storage slot and compare it with these constants on every swap, borrow or
         liquidation: converting it to the flag would add a bounds check to each read, and a
-        .vyi cannot hold constants (vyper 0.4.3 also neither folds `convert` into a constant
-        nor accepts `convert(ICircuitBreaker.State.NORMAL, uint256)`).
+        .vyi cannot hold constants (vyper 0.4.3 compiles `convert(ICircuitBreaker.State.NORMAL,
+        uint256)` in an expression, but refuses it as a `constant` initializer, so getters and
+        packed-slot masks need the numbers written out).
         Stateless: importing contracts use the constants without `initializes`; a contract
         that serves them as getters lists them in its `exports:`.
 """

@@ -39,7 +39,8 @@ TIMEOUT_S = 2.0  # rpc_timeout_s of make_settings
 
 # A verdict for one JSON-RPC request: None forwards it; "hang" never answers; "503" answers HTTP 503;
 # "garbage" answers 200 with a body that is not JSON; "lose-answer" forwards it and then never
-# answers (the node acted, the keeper never hears); a dict is answered as that JSON-RPC error.
+# answers (the node acted, the keeper never hears); {"raw": ANSWER} is answered as that whole JSON-RPC
+# answer (id added; a malformed one too); any other dict is answered as that JSON-RPC error.
 Verdict = str | dict[str, Any] | None
 
 
@@ -81,7 +82,10 @@ class FaultProxy(LoopbackServer):
                 ).content
                 if word == "lose-answer":
                     return self._hang()
-                if any(isinstance(v, dict) for v in verdicts):
+                raw = next((v["raw"] for v in verdicts if isinstance(v, dict) and "raw" in v), None)
+                if raw is not None and not isinstance(req, list):
+                    content = json.dumps({"jsonrpc": "2.0", "id": req.get("id")} | raw).encode()
+                elif any(isinstance(v, dict) for v in verdicts):
                     if isinstance(req, list):
                         content = with_batch_errors(content, reqs, verdicts)
                     else:
@@ -200,6 +204,33 @@ def test_rpc_error__rate_limited_answer_fails_over(anvil, system, make_keeper, f
         keeper.cycle()
     assert state_of(system) == State.HALTED and keeper.pool.current.name == "rpc1"
     assert len(tripped_events(system)) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"error": "rate limited"},  # an error that is not a JSON-RPC error object
+        {"error": {"message": "busy"}},  # an error object without a code
+        {},  # neither result nor error
+    ],
+    ids=["string-error", "error-without-code", "no-result"],
+)
+@pytest.mark.fault
+def test_rpc_malformed__head_read_answered_out_of_spec_fails_over(
+    anvil, system, make_keeper, fault_proxy, answer
+):
+    """The keeper reads the head block raw (keeper.chain.rpc_result): an answer that is not JSON-RPC is
+    the endpoint failing, as web3 would have it, not a node error on the request."""
+    primary = fault_proxy(anvil.url)
+    keeper = make_keeper(system, [primary.url, anvil.url])
+    primary.fault = lambda method, params, in_batch: (
+        {"raw": answer} if method == "eth_getBlockByNumber" and not in_batch else None
+    )
+    system.crash(0)
+    kinds = [keeper.cycle().markets[0].action.kind for _ in range(2)]
+    assert kinds == [Kind.ARM_TRIP, Kind.TRIP] and state_of(system) == State.HALTED
+    assert keeper.pool.current.name == "rpc1"
+    assert keeper.metrics.value("keeper_rpc_errors_total", {"endpoint": "rpc0"}) >= 1
 
 
 @pytest.mark.fault

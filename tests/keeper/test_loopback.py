@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,16 +18,20 @@ from devchain.loopback import LoopbackPoster, keep_alive
 class _Node(BaseHTTPRequestHandler):
     """Answers every JSON-RPC request with block number 0x7; answers 500 when `status` says so; with
     `close_after`, drops the connection after each answer without saying so (as a node dropping an idle
-    kept-alive connection does)."""
+    kept-alive connection does); with `drop_unanswered`, reads a request and closes without an answer."""
 
     protocol_version = "HTTP/1.1"
     close_after = False
+    drop_unanswered = False
     status = 200
     seen = 0
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         type(self).seen += 1
         self.rfile.read(int(self.headers["Content-Length"]))
+        if self.drop_unanswered:  # acted on it, perhaps, then went away before answering
+            self.close_connection = True
+            return
         body = b'{"jsonrpc":"2.0","id":1,"result":"0x7"}'
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
@@ -59,12 +64,26 @@ def test_keep_alive__web3_reads_a_real_node_through_it():
         assert anvil.w3.eth.get_balance(anvil.w3.eth.accounts[0]) > 0
 
 
-def test_loopback__a_connection_the_node_closed_is_reopened_and_the_request_sent_once(node):
+def test_loopback__a_connection_the_node_closed_while_idle_is_replaced_before_the_next_request(node):
     url, handler = node
     handler.close_after = True
-    w3 = Web3(keep_alive(Web3.HTTPProvider(url, exception_retry_configuration=None)))
-    assert [w3.eth.block_number for _ in range(3)] == [7, 7, 7]
-    assert handler.seen == 3  # no request was answered twice
+    w3 = Web3(keep_alive(Web3.HTTPProvider(url)))
+    numbers = []
+    for _ in range(3):
+        numbers.append(w3.eth.block_number)
+        time.sleep(0.05)  # idle: the node's close reaches this side
+    assert numbers == [7, 7, 7]
+    assert handler.seen == 3  # each request sent once
+
+
+def test_loopback__a_request_the_node_read_but_never_answered_is_not_sent_again(node):
+    url, handler = node
+    handler.drop_unanswered = True
+    # web3's default provider retries a dropped connection; keep_alive switches that off
+    w3 = Web3(keep_alive(Web3.HTTPProvider(url)))
+    with pytest.raises(ConnectionError):
+        w3.provider.make_request("evm_mine", [])
+    assert handler.seen == 1
 
 
 def test_loopback__an_http_error_raises_naming_the_status_and_the_node(node):
