@@ -226,6 +226,11 @@ def contributions(runs: Runs) -> dict[str, dict[str, Any]]:
     }
 
 
+def dollars(value: float) -> str:
+    """$1,234 or -$1,234."""
+    return f"{'-' if round(value) < 0 else ''}${abs(value):,.0f}"
+
+
 def contribution_text(c: Mapping[str, Any] | None, base: str) -> str:
     """One contribution as a sentence: the share of `base`'s loss prevented, USD per seed, seeds with
     a loss to prevent."""
@@ -236,9 +241,15 @@ def contribution_text(c: Mapping[str, Any] | None, base: str) -> str:
     if c["prevented_share"]["n"] == 0:
         return f"n/a ({base} lost nothing on any of {c['seeds']} seeds)"
     share, usd = c["prevented_share"], c["prevented_usd"]
+    if 2 * share["n"] < c["seeds"]:
+        # A share of a loss most seeds do not have is a figure of one or two seeds: dollars say it.
+        return (
+            f"no share: {base} lost nothing on {c['seeds'] - share['n']} of {c['seeds']} seeds; "
+            f"{stats.show(usd, dollars)} per seed prevented (negative: loss it adds)"
+        )
     return (
         f"{stats.show(share, '{:.1%}'.format)} of {base}'s loss "
-        f"({stats.show(usd, '${:,.0f}'.format)} per seed; "
+        f"({stats.show(usd, dollars)} per seed; "
         f"{share['n']} of {c['seeds']} seeds with a loss)"
     )
 

@@ -88,6 +88,17 @@ def test_render_contributions__markdown_from_a_summary_matches_the_lines():
     assert render_contributions(contributions(RUNS)) == contribution_lines(RUNS)
 
 
+def test_contribution_text__a_loss_on_few_seeds_is_dollars_not_a_share():
+    # none lost $1 on one seed of four; band-only lost thousands on every seed: a share would be -99,900%
+    runs = {
+        "none": {0: _result(1), 1: _result(0), 2: _result(0), 3: _result(0)},
+        "band-only": {s: _result(1_000) for s in range(4)},
+    }
+    line = next(x for x in contribution_lines(runs).splitlines() if "band alone" in x)
+    assert "%" not in line
+    assert "no share: none lost nothing on 3 of 4 seeds; -$1,000 [-$1,000, -$999] per seed prevented" in line
+
+
 def test_render_contributions__a_summary_without_a_contribution_says_so():
     text = render_contributions({}, markdown=True)
     assert text.count("n/a (not in this summary)") == 4
