@@ -13,7 +13,8 @@ Markdown file; NAME picks its generator:
   prints (the world x metric tables over seeds, the contribution lines, any miss), from the summary.json
   it writes there, with the command, seed count and code version the summary records and its chart.
   docs/results/<scenario>/ keeps only summary.json and chart.png in git (.gitignore): the per-cell
-  result JSONs stay on the machine that ran them.
+  result JSONs stay on the machine that ran them. `replay-<scenario>/<variant>` renders a run written
+  to docs/results/<scenario>/<variant>/ (the same scenario with a `--param` or `--set`, say).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 from keeper import params as P  # noqa: E402 (after the path insert)
 
 BLOCK = re.compile(
-    r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.DOTALL
+    r"(<!-- BEGIN generated:(?P<name>[\w/-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)",
+    re.DOTALL,
 )
 BENCH = ROOT / "bench" / "results.json"
 # Targets of docs/benchmarks.md, by key: (comparison, bound).

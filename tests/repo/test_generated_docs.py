@@ -71,3 +71,15 @@ def test_replay_summary__without_a_summary_names_the_command_to_run(tmp_path, mo
         "No results yet: run `python -m replay.compare scenarios/true-depeg.yaml "
         "--out docs/results/true-depeg`, then `python tools/docs.py`.\n"
     )
+
+
+def test_regenerate__a_variant_block_renders_its_own_folder(tmp_path, monkeypatch):
+    docs = _docs_module()
+    monkeypatch.setattr(docs, "ROOT", tmp_path)
+    text = (
+        "<!-- BEGIN generated:replay-true-depeg/max-halt-3600 -->\nold\n"
+        "<!-- END generated:replay-true-depeg/max-halt-3600 -->"
+    )
+    body = docs.regenerate(text, "test.md")
+    assert "old" not in body
+    assert "No results yet" in body and "docs/results/true-depeg/max-halt-3600" in body
