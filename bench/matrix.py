@@ -18,11 +18,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.cluster import on_cluster
+from bench.cluster import SCENARIO, on_cluster
 from replay.cells import Cell
 from replay.world import PROTECTIONS
 
-SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "oct10-usde.yaml"
 FULL_SEEDS = 20
 PROJECTED_WORKERS = (2, 8, 32)
 

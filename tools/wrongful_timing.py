@@ -15,11 +15,11 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-def wrongful(liquidation: dict) -> bool:
-    value = liquidation["collateral_before"] * liquidation["fair_price"]
-    return value * liquidation["threshold_bps"] / 10_000 >= liquidation["debt_before"]
+from replay.metrics import is_wrongful  # noqa: E402 - after the path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         for record_file in sorted(args.folder.glob(f"{world}-seed*.record.json")):
             seeds += 1
             record = json.loads(record_file.read_text())["record"]
-            at.update(liq["t"] for liq in record["liquidations"] if wrongful(liq))
+            at.update(liq["t"] for liq in record["liquidations"] if is_wrongful(SimpleNamespace(**liq)))
         if not seeds:
             print(f"{world}: no record files in {args.folder}", file=sys.stderr)
             continue
