@@ -276,3 +276,41 @@ def test_settle__empty_book_needs_no_record(auction, pool, phases, deployer, any
     expected = auction.preview().price
     assert abs(expected - PRICE * WAD) < PRICE * WAD // 10**9  # the withdrawal's rounding: dust
     assert settle(auction, anyone).return_value == expected
+
+
+@pytest.mark.threat
+def test_settle__deposit_held_from_the_halt_takes_the_imbalance_at_the_clearing_price(
+    auction, pool, phases, dlp, bidder, seller, fund, collateral, debt, anyone
+):
+    """Deposits stay open while HALTED (a guarded pool resumes on returning depth), so liquidity
+    added then and held through the reopening is part of the clearing. It can only pull the price
+    toward the pool's own pre-halt spot, never past it, and it pays for that: the pool trades at
+    the uniform clearing price, so the depositor buys its share of the book's imbalance at that
+    price and leaves with collateral, not with a profit at the clearing price."""
+    phases.halt()
+    x, y = pool.reserves()
+    fund(anyone, pool, (collateral, 9 * x), (debt, 9 * y))
+    shares = pool.add_liquidity(9 * x, 9 * y, 0, 2**64, sender=anyone).return_value
+    post(auction, dlp, False, wad(1_990), 5 * COL)
+    phases.cooldown()
+    post(auction, bidder, True, wad(2_010), 3 * COL)
+    post(auction, seller, False, wad(1_950), 10 * COL)
+    phases.auction()
+    book = book_orders(auction)
+    deep_x, deep_y = pool.reserves()
+    honest = clear(book, x, y, PRICE * WAD, CS, DS)
+    held = clear(book, deep_x, deep_y, PRICE * WAD, CS, DS)
+
+    price = settle(auction, anyone).return_value
+
+    assert price == held.price  # the held deposit counts in the clearing ...
+    assert honest.price < price <= PRICE * WAD  # ... toward the pool's spot, never beyond it
+    col_before, debt_before = collateral.balanceOf(anyone), debt.balanceOf(anyone)
+    pool.remove_liquidity(shares, 0, 0, sender=anyone)
+    col_out = collateral.balanceOf(anyone) - col_before
+    debt_out = debt.balanceOf(anyone) - debt_before
+    assert col_out > 9 * x  # it bought part of the sellers' collateral ...
+    # ... at the clearing price: its value there is what it deposited, up to rounding dust.
+    value_in = 9 * x * price // WAD + 9 * y * 10**12
+    value_out = col_out * price // WAD + debt_out * 10**12
+    assert abs(value_out - value_in) <= value_in // 10**9
