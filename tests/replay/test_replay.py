@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from replay.__main__ import run_replay
+from replay.metrics import is_wrongful
 from tests.replay.crash import venue_crash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +81,28 @@ def test_replay__composite_trips_and_prevents_most_wrongful_liquidation(composit
     assert result["wrongful_liquidated_usd"] <= 0.2 * unprotected["wrongful_liquidated_usd"]
     assert result["halted_s"] > 0
     assert any(state == 2 for _, state in record.states)
+
+
+@pytest.fixture(scope="module")
+def band_only_run(crash_file):
+    result, record, _ = run_replay(crash_file, "band-only", progress=False)
+    return result, record
+
+
+def test_replay__composite_wrongful_liquidations_all_precede_its_trip(composite, band_only_run):
+    """Why composite cannot be strictly better than band-only on a crash like 10 October: what the band
+    lets through happens in the dislocation's first blocks, before rule A's evidence has held (it must
+    hold over block starts, or a flash loan could fake it). Every wrongful liquidation composite has
+    precedes its first trip, and band-only has each of them too: the halt adds no harm, and it can only
+    remove what comes after the trip."""
+    result, record, _ = composite
+    _, band_only = band_only_run
+    wrongful = [(liq.borrower, liq.t) for liq in record.liquidations if is_wrongful(liq)]
+    band_only_wrongful = {(liq.borrower, liq.t) for liq in band_only.liquidations if is_wrongful(liq)}
+    first_trip_t = result["trips"][0]["t"]
+    assert wrongful, "the crash should let the band through some wrongful liquidations"
+    assert all(t < first_trip_t for _, t in wrongful)
+    assert set(wrongful) <= band_only_wrongful
 
 
 def test_replay__result_file_has_every_key_of_the_format(composite):
