@@ -48,3 +48,19 @@ def test_guardian_trip__after_budget_spent(breaker, market_id, venue, feed, anyo
         _trip_and_force_resume(breaker, market_id, venue, anyone, governance)
     breaker.guardian_trip(market_id, sender=guardian)
     assert breaker.state(market_id) == HALTED
+
+
+@pytest.mark.threat
+def test_trip__budget_day_turns_at_utc_midnight(breaker, market_id, venue, feed, anyone, governance):
+    """The budget's day is the UTC day: spent ten seconds before midnight, fresh ten seconds after."""
+    _start_of_day(feed, anyone)
+    now = ape.chain.pending_timestamp
+    ape.chain.pending_timestamp = now - now % 86_400 + 86_400 - 10 - 3 * 30
+    feed.set_answer(10**8, sender=anyone)
+    for _ in range(3):
+        _trip_and_force_resume(breaker, market_id, venue, anyone, governance)
+    assert ape.chain.blocks.head.timestamp < now - now % 86_400 + 86_400
+    ape.chain.pending_timestamp = now - now % 86_400 + 86_400 + 10
+    feed.set_answer(10**8, sender=anyone)
+    _trip_and_force_resume(breaker, market_id, venue, anyone, governance)
+    assert breaker.status(market_id).trip_day == (now - now % 86_400) // 86_400 + 1

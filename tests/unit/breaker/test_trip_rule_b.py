@@ -145,3 +145,23 @@ def test_trip_attested__high_at_window_edge_counts(breaker, market_id, venue, ke
     receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
     assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
     assert breaker.state(market_id) == HALTED
+
+
+@pytest.mark.parametrize("blocks_later, trips", [(24, True), (25, False)])
+def test_trip_attested__venue_block_start_at_window_edge(
+    breaker, market_id, venue, keeper, anyone, blocks_later, trips
+):
+    """The venue's history is asked for the window's blocks at 12 s a block (vp_window 300 s: 25
+    blocks): a block start 24 blocks back is inside the window, 25 blocks back is not."""
+    advance(400)  # the registration's observation leaves the window; nobody pokes
+    changed = venue.set_price(int(0.85 * WAD), sender=anyone)  # records the block start at 1.0
+    venue.set_slippage_bps(800, sender=anyone)
+    ape.chain.mine(changed.block_number + blocks_later - 1 - ape.chain.blocks.head.number)
+    assert ape.chain.blocks.head.number + 1 == changed.block_number + blocks_later  # the trip's block
+    if trips:
+        receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+        assert receipt.block_number == changed.block_number + blocks_later
+        assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
+    else:
+        with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
+            breaker.trip_attested(market_id, LCE, sender=keeper)
