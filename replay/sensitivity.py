@@ -23,9 +23,9 @@ from typing import Any
 
 from replay import stats
 from replay.arguments import add_cell_arguments, add_cluster_arguments, parse_params
-from replay.cells import ROOT, Cell
+from replay.cells import ROOT, Cell, code_version, portable
 from replay.overrides import load_with_overrides
-from replay.report import figure_format, render
+from replay.report import figure_format, render, render_markdown
 from replay.runner import run_cells
 from replay.scenario import GeneratedBorrowers, Scenario, ScenarioError
 from replay.world import PROTECTIONS
@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "scenario": scenario.name,
+                "command": command(args, params, out),
+                "code_version": code_version(),
                 "seeds": args.seeds,
                 "params": params,
                 "blocks": args.blocks,
@@ -192,10 +194,24 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if refused or failed else 0
 
 
-def tables(summary: dict[str, dict[str, dict[str, Any]]]) -> str:
+def command(args: argparse.Namespace, params: dict[str, int], out: Path) -> str:
+    """The command line that reproduces this run, paths inside the project relative to its root."""
+    parts = ["python -m replay.sensitivity", portable(args.scenario)]
+    n = len(args.seeds)
+    parts += ["--seeds", str(n) if args.seeds == list(range(n)) else ",".join(str(s) for s in args.seeds)]
+    if args.axes != [a.name for a in AXES]:
+        parts += ["--axes", *args.axes]
+    parts += [f"--param {name}={value}" for name, value in sorted(params.items())]
+    if args.blocks is not None:
+        parts += ["--blocks", str(args.blocks)]
+    return " ".join([*parts, "--out", portable(out)])
+
+
+def tables(summary: dict[str, dict[str, dict[str, Any]]], markdown: bool = False) -> str:
     """One table per headline metric: a row per axis value, a column per world."""
+    draw = render_markdown if markdown else render
     return "\n\n".join(
-        render(
+        draw(
             f"{title} (median [5%, 95%] over seeds)",
             ["axis=value", *WORLDS],
             [

@@ -14,7 +14,10 @@ Markdown file; NAME picks its generator:
   it writes there, with the command, seed count and code version the summary records and its chart.
   docs/results/<scenario>/ keeps only summary.json and chart.png in git (.gitignore): the per-cell
   result JSONs stay on the machine that ran them. `replay-<scenario>/<variant>` renders a run written
-  to docs/results/<scenario>/<variant>/ (the same scenario with a `--param` or `--set`, say).
+  to docs/results/<scenario>/<variant>/ (the same scenario with a `--param` or `--set`, say);
+- `sensitivity-<scenario>`: what `python -m replay.sensitivity scenarios/<scenario>.yaml --out
+  docs/results/<scenario>/sensitivity` prints (a table per headline metric, axis value x world), from the
+  summary.json it writes there.
 """
 
 from __future__ import annotations
@@ -122,12 +125,37 @@ def replay_summary(scenario: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def sensitivity_summary(scenario: str) -> str:
+    """The tables of docs/results/<scenario>/sensitivity/summary.json as Markdown, rendered by
+    replay/sensitivity.py (the same tables the terminal shows), under a line saying where they come from."""
+    from replay.sensitivity import tables
+
+    where = f"docs/results/{scenario}/sensitivity"
+    rerun = f"python -m replay.sensitivity scenarios/{scenario}.yaml --out {where}"
+    path = ROOT / where / "summary.json"
+    if not path.is_file():
+        return f"No results yet: run `{rerun}`, then `python tools/docs.py`.\n"
+    summary = json.loads(path.read_text())
+    seeds = len(summary["seeds"])  # a summary written before it recorded its command ran seeds 0..N-1
+    ran = summary.get("command", rerun.replace(" --out", f" --seeds {seeds} --out"))
+    source = (
+        f"From `{where}/summary.json`: `{ran}`, {seeds} borrower seeds"
+        + (f", the first {summary['blocks']:,} blocks" if summary.get("blocks") else "")
+        + (f", code version `{summary['code_version']}`" if summary.get("code_version") else "")
+        + "."
+    )
+    refused = [f"- refused: {line}" for line in summary.get("refused", [])]
+    return "\n\n".join([source, tables(summary["variants"], markdown=True), *refused]) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {"params": params_table, "bench": bench_table}
 
 
 def generator(name: str) -> Callable[[], str] | None:
     if name.startswith("replay-"):
         return lambda: replay_summary(name.removeprefix("replay-"))
+    if name.startswith("sensitivity-"):
+        return lambda: sensitivity_summary(name.removeprefix("sensitivity-"))
     return GENERATORS.get(name)
 
 
@@ -137,7 +165,7 @@ def regenerate(text: str, where: str) -> str:
         if make is None:
             raise SystemExit(
                 f"{where}: unknown generated block {match['name']!r}; known: "
-                f"{', '.join(GENERATORS)}, replay-<scenario>"
+                f"{', '.join(GENERATORS)}, replay-<scenario>, sensitivity-<scenario>"
             )
         return match.group(1) + make() + match.group(4)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from replay.overrides import load_with_overrides
-from replay.sensitivity import AXES, BASE, Axis, axis_variants, tables
+from replay.sensitivity import AXES, BASE, Axis, axis_variants, command, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 USDE = ROOT / "scenarios" / "oct10-usde.yaml"
@@ -65,3 +66,17 @@ def test_tables__a_row_per_variant_a_column_per_world():
     assert "1.5k [1k, 2k]" in text
     row = next(line for line in text.splitlines() if line.startswith("depth=x2"))
     assert row.split()[1:] == ["-"] * (len(row.split()) - 1)
+
+
+def test_command__reproduces_the_run_with_paths_inside_the_project():
+    args = argparse.Namespace(scenario=str(USDE), seeds=list(range(20)), axes=["health", "band"], blocks=None)
+    out = ROOT / "docs" / "results" / "oct10-usde" / "sensitivity"
+    assert command(args, {"hold_blocks": 2}, out) == (
+        "python -m replay.sensitivity scenarios/oct10-usde.yaml --seeds 20 --axes health band "
+        "--param hold_blocks=2 --out docs/results/oct10-usde/sensitivity"
+    )
+    every_axis = argparse.Namespace(scenario=str(USDE), seeds=[3, 5], axes=[a.name for a in AXES], blocks=50)
+    assert command(every_axis, {}, out) == (
+        "python -m replay.sensitivity scenarios/oct10-usde.yaml --seeds 3,5 --blocks 50 "
+        "--out docs/results/oct10-usde/sensitivity"
+    )

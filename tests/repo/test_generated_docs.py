@@ -83,3 +83,30 @@ def test_regenerate__a_variant_block_renders_its_own_folder(tmp_path, monkeypatc
     body = docs.regenerate(text, "test.md")
     assert "old" not in body
     assert "No results yet" in body and "docs/results/true-depeg/max-halt-3600" in body
+
+
+def test_sensitivity_summary__renders_the_tables_with_their_provenance(tmp_path, monkeypatch):
+    docs = _docs_module()
+    spread = {"median": 1_500.0, "p5": 1_000.0, "p95": 2_000.0, "n": 20}
+    folder = tmp_path / "docs" / "results" / "oct10-usde" / "sensitivity"
+    folder.mkdir(parents=True)
+    summary = {
+        "scenario": "oct10-usde",
+        "command": "python -m replay.sensitivity scenarios/oct10-usde.yaml --seeds 20 --out x",
+        "code_version": "0123456789abcdef",
+        "seeds": list(range(20)),
+        "params": {},
+        "blocks": None,
+        "variants": {"scenario's own": {"none": {"wrongful_borrower_loss_usd": spread}}, "band=300": {}},
+        "refused": [],
+    }
+    (folder / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(docs, "ROOT", tmp_path)
+
+    block = docs.sensitivity_summary("oct10-usde")
+    first = block.splitlines()[0]
+    assert "`python -m replay.sensitivity scenarios/oct10-usde.yaml --seeds 20 --out x`" in first
+    assert "20 borrower seeds" in first and "code version `0123456789abcdef`" in first
+    assert "**wrongful borrower loss USD (median [5%, 95%] over seeds)**" in block
+    assert "| scenario's own | - | - | 1.5k [1k, 2k] |" in block  # worlds: composite, breaker-only, none
+    assert "| band=300 | - | - | - |" in block
