@@ -210,6 +210,43 @@ def test_resume__venue_closed_by_the_halt_resumes_on_depth(
     assert breaker.state(market) == COOLDOWN
 
 
+@pytest.mark.threat
+def test_resume__closed_venue_resumes_on_depth_lent_for_two_block_starts(
+    project, breaker, oracle, deployer, governance, guardian, anyone
+):
+    """Known limit, pinned: a halted guarded pool takes no swaps, so depth held across its block
+    starts risks nothing. Liquidity deposited for the arm's and the confirmation's block starts
+    ends the halt once its window is over and leaves in COOLDOWN at no cost. What it cannot
+    shorten: the halt window, the cool-down and the auction (the market reopens only after
+    them) and the lending market's grace; deposits are closed from COOLDOWN on."""
+    from deployment.pool import NO_DEADLINE, deploy_pool
+
+    deployed = deploy_pool(project, deployer, breaker, None, oracle, governance=governance, price=1.0)
+    market, pool = deployed.market_id, deployed.pool
+    collateral, debt = deployed.collateral, deployed.debt
+    pool.remove_liquidity(pool.balanceOf(deployer) * 9 // 10, 0, 0, sender=deployer)  # the LPs leave
+    breaker.guardian_trip(market, sender=guardian)
+    ape.chain.pending_timestamp += breaker.halt_window(market)
+    with ape.reverts("CircuitBreaker: depth below resume threshold"):
+        breaker.arm_resume(market, sender=anyone)
+
+    x, y = pool.reserves()
+    for token, amount in ((collateral, 9 * x), (debt, 9 * y)):
+        token.mint(anyone, amount, sender=deployer)
+        token.approve(pool, amount, sender=anyone)
+    shares = pool.add_liquidity(9 * x, 9 * y, 0, NO_DEADLINE, sender=anyone).return_value
+    ape.chain.mine()
+    breaker.arm_resume(market, sender=anyone)
+    breaker.resume(market, sender=anyone)
+    assert breaker.state(market) == COOLDOWN
+    pool.remove_liquidity(shares, 0, 0, sender=anyone)
+    # Lent, not spent: all of it back but the rounding of a deposit and a withdrawal.
+    assert 9 * x - 2 <= collateral.balanceOf(anyone) <= 9 * x
+    assert 9 * y - 2 <= debt.balanceOf(anyone) <= 9 * y
+    with ape.reverts("GuardedPool: deposits closed until the market reopens"):
+        pool.add_liquidity(x, y, 0, NO_DEADLINE, sender=anyone)
+
+
 def test_resume__external_venue_still_needs_price_recovery(breaker, market_id, venue, anyone, guardian):
     assert not breaker.venue_halts_with_market(market_id)
     breaker.guardian_trip(market_id, sender=guardian)
