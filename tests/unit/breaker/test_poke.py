@@ -197,3 +197,32 @@ def test_poke__ring_keeps_the_last_32_observations(breaker, market_id, venue, an
         breaker.poke(market_id, sender=anyone)
     breaker.set_param(market_id, window, 3_600, sender=governance)
     assert breaker.indicators(market_id).vp_bps == 0
+
+
+def test_poke__depth_sample_between_observations_keeps_the_observation_ring(
+    breaker, market_id, venue, anyone, governance
+):
+    """A depth sample rewrites the depth half of the packed sampling word and must leave the
+    observation half (head, count, last time) alone: with the ring's head at 3, the next
+    observation goes to slot 3 and the high in slot 2 is still there for V_P."""
+    window = P.BY_NAME["vp_window_s"].key
+    breaker.set_param(market_id, window, 3_600, sender=governance)  # an observation every 150 s
+    advance(21_600)
+    start = breaker.poke(market_id, sender=anyone).timestamp  # observation (slot 0) and depth sample
+
+    def poke_at(t: int):
+        ape.chain.pending_timestamp = start + t
+        return breaker.poke(market_id, sender=anyone)
+
+    poke_at(21_000)  # slot 1, at 1.0
+    ape.chain.pending_timestamp = start + 21_200
+    move_venue(venue, anyone, price=1.1)
+    poke_at(21_300)  # slot 2, at 1.1: the high
+    depth_only = poke_at(21_600)  # a depth sample is due, the next observation (21,450) is not
+    assert len(depth_only.decode_logs(breaker.DepthSampled)) == 1
+    ape.chain.pending_timestamp = start + 21_700
+    move_venue(venue, anyone, price=1.0)
+    poke_at(21_800)  # slot 3, at 1.0
+    for _ in range(32):  # the venue's own ring of block starts forgets the high
+        move_venue(venue, anyone, price=1.0)
+    assert breaker.indicators(market_id).vp_bps == 909  # 1.1 -> 1.0, from the observation alone
