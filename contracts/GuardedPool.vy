@@ -148,15 +148,19 @@ MARK_SHIFT: constant(uint256) = 245
 BLOCK_STARTS: public(constant(uint256)) = 32
 # @dev Layout of a block start: x (112 bits) | y (112) | the block's number (32).
 BLOCK_SHIFT: constant(uint256) = 224
-# @dev Layout of the band word: centre (128) | updated_at (40) | width (16) | refresh (16) | max age (32).
+# @dev Layout of the band word: centre (128) | updated_at (40) | width (16) | refresh (16) | max age (32)
+#      | low 24 bits of the number of the block of the last auction clearing (deposits reopen the
+#      block after it; a match 2**24 blocks later only closes deposits for that one block).
 UPDATED_SHIFT: constant(uint256) = 128
 WIDTH_SHIFT: constant(uint256) = 168
 REFRESH_SHIFT: constant(uint256) = 184
 MAX_AGE_SHIFT: constant(uint256) = 200
+CLEARED_SHIFT: constant(uint256) = 232
 MASK_5: constant(uint256) = 2**5 - 1
 MASK_8: constant(uint256) = 2**8 - 1
 MASK_11: constant(uint256) = 2**11 - 1
 MASK_16: constant(uint256) = 2**16 - 1
+MASK_24: constant(uint256) = 2**24 - 1
 MASK_32: constant(uint256) = 2**32 - 1
 MASK_40: constant(uint256) = 2**40 - 1
 MASK_112: constant(uint256) = 2**112 - 1
@@ -371,9 +375,10 @@ def add_liquidity(
     """
     @notice Deposits both assets in the pool's current ratio (the first deposit sets the
             ratio) and mints LP shares. Refused from COOLDOWN to the end of AUCTION (the
-            cached state), so liquidity added after a halt's resume cannot size the pool
-            quote the reopening auction clears against; allowed in NORMAL and HALTED.
-            Withdrawals stay open in every state.
+            cached state) and in the block the reopening auction cleared, so liquidity added
+            after a halt's resume cannot size the pool quote the auction clears against, and
+            liquidity withdrawn before a settlement cannot return in its block; allowed in
+            NORMAL and HALTED otherwise. Withdrawals stay open in every state.
     @dev Anyone may call. Takes at most `max_collateral` and `max_debt`, rounding what it
          takes up and the shares down. The first deposit locks MINIMUM_LIQUIDITY shares at DEAD.
     @param max_collateral Most collateral to deposit, raw units.
@@ -387,6 +392,8 @@ def add_liquidity(
     w: uint256 = self._pool
     state: uint256 = (w >> STATE_SHIFT) & MASK_8
     assert state != breaker_states.COOLDOWN and state != breaker_states.AUCTION, "GuardedPool: deposits closed until the market reopens"
+    # Liquidity withdrawn before the settlement must stay out through its block.
+    assert self._band >> CLEARED_SHIFT != block.number & MASK_24, "GuardedPool: deposits closed in the reopening block"
     w = self._record_block_start(w)
     x: uint256 = w & MASK_112
     y: uint256 = (w >> Y_SHIFT) & MASK_112
@@ -566,7 +573,12 @@ def clear_auction(price: uint256, collateral_in: int256, debt_in: int256):
 
     self._pool = (w & ~MASK_112 & ~(MASK_112 << Y_SHIFT)) | new_x | (new_y << Y_SHIFT)
     b: uint256 = self._band
-    self._band = (b & ~CENTRE_AND_TIME) | (block.timestamp << UPDATED_SHIFT) | price
+    self._band = (
+        (b & ~CENTRE_AND_TIME & ~(MASK_24 << CLEARED_SHIFT))
+        | ((block.number & MASK_24) << CLEARED_SHIFT)
+        | (block.timestamp << UPDATED_SHIFT)
+        | price
+    )
     self._cleared_by_auction = True
     self._settle_leg(COLLATERAL, collateral_in)
     self._settle_leg(DEBT, debt_in)

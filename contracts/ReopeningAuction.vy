@@ -43,10 +43,13 @@
         once (`cancel_order` or `claim`). Locking an honest order of value v out of the book
         takes holding every public slot with more than v each for the round.
 
-        Liquidity that exists only inside one transaction does not clear: the pool's
+        Liquidity that exists only inside one transaction or block does not clear: the pool's
         reserves are recorded at every post and cancel, and `settle` clears with orders only
-        against reserves equal to that record from an earlier block. When they differ it
-        records them, returns 0 and settles nothing; a later block settles.
+        against reserves at most that record, recorded in an earlier block. More reserves
+        than recorded (a deposit) are recorded instead, `settle` returns 0 and a later block
+        settles; fewer (a withdrawal, the only change the pool allows in AUCTION) clear at
+        once, and the pool refuses deposits in the block it reopens, so what was withdrawn
+        cannot come back in the settlement's block.
 @custom:kill Governance removes the auction from the breaker (`set_auction(market, empty)`)
         and from the pool (`set_auction(empty)`): `settle` then reverts, AUCTION elapses by
         time as without an auction, and every order is refunded (`cancel_order` / `claim`).
@@ -371,11 +374,12 @@ def settle(crossing: uint256) -> uint256:
          so collateral and debt balance exactly and every later claim is covered. Reverts
          unless the market is in AUCTION and this contract is the auction of both the pool
          and the breaker market; those are checked first, before any clearing work.
-         A book with orders clears only against pool reserves recorded in an earlier block
-         (at a post, a cancel or a previous `settle`): when the reserves differ from the
-         record, `settle` records them and returns 0 without settling, so liquidity added or
-         removed inside the settling transaction never reaches the clearing. Reverts when the
-         record is from this block.
+         A book with orders clears only against pool reserves at most those recorded in an
+         earlier block (at a post, a cancel or a previous `settle`): when either reserve is
+         above the record, `settle` records them and returns 0 without settling, so liquidity
+         added inside the settling transaction never reaches the clearing; reserves below it
+         are a withdrawal and clear (the pool refuses deposits in its reopening block, so it
+         cannot be undone in this block). Reverts when the record is from this block.
     @param crossing The crossing price c, 18 decimals (any value works, a right one is cheapest).
     @return The clearing price, 18 decimals; 0 when it only recorded the pool's reserves.
     """
@@ -394,8 +398,10 @@ def settle(crossing: uint256) -> uint256:
     if n > 0:
         # Orders make the clearing depend on the pool's depth: only depth that was already there
         # in an earlier block counts (the pool takes no swaps outside NORMAL, so only liquidity moves it).
+        # Less depth than recorded is a withdrawal, which the pool keeps out of its own block once
+        # the market reopens (no deposits in the reopening block): it clears. More is a deposit.
         record: uint256 = self._pool_record
-        if record & MASK_112 != x or (record >> RECORD_Y_SHIFT) & MASK_112 != y:
+        if x > record & MASK_112 or y > (record >> RECORD_Y_SHIFT) & MASK_112:
             self._record_pool()
             return 0
         assert record >> RECORD_BLOCK_SHIFT < block.number, "ReopeningAuction: pool reserves recorded in this block"

@@ -5,7 +5,7 @@ on the breaker behaving."""
 import ape
 import pytest
 
-from tests.constants import AUCTION
+from tests.constants import NORMAL
 from tests.unit.auction.conftest import COL, MIN_SELL, PHASE_VOID, PRICE, WAD, wad
 from tests.unit.auction.helpers import book_orders, post, settle
 from tests.unit.auction.model import clear
@@ -66,29 +66,32 @@ def test_settle__wrong_crossing_is_searched_on_chain(auction, pool, phases, bidd
 
 
 @pytest.mark.threat
-def test_settle__front_run_liquidity_change_delays_one_block(
-    auction, pool, phases, breaker, market, bidder, seller, anyone, deployer
+def test_settle__front_run_withdrawals_neither_delay_nor_void_the_round(
+    auction, pool, phases, breaker, market, bidder, seller, anyone, deployer, fund, collateral, debt
 ):
     """Withdrawing liquidity in AUCTION (deposits are closed, withdrawals never) moves the
-    crossing after the settler read it: the next settle records the new reserves and returns 0,
-    the one after (a later block) clears against them with the stale crossing as a hint."""
+    crossing after the settler read it. A withdrawal is real depth gone, so the settle clears at
+    once against the thinner pool, with the stale crossing as a hint: a dust withdrawal in every
+    block cannot keep the auction from settling. The withdrawer can deposit again only from the
+    block after the reopening."""
     phases.cooldown()
     post(auction, bidder, True, wad(2_010), 3 * COL)
     post(auction, seller, False, wad(1_950), 10 * COL)
     phases.auction()
     stale = auction.crossing()
+    for _ in range(3):  # one dust withdrawal a block, then a big one
+        pool.remove_liquidity(10**6, 0, 0, sender=deployer)
     pool.remove_liquidity(pool.balanceOf(deployer) // 2, 0, 0, sender=deployer)
     assert auction.crossing() != stale
     x, y = pool.reserves()
-    recording = auction.settle(stale, sender=anyone)
-    assert recording.return_value == 0
-    assert recording.decode_logs(auction.PoolReservesRecorded) == [
-        auction.PoolReservesRecorded(actor=anyone, reserve_collateral=x, reserve_debt=y)
-    ]
-    assert not recording.decode_logs(auction.AuctionSettled)
-    assert breaker.state(market) == AUCTION
     expected = clear(book_orders(auction), x, y, PRICE * WAD, CS, DS)
-    assert auction.settle(stale, sender=anyone).return_value == expected.price
+    receipt = auction.settle(stale, sender=anyone)
+    assert receipt.return_value == expected.price
+    assert not receipt.decode_logs(auction.PoolReservesRecorded)
+    assert breaker.state(market) == NORMAL
+    x, y = pool.reserves()
+    fund(deployer, pool, (collateral, x), (debt, y))
+    assert pool.add_liquidity(x, y, 0, 2**64, sender=deployer).return_value > 0  # the next block: open again
 
 
 @pytest.mark.funds_exit

@@ -5,6 +5,7 @@ import ape
 import pytest
 
 from tests.constants import AUCTION, NORMAL
+from tests.helpers import advance
 from tests.unit.auction.conftest import COL, PRICE, SEED_COL, WAD, wad
 from tests.unit.auction.helpers import book_orders, post, settle
 from tests.unit.auction.model import clear, evaluate, settle_flows
@@ -243,15 +244,15 @@ def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_stee
     auction, breaker, market, pool, crash_book, flash, deployer, anyone
 ):
     """An LP with 9/10 of the pool pulls it, settles against the thin pool and puts it back in one
-    transaction: the put-back is refused (deposits are closed in AUCTION), so the transaction
-    reverts and the settlement clears at the price of the real depth."""
+    transaction: the put-back is refused (no deposits in the block the pool reopens), so the
+    transaction reverts and the settlement clears at the price of the real depth."""
     x, y = pool.reserves()
     thin = clear(crash_book, x // 10, y // 10, PRICE * WAD, CS, DS)
     honest = clear(crash_book, x, y, PRICE * WAD, CS, DS)
     assert honest.price - thin.price > 10 * WAD
     shares = pool.balanceOf(deployer) * 9 // 10
     pool.transfer(flash, shares, sender=deployer)
-    with ape.reverts("GuardedPool: deposits closed until the market reopens"):
+    with ape.reverts("GuardedPool: deposits closed in the reopening block"):
         flash.remove_settle_add(pool, auction, shares, auction.crossing(), sender=anyone)
     assert breaker.state(market) == AUCTION
     assert settle(auction, anyone).return_value == honest.price
@@ -259,11 +260,20 @@ def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_stee
 
 
 @pytest.mark.threat
-def test_settle__twice_in_one_transaction_after_a_change_reverts(
-    auction, pool, crash_book, flash, deployer, anyone
+def test_settle__twice_in_one_transaction_after_a_deposit_reverts(
+    auction, breaker, market, pool, phases, dlp, flash, fund, collateral, debt, anyone
 ):
-    """The record a settle writes cannot be used in its own block."""
-    pool.remove_liquidity(pool.balanceOf(deployer) // 100, 0, 0, sender=deployer)
+    """The record a settle writes cannot be used in its own block. A deposit can reach AUCTION
+    only while the pool's cached state is stale: a halt that lapsed by time, with nobody syncing,
+    leaves the pool believing HALTED (deposits open) until the settle's own sync."""
+    phases.halt()
+    post(auction, dlp, False, wad(1_990), 5 * COL)
+    lapse = breaker.params(market, breaker.P_MAX_HALT_S()) + breaker.params(market, breaker.P_COOLDOWN_S())
+    advance(lapse)
+    assert breaker.state(market) == AUCTION and pool.breaker_state() != AUCTION
+    x, y = pool.reserves()
+    fund(anyone, pool, (collateral, x), (debt, y))
+    pool.add_liquidity(x, y, 0, 2**64, sender=anyone)
     with ape.reverts("ReopeningAuction: pool reserves recorded in this block"):
         flash.settle_twice(auction, auction.crossing(), sender=anyone)
 
