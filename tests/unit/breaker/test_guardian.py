@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from tests.constants import HALTED
-from tests.helpers import advance, crash, recover
+from tests.helpers import WAD, advance, crash, recover
 
 
 @pytest.mark.threat
@@ -99,3 +99,11 @@ def test_guardian__cannot_resume(breaker, market_id, guardian, venue, anyone):
         breaker.force_resume(market_id, sender=guardian)
     with ape.reverts("CircuitBreaker: halt window not over"):
         breaker.arm_resume(market_id, sender=guardian)
+
+
+def test_guardian_trip__freezes_the_reference_read_at_the_trip(breaker, market_id, feed, guardian, anyone):
+    """The guardian's trip reads the reference itself: the frozen price is the one at the trip."""
+    feed.set_answer(95 * 10**6, sender=anyone)
+    receipt = breaker.guardian_trip(market_id, sender=guardian)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].frozen_price == 95 * WAD // 100
+    assert breaker.frozen_price(market_id) == 95 * WAD // 100

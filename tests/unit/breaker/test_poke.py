@@ -203,18 +203,19 @@ def test_poke__depth_sample_between_observations_keeps_the_observation_ring(
     breaker, market_id, venue, anyone, governance
 ):
     """A depth sample rewrites the depth half of the packed sampling word and must leave the
-    observation half (head, count, last time) alone: with the ring's head at 3, the next
-    observation goes to slot 3 and the high in slot 2 is still there for V_P."""
+    observation half (head, count, last time) alone: with the ring's head at 3 (the
+    registration's observation in slot 0, then slots 1 and 2), the next observation goes to slot
+    3 and the high in slot 2 is still there for V_P. An odd head: a mask that dropped its low bit
+    would send the next observation onto the high."""
     window = P.BY_NAME["vp_window_s"].key
     breaker.set_param(market_id, window, 3_600, sender=governance)  # an observation every 150 s
     advance(21_600)
-    start = breaker.poke(market_id, sender=anyone).timestamp  # observation (slot 0) and depth sample
+    start = breaker.poke(market_id, sender=anyone).timestamp  # observation (slot 1) and depth sample
 
     def poke_at(t: int):
         ape.chain.pending_timestamp = start + t
         return breaker.poke(market_id, sender=anyone)
 
-    poke_at(21_000)  # slot 1, at 1.0
     ape.chain.pending_timestamp = start + 21_200
     move_venue(venue, anyone, price=1.1)
     poke_at(21_300)  # slot 2, at 1.1: the high

@@ -37,6 +37,16 @@ def test_register_market__calm_depth_seeds_every_baseline_slot(
     assert breaker.indicators(0).rl_bps == 5_000
 
 
+@pytest.mark.parametrize("calm_depth", [DEPTH * 10, DEPTH // 10])
+def test_register_market__calm_depth_at_ten_times_the_settled_depth_succeeds(
+    create_breaker, venue, oracle, governance, params_array, calm_depth
+):
+    """The bound is inclusive on both sides: ten times the settled depth, or a tenth of it."""
+    breaker = create_breaker()
+    breaker.register_market(venue, oracle, params_array(), calm_depth, sender=governance)
+    assert breaker.calm_depth(0) == breaker.depth_baseline(0) == calm_depth
+
+
 @pytest.mark.parametrize("calm_depth", [DEPTH * 10 + 1, DEPTH // 10 - 1])
 def test_register_market__calm_depth_beyond_ten_times_the_settled_depth_reverts(
     create_breaker, venue, oracle, governance, params_array, calm_depth

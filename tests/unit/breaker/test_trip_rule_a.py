@@ -96,6 +96,55 @@ def test_trip__condition_gone_at_confirmation_reverts(breaker, market_id, venue,
 
 
 @pytest.mark.threat
+def test_trip__depth_back_at_the_threshold_at_confirmation_reverts(breaker, market_id, venue, anyone):
+    """R_L must still be strictly below rl_trip at the confirmation's block start."""
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, depth_ratio=0.20)
+    with ape.reverts("CircuitBreaker: depth above trip threshold"):
+        breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+@pytest.mark.threat
+def test_trip__deviation_back_at_the_threshold_at_confirmation_reverts(breaker, market_id, venue, anyone):
+    """The deviation must stay strictly above cvd_trip at every block start since the arm: a
+    start at exactly 3% (the default threshold) voids the evidence."""
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    move_venue(venue, anyone, price=0.97)
+    with ape.reverts("CircuitBreaker: deviation did not hold over the hold and since the arm"):
+        breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+@pytest.mark.threat
+def test_trip__venue_that_cannot_show_every_block_since_the_arm_reverts(breaker, market_id, venue, anyone):
+    """The mock keeps 32 block starts: after 33 more, the blocks right after the arm are gone, so
+    nothing shows the deviation held through them (the crash itself never moved)."""
+    crash(venue, anyone)
+    armed = breaker.arm_trip(market_id, sender=anyone)
+    for _ in range(33):
+        venue.set_price(90 * WAD // 100, sender=anyone)  # one recorded block start a block
+    assert venue.settled_range(armed.block_number)[2] is False
+    with ape.reverts("CircuitBreaker: venue cannot show every block since the arm"):
+        breaker.trip(market_id, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+@pytest.mark.threat
+def test_trip__arm_and_confirm_in_one_block_of_a_held_crash_reverts(
+    project, breaker, market_id, venue, anyone
+):
+    """Even a real, held crash is confirmed only in a later block than its arm."""
+    attacker = project.FlashTripper.deploy(sender=anyone)
+    crash(venue, anyone)
+    with ape.reverts("CircuitBreaker: confirm in a later block than the arm"):
+        attacker.attack(breaker, market_id, venue, 90 * WAD // 100, DEPTH // 10, sender=anyone)
+    assert breaker.state(market_id) == NORMAL
+
+
+@pytest.mark.threat
 def test_trip__arm_and_confirm_in_one_transaction_reverts(project, breaker, market_id, venue, anyone):
     """The flash-loan shape: distort, arm, confirm and restore inside one transaction."""
     attacker = project.FlashTripper.deploy(sender=anyone)

@@ -165,3 +165,43 @@ def test_trip_attested__venue_block_start_at_window_edge(
     else:
         with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
             breaker.trip_attested(market_id, LCE, sender=keeper)
+
+
+def _poke_high_then_drop_out_of_the_venue_history(breaker, market_id, venue, anyone) -> int:
+    """Pokes an observation at 1.0 at an even timestamp (the observation count shares its word
+    with the timestamp's bits), drops the venue to 0.85 and mines 30 blocks a second apart: the
+    venue's own history is read for the window's 25 blocks at 12 s a block and no longer shows
+    1.0, so only the poked observation, inside the window's 300 s, holds the high. Returns the
+    poke's timestamp."""
+    advance(400)  # the registration's observation leaves the window
+    ape.chain.pending_timestamp += ape.chain.pending_timestamp % 2
+    poked_at = breaker.poke(market_id, sender=anyone).timestamp
+    move_venue(venue, anyone, price=0.85, slippage_bps=800)
+    for _ in range(30):
+        advance(1)
+    return poked_at
+
+
+@pytest.mark.threat
+def test_trip_attested__velocity_from_a_poked_high_the_venue_no_longer_shows(
+    breaker, market_id, venue, keeper, anyone
+):
+    _poke_high_then_drop_out_of_the_venue_history(breaker, market_id, venue, anyone)
+    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
+    assert breaker.state(market_id) == HALTED
+
+
+@pytest.mark.parametrize("seconds_later, trips", [(300, True), (301, False)])
+def test_trip_attested__poked_high_at_window_edge(
+    breaker, market_id, venue, keeper, anyone, seconds_later, trips
+):
+    """A poked observation exactly vp_window (300 s) old still counts; a second later it does not."""
+    poked_at = _poke_high_then_drop_out_of_the_venue_history(breaker, market_id, venue, anyone)
+    ape.chain.pending_timestamp = poked_at + seconds_later
+    if trips:
+        receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+        assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
+    else:
+        with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
+            breaker.trip_attested(market_id, LCE, sender=keeper)
