@@ -38,6 +38,9 @@ slippage_bps: public(uint256)
 _history: uint256[HISTORY]
 # @dev Next ring slot (low 8 bits); bit 16 keeps the word nonzero, so its writes stay cheap.
 _cursor: uint256
+# @dev When set, `settled_range` shows only this block's start, never complete: a venue
+#      without a block-start history (as `UniswapV2Venue`).
+no_history: public(bool)
 
 
 @deploy
@@ -59,6 +62,11 @@ def set_price(price: uint256):
 def set_depth(depth: uint256):
     self._record_block_start()
     self.depth_value = depth
+
+
+@external
+def set_no_history(no_history: bool):
+    self.no_history = no_history
 
 
 @external
@@ -103,6 +111,8 @@ def settled_range(since_block: uint256) -> (uint256, uint256, bool):
     now: BlockStart = self._settled()
     low: uint256 = now.price
     high: uint256 = now.price
+    if self.no_history:
+        return low, high, False
     head: uint256 = self._cursor & 255
     for i: uint256 in range(HISTORY):
         entry: BlockStart = self._unpack(self._history[(head + HISTORY - 1 - i) % HISTORY])

@@ -132,6 +132,26 @@ def test_trip__venue_that_cannot_show_every_block_since_the_arm_reverts(breaker,
     assert breaker.state(market_id) == NORMAL
 
 
+@pytest.mark.parametrize("blocks_after_the_arm, trips", [(1, True), (2, False)])
+@pytest.mark.threat
+def test_trip__venue_without_history_confirms_only_in_the_block_after_the_arm(
+    breaker, market_id, venue, anyone, blocks_after_the_arm, trips
+):
+    """A venue that keeps no block starts (as UniswapV2Venue) shows only the current block's
+    start: rule A then rests on two block starts, the arm's and the next one."""
+    venue.set_no_history(True, sender=anyone)
+    crash(venue, anyone)
+    breaker.arm_trip(market_id, sender=anyone)
+    ape.chain.mine(blocks_after_the_arm - 1)
+    if trips:
+        breaker.trip(market_id, sender=anyone)
+        assert breaker.state(market_id) == HALTED
+    else:
+        with ape.reverts("CircuitBreaker: venue cannot show every block since the arm"):
+            breaker.trip(market_id, sender=anyone)
+        assert breaker.state(market_id) == NORMAL
+
+
 @pytest.mark.threat
 def test_trip__arm_and_confirm_in_one_block_of_a_held_crash_reverts(
     project, breaker, market_id, venue, anyone
