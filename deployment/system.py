@@ -5,8 +5,9 @@ file to a running system. A deployment:
 
 1. deploys the mock venues and feeds a local config asks for (never on a live network),
 2. deploys one ReferenceOracle per market, adds its feeds, hands ownership to governance,
-3. deploys the CircuitBreaker, registers the markets, grants GUARDIAN and KEEPER roles,
-   grants governance and renounces every power of the deployer.
+3. deploys the CircuitBreaker, registers the markets (with governance's calm depth when the
+   config gives one), grants GUARDIAN and KEEPER roles, grants governance and renounces every
+   power of the deployer.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ Address = Annotated[str, Field(description="0x-prefixed address")]
 # Largest mock price, depth or feed answer (quote units): 1e18 keeps the 18-decimal value (1e36) well
 # under the breaker's venue bound of 2**128 - 1 (about 3.4e38) and the oracle's MAX_PRICE.
 MAX_MOCK_VALUE = Decimal(10**18)
+# Largest calm depth (whole debt units), on the same grounds.
+MAX_CALM_DEPTH = MAX_MOCK_VALUE
+# The breaker refuses a calm depth further than this factor from the venue's settled depth
+# (CircuitBreaker.MAX_CALM_DEPTH_FACTOR; a test keeps the two equal).
+MAX_CALM_DEPTH_FACTOR = 10
 
 
 def _role(what: str) -> Callable[[type, str], str]:
@@ -140,16 +146,48 @@ class VenueConfig(StrictModel):
         return self
 
 
+def calm_depth_problem(calm_depth_wad: int, settled_depth_wad: int) -> str | None:
+    """Why the breaker would refuse this calm depth next to the venue's settled depth (both 18 decimals), or
+    None when it accepts it."""
+    factor = MAX_CALM_DEPTH_FACTOR
+    if calm_depth_wad <= settled_depth_wad * factor and settled_depth_wad <= calm_depth_wad * factor:
+        return None
+    return (
+        f"{Decimal(calm_depth_wad) / WAD:,f} is not within {factor}x of the venue's settled depth "
+        f"{Decimal(settled_depth_wad) / WAD:,f} (the breaker refuses it)"
+    )
+
+
 class MarketConfig(StrictModel):
     name: str = Field(min_length=1, max_length=64)
     venue: VenueConfig
     oracle: OracleConfig
     params: dict[str, int] = Field(default_factory=dict)
+    # The R_L baseline's seed. Without it the breaker seeds the settled depth of the registration block,
+    # which one block of added or withdrawn liquidity sets: give it for every external venue.
+    calm_depth: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_CALM_DEPTH,
+        decimal_places=18,
+        description="the venue's calm depth within depth_band_bps, whole units of the debt asset",
+    )
 
     @field_validator("params")
     @classmethod
     def _params_in_bounds(cls, v: dict[str, int]) -> dict[str, int]:
         P.resolve(v)
+        return v
+
+    @field_validator("calm_depth")
+    @classmethod
+    def _calm_depth_near_mock_depth(cls, v: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        """A mock venue's depth is known here; an address venue's is read before the first transaction."""
+        venue = info.data.get("venue")
+        if v is not None and venue is not None and venue.mock is not None:
+            problem = calm_depth_problem(_wad(v), _wad(venue.mock.depth_usd))
+            if problem:
+                raise ValueError(problem)
         return v
 
     def resolved_params(self) -> dict[str, int]:
@@ -272,6 +310,7 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
     """
     if live and config.uses_mocks:
         raise ConfigError("mock venues and feeds are for local chains only; give addresses on a live network")
+    _check_calm_depths(config, project)
     tx = {"sender": deployer}
     timelock = None
     if isinstance(config.governance, GovernanceConfig):
@@ -309,7 +348,8 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
         oracle.transfer_ownership(governance, **tx)
 
         values = market.resolved_params()
-        receipt = breaker.register_market(venue.address, oracle.address, P.as_array(values), **tx)
+        seed = [] if market.calm_depth is None else [_wad(market.calm_depth)]
+        receipt = breaker.register_market(venue.address, oracle.address, P.as_array(values), *seed, **tx)
         market_id = receipt.return_value if receipt.return_value is not None else breaker.market_count() - 1
         deployed.append(DeployedMarket(market_id, market.name, venue, oracle, feeds))
         log(f"market {market_id} {market.name}: venue {venue.address}, oracle {oracle.address}")
@@ -340,6 +380,19 @@ def deploy(config: DeployConfig, deployer: Any, project: Any, *, live: bool = Fa
         breaker.grantRole(GOVERNANCE_ROLE, governance, **tx)
         breaker.renounceRole(GOVERNANCE_ROLE, deployer.address, **tx)
     return Deployment(breaker, deployed, governance, integrations)
+
+
+def _check_calm_depths(config: DeployConfig, project: Any) -> None:
+    """Refuses, before any transaction, a calm depth the breaker would refuse next to an address venue's
+    settled depth (a mock venue's is checked with the config)."""
+    for index, market in enumerate(config.markets):
+        if market.calm_depth is None or market.venue.address is None:
+            continue
+        band = market.resolved_params()["depth_band_bps"]
+        settled = _at_venue(project, market.venue.address).settled_depth(band)
+        problem = calm_depth_problem(_wad(market.calm_depth), settled)
+        if problem:
+            raise ConfigError(f"markets.{index}.calm_depth: {problem}")
 
 
 @dataclass

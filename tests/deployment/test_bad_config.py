@@ -114,6 +114,29 @@ def assert_config_error(raw, message: str) -> None:
             "markets.0.oracle.feeds.0: give exactly one of 'address' or 'mock'",
         ),
         ({"surprise": 1}, "markets.0.surprise: Extra inputs are not permitted"),
+        # the calm depth: whole debt units, above zero, at most 18 decimals, within 10x of a mock venue's
+        # depth
+        ({"calm_depth": 0}, "markets.0.calm_depth: Input should be greater than 0"),
+        ({"calm_depth": -1}, "markets.0.calm_depth: Input should be greater than 0"),
+        ({"calm_depth": "abc"}, "markets.0.calm_depth: Input should be a valid decimal"),
+        (
+            {"calm_depth": "0.0000000000000000001"},
+            "markets.0.calm_depth: Decimal input should have no more than 18 decimal places",
+        ),
+        (
+            {"calm_depth": 10**18 + 1},
+            "markets.0.calm_depth: Input should be less than or equal to 1000000000000000000",
+        ),
+        (
+            {"calm_depth": 80_000_001},
+            "markets.0.calm_depth: 80,000,001 is not within 10x of the venue's settled depth 8,000,000 (the "
+            "breaker refuses it)",
+        ),
+        (
+            {"calm_depth": 799_999},
+            "markets.0.calm_depth: 799,999 is not within 10x of the venue's settled depth 8,000,000 (the "
+            "breaker refuses it)",
+        ),
     ],
 )
 def test_deploy_config__bad_market_value_names_the_field(market, message):

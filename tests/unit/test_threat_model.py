@@ -13,7 +13,18 @@ from tests.helpers import advance, move_venue
 
 ROOT = Path(__file__).resolve().parents[2]
 THREAT_MODEL = ROOT / "docs" / "threat-model.md"
-DEPLOYABLES = ("CircuitBreaker", "ReferenceOracle", "GuardedPool", "LendingMarket", "ReopeningAuction")
+DEPLOYABLES = (
+    "CircuitBreaker",
+    "ReferenceOracle",
+    "GuardedPool",
+    "LendingMarket",
+    "ReopeningAuction",
+    "BreakerFeed",
+    "AaveBreakerSteward",
+    "BreakerHookV4",
+    "UniswapV2Venue",
+    "CurveStableswapVenue",
+)
 
 
 def _section(title: str) -> str:

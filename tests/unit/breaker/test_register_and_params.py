@@ -27,6 +27,7 @@ def test_register_market__stores_venue_oracle_params(create_breaker, venue, orac
     ]
 
 
+@pytest.mark.threat
 def test_register_market__calm_depth_seeds_every_baseline_slot(
     create_breaker, venue, oracle, governance, params_array
 ):
@@ -48,6 +49,7 @@ def test_register_market__calm_depth_at_ten_times_the_settled_depth_succeeds(
 
 
 @pytest.mark.parametrize("calm_depth", [DEPTH * 10 + 1, DEPTH // 10 - 1])
+@pytest.mark.threat
 def test_register_market__calm_depth_beyond_ten_times_the_settled_depth_reverts(
     create_breaker, venue, oracle, governance, params_array, calm_depth
 ):
@@ -56,6 +58,7 @@ def test_register_market__calm_depth_beyond_ten_times_the_settled_depth_reverts(
         breaker.register_market(venue, oracle, params_array(), calm_depth, sender=governance)
 
 
+@pytest.mark.threat
 def test_reset_depth_baseline__drops_samples_and_logs(breaker, market_id, venue, governance, anyone):
     move_venue(venue, anyone, depth_ratio=0.5)
     for _ in range(16):
@@ -79,6 +82,7 @@ def test_reset_depth_baseline__drops_samples_and_logs(breaker, market_id, venue,
     assert [(e.samples, e.baseline) for e in sampled] == [(1, DEPTH // 4)]
 
 
+@pytest.mark.threat
 def test_reset_depth_baseline__beyond_ten_times_the_settled_depth_reverts(breaker, market_id, governance):
     with ape.reverts("CircuitBreaker: calm depth too far from the settled depth"):
         breaker.reset_depth_baseline(market_id, DEPTH * 10 + 1, sender=governance)
