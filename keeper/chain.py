@@ -545,9 +545,13 @@ class BreakerReader:
                 chunk = raw[k : k + per]
                 tchunk = types[k : k + per]
                 k += per
-                state_raw, status_raw, ind_raw = (
+                state_raw, status_raw = (
                     _data(r, f"market {mid}: {name}({mid})")
-                    for r, name in zip(chunk[:3], ("state", "status", "indicators"), strict=True)
+                    for r, name in zip(chunk[:2], ("state", "status"), strict=True)
+                )
+                ind_raw = _data(
+                    self._indicators_at_pending(w3, mid) if _returned(chunk[2]) is None else chunk[2],
+                    f"market {mid}: indicators({mid})",
                 )
                 state = State(abi_decode(tchunk[0], state_raw)[0])
                 status = Status.from_tuple(abi_decode(tchunk[1], status_raw)[0])
@@ -591,6 +595,15 @@ class BreakerReader:
             }, out
 
         return self.pool.call(read, "snapshot")
+
+    def _indicators_at_pending(self, w3: Web3, market_id: int) -> tuple[bool, bytes | str]:
+        """`indicators(id)` at the pending block, for a market whose read at the head reverted: a venue that
+        refuses the block its pool traded in (a Uniswap V2 pair) reads as the next block will see it."""
+        data, _ = self._fn("indicators", market_id)
+        try:
+            return batch_eth_call(w3, [(self.address, data)], "pending")[0]
+        except (EndpointBusy, BadResponseFormat, Web3RPCError) as exc:
+            return False, f"at the head, and at pending: {exc}"
 
     def invalidate(self) -> None:
         """Re-read parameters and roles on the next snapshot (e.g. after a ParameterSet event)."""

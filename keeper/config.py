@@ -158,6 +158,11 @@ class MarketSettings(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-/]+$")
     cex: list[CexVenue] = Field(default_factory=list)
     lce: LceModel = Field(default_factory=LceModel)
+    poke: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="`poke(id)`: V_P observations unless the venue is a guarded pool that records its own "
+        "block starts (auto) or always, and depth samples in both; never: no pokes at all",
+    )
 
 
 # Largest fee cap accepted (gwei): far above any fee paid on mainnet, and far below a cap written in wei by
@@ -174,7 +179,7 @@ class FeeSettings(_Strict):
         default=2.0, ge=1, le=20, description="tip multiplier for trips and extensions"
     )
     urgency_resume: float = Field(
-        default=1.0, ge=1, le=20, description="tip multiplier for resumes and syncs"
+        default=1.0, ge=1, le=20, description="tip multiplier for resumes, syncs, settlements and pokes"
     )
     base_fee_multiplier: float = Field(default=2.0, ge=1, le=10, description="max fee = base x this + tip")
     min_priority_gwei: Decimal = Field(default=Decimal("0.1"), ge=0)
@@ -188,11 +193,17 @@ class FeeSettings(_Strict):
         description="raise both fee fields by this much on replacement (geth: >= 10)",
     )
     gas_margin_percent: int = Field(default=30, ge=0, le=300)
+    poke_max_fee_gwei: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="a poke is not sent while the next block's base fee plus tip exceeds this, and its max "
+        "fee stays under it (default: as other transactions, under max_fee_gwei)",
+    )
 
-    @field_validator("max_priority_gwei", "max_fee_gwei")
+    @field_validator("max_priority_gwei", "max_fee_gwei", "poke_max_fee_gwei")
     @classmethod
-    def _cap_in_gwei(cls, v: Decimal) -> Decimal:
-        if v > MAX_FEE_CAP_GWEI:
+    def _cap_in_gwei(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and v > MAX_FEE_CAP_GWEI:
             raise ValueError(
                 f"must be at most {MAX_FEE_CAP_GWEI:,} gwei; the value is in gwei, not wei (got {v:,})"
             )
@@ -204,6 +215,8 @@ class FeeSettings(_Strict):
             raise ValueError("min_priority_gwei must not exceed max_priority_gwei")
         if self.max_priority_gwei > self.max_fee_gwei:
             raise ValueError("max_priority_gwei must not exceed max_fee_gwei")
+        if self.poke_max_fee_gwei is not None and self.poke_max_fee_gwei > self.max_fee_gwei:
+            raise ValueError("poke_max_fee_gwei must not exceed max_fee_gwei")
         from keeper.fees import GWEI, REPLACEMENTS_RESERVED, first_send_ceiling
 
         ceiling = first_send_ceiling(int(self.max_fee_gwei * GWEI), self.bump_percent) / GWEI

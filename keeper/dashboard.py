@@ -85,6 +85,7 @@ PANELS: list[tuple[str, str, str, list[str]]] = [
             "sum by (action) (increase(keeper_simulation_errors_total[15m]))",
         ],
     ),
+    ("Transactions", "Pokes failed in a row, by market", "short", ["keeper_poke_failures_in_a_row"]),
     ("Transactions", "Relay errors", "short", ["sum by (kind) (increase(keeper_relay_errors_total[15m]))"]),
     ("Funds", "Balance (ETH) and low flag", "short", ["keeper_balance_eth", "keeper_balance_low"]),
     (

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,10 +51,23 @@ class InFlight:
     via_relay: bool = False
     created: float = field(default_factory=time.time)
     to: str = ""  # the contract called; "" (journals written before auctions) is the breaker
+    # hashes signed for an action this nonce carried before an urgent one took it over (a poke):
+    # hash -> [market_id, kind, args, to], so whichever of them is mined is reported as what it was
+    earlier: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def fees(self) -> Fees:
         return Fees(self.max_fee, self.priority)
+
+    def mined_as(self, tx_hash: str) -> InFlight:
+        """The record as the transaction `tx_hash` was: the earlier action if it is one of its hashes."""
+        earlier = self.earlier.get(tx_hash)
+        if earlier is None:
+            return self
+        market_id, kind, args, to = earlier
+        return replace(
+            self, market_id=int(market_id), kind=str(kind), args=list(args), to=str(to), cancel=False
+        )
 
     @property
     def action(self) -> Action:

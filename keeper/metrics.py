@@ -126,6 +126,13 @@ class Metrics:
         self.sim_reverts = Counter(
             "keeper_simulation_reverts", "Actions not sent because eth_call reverted", ["action"], registry=r
         )
+        self.poke_failures = Gauge(
+            "keeper_poke_failures_in_a_row",
+            "The market's pokes that failed in a row (simulation reverted or could not run, send refused, "
+            "over poke_max_fee_gwei, mined reverted); 0 once one lands or another poker's made it needless",
+            ["market"],
+            registry=r,
+        )
         self.dry_run = Counter(
             "keeper_dry_run_actions", "Actions a dry run would have sent", ["action"], registry=r
         )

@@ -91,6 +91,7 @@ class Kind(enum.Enum):
     RESUME = "resume"
     SYNC = "sync"
     SETTLE_AUCTION = "settle"  # on the market's auction, not the breaker
+    POKE = "poke"  # a V_P observation and, when due, a depth sample: the lowest priority
 
     @property
     def urgent(self) -> bool:
@@ -155,3 +156,4 @@ class MarketView:
     lce_safe_bps: float | None = None  # default: half the critical level
     extend_lead_s: int = 30
     notes: dict[str, Any] = field(default_factory=dict)
+    poke_due: str = ""  # why a poke may be due (keeper/pokes.py); "" when none is

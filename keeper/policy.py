@@ -21,6 +21,9 @@ cheapest transition that holds:
   only reopen early at the pool's own spot with the band centred there, where the time-driven
   reopening re-reads the reference.
 - a stored state behind the time-driven one: `sync`, so consumers (pool, lending) reopen.
+- nothing of the above, and a poke may be due (`view.poke_due`, keeper/pokes.py): `poke(id)`, a V_P
+  observation for rule B on a venue without block-start history, and the depth samples. It is never
+  chosen over a transition; the executor sends it only if its simulation returns True.
 
 Unknown LCE (bad or missing data) is no evidence: it never trips, never extends, never blocks
 a resume the contract allows anyway.
@@ -52,6 +55,13 @@ def lce_level(view: MarketView) -> str:
 
 
 def decide(view: MarketView) -> Action | None:
+    action = _transition(view)
+    if action is None and view.poke_due:
+        return Action(Kind.POKE, view.chain.market_id, reason=view.poke_due)
+    return action
+
+
+def _transition(view: MarketView) -> Action | None:
     c = view.chain
     p = c.params
     ind = c.indicators

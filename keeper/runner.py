@@ -30,6 +30,7 @@ from keeper.journal import PAUSE_FILE, StateLock
 from keeper.metrics import Metrics
 from keeper.model import Action, AuctionSettlement, Kind, MarketView, OnChainMarket
 from keeper.notify import Notifier
+from keeper.pokes import POKE_OUTCOMES, PokeSchedule
 from keeper.policy import decide
 from keeper.sources import CcxtSource, OnChainSource, PositionsFileSource, Source, merge
 from keeper.sources.lending import LendingEventsSource, LendingMarketConfig
@@ -219,6 +220,8 @@ class Keeper:
             common={"keeper": self.sender, "chain_id": self.chain_id},
         )
         self._was_healthy: bool | None = None
+        self.pokes = PokeSchedule()
+        self._poke_failures: dict[int, int] = {}
         self.history: dict[int, deque[tuple[float, float]]] = {
             m: deque(maxlen=4_096) for m in settings.market_ids
         }
@@ -357,6 +360,60 @@ class Keeper:
                 found.append(s)
         return found
 
+    def _pokes_landed(self, landed: list[Any], head_block: int, head_timestamp: int) -> None:
+        """Tells the poke schedule about the keeper's pokes that were mined, at their block's time."""
+        for rec, receipt in landed:
+            if rec.kind != Kind.POKE.value or rec.cancel:
+                continue
+            number = int(receipt["blockNumber"])
+            ok = receipt["status"] == 1
+            self.pokes.landed(rec.market_id, self._block_timestamp(number, head_block, head_timestamp), ok)
+            self._poke_result(rec.market_id, ok)
+
+    def _block_timestamp(self, number: int, head_block: int, head_timestamp: int) -> int:
+        """Block `number`'s timestamp; the head's when it cannot be read (later, so the schedule waits a
+        little longer, never less)."""
+        if number == head_block:
+            return head_timestamp
+        try:
+            block = self.pool.call(
+                lambda w3: rpc_result(w3, "eth_getBlockByNumber", [hex(number), False]), "block"
+            )
+            return int(block["timestamp"], 16)
+        except Exception as exc:  # noqa: BLE001 - a missed read never stops a cycle
+            log.warning("block timestamp unreadable", extra={"block": number, "error": str(exc)})
+            return head_timestamp
+
+    def _poke_result(self, market_id: int, ok: bool | None) -> None:
+        """Counts the market's pokes that failed in a row (the `KeeperPokesFailing` alert): True resets the
+        count (a poke landed, or one was not needed), False adds one, None (in flight, deferred) neither."""
+        if ok is None:
+            return
+        failures = 0 if ok else self._poke_failures.get(market_id, 0) + 1
+        self._poke_failures[market_id] = failures
+        self.metrics.poke_failures.labels(str(market_id)).set(failures)
+
+    def _poke(self, action: Action, block: int, head_timestamp: int) -> Outcome:
+        """Sends a poke: whatever goes wrong (a revert, an RPC error) is logged and counted, and the cycle
+        goes on to the other markets, whose trips a poke must never hold up."""
+        mid = action.market_id
+        try:
+            outcome = self.executor.submit(action, block)
+        except Exception as exc:  # noqa: BLE001 - a failed poke never stops a cycle
+            log.error(
+                "poke failed",
+                extra={"action": action.describe(), "error": f"{type(exc).__name__}: {exc}"},
+                exc_info=self._poke_failures.get(mid, 0) == 0,
+            )
+            outcome = Outcome("error", f"{type(exc).__name__}: {exc}")
+        if outcome.status == "not-due":
+            self.pokes.nothing_to_record(mid, head_timestamp)
+        elif outcome.status == "dry-run":
+            # nothing will land: count it as done, so a dry run does not simulate it again every block
+            self.pokes.landed(mid, head_timestamp, success=True)
+        self._poke_result(mid, POKE_OUTCOMES.get(outcome.status))
+        return outcome
+
     def cycle(self) -> CycleReport:
         t0 = time.perf_counter()
         now = self.clock()
@@ -382,6 +439,8 @@ class Keeper:
         self.executor.paused = paused
         self.metrics.paused.set(int(paused))
         report.landed = self.executor.tick(block)
+        self.pokes.observe_head(block, head["timestamp"])
+        self._pokes_landed(report.landed, block, head["timestamp"])
         self._read_balance()
         report.settlements = self._settled(report.landed)
         parts = self._collect(ids, now)
@@ -393,14 +452,23 @@ class Keeper:
             assert chain is not None
             ind = self._indicators(market, chain, obs, now)
             self._record(mid, chain, ind, obs)
-            view = MarketView(chain, ind.lce_bps, market.lce.safe_bps, self.settings.thresholds.extend_lead_s)
+            view = MarketView(
+                chain,
+                ind.lce_bps,
+                market.lce.safe_bps,
+                self.settings.thresholds.extend_lead_s,
+                poke_due=self.pokes.due(chain, market.poke),
+            )
             action = decide(view)
             outcome = None
             if action is None:
                 self.executor.idle(mid)
             else:
                 self.metrics.decisions.labels(str(mid), action.kind.value).inc()
-                outcome = self.executor.submit(action, block)
+                if action.kind == Kind.POKE:
+                    outcome = self._poke(action, block, head["timestamp"])
+                else:
+                    outcome = self.executor.submit(action, block)
             report.markets.append(MarketReport(mid, chain, ind, action, outcome))
         self._notify(report)
         report.seconds = time.perf_counter() - t0

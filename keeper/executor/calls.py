@@ -24,6 +24,8 @@ DEFAULT_GAS = {
     Kind.SYNC: 300_000,
     # a full book (256 orders) settles in about 1.9 M gas with a right crossing; a stale one costs more
     Kind.SETTLE_AUCTION: 3_000_000,
+    # an observation and a depth sample (the median of 30 values) together cost about 100 k
+    Kind.POKE: 150_000,
 }
 CANCEL_GAS = 21_000
 
@@ -47,14 +49,21 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Simulation:
-    """An eth_call's verdict: passes, reverts (`revert` holds the reason) or fails to run (`error`)."""
+    """An eth_call's verdict: passes (`output` holds its return data), reverts (`revert` holds the reason)
+    or fails to run (`error`)."""
 
     revert: str | None = None
     error: str | None = None
+    output: bytes = b""
 
     @property
     def ok(self) -> bool:
         return self.revert is None and self.error is None
+
+    @property
+    def returned_false(self) -> bool:
+        """Passed and returned a false `bool` (`poke` with nothing to record): nothing to send."""
+        return self.ok and len(self.output) == 32 and not any(self.output)
 
 
 def _msg(exc: BaseException) -> str:

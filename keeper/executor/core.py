@@ -154,10 +154,10 @@ class ExecutorCore:
         """Whether the call passes at `block`: a revert (with its reason) or an RPC error are told apart."""
         tx = self._call_tx(call)
         try:
-            self.pool.call(lambda w3: w3.eth.call(tx, block or self.simulate_block), "eth_call")
+            output = self.pool.call(lambda w3: w3.eth.call(tx, block or self.simulate_block), "eth_call")
         except (ContractLogicError, Web3RPCError) as exc:
             return Simulation(revert=_revert_reason(exc)) if _is_revert(exc) else Simulation(error=str(exc))
-        return Simulation()
+        return Simulation(output=bytes(output))
 
     def prepare_and_simulate(
         self, action: Action, block: BlockTag | None = None

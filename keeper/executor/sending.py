@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from web3.exceptions import Web3RPCError
 
 from keeper.chain import RpcUnavailable, is_transport_error
-from keeper.executor.calls import CANCEL_GAS, Call, Outcome, _msg
+from keeper.executor.calls import CANCEL_GAS, Call, Outcome, Simulation, _msg
 from keeper.executor.core import ExecutorCore
-from keeper.fees import bumped
+from keeper.fees import GWEI, Fees, bumped
 from keeper.journal import CANCEL_KIND, InFlight
 from keeper.model import Action, Kind
 from keeper.signer import SignerError
@@ -37,6 +38,8 @@ class Sender(ExecutorCore):
         name = action.kind.value
         key = (action.market_id, name)
         call, sim = self.prepare_and_simulate(action)
+        if action.kind == Kind.POKE and sim.error is None:
+            return self._poke_verdict(action, call, sim)
         if sim.error is not None:
             self.metrics.sim_errors.labels(name).inc()
             log.error(
@@ -54,6 +57,8 @@ class Sender(ExecutorCore):
                     "simulated at latest instead",
                     extra={"action": action.describe(), "hint": "set simulate_block: latest"},
                 )
+            if action.kind == Kind.POKE:
+                return self._poke_verdict(action, call, sim)
         if sim.revert is not None and self.simulate_block == "pending":
             later, at_latest = self.prepare_and_simulate(action, "latest")
             if at_latest.ok:
@@ -90,13 +95,40 @@ class Sender(ExecutorCore):
             return None, Outcome("reverted", sim.revert)
         return call, None
 
+    def _poke_verdict(
+        self, action: Action, call: Call | None, sim: Simulation
+    ) -> tuple[Call | None, Outcome | None]:
+        """A poke goes out only when its simulation returns True. No pending transaction of anyone's does
+        a poke's job for it, so a revert is not waited on: on a Uniswap V2 pair it means the pair trades in
+        the pending block, and a poke landing after that trade would revert. Both are tried again later."""
+        if sim.revert is not None:
+            self.metrics.sim_reverts.labels(action.kind.value).inc()
+            log.info(
+                "poke would revert, not sending", extra={"action": action.describe(), "revert": sim.revert}
+            )
+            return None, Outcome("reverted", sim.revert)
+        if sim.returned_false:
+            log.debug("poke would record nothing, not sending", extra={"action": action.describe()})
+            return None, Outcome("not-due", "poke would record nothing")
+        return call, None
+
+    def _poke_fees(self, fees: Fees) -> Fees | None:
+        """A poke's fees under `poke_max_fee_gwei`; None when the next block costs more than that."""
+        if self.fees.poke_max_fee_gwei is None:
+            return fees
+        cap = int(self.fees.poke_max_fee_gwei * GWEI)
+        if fees.base_fee + fees.priority > cap:
+            return None
+        return Fees(min(fees.max_fee, cap), fees.priority, fees.base_fee)
+
     # ------------------------------------------------------------ sending
 
     def submit(self, action: Action, head_block: int) -> Outcome:
         """Simulates and (unless dry run) sends `action`; at most one transaction per market in flight."""
         name = action.kind.value
         pending = self.journal.for_market(action.market_id)
-        if pending is not None:
+        displaced = self._poke_to_displace(action, pending)
+        if pending is not None and displaced is None:
             return Outcome(
                 "in-flight", f"{pending.kind} nonce {pending.nonce} not mined yet", pending.hashes[-1]
             )
@@ -128,6 +160,21 @@ class Sender(ExecutorCore):
             return Outcome("paused", call.label)
         gas = self.gas_limit(call, action.kind)
         fees = self.suggest(action.kind.urgent)
+        if action.kind == Kind.POKE:
+            capped = self._poke_fees(fees)
+            if capped is None:
+                log.info(
+                    "poke not sent: the next block costs more than poke_max_fee_gwei",
+                    extra={
+                        "action": call.label,
+                        "fees": fees.describe(),
+                        "base_fee_gwei": fees.base_fee / GWEI,
+                    },
+                )
+                return Outcome("too-expensive", fees.describe())
+            fees = capped
+        if displaced is not None:
+            return self._take_nonce(displaced, action, call, gas, fees, head_block)
         if self._next_nonce is None:
             self.reconcile_nonce()
         tx = {"to": call.to, "data": call.data, "value": 0, "gas": gas}
@@ -220,6 +267,88 @@ class Sender(ExecutorCore):
         self.metrics.sends.labels(name, "no_nonce").inc()
         return Outcome("failed", "could not find a usable nonce after 3 attempts")
 
+    def _poke_to_displace(self, action: Action, pending: InFlight | None) -> InFlight | None:
+        """The keeper's oldest poke still in flight, which an urgent action takes the nonce of: a poke is
+        priced low, and a trip queued behind it (same market, or any other: one nonce sequence) would wait
+        for it. None for other actions, or when the market has something else in flight."""
+        if not action.kind.urgent or (pending is not None and pending.kind != Kind.POKE.value):
+            return None
+        pokes = [r for r in self.journal.items.values() if r.kind == Kind.POKE.value and not r.cancel]
+        return min(pokes, key=lambda r: r.nonce, default=None)
+
+    def _take_nonce(
+        self, rec: InFlight, action: Action, call: Call, gas: int, fees: Fees, head_block: int
+    ) -> Outcome:
+        """Re-signs the in-flight poke `rec`'s nonce as `action`, priced to replace it (both fees at least
+        +bump_percent, or the urgent suggestion if higher): one transaction instead of a trip queued behind
+        a poke. If the poke is mined first after all, the tick reports it as the poke (`InFlight.earlier`)
+        and the policy decides the action again next block."""
+        name = action.kind.value
+        new = bumped(rec.fees, fees, self.fees.bump_percent, self.cap_wei)
+        if new is None:
+            log.error(
+                "cannot take over the pending poke's nonce: fee cap reached",
+                extra={"action": call.label, "nonce": rec.nonce, "hint": "raise fees.max_fee_gwei"},
+            )
+            return Outcome("in-flight", f"poke nonce {rec.nonce} not mined yet", rec.hashes[-1])
+        tx = {"to": call.to, "data": call.data, "value": 0, "gas": gas}
+        try:
+            tx_hash, raw = self._signed(tx, rec.nonce, new)
+        except SignerError as exc:
+            self.metrics.sends.labels(name, "signer_error").inc()
+            log.error("signer failed: nothing sent", extra={"action": action.describe(), "error": str(exc)})
+            return Outcome("failed", str(exc))
+        previous = InFlight(**{**asdict(rec), "hashes": list(rec.hashes), "earlier": dict(rec.earlier)})
+        poke = [rec.market_id, rec.kind, list(rec.args), rec.to]
+        rec.earlier.update({h: poke for h in rec.hashes if h not in rec.earlier})
+        rec.market_id, rec.kind, rec.args, rec.to, rec.gas = (
+            action.market_id,
+            name,
+            list(call.args),
+            call.to,
+            gas,
+        )
+        rec.hashes.append(tx_hash)
+        rec.raw, rec.max_fee, rec.priority, rec.cancel = raw, new.max_fee, new.priority, False
+        rec.first_block = rec.sent_block = head_block
+        self.journal.put(rec)  # both hashes known before the broadcast, whichever lands
+        try:
+            rec.via_relay = self._broadcast(raw)
+        except Web3RPCError as exc:
+            self.journal.put(previous)  # the node answered: the poke still holds the nonce (or was mined)
+            m = _msg(exc)
+            if not ("nonce too low" in m or "already used" in m or "underpriced" in m):
+                self.metrics.sends.labels(name, "rejected").inc()
+            log.warning(
+                "could not take over the pending poke's nonce",
+                extra={"action": call.label, "nonce": rec.nonce, "error": str(exc)},
+            )
+            return Outcome("in-flight", f"poke nonce {rec.nonce}: {exc}", previous.hashes[-1])
+        except Exception as exc:
+            if not (is_transport_error(exc) or isinstance(exc, RpcUnavailable)):
+                raise
+            self.metrics.sends.labels(name, "unconfirmed").inc()
+            log.error(
+                "send failed on every endpoint; journaled, re-broadcast next cycle",
+                extra={"action": action.describe(), "nonce": rec.nonce, "tx": tx_hash, "error": str(exc)},
+            )
+            return Outcome("failed", str(exc), tx_hash)
+        rec.replacements += 1
+        self.journal.put(rec)
+        self._sent(name)
+        log.info(
+            "transaction sent in place of a pending poke",
+            extra={
+                "action": call.label,
+                "reason": action.reason,
+                "nonce": rec.nonce,
+                "tx": tx_hash,
+                "fees": new.describe(),
+                "poke_market": poke[0],
+            },
+        )
+        return Outcome("sent", call.label, tx_hash)
+
     def idle(self, market_id: int) -> None:
         """The policy wants nothing for this market now: a later action starts its deferral afresh."""
         self._due_since.pop(market_id, None)
@@ -241,6 +370,13 @@ class Sender(ExecutorCore):
                 log.warning(
                     "stuck transaction would now revert: cancelling it",
                     extra={"action": rec.action.describe(), "revert": sim.revert, "nonce": rec.nonce},
+                )
+                cancel = True
+            elif rec.kind == Kind.POKE.value and sim.returned_false:
+                # someone else's poke landed first: a zero-value transfer frees the nonce for less
+                log.info(
+                    "stuck poke would now record nothing: cancelling it",
+                    extra={"action": rec.action.describe(), "nonce": rec.nonce},
                 )
                 cancel = True
             elif sim.error is not None:

@@ -11,6 +11,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from keeper.executor.sweeping import Sweeper
 from keeper.journal import InFlight
+from keeper.model import Kind
 
 log = logging.getLogger("keeper.executor")
 
@@ -55,10 +56,11 @@ class Executor(Sweeper):
             for h in reversed(rec.hashes):
                 receipt = self._receipt(h)
                 if receipt is not None:
+                    mined = rec.mined_as(h)
                     break
             if receipt is not None:
-                self._landed(rec, receipt)
-                landed.append((rec, receipt))
+                self._landed(mined, receipt)
+                landed.append((mined, receipt))
                 continue
             if latest_count > rec.nonce:
                 log.warning(
@@ -99,7 +101,8 @@ class Executor(Sweeper):
         self.metrics.tx_landed.labels(kind, status).inc()
         price = int(receipt.get("effectiveGasPrice") or 0)
         self.metrics.gas_spent.labels(kind).inc(int(receipt["gasUsed"]) * price / 10**18)
-        (log.info if ok else log.error)(
+        # A poke reverts when the pair it reads traded earlier in its block: expected now and then.
+        (log.info if ok else log.warning if rec.kind == Kind.POKE.value else log.error)(
             "transaction mined",
             extra={
                 "action": kind,

@@ -48,6 +48,7 @@ def view(
     role=True,
     auction="",
     orders=0,
+    poke="",
     **kw,
 ) -> MarketView:
     chain = OnChainMarket(
@@ -62,7 +63,7 @@ def view(
         auction=auction,
         auction_orders=orders,
     )
-    return MarketView(chain, lce, kw.get("safe"), kw.get("lead", 30))
+    return MarketView(chain, lce, kw.get("safe"), kw.get("lead", 30), poke_due=poke)
 
 
 def halted(ts=T0, **kw) -> Status:
@@ -252,6 +253,45 @@ def test_action__settle_needs_the_auction_address():
         Action(Kind.SETTLE_AUCTION, 0)
 
 
+# ---------------------------------------------------------------- pokes
+
+DUE = "V_P observation (one per 12 s)"
+
+
+def test_decide__pokes_when_due_and_nothing_else_is():
+    assert decide(view(poke=DUE)) == Action(Kind.POKE, 0, reason=DUE)
+    assert decide(view(poke=DUE)).args == (0,)
+    assert decide(view(poke="")) is None  # not due (or `never`): nothing
+
+
+ARMED = status(armed_block=100, armed_at=T0)
+RESUME_ARMED = halted(armed_block=150, armed_at=T0 + 280)
+
+
+@pytest.mark.parametrize(
+    ("due", "expected"),
+    [
+        (view(CRASH_B, lce=20_000), Kind.TRIP_ATTESTED),
+        (view(CRASH_A), Kind.ARM_TRIP),
+        (view(CRASH_A, stored=ARMED, block=100), Kind.TRIP),
+        (view(RECOVERED, State.HALTED, halted(), ts=T0 + 250, lce=20_000), Kind.EXTEND_HALT),
+        (view(RECOVERED, State.HALTED, halted(), ts=T0 + 272), Kind.ARM_RESUME),
+        (view(RECOVERED, State.HALTED, RESUME_ARMED, block=150, ts=T0 + 290), Kind.RESUME),
+        (view(state=State.AUCTION, auction=AUCTION, orders=1), Kind.SETTLE_AUCTION),
+        (view(state=State.NORMAL, stored=status(State.AUCTION)), Kind.SYNC),
+    ],
+)
+def test_decide__never_pokes_before_a_transition(due, expected):
+    assert decide(due).kind == expected
+    assert decide(replace(due, poke_due=DUE)).kind == expected
+
+
+def test_decide__pokes_while_a_transition_waits():
+    # halted, window not over / LCE elevated: nothing to send, so the poke may go
+    assert decide(view(RECOVERED, State.HALTED, halted(), ts=T0 + 270, poke=DUE)).kind == Kind.POKE
+    assert decide(view(RECOVERED, State.HALTED, halted(), ts=T0 + 400, lce=6_000, poke=DUE)).kind == Kind.POKE
+
+
 # ---------------------------------------------------------------- property: never act without on-chain
 # evidence
 
@@ -273,9 +313,10 @@ bps = st.integers(0, 12_000)
     armed=st.booleans(),
     has_auction=st.booleans(),
     orders=st.integers(0, 3),
+    poke=st.booleans(),
 )
 def test_decide__actions_only_when_the_contract_would_accept(
-    cvd, rl, si, vp, valid, lce, role, state, dt, armed, has_auction, orders
+    cvd, rl, si, vp, valid, lce, role, state, dt, armed, has_auction, orders, poke
 ):
     ind = ChainIndicators(10**18, 10**18, valid, cvd, rl, si, vp)
     stored = (
@@ -295,6 +336,9 @@ def test_decide__actions_only_when_the_contract_would_accept(
         orders=orders,
     )
     action = decide(v)
+    # a due poke changes nothing but the idle case
+    poked = decide(replace(v, poke_due=DUE if poke else ""))
+    assert poked == (Action(Kind.POKE, 0, reason=DUE) if action is None and poke else action)
     if action is None:
         return
     p = PARAMS
