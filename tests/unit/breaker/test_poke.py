@@ -218,8 +218,8 @@ def test_poke__depth_sample_between_observations_keeps_the_observation_ring(
 
     ape.chain.pending_timestamp = start + 21_200
     move_venue(venue, anyone, price=1.1)
-    poke_at(21_300)  # slot 2, at 1.1: the high
-    depth_only = poke_at(21_600)  # a depth sample is due, the next observation (21,450) is not
+    poke_at(21_500)  # slot 2, at 1.1: the high
+    depth_only = poke_at(21_600)  # a depth sample is due, the next observation (21,650) is not
     assert len(depth_only.decode_logs(breaker.DepthSampled)) == 1
     ape.chain.pending_timestamp = start + 21_700
     move_venue(venue, anyone, price=1.0)
