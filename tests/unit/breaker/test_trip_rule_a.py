@@ -85,35 +85,23 @@ def test_trip__depth_just_below_and_above_threshold(breaker, market_id, venue, a
             breaker.arm_trip(market_id, sender=anyone)
 
 
+@pytest.mark.parametrize(
+    "move, reason",
+    [
+        ({"depth_ratio": 1.0}, "CircuitBreaker: depth above trip threshold"),
+        ({"depth_ratio": 0.20}, "CircuitBreaker: depth above trip threshold"),
+        ({"price": 0.97}, "CircuitBreaker: deviation did not hold over the hold and since the arm"),
+    ],
+    ids=["depth-recovered", "depth-at-rl-trip", "deviation-at-cvd-trip"],
+)
 @pytest.mark.threat
-def test_trip__condition_gone_at_confirmation_reverts(breaker, market_id, venue, anyone):
+def test_trip__condition_gone_at_confirmation_reverts(breaker, market_id, venue, anyone, move, reason):
+    """At the confirmation's block start R_L must still be strictly below rl_trip_bps (20%), and the
+    deviation strictly above cvd_trip_bps (3%) at every block start since the arm."""
     crash(venue, anyone)
     breaker.arm_trip(market_id, sender=anyone)
-    move_venue(venue, anyone, depth_ratio=1.0)
-    with ape.reverts("CircuitBreaker: depth above trip threshold"):
-        breaker.trip(market_id, sender=anyone)
-    assert breaker.state(market_id) == NORMAL
-
-
-@pytest.mark.threat
-def test_trip__depth_back_at_the_threshold_at_confirmation_reverts(breaker, market_id, venue, anyone):
-    """R_L must still be strictly below rl_trip at the confirmation's block start."""
-    crash(venue, anyone)
-    breaker.arm_trip(market_id, sender=anyone)
-    move_venue(venue, anyone, depth_ratio=0.20)
-    with ape.reverts("CircuitBreaker: depth above trip threshold"):
-        breaker.trip(market_id, sender=anyone)
-    assert breaker.state(market_id) == NORMAL
-
-
-@pytest.mark.threat
-def test_trip__deviation_back_at_the_threshold_at_confirmation_reverts(breaker, market_id, venue, anyone):
-    """The deviation must stay strictly above cvd_trip at every block start since the arm: a
-    start at exactly 3% (the default threshold) voids the evidence."""
-    crash(venue, anyone)
-    breaker.arm_trip(market_id, sender=anyone)
-    move_venue(venue, anyone, price=0.97)
-    with ape.reverts("CircuitBreaker: deviation did not hold over the hold and since the arm"):
+    move_venue(venue, anyone, **move)
+    with ape.reverts(reason):
         breaker.trip(market_id, sender=anyone)
     assert breaker.state(market_id) == NORMAL
 
