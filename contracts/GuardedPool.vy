@@ -150,7 +150,8 @@ BLOCK_STARTS: public(constant(uint256)) = 32
 BLOCK_SHIFT: constant(uint256) = 224
 # @dev Layout of the band word: centre (128) | updated_at (40) | width (16) | refresh (16) | max age (32)
 #      | low 24 bits of the number of the block of the last auction clearing (deposits reopen the
-#      block after it; a match 2**24 blocks later only closes deposits for that one block).
+#      block after it; the same low bits 2**24 blocks later, or a multiple of 2**24 on a pool that
+#      never cleared, only close deposits for that one block).
 UPDATED_SHIFT: constant(uint256) = 128
 WIDTH_SHIFT: constant(uint256) = 168
 REFRESH_SHIFT: constant(uint256) = 184
@@ -193,7 +194,8 @@ ORACLE: public(immutable(address))
 
 # @dev Reserves, cached breaker state and fee, packed: the one slot every swap reads and writes.
 _pool: uint256
-# @dev Price band, packed: centre, when it was read, width, refresh interval, max age.
+# @dev Price band, packed: centre, when it was read, width, refresh interval, max age, and the
+#      block of the last auction clearing.
 _band: uint256
 # @dev Ring of block starts: the reserves each block opened with, written by the block's first
 #      reserve change (the pool's own oracle; the breaker's evidence reads it).
