@@ -36,11 +36,12 @@ depth_value: public(uint256)
 slippage_bps: public(uint256)
 # @dev Ring of packed block starts, written at the first change of a block (pre-warmed).
 _history: uint256[HISTORY]
-# @dev Next ring slot (low 8 bits); bit 16 keeps the word nonzero, so its writes stay cheap.
+# @dev Next ring slot (low 8 bits); bit 16 keeps the word nonzero, so its writes stay cheap;
+#      NO_HISTORY, read with the slot, so the flag costs the breaker's gas figures nothing.
 _cursor: uint256
-# @dev When set, `settled_range` shows only this block's start, never complete: a venue
-#      without a block-start history (as `UniswapV2Venue`).
-no_history: public(bool)
+# @dev Set in `_cursor`: `settled_range` shows only this block's start, never complete, as a
+#      venue without a block-start history does (`UniswapV2Venue`).
+NO_HISTORY: constant(uint256) = 1 << 17
 
 
 @deploy
@@ -66,7 +67,16 @@ def set_depth(depth: uint256):
 
 @external
 def set_no_history(no_history: bool):
-    self.no_history = no_history
+    if no_history:
+        self._cursor |= NO_HISTORY
+    else:
+        self._cursor &= ~NO_HISTORY
+
+
+@external
+@view
+def no_history() -> bool:
+    return self._cursor & NO_HISTORY != 0
 
 
 @external
@@ -111,9 +121,10 @@ def settled_range(since_block: uint256) -> (uint256, uint256, bool):
     now: BlockStart = self._settled()
     low: uint256 = now.price
     high: uint256 = now.price
-    if self.no_history:
+    cursor: uint256 = self._cursor
+    if cursor & NO_HISTORY != 0:
         return low, high, False
-    head: uint256 = self._cursor & 255
+    head: uint256 = cursor & 255
     for i: uint256 in range(HISTORY):
         entry: BlockStart = self._unpack(self._history[(head + HISTORY - 1 - i) % HISTORY])
         if entry.block <= since_block:
@@ -146,4 +157,4 @@ def _record_block_start():
         return
     assert self.price <= MASK_128 and self.depth_value <= MASK_96, "MockVenue: value too large to record"
     self._history[head] = (block.number << BLOCK_SHIFT) | (self.depth_value << DEPTH_SHIFT) | self.price
-    self._cursor = (head + 1) % HISTORY | (1 << 16)
+    self._cursor = (head + 1) % HISTORY | (1 << 16) | (cursor & NO_HISTORY)
