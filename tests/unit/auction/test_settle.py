@@ -260,6 +260,24 @@ def test_settle__liquidity_removed_inside_the_settling_transaction_does_not_stee
 
 
 @pytest.mark.threat
+def test_settle__liquidity_withdrawn_before_the_settle_counts_as_gone(
+    auction, breaker, market, pool, crash_book, deployer, anyone, fund, collateral, debt
+):
+    """What is left to an LP: liquidity withdrawn before the settle is real depth gone, and the
+    clearing uses the thinner pool (an earlier version cleared against it a block later). The
+    liquidity can come back only from the block after the reopening."""
+    x, y = pool.reserves()
+    pool.remove_liquidity(pool.balanceOf(deployer) * 9 // 10, 0, 0, sender=deployer)
+    thin_x, thin_y = pool.reserves()
+    thin = clear(crash_book, thin_x, thin_y, PRICE * WAD, CS, DS)
+    assert thin.price != clear(crash_book, x, y, PRICE * WAD, CS, DS).price
+    assert settle(auction, anyone).return_value == thin.price
+    assert breaker.state(market) == NORMAL
+    fund(deployer, pool, (collateral, x), (debt, y))
+    assert pool.add_liquidity(x - thin_x, y - thin_y, 0, 2**64, sender=deployer).return_value > 0
+
+
+@pytest.mark.threat
 def test_settle__twice_in_one_transaction_after_a_deposit_reverts(
     auction, breaker, market, pool, phases, dlp, flash, fund, collateral, debt, anyone
 ):
