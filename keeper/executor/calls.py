@@ -61,9 +61,9 @@ class Simulation:
         return self.revert is None and self.error is None
 
     @property
-    def returned_false(self) -> bool:
-        """Passed and returned a false `bool` (`poke` with nothing to record): nothing to send."""
-        return self.ok and len(self.output) == 32 and not any(self.output)
+    def returned_true(self) -> bool:
+        """Passed and returned exactly an ABI `true` (`poke` with something to record)."""
+        return self.ok and self.output == (1).to_bytes(32, "big")
 
 
 def _msg(exc: BaseException) -> str:

@@ -5,7 +5,8 @@
   passes); if it has not landed by then, the keeper sends its own.
 - A transaction not mined after `replace_after_blocks` blocks is re-signed with the same nonce and
   both fee fields raised by at least `bump_percent` (>= 10%). If the action would now revert
-  (someone else did it), the replacement is a zero-value self-transfer.
+  (someone else did it), the replacement is a zero-value self-transfer. A poke is never re-priced:
+  any other action takes over its nonce instead.
 - Nonces are tracked locally and reconciled with the chain on "nonce too low", "already known",
   "replacement transaction underpriced" and gaps.
 """
@@ -18,7 +19,7 @@ from dataclasses import asdict
 from web3.exceptions import Web3RPCError
 
 from keeper.chain import RpcUnavailable, is_transport_error
-from keeper.executor.calls import CANCEL_GAS, Call, Outcome, Simulation, _msg
+from keeper.executor.calls import CANCEL_GAS, DEFAULT_GAS, Call, Outcome, Simulation, _msg
 from keeper.executor.core import ExecutorCore
 from keeper.fees import GWEI, Fees, bumped
 from keeper.journal import CANCEL_KIND, InFlight
@@ -107,7 +108,7 @@ class Sender(ExecutorCore):
                 "poke would revert, not sending", extra={"action": action.describe(), "revert": sim.revert}
             )
             return None, Outcome("reverted", sim.revert)
-        if sim.returned_false:
+        if not sim.returned_true:  # False, or no answer this keeper understands
             log.debug("poke would record nothing, not sending", extra={"action": action.describe()})
             return None, Outcome("not-due", "poke would record nothing")
         return call, None
@@ -159,6 +160,10 @@ class Sender(ExecutorCore):
             log.warning("sending paused: not sent", extra={"action": call.label, "reason": action.reason})
             return Outcome("paused", call.label)
         gas = self.gas_limit(call, action.kind)
+        if action.kind == Kind.POKE:
+            # estimated for what is due now; by the block it lands in a depth sample may be due too (an
+            # unused limit is not paid)
+            gas = max(gas, DEFAULT_GAS[Kind.POKE])
         fees = self.suggest(action.kind.urgent)
         if action.kind == Kind.POKE:
             capped = self._poke_fees(fees)
@@ -268,12 +273,13 @@ class Sender(ExecutorCore):
         return Outcome("failed", "could not find a usable nonce after 3 attempts")
 
     def _poke_to_displace(self, action: Action, pending: InFlight | None) -> InFlight | None:
-        """The keeper's oldest poke still in flight, which an urgent action takes the nonce of: a poke is
-        priced low, and a trip queued behind it (same market, or any other: one nonce sequence) would wait
-        for it. None for other actions, or when the market has something else in flight."""
-        if not action.kind.urgent or (pending is not None and pending.kind != Kind.POKE.value):
+        """The keeper's oldest poke still in flight, which any other action takes the nonce of: a poke is
+        priced low and never re-priced, and a trip, resume or settlement queued behind it (same market, or
+        any other: one nonce sequence) would wait for it. None for a poke, or when the market has something
+        other than a poke in flight."""
+        if action.kind == Kind.POKE or (pending is not None and pending.kind != Kind.POKE.value):
             return None
-        pokes = [r for r in self.journal.items.values() if r.kind == Kind.POKE.value and not r.cancel]
+        pokes = [r for r in self.journal.items.values() if r.kind == Kind.POKE.value]
         return min(pokes, key=lambda r: r.nonce, default=None)
 
     def _take_nonce(
@@ -361,6 +367,13 @@ class Sender(ExecutorCore):
         self.metrics.last_send.set(self.last_sent_at)
 
     def _replace(self, rec: InFlight, head_block: int) -> None:
+        if rec.kind == Kind.POKE.value:
+            # Never re-priced: a poke stays under `poke_max_fee_gwei` and leaves its nonce's replacement
+            # room to the action that takes it over (`_poke_to_displace`); it lands when a block is cheap.
+            rec.sent_block = head_block
+            self.journal.put(rec)
+            log.debug("stuck poke left at its price", extra={"nonce": rec.nonce, "market": rec.market_id})
+            return
         cancel = rec.cancel or rec.kind == CANCEL_KIND
         call = None
         if not cancel:
@@ -370,13 +383,6 @@ class Sender(ExecutorCore):
                 log.warning(
                     "stuck transaction would now revert: cancelling it",
                     extra={"action": rec.action.describe(), "revert": sim.revert, "nonce": rec.nonce},
-                )
-                cancel = True
-            elif rec.kind == Kind.POKE.value and sim.returned_false:
-                # someone else's poke landed first: a zero-value transfer frees the nonce for less
-                log.info(
-                    "stuck poke would now record nothing: cancelling it",
-                    extra={"action": rec.action.describe(), "nonce": rec.nonce},
                 )
                 cancel = True
             elif sim.error is not None:
