@@ -364,11 +364,15 @@ def batch_eth_call(
     return out
 
 
+class UnreadableMarket(RuntimeError):
+    """A breaker view of one market reverted: that market cannot be read at this block."""
+
+
 def _data(result: tuple[bool, bytes | str], what: str) -> bytes:
     """The return data of a call that must pass."""
     ok, payload = result
     if not ok or not isinstance(payload, bytes):
-        raise RuntimeError(f"{what} failed: {payload!s}")
+        raise UnreadableMarket(f"{what} failed: {payload!s}")
     return payload
 
 
@@ -417,6 +421,8 @@ class BreakerReader:
         self._static: dict[int, _Static] = {}
         self._static_at = -1e18
         self._role = False
+        # the markets the last snapshot could not read, with why: left out of it, the others go on
+        self.unreadable: dict[int, str] = {}
         # Calldata and output types by (contract, function, arguments): encoding through web3's contract
         # objects costs about a millisecond a call, and a snapshot asks the same calls every block.
         self._encoded: dict[tuple[Any, ...], tuple[bytes, list[str]]] = {}
@@ -538,6 +544,7 @@ class BreakerReader:
                         types.append(["uint256"])
             raw = batch_eth_call(w3, calls, number)
             out: dict[int, OnChainMarket] = {}
+            unreadable: dict[int, str] = {}
             k = 0
             for mid in ids:
                 static = self._static[mid]
@@ -545,14 +552,20 @@ class BreakerReader:
                 chunk = raw[k : k + per]
                 tchunk = types[k : k + per]
                 k += per
-                state_raw, status_raw = (
-                    _data(r, f"market {mid}: {name}({mid})")
-                    for r, name in zip(chunk[:2], ("state", "status"), strict=True)
-                )
-                ind_raw = _data(
-                    self._indicators_at_pending(w3, mid) if _returned(chunk[2]) is None else chunk[2],
-                    f"market {mid}: indicators({mid})",
-                )
+                try:
+                    state_raw, status_raw = (
+                        _data(r, f"market {mid}: {name}({mid})")
+                        for r, name in zip(chunk[:2], ("state", "status"), strict=True)
+                    )
+                    ind_raw = _data(
+                        self._indicators_at_pending(w3, mid) if _returned(chunk[2]) is None else chunk[2],
+                        f"market {mid}: indicators({mid})",
+                    )
+                except UnreadableMarket as exc:
+                    # one market's views reverting (a pair traded at the head and in the pending block)
+                    # must not blind the keeper to the others
+                    unreadable[mid] = str(exc)
+                    continue
                 state = State(abi_decode(tchunk[0], state_raw)[0])
                 status = Status.from_tuple(abi_decode(tchunk[1], status_raw)[0])
                 ind = ChainIndicators.from_tuple(abi_decode(tchunk[2], ind_raw)[0])
@@ -588,6 +601,7 @@ class BreakerReader:
                     static.auction,
                     orders,
                 )
+            self.unreadable = unreadable
             return {
                 "number": number,
                 "timestamp": int(head["timestamp"], 16),

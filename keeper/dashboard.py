@@ -35,6 +35,7 @@ PANELS: list[tuple[str, str, str, list[str]]] = [
     ("Chain", "Head block per endpoint", "short", ["keeper_endpoint_head_block", "keeper_head_block"]),
     ("Chain", "Head lag (blocks behind the best endpoint)", "short", ["keeper_head_lag_blocks"]),
     ("Chain", "Latest block age", "s", ["keeper_block_lag_seconds"]),
+    ("Chain", "Markets unreadable, cycles in a row", "short", ["keeper_market_unreadable_in_a_row"]),
     (
         "Chain",
         "RPC errors / failovers",

@@ -133,6 +133,13 @@ class Metrics:
             ["market"],
             registry=r,
         )
+        self.market_unreadable = Gauge(
+            "keeper_market_unreadable_in_a_row",
+            "Cycles in a row in which the market's breaker views reverted at the head and at the pending "
+            "block (skipped: nothing decided for it); 0 once it reads again",
+            ["market"],
+            registry=r,
+        )
         self.dry_run = Counter(
             "keeper_dry_run_actions", "Actions a dry run would have sent", ["action"], registry=r
         )

@@ -60,6 +60,7 @@ class CycleReport:
     markets: list[MarketReport] = field(default_factory=list)
     landed: list[Any] = field(default_factory=list)
     settlements: list[AuctionSettlement] = field(default_factory=list)  # the keeper's settlements that landed
+    unreadable: dict[int, str] = field(default_factory=dict)  # markets the chain could not show: skipped
 
 
 def settlements_in(
@@ -222,6 +223,7 @@ class Keeper:
         self._was_healthy: bool | None = None
         self.pokes = PokeSchedule()
         self._poke_failures: dict[int, int] = {}
+        self._unreadable_in_a_row: dict[int, int] = {}
         self.history: dict[int, deque[tuple[float, float]]] = {
             m: deque(maxlen=4_096) for m in settings.market_ids
         }
@@ -447,6 +449,11 @@ class Keeper:
         now = self.clock()  # data is judged fresh or stale when the decision is made, after it arrived
         for market in self.settings.markets:
             mid = market.id
+            if mid not in chain_obs:
+                self._unreadable(mid, report)
+                continue
+            if self._unreadable_in_a_row.pop(mid, 0):
+                self.metrics.market_unreadable.labels(str(mid)).set(0)
             obs = merge([chain_obs[mid]] + [p[mid] for p in parts if mid in p])
             chain = chain_obs[mid].chain
             assert chain is not None
@@ -478,6 +485,19 @@ class Keeper:
         self.last_block = block
         self.cycles += 1
         return report
+
+    def _unreadable(self, market_id: int, report: CycleReport) -> None:
+        """A market whose breaker views reverted at the head and at the pending block (a Uniswap V2 pair
+        that trades in both): nothing is decided for it this cycle; the other markets go on."""
+        reason = self.reader.unreadable.get(market_id, "not in the snapshot")
+        report.unreadable[market_id] = reason
+        in_a_row = self._unreadable_in_a_row.get(market_id, 0) + 1
+        self._unreadable_in_a_row[market_id] = in_a_row
+        self.metrics.market_unreadable.labels(str(market_id)).set(in_a_row)
+        log.warning(
+            "market unreadable at this block: skipped, the other markets go on",
+            extra={"market": market_id, "error": reason, "cycles_in_a_row": in_a_row},
+        )
 
     # ------------------------------------------------------------ the loop
 

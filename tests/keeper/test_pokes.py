@@ -1,11 +1,12 @@
 """The keeper's pokes: what they are for and when they are due (keeper/pokes.py), that a simulation
-returning False or reverting sends nothing, that a failing poke never stops a cycle, that a poke never
-holds up a trip, and that on a Uniswap V2 pair (no block-start history) the keeper's own pokes are what
-lets rule B trip a real multi-block crash."""
+returning False or reverting sends nothing, that a failing poke never stops a cycle, that any other
+action takes over a pending poke's nonce, and that on a Uniswap V2 pair (no block-start history) the
+keeper's own pokes are what lets rule B trip a real multi-block crash."""
 
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,8 +15,10 @@ from devchain.uniswap import DevPairMarket, deploy_pair_market
 from keeper import params as P
 from keeper.chain import RpcUnavailable
 from keeper.executor import DEFAULT_GAS
+from keeper.executor.calls import Simulation
+from keeper.executor.sending import Sender
 from keeper.journal import InFlight
-from keeper.model import ChainIndicators, Kind, OnChainMarket, State, Status
+from keeper.model import Action, ChainIndicators, Kind, OnChainMarket, State, Status
 from keeper.pokes import DEPTH_RECHECK_S, DEPTH_SAMPLE_INTERVAL, MAX_BACKOFF_SPACINGS, PokeSchedule
 from tests.keeper.conftest import cex_source, nonce_of, recorded, tripped_events
 
@@ -432,3 +435,88 @@ def test_journal__a_nonce_taken_over_reports_the_poke_if_the_poke_is_mined():
     poke = rec.mined_as("0xp")
     assert (poke.market_id, poke.kind, poke.args, poke.nonce) == (3, "poke", [3], 7)
     assert rec.mined_as("0xt") is rec
+
+
+def _poke_record(market_id: int, nonce: int, cancel: bool = False) -> InFlight:
+    return InFlight(market_id, "poke", [market_id], nonce, 150_000, 10, 2, ["0xp"], "0x", 5, 5, cancel=cancel)
+
+
+@pytest.mark.parametrize("kind", [Kind.TRIP_ATTESTED, Kind.RESUME, Kind.SYNC, Kind.EXTEND_HALT])
+@pytest.mark.parametrize("cancel", [False, True])
+def test_poke__any_other_action_takes_over_the_oldest_pending_poke(kind, cancel):
+    """Not only a trip: a resume or sync queued behind a low-priced poke would wait too. A poke record
+    marked for cancelling by an older keeper is still a poke."""
+    journal = SimpleNamespace(items={8: _poke_record(1, 8, cancel), 7: _poke_record(3, 7, cancel)})
+    sender = SimpleNamespace(journal=journal)
+    taken = Sender._poke_to_displace(sender, Action(kind, 0), None)  # type: ignore[arg-type]
+    assert taken is not None and taken.nonce == 7
+    # the oldest even when the market has its own poke in flight: the action would queue behind it
+    own = journal.items[8]
+    assert Sender._poke_to_displace(sender, Action(kind, 1), own) is journal.items[7]  # type: ignore[arg-type]
+
+
+def test_poke__a_poke_takes_over_nothing():
+    journal = SimpleNamespace(items={7: _poke_record(3, 7)})
+    sender = SimpleNamespace(journal=journal)
+    assert Sender._poke_to_displace(sender, Action(Kind.POKE, 0), None) is None  # type: ignore[arg-type]
+
+
+def test_poke__a_market_with_a_trip_in_flight_takes_over_no_poke():
+    trip = InFlight(0, "trip_attested", [0, 20_000], 9, 400_000, 10, 2, ["0xt"], "0x", 5, 5)
+    sender = SimpleNamespace(journal=SimpleNamespace(items={7: _poke_record(3, 7), 9: trip}))
+    assert Sender._poke_to_displace(sender, Action(Kind.RESUME, 0), trip) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("output", "sent"),
+    [((1).to_bytes(32, "big"), True), (bytes(32), False), (b"", False), ((2).to_bytes(32, "big"), False)],
+)
+def test_poke__sent_only_on_an_abi_true(output, sent):
+    """Empty or malformed return data is no promise that the poke records anything."""
+    assert Simulation(output=output).returned_true is sent
+
+
+def test_poke__stuck_poke_is_left_at_its_price():
+    """Never re-priced: it stays under poke_max_fee_gwei and keeps its nonce's replacement room for the
+    action that takes it over."""
+    rec = _poke_record(0, 7)
+    put: list[InFlight] = []
+    sender = SimpleNamespace(journal=SimpleNamespace(put=put.append))
+    Sender._replace(sender, rec, 42)  # type: ignore[arg-type]
+    assert put == [rec]
+    assert (rec.sent_block, rec.hashes, rec.max_fee, rec.replacements) == (42, ["0xp"], 10, 0)
+    assert not rec.cancel
+
+
+def test_cycle__a_market_unreadable_at_head_and_pending_is_skipped_and_the_others_go_on(anvil, make_keeper):
+    """A pair changed in the head block and again in the pending one (a griefer trading it in every
+    block): the breaker's views of its market revert at both, so that market is skipped for the cycle,
+    counted and logged, and the market beside it is still decided. It reads again once the pair rests."""
+    system = deploy_system(anvil.w3, markets=1)
+    pair = deploy_pair_market(system)
+    advance(anvil, 60)
+    markets = [
+        {"id": 0, "name": "usde", "cex": CRASH_CEX, "poke": "never"},
+        {"id": pair.market_id, "name": "pair", "cex": CRASH_CEX, "poke": "never"},
+    ]
+    keeper = make_keeper(system, anvil.url, markets=markets)
+    keeper.sources = []
+    unreadable = {"market": str(pair.market_id)}
+    transact(system.w3, pair.pair.functions.sync(), system.anyone)  # the head: the pair changed in it
+    anvil.set_automine(False)
+    pair.pair.functions.sync().transact(
+        {"from": system.anyone, "maxFeePerGas": 50 * GWEI, "maxPriorityFeePerGas": 10 * GWEI}
+    )  # and in the pending block
+
+    report = keeper.cycle()
+    assert [m.market_id for m in report.markets] == [0]
+    assert list(report.unreadable) == [pair.market_id]
+    assert keeper.metrics.value("keeper_market_unreadable_in_a_row", unreadable) == 1
+
+    anvil.mine()  # the pending sync lands; nothing is pending any more
+    anvil.set_automine(True)
+    anvil.rpc("evm_increaseTime", [1])  # as any next block is
+    report = keeper.cycle()
+    assert [m.market_id for m in report.markets] == [0, pair.market_id]
+    assert report.unreadable == {}
+    assert keeper.metrics.value("keeper_market_unreadable_in_a_row", unreadable) == 0
