@@ -51,7 +51,7 @@ class InFlight:
     via_relay: bool = False
     created: float = field(default_factory=time.time)
     to: str = ""  # the contract called; "" (journals written before auctions) is the breaker
-    # hashes signed for an action this nonce carried before an urgent one took it over (a poke):
+    # hashes signed for an action this nonce carried before another action took it over (a poke):
     # hash -> [market_id, kind, args, to], so whichever of them is mined is reported as what it was
     earlier: dict[str, list[Any]] = field(default_factory=dict)
 
