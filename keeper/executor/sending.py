@@ -160,12 +160,11 @@ class Sender(ExecutorCore):
             log.warning("sending paused: not sent", extra={"action": call.label, "reason": action.reason})
             return Outcome("paused", call.label)
         gas = self.gas_limit(call, action.kind)
+        fees = self.suggest(action.kind.urgent)
         if action.kind == Kind.POKE:
             # estimated for what is due now; by the block it lands in a depth sample may be due too (an
             # unused limit is not paid)
             gas = max(gas, DEFAULT_GAS[Kind.POKE])
-        fees = self.suggest(action.kind.urgent)
-        if action.kind == Kind.POKE:
             capped = self._poke_fees(fees)
             if capped is None:
                 log.info(
