@@ -7,6 +7,14 @@ from tests.constants import HALTED, NORMAL
 from tests.helpers import DEPTH, LCE, WAD, advance, move_venue
 
 
+def trip_by_velocity(breaker, market_id, keeper, vp_bps: int):
+    """The keeper's rule B trip, asserted to halt the market with the V_P the contract measured."""
+    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+    assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == vp_bps
+    assert breaker.state(market_id) == HALTED
+    return receipt
+
+
 @pytest.fixture
 def fast_drop(breaker, market_id, venue, anyone):
     """An observation at 1.0 inside the V_P window, then the price falls 15% with 8% slippage."""
@@ -122,9 +130,7 @@ def test_trip_attested__velocity_from_the_venue_block_starts_without_pokes(
     advance(400)
     move_venue(venue, anyone, price=0.92)
     move_venue(venue, anyone, price=0.85, slippage_bps=800)
-    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
-    assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
-    assert breaker.state(market_id) == HALTED
+    trip_by_velocity(breaker, market_id, keeper, vp_bps=1500)
 
 
 def test_trip_attested__while_halted_reverts(breaker, market_id, venue, keeper, guardian, anyone):
@@ -142,9 +148,7 @@ def test_trip_attested__high_at_window_edge_counts(breaker, market_id, venue, ke
     poke = breaker.poke(market_id, sender=anyone)
     move_venue(venue, anyone, price=0.85, slippage_bps=800)
     ape.chain.pending_timestamp = poke.timestamp + 300
-    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
-    assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
-    assert breaker.state(market_id) == HALTED
+    trip_by_velocity(breaker, market_id, keeper, vp_bps=1500)
 
 
 @pytest.mark.parametrize("blocks_later, trips", [(24, True), (25, False)])
@@ -159,9 +163,8 @@ def test_trip_attested__venue_block_start_at_window_edge(
     ape.chain.mine(changed.block_number + blocks_later - 1 - ape.chain.blocks.head.number)
     assert ape.chain.blocks.head.number + 1 == changed.block_number + blocks_later  # the trip's block
     if trips:
-        receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
+        receipt = trip_by_velocity(breaker, market_id, keeper, vp_bps=1500)
         assert receipt.block_number == changed.block_number + blocks_later
-        assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
     else:
         with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
             breaker.trip_attested(market_id, LCE, sender=keeper)
@@ -187,9 +190,7 @@ def test_trip_attested__velocity_from_a_poked_high_the_venue_no_longer_shows(
     breaker, market_id, venue, keeper, anyone
 ):
     _poke_high_then_drop_out_of_the_venue_history(breaker, market_id, venue, anyone)
-    receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
-    assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
-    assert breaker.state(market_id) == HALTED
+    trip_by_velocity(breaker, market_id, keeper, vp_bps=1500)
 
 
 @pytest.mark.parametrize("seconds_later, trips", [(300, True), (301, False)])
@@ -200,8 +201,7 @@ def test_trip_attested__poked_high_at_window_edge(
     poked_at = _poke_high_then_drop_out_of_the_venue_history(breaker, market_id, venue, anyone)
     ape.chain.pending_timestamp = poked_at + seconds_later
     if trips:
-        receipt = breaker.trip_attested(market_id, LCE, sender=keeper)
-        assert receipt.decode_logs(breaker.MarketTripped)[0].vp_bps == 1500
+        trip_by_velocity(breaker, market_id, keeper, vp_bps=1500)
     else:
         with ape.reverts("CircuitBreaker: price velocity below trip threshold"):
             breaker.trip_attested(market_id, LCE, sender=keeper)
